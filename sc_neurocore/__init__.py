@@ -1,0 +1,54 @@
+"""sc-neurocore: surrogate-gradient spiking neural networks for PyTorch, with pluggable paths."""
+
+from .bound import Surrogate
+from .errors import (
+    PathUnavailableError,
+    PluginWarning,
+    SurrogateLookupError,
+    UnknownPathError,
+    UnknownSurrogateError,
+    UnsupportedPairError,
+)
+from .hookspecs import PLUGIN_API_VERSION, hookimpl
+from .registry import (
+    get_default_path,
+    get_spec,
+    get_surrogate,
+    list_paths,
+    list_surrogates,
+    prefer,
+    refresh_plugins,
+    set_default_path,
+)
+from .report import explain, path_report, plugin_report, surrogate_report
+from .spec import ExecutionPath, Implementation, SurrogateSpec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PLUGIN_API_VERSION",
+    "ExecutionPath",
+    "Implementation",
+    "PathUnavailableError",
+    "PluginWarning",
+    "Surrogate",
+    "SurrogateLookupError",
+    "SurrogateSpec",
+    "UnknownPathError",
+    "UnknownSurrogateError",
+    "UnsupportedPairError",
+    "__version__",
+    "explain",
+    "get_default_path",
+    "get_spec",
+    "get_surrogate",
+    "hookimpl",
+    "list_paths",
+    "list_surrogates",
+    "path_report",
+    "plugin_report",
+    "prefer",
+    "refresh_plugins",
+    "set_default_path",
+    "surrogate_report",
+]

@@ -1,0 +1,97 @@
+"""What both built-in paths share: the spike forward, the surrogate backward, and an
+autograd.Function generated from a spec.
+
+The Function is written in the ``setup_context`` style so that ``torch.func``
+transforms accept it, and it carries a generated vmap rule.  Its backward closes over
+plain functions and a tuple of names only (never a spec object) so Dynamo can trace it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..spec import SurrogateFn, SurrogateSpec
+
+_transforms_active = torch._C._are_functorch_transforms_active
+_function_apply = torch._C._FunctionBase.__dict__["apply"]
+
+
+def check_input(x: object, surrogate: str) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"surrogate {surrogate!r}: x must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"surrogate {surrogate!r}: x must be a floating-point tensor, got dtype {x.dtype}; "
+            "spikes take x's dtype, so convert explicitly (for example x.float())"
+        )
+
+
+def heaviside(x: Tensor) -> Tensor:
+    """``(x > 0)`` in x's dtype, shape, device and memory format."""
+    if type(x) is Tensor and not _transforms_active():
+        # One pass straight into a float buffer: ~6x faster than casting a bool tensor.
+        return torch.gt(x, 0, out=torch.empty_like(x))
+    return (x > 0).to(x.dtype)
+
+
+def surrogate_backward(
+    grad: SurrogateFn,
+    grad_mul: SurrogateFn | None,
+    x: Tensor,
+    grad_out: Tensor,
+    params: dict[str, float],
+) -> Tensor:
+    """``grad_out * g(x)``; in place only when no graph or transform watches the backward."""
+    if (
+        grad_mul is not None
+        and type(x) is Tensor
+        and type(grad_out) is Tensor
+        and not torch.is_grad_enabled()
+        and not _transforms_active()
+    ):
+        return grad_mul(x, grad_out, **params)
+    return grad_out * grad(x, **params)
+
+
+def surrogate_function(
+    spec: SurrogateSpec, forward: Callable[..., Tensor], class_name: str
+) -> type[torch.autograd.Function]:
+    """Generate the autograd.Function for ``spec`` whose forward is ``forward(x, *params)``."""
+    grad, grad_mul, names = spec.grad, spec.grad_mul, spec.param_names
+    no_param_grads = (None,) * len(names)
+
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        ctx.save_for_backward(inputs[0])
+        ctx.params = dict(zip(names, inputs[1:]))
+
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        (x,) = ctx.saved_tensors
+        return (surrogate_backward(grad, grad_mul, x, grad_out, ctx.params), *no_param_grads)
+
+    namespace = {
+        "__module__": __name__,
+        "__doc__": f"Heaviside forward with the {spec.name!r} surrogate gradient.",
+        "forward": staticmethod(forward),
+        "setup_context": staticmethod(setup_context),
+        "backward": staticmethod(backward),
+        "generate_vmap_rule": True,
+    }
+    return type(class_name, (torch.autograd.Function,), namespace)
+
+
+def fast_apply(function: type[torch.autograd.Function]) -> Callable[..., Tensor]:
+    """``function.apply`` without the per-call signature binding of the Python wrapper.
+
+    ``Function.apply`` binds arguments with ``inspect`` for setup_context-style
+    Functions, which costs microseconds on small tensors.  Outside functorch
+    transforms the C++ apply is equivalent, so it is called directly.
+    """
+    return _function_apply.__get__(None, function)
+
+
+def class_name(spec: SurrogateSpec, suffix: str) -> str:
+    return "".join(part.capitalize() for part in spec.name.split("_")) + suffix

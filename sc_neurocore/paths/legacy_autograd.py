@@ -1,0 +1,51 @@
+"""The ``legacy_autograd`` path: one ``torch.autograd.Function`` per surrogate spec.
+
+The historical baseline, kept so parity tests catch drift in newer paths.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..hookspecs import hookimpl
+from ..spec import ExecutionPath, SurrogateFn, SurrogateSpec
+from ._kernels import check_input, class_name, fast_apply, heaviside, surrogate_function
+
+NAME = "legacy_autograd"
+_transforms_active = torch._C._are_functorch_transforms_active
+_is_compiling = torch.compiler.is_compiling
+
+
+def build(spec: SurrogateSpec) -> SurrogateFn:
+    surrogate = spec.name
+
+    def forward(x: Tensor, *params: float) -> Tensor:
+        check_input(x, surrogate)
+        return heaviside(x)
+
+    function = surrogate_function(spec, forward, class_name(spec, "Legacy"))
+    apply, direct_apply = function.apply, fast_apply(function)
+    names = spec.param_names
+
+    def run(x: Tensor, **params: float) -> Tensor:
+        values = [params[name] for name in names]
+        if _is_compiling() or _transforms_active():
+            return apply(x, *values)
+        return direct_apply(x, *values)
+
+    run.__name__ = run.__qualname__ = f"{surrogate}_{NAME}"
+    run.function = function  # type: ignore[attr-defined]
+    return run
+
+
+PATH = ExecutionPath(
+    name=NAME,
+    description="torch.autograd.Function per surrogate; the reference baseline",
+    build=build,
+)
+
+
+@hookimpl
+def sc_neurocore_register_paths() -> tuple[ExecutionPath, ...]:
+    return (PATH,)

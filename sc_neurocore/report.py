@@ -1,0 +1,170 @@
+"""What is registered right now and where it came from: the data behind the listings."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .registry import Provided, coverage, get_default_path, list_paths, list_surrogates, table
+
+
+@dataclass(frozen=True)
+class PathInfo:
+    name: str
+    description: str
+    distribution: str
+    version: str
+    plugin: str
+    builtin: bool
+    available: bool
+    reason: str
+    surrogates: tuple[str, ...]
+    missing: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["surrogates"] = list(self.surrogates)
+        return data
+
+
+@dataclass(frozen=True)
+class SurrogateInfo:
+    name: str
+    params: dict[str, float]
+    description: str
+    reference: str | None
+    distribution: str
+    version: str
+    plugin: str
+    builtin: bool
+    has_primitive: bool
+    paths: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["paths"] = list(self.paths)
+        return data
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """How (surrogate, path) resolves: every candidate, and which won and why."""
+
+    surrogate: str
+    path: str
+    resolved: bool
+    chosen: str
+    reason: str
+    candidates: tuple[dict[str, Any], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["candidates"] = [dict(c) for c in self.candidates]
+        return data
+
+
+def plugin_report() -> list[dict[str, Any]]:
+    """One dict per entry point: name, distribution, version, status, error, provides."""
+    return [record.as_dict() for record in table().discovered.records]
+
+
+def path_report() -> list[PathInfo]:
+    current = table()
+    infos = []
+    for name in list_paths():
+        provided = current.paths[name]
+        ok, reason = current.path_status[name]
+        covered, missing = [], {}
+        for surrogate in list_surrogates():
+            works, why = coverage(surrogate, name) if ok else (False, reason)
+            if works:
+                covered.append(surrogate)
+            else:
+                missing[surrogate] = why
+        infos.append(
+            PathInfo(
+                name=name,
+                description=provided.item.description,
+                distribution=provided.record.distribution,
+                version=provided.record.version,
+                plugin=provided.record.name,
+                builtin=provided.record.builtin,
+                available=ok,
+                reason=reason,
+                surrogates=tuple(covered),
+                missing=missing,
+            )
+        )
+    return infos
+
+
+def surrogate_report() -> list[SurrogateInfo]:
+    current = table()
+    infos = []
+    for name in list_surrogates():
+        provided = current.surrogates[name]
+        spec = provided.item
+        paths = tuple(p for p in list_paths() if current.path_status[p][0] and coverage(name, p)[0])
+        infos.append(
+            SurrogateInfo(
+                name=name,
+                params=dict(spec.params),
+                description=spec.description,
+                reference=spec.reference,
+                distribution=provided.record.distribution,
+                version=provided.record.version,
+                plugin=provided.record.name,
+                builtin=provided.record.builtin,
+                has_primitive=spec.primitive is not None,
+                paths=paths,
+            )
+        )
+    return infos
+
+
+def _candidate(kind: str, provided: Provided, won: bool) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "plugin": provided.record.name,
+        "distribution": provided.record.distribution,
+        "version": provided.record.version,
+        "builtin": provided.record.builtin,
+        "chosen": won,
+    }
+
+
+def explain(surrogate: str, path: str | None = None) -> Explanation:
+    """Show how ``(surrogate, path)`` resolves; ``path=None`` explains the default path."""
+    current = table()
+    actual = get_default_path() if path is None else path
+    candidates: list[dict[str, Any]] = []
+    override = current.implementations.get((surrogate, actual))
+    for claim in current.claims.get(("implementations", (surrogate, actual)), []):
+        candidates.append(_candidate("implementation", claim, claim is override))
+    path_provider = current.paths.get(actual)
+    for claim in current.claims.get(("paths", actual), []):
+        generic = claim is path_provider and override is None
+        candidates.append(_candidate(f"path {actual!r} build(spec)", claim, generic))
+    spec_provider = current.surrogates.get(surrogate)
+    for claim in current.claims.get(("surrogates", surrogate), []):
+        entry = _candidate("surrogate spec", claim, claim is spec_provider)
+        entry["chosen_spec"] = entry.pop("chosen")
+        candidates.append(entry)
+    resolved, why = coverage(surrogate, actual)
+    if override is not None:
+        chosen = f"implementation from {override.record.distribution} ({override.record.name})"
+        reason = "a hand-written Implementation for this exact pair takes precedence over build(); " + (
+            current.decisions[("implementations", (surrogate, actual))]
+        )
+    elif path_provider is not None and spec_provider is not None:
+        chosen = f"path {actual!r} from {path_provider.record.distribution} builds it from the spec"
+        reason = (
+            f"no Implementation registered for the pair; path: {current.decisions[('paths', actual)]}; "
+            f"spec: {current.decisions[('surrogates', surrogate)]}"
+        )
+    else:
+        chosen = ""
+        reason = why
+    if not resolved:
+        reason = why if not reason else f"{reason}; but it cannot resolve: {why}"
+    return Explanation(surrogate, actual, resolved, chosen, reason, tuple(candidates))

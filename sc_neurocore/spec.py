@@ -1,0 +1,185 @@
+"""Plain value types that plugins hand to the registry, and their validation.
+
+A :class:`SurrogateSpec` is pure math; an :class:`ExecutionPath` turns any spec into
+a callable; an :class:`Implementation` is a hand-written callable for one pair.
+None of them knows about the registry.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+#: Surrogate and path names double as operator names, so they must be identifiers.
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+
+SurrogateFn = Callable[..., torch.Tensor]
+
+
+def check_name(kind: str, name: object) -> str:
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise ValueError(
+            f"{kind} name must be a lower-case identifier (letters, digits, '_'), got {name!r}"
+        )
+    return name
+
+
+def check_param(surrogate: str, param: str, value: object) -> float:
+    """Return ``value`` as a finite float > 0, or raise naming surrogate, parameter and value."""
+    if type(value) is float and 0.0 < value < math.inf:
+        return value
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(
+                f"surrogate {surrogate!r}: parameter {param!r} must be a single number, "
+                f"got a tensor of shape {tuple(value.shape)}"
+            )
+        if value.requires_grad:
+            raise ValueError(
+                f"surrogate {surrogate!r}: parameter {param!r} is a tensor that requires grad; "
+                "surrogate parameters are not differentiable, pass a float"
+            )
+        if value.dtype == torch.bool or value.is_complex():
+            raise TypeError(
+                f"surrogate {surrogate!r}: parameter {param!r} must be a real number, "
+                f"got a {value.dtype} tensor"
+            )
+        number = float(value.item())
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(
+            f"surrogate {surrogate!r}: parameter {param!r} must be a real number, "
+            f"got {type(value).__name__} {value!r}"
+        )
+    else:
+        number = float(value)
+    if not (0.0 < number < math.inf):
+        raise ValueError(
+            f"surrogate {surrogate!r}: parameter {param!r} must be a finite number > 0, got {value!r}"
+        )
+    return number
+
+
+@dataclass(frozen=True)
+class SurrogateSpec:
+    """The math of one surrogate: Heaviside forward, ``grad`` backward.
+
+    ``grad(x, **params)`` returns g(x) in x's dtype using differentiable torch ops.
+    ``grad_mul(x, grad_out, **params)``, optional, returns ``grad_out * g(x)`` with the
+    same values, allocating one tensor and updating it in place; paths use it when no
+    graph of the backward is being recorded.  ``primitive(x, **params)``, optional, is
+    an antiderivative of g (paths that work by autograd alone need it).
+    """
+
+    name: str
+    params: tuple[tuple[str, float], ...]
+    grad: SurrogateFn
+    description: str
+    reference: str | None = None
+    primitive: SurrogateFn | None = None
+    grad_mul: SurrogateFn | None = None
+    defaults: Mapping[str, float] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        check_name("surrogate", self.name)
+        raw = self.params.items() if isinstance(self.params, Mapping) else self.params
+        try:
+            pairs = tuple((str(key), default) for key, default in raw)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"surrogate {self.name!r}: params must be a mapping or (name, default) pairs, "
+                f"got {self.params!r}"
+            ) from None
+        for key, _ in pairs:
+            if not key.isidentifier() or key in ("x", "path"):
+                raise ValueError(f"surrogate {self.name!r}: invalid parameter name {key!r}")
+        if len({key for key, _ in pairs}) != len(pairs):
+            raise ValueError(f"surrogate {self.name!r}: duplicate parameter names in {pairs!r}")
+        pairs = tuple((key, check_param(self.name, key, value)) for key, value in pairs)
+        object.__setattr__(self, "params", pairs)
+        object.__setattr__(self, "defaults", dict(pairs))
+        for attr in ("grad", "primitive", "grad_mul"):
+            fn = getattr(self, attr)
+            if fn is not None and not callable(fn):
+                raise TypeError(f"surrogate {self.name!r}: {attr} must be callable, got {fn!r}")
+        if self.grad is None:
+            raise TypeError(f"surrogate {self.name!r}: grad is required")
+        if not isinstance(self.description, str) or not self.description:
+            raise TypeError(f"surrogate {self.name!r}: description must be a non-empty string")
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(key for key, _ in self.params)
+
+    def bind(self, args: tuple[Any, ...] = (), kwargs: Mapping[str, Any] | None = None) -> dict[str, float]:
+        """Validate user parameters and fill defaults, in the spec's order."""
+        names = self.param_names
+        if len(args) > len(names):
+            raise TypeError(
+                f"surrogate {self.name!r} takes {len(names)} parameter(s) {names}, got {len(args)}"
+            )
+        values: dict[str, Any] = dict(zip(names, args))
+        for key, value in (kwargs or {}).items():
+            if key not in self.defaults:
+                raise TypeError(
+                    f"surrogate {self.name!r} has no parameter {key!r}; its parameters are {names}"
+                )
+            if key in values:
+                raise TypeError(f"surrogate {self.name!r}: parameter {key!r} given twice")
+            values[key] = value
+        return {
+            key: check_param(self.name, key, values[key]) if key in values else default
+            for key, default in self.params
+        }
+
+
+@dataclass(frozen=True)
+class ExecutionPath:
+    """A way of running any surrogate spec.
+
+    ``build(spec)`` returns ``fn(x, **params)``; it raises ``NotImplementedError`` with
+    a reason when the path cannot serve that spec (a gap in the coverage matrix).
+    ``available()`` returns ``(ok, reason)`` for paths that need something at runtime.
+    """
+
+    name: str
+    description: str
+    build: Callable[[SurrogateSpec], SurrogateFn]
+    available: Callable[[], tuple[bool, str]] | None = None
+
+    def __post_init__(self) -> None:
+        check_name("path", self.name)
+        if not callable(self.build):
+            raise TypeError(f"path {self.name!r}: build must be callable, got {self.build!r}")
+        if self.available is not None and not callable(self.available):
+            raise TypeError(f"path {self.name!r}: available must be callable or None")
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """A hand-written ``fn(x, **params)`` for one (surrogate, path) pair; beats ``build``."""
+
+    surrogate: str
+    path: str
+    fn: SurrogateFn
+
+    def __post_init__(self) -> None:
+        check_name("surrogate", self.surrogate)
+        check_name("path", self.path)
+        if not callable(self.fn):
+            raise TypeError(f"implementation ({self.surrogate}, {self.path}): fn must be callable")
+
+
+def signature_of(spec: SurrogateSpec) -> inspect.Signature:
+    """The user-facing signature ``(x, p1=d1, ..., *, path=None)`` of a spec's call form."""
+    parameters = [inspect.Parameter("x", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    parameters += [
+        inspect.Parameter(key, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
+        for key, default in spec.params
+    ]
+    return inspect.Signature(parameters)

@@ -1,0 +1,177 @@
+"""The six built-in surrogate gradients: math only, no execution machinery.
+
+Each surrogate has three formulas of the same function g (the stand-in for the
+derivative of the Heaviside step at ``x = v - threshold``):
+
+* ``grad``: g(x) written plainly with differentiable torch ops (the reference);
+* ``grad_mul``: ``grad_out * g(x)`` with a single allocation and an in-place chain,
+  used when no graph of the backward pass is recorded (it is several times faster);
+* ``primitive``: an antiderivative p with p' = g, for paths that rely on autograd.
+
+Every formula keeps x's dtype and stays finite for finite x: large ``|x|`` only ever
+reaches a denominator, where an overflow to ``inf`` yields the correct 0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from .hookspecs import hookimpl
+from .spec import SurrogateSpec
+
+PI = math.pi
+
+
+# fast_sigmoid: g = slope / (1 + slope*|x|)^2, Zenke & Ganguli 2018 (SuperSpike's fast sigmoid).
+def fast_sigmoid_grad(x: Tensor, slope: float = 25.0) -> Tensor:
+    return slope / (1 + slope * x.abs()) ** 2
+
+
+def fast_sigmoid_grad_mul(x: Tensor, grad_out: Tensor, slope: float = 25.0) -> Tensor:
+    # slope / (1 + slope|x|)^2 == 1 / (slope * (|x| + 1/slope)^2)
+    t = x.abs().add_(1.0 / slope).square_().mul_(slope)
+    return torch.div(grad_out, t, out=t)
+
+
+def fast_sigmoid_primitive(x: Tensor, slope: float = 25.0) -> Tensor:
+    return slope * x / (1 + slope * x.abs())
+
+
+# superspike: g = 1 / (1 + beta*|x|)^2, Zenke & Ganguli 2018.
+def superspike_grad(x: Tensor, beta: float = 10.0) -> Tensor:
+    return 1 / (1 + beta * x.abs()) ** 2
+
+
+def superspike_grad_mul(x: Tensor, grad_out: Tensor, beta: float = 10.0) -> Tensor:
+    t = x.abs().mul_(beta).add_(1.0).square_()
+    return torch.div(grad_out, t, out=t)
+
+
+def superspike_primitive(x: Tensor, beta: float = 10.0) -> Tensor:
+    return x / (1 + beta * x.abs())
+
+
+# atan: g = alpha / (2 * (1 + (pi*alpha*x/2)^2)), Fang et al. 2021.
+def atan_grad(x: Tensor, alpha: float = 2.0) -> Tensor:
+    return alpha / (2 * (1 + (PI * alpha * x / 2) ** 2))
+
+
+def atan_grad_mul(x: Tensor, grad_out: Tensor, alpha: float = 2.0) -> Tensor:
+    # alpha / (2 (1 + (pi alpha x / 2)^2)) == 1 / (2/alpha + (pi^2 alpha / 2) x^2)
+    t = x.square().mul_(PI * PI * alpha / 2).add_(2.0 / alpha)
+    return torch.div(grad_out, t, out=t)
+
+
+def atan_primitive(x: Tensor, alpha: float = 2.0) -> Tensor:
+    return torch.atan(PI * alpha * x / 2) / PI
+
+
+# sigmoid: g = slope * s * (1 - s), s = sigmoid(slope*x); the logistic derivative.
+def sigmoid_grad(x: Tensor, slope: float = 5.0) -> Tensor:
+    s = torch.sigmoid(slope * x)
+    return slope * s * (1 - s)
+
+
+def sigmoid_grad_mul(x: Tensor, grad_out: Tensor, slope: float = 5.0) -> Tensor:
+    # s (1 - s) == 1 / (2 (1 + cosh(slope x))); cosh overflows to inf exactly where g -> 0
+    t = x.mul(slope).cosh_().add_(1.0).mul_(2.0 / slope)
+    return torch.div(grad_out, t, out=t)
+
+
+def sigmoid_primitive(x: Tensor, slope: float = 5.0) -> Tensor:
+    return torch.sigmoid(slope * x)
+
+
+# straight_through: g = 1, Bengio et al. 2013.
+def straight_through_grad(x: Tensor) -> Tensor:
+    return torch.ones_like(x)
+
+
+def straight_through_grad_mul(x: Tensor, grad_out: Tensor) -> Tensor:
+    # g is identically 1: the incoming gradient passes through untouched (no copy).
+    return grad_out
+
+
+def straight_through_primitive(x: Tensor) -> Tensor:
+    return x
+
+
+# triangular: g = max(0, 1 - |x|/width) / width, Esser et al. 2016 / Bellec et al. 2018.
+def triangular_grad(x: Tensor, width: float = 1.0) -> Tensor:
+    return torch.clamp(1 - x.abs() / width, min=0) / width
+
+
+def triangular_grad_mul(x: Tensor, grad_out: Tensor, width: float = 1.0) -> Tensor:
+    t = x.abs().mul_(-1.0 / (width * width)).add_(1.0 / width).clamp_(min=0)
+    return t.mul_(grad_out)
+
+
+def triangular_primitive(x: Tensor, width: float = 1.0) -> Tensor:
+    xc = torch.clamp(x, -width, width)
+    return xc / width - xc * xc.abs() / (2 * width * width)
+
+
+BUILTIN_SURROGATES: tuple[SurrogateSpec, ...] = (
+    SurrogateSpec(
+        name="fast_sigmoid",
+        params=(("slope", 25.0),),
+        grad=fast_sigmoid_grad,
+        grad_mul=fast_sigmoid_grad_mul,
+        primitive=fast_sigmoid_primitive,
+        description="Derivative of the fast sigmoid x/(1+|x|): slope / (1 + slope|x|)^2",
+        reference="Zenke & Ganguli 2018, SuperSpike, Neural Computation 30(6)",
+    ),
+    SurrogateSpec(
+        name="superspike",
+        params=(("beta", 10.0),),
+        grad=superspike_grad,
+        grad_mul=superspike_grad_mul,
+        primitive=superspike_primitive,
+        description="SuperSpike's unit-peak fast sigmoid derivative: 1 / (1 + beta|x|)^2",
+        reference="Zenke & Ganguli 2018, SuperSpike, Neural Computation 30(6)",
+    ),
+    SurrogateSpec(
+        name="atan",
+        params=(("alpha", 2.0),),
+        grad=atan_grad,
+        grad_mul=atan_grad_mul,
+        primitive=atan_primitive,
+        description="Arctangent derivative: alpha / (2 (1 + (pi alpha x / 2)^2))",
+        reference="Fang et al. 2021, Incorporating learnable membrane time constant, ICCV",
+    ),
+    SurrogateSpec(
+        name="sigmoid",
+        params=(("slope", 5.0),),
+        grad=sigmoid_grad,
+        grad_mul=sigmoid_grad_mul,
+        primitive=sigmoid_primitive,
+        description="Logistic derivative: slope s (1 - s), s = sigmoid(slope x)",
+        reference="Neftci, Mostafa & Zenke 2019, IEEE Signal Processing Magazine 36(6)",
+    ),
+    SurrogateSpec(
+        name="straight_through",
+        params=(),
+        grad=straight_through_grad,
+        grad_mul=straight_through_grad_mul,
+        primitive=straight_through_primitive,
+        description="Straight-through estimator: the gradient passes unchanged (g = 1)",
+        reference="Bengio, Leonard & Courville 2013, arXiv:1308.3432",
+    ),
+    SurrogateSpec(
+        name="triangular",
+        params=(("width", 1.0),),
+        grad=triangular_grad,
+        grad_mul=triangular_grad_mul,
+        primitive=triangular_primitive,
+        description="Triangular window: max(0, 1 - |x|/width) / width",
+        reference="Bellec et al. 2018, Long short-term memory and learning-to-learn, NeurIPS",
+    ),
+)
+
+
+@hookimpl
+def sc_neurocore_register_surrogates() -> tuple[SurrogateSpec, ...]:
+    return BUILTIN_SURROGATES

@@ -1,0 +1,40 @@
+"""Shared fixtures: a clean plugin environment and parametrization over the registry."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+# The suite must not depend on the developer's shell: clear every knob first.
+for _variable in [v for v in os.environ if v.startswith("SC_NEUROCORE_")]:
+    del os.environ[_variable]
+
+import sc_neurocore  # noqa: E402
+from sc_neurocore.registry import coverage  # noqa: E402
+
+
+def registered_pairs() -> list[tuple[str, str]]:
+    """Every (surrogate, path) pair the registry can run here."""
+    return [
+        (surrogate, path)
+        for surrogate in sc_neurocore.list_surrogates()
+        for path in sc_neurocore.list_paths()
+        if coverage(surrogate, path)[0]
+    ]
+
+
+def available_devices() -> list[str]:
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    return devices
+
+
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+@pytest.fixture(params=available_devices())
+def device(request: pytest.FixtureRequest) -> str:
+    return str(request.param)

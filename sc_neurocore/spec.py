@@ -60,7 +60,8 @@ def check_param(surrogate: str, param: str, value: object) -> float:
         number = float(value)
     if not (0.0 < number < math.inf):
         raise ValueError(
-            f"surrogate {surrogate!r}: parameter {param!r} must be a finite number > 0, got {value!r}"
+            f"surrogate {surrogate!r}: parameter {param!r} must be a finite number > 0, "
+            f"got {value!r}"
         )
     return number
 
@@ -116,7 +117,9 @@ class SurrogateSpec:
     def param_names(self) -> tuple[str, ...]:
         return tuple(key for key, _ in self.params)
 
-    def bind(self, args: tuple[Any, ...] = (), kwargs: Mapping[str, Any] | None = None) -> dict[str, float]:
+    def bind(
+        self, args: tuple[Any, ...] = (), kwargs: Mapping[str, Any] | None = None
+    ) -> dict[str, float]:
         """Validate user parameters and fill defaults, in the spec's order."""
         names = self.param_names
         if len(args) > len(names):

@@ -22,7 +22,9 @@ _function_apply = torch._C._FunctionBase.__dict__["apply"]
 
 def check_input(x: object, surrogate: str) -> None:
     if not isinstance(x, Tensor):
-        raise TypeError(f"surrogate {surrogate!r}: x must be a torch.Tensor, got {type(x).__name__}")
+        raise TypeError(
+            f"surrogate {surrogate!r}: x must be a torch.Tensor, got {type(x).__name__}"
+        )
     if not x.is_floating_point():
         raise TypeError(
             f"surrogate {surrogate!r}: x must be a floating-point tensor, got dtype {x.dtype}; "

@@ -1,0 +1,196 @@
+"""What every neuron cell shares: argument checks, constrained learnable values, the
+fire-and-reset step, and a repr that names the surrogate.
+
+Learnable values are stored unconstrained so an optimizer can move them freely while
+the value the equations see stays legal: a decay factor as a logit (``sigmoid`` keeps
+it in (0, 1)), a threshold as a log (``exp`` keeps it > 0).  Fixed values stay plain
+Python floats, so the per-step arithmetic takes the scalar fast paths of torch.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .surrogate import atan_surrogate
+
+Value = float | Tensor
+SurrogateCallable = Callable[[Tensor], Tensor]
+
+
+def check_real(name: str, value: object) -> Value:
+    """``value`` as a finite float (or a finite floating tensor), else raise naming ``name``."""
+    if isinstance(value, Tensor):
+        if not value.is_floating_point():
+            raise TypeError(f"{name} must be a real number or floating tensor, got {value.dtype}")
+        if not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{name} must be finite, got {value!r}")
+        return value.detach().clone()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
+def _violates(value: Value, test: Callable[[Any], Any]) -> bool:
+    return bool(test(value).any()) if isinstance(value, Tensor) else bool(test(value))
+
+
+def check_unit(name: str, value: object, *, open_interval: bool = False) -> Value:
+    """A decay factor in [0, 1] (in (0, 1) when it is learned through a logit)."""
+    number = check_real(name, value)
+    if open_interval and _violates(number, lambda v: (v <= 0) | (v >= 1)):
+        raise ValueError(f"{name} must be in (0, 1) to be learnable, got {value!r}")
+    if _violates(number, lambda v: (v < 0) | (v > 1)):
+        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+    return number
+
+
+def check_positive(name: str, value: object) -> Value:
+    number = check_real(name, value)
+    if _violates(number, lambda v: v <= 0):
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return number
+
+
+def check_non_negative(name: str, value: object) -> Value:
+    number = check_real(name, value)
+    if _violates(number, lambda v: v < 0):
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return number
+
+
+def check_surrogate(surrogate_fn: object) -> SurrogateCallable:
+    if not callable(surrogate_fn):
+        raise TypeError(
+            "surrogate_fn must be a callable f(x) -> Tensor (a call form such as "
+            f"atan_surrogate, or get_surrogate(...)), got {type(surrogate_fn).__name__} "
+            f"{surrogate_fn!r}"
+        )
+    return surrogate_fn  # type: ignore[return-value]
+
+
+def _spec_defaults(name: str) -> dict[str, float]:
+    from ..registry import get_spec
+
+    try:
+        return dict(get_spec(name).defaults)
+    except LookupError:
+        return {}
+
+
+def describe_surrogate(fn: object) -> str:
+    """``name(path=..., p=v)`` for call forms, ``get_surrogate`` objects and partials of them."""
+    keywords: dict[str, Any] = {}
+    if isinstance(fn, functools.partial):
+        keywords, fn = dict(fn.keywords), fn.func
+    name = getattr(fn, "name", None) or getattr(fn, "surrogate_name", None)
+    if not isinstance(name, str):
+        return getattr(fn, "__qualname__", None) or repr(fn)
+    if hasattr(fn, "params") and hasattr(fn, "path"):  # a bound Surrogate
+        path, params = fn.path, dict(fn.params)
+    else:
+        path = keywords.pop("path", getattr(fn, "surrogate_path", None)) or "default"
+        params = {**_spec_defaults(name), **keywords}
+    details = "".join(f", {key}={value!r}" for key, value in params.items())
+    return f"{name}(path={path}{details})"
+
+
+def _constrained(name: str, storage: str, transform: Callable[[Tensor], Tensor]) -> property:
+    """Read-only ``name``: the fixed value, or ``transform(<learned parameter>)``."""
+
+    def fget(self: nn.Module) -> Value:
+        fixed = getattr(self, "_" + name)
+        if fixed is not None:
+            return fixed  # type: ignore[no-any-return]
+        return transform(getattr(self, storage))
+
+    return property(fget, doc=f"The current {name} (read-only; learned through {storage!r}).")
+
+
+def decay_attribute(name: str) -> property:
+    """A decay factor in [0, 1]; learned as the parameter ``<name>_logit``."""
+    return _constrained(name, f"{name}_logit", torch.sigmoid)
+
+
+class SpikingCell(nn.Module):
+    """Base of the single-step cells: surrogate, threshold, constrained values, repr.
+
+    Subclasses implement ``forward(input, *state) -> (spike, *new_state)``; an omitted
+    state (``None``) starts at zeros like the input.
+    """
+
+    threshold = _constrained("threshold", "threshold_log", torch.exp)
+    #: Names shown by ``repr`` besides the surrogate; subclasses extend it.
+    repr_fields: tuple[str, ...] = ("threshold",)
+
+    def __init__(
+        self,
+        *,
+        threshold: float,
+        surrogate_fn: SurrogateCallable | None,
+        learn_threshold: bool = False,
+    ) -> None:
+        super().__init__()
+        self.surrogate_fn = check_surrogate(atan_surrogate if surrogate_fn is None else surrogate_fn)
+        self._register("threshold", check_positive("threshold", threshold), learn_threshold, "log")
+
+    def _register(self, name: str, value: Value, learn: bool, kind: str) -> None:
+        """Store ``value`` as fixed (float or non-persistent buffer) or as a learned parameter."""
+        if not learn:
+            if isinstance(value, Tensor):
+                self.register_buffer("_" + name, value, persistent=False)
+            else:
+                setattr(self, "_" + name, value)
+            return
+        tensor = torch.as_tensor(value, dtype=torch.get_default_dtype())
+        raw = torch.logit(tensor) if kind == "logit" else torch.log(tensor)
+        setattr(self, "_" + name, None)
+        self.register_parameter(f"{name}_{kind}", nn.Parameter(raw))
+
+    def _decay(self, name: str, value: object, learn: bool = False) -> None:
+        """Check and store a decay factor; learnable ones need a ``decay_attribute`` property."""
+        self._register(name, check_unit(name, value, open_interval=learn), learn, "logit")
+
+    def fire(
+        self, v: Tensor, threshold: Value, reset_by: Value | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Spike on ``v - threshold``; subtract ``spike.detach() * reset_by`` (default: threshold)."""
+        spike = self.surrogate_fn(v - threshold)
+        return spike, reset(v, spike, threshold if reset_by is None else reset_by)
+
+    def extra_repr(self) -> str:
+        fields = [f"{name}={_show(getattr(self, name))}" for name in self.repr_fields]
+        learned = [name for name, _ in self.named_parameters(recurse=False)]
+        fields.append(f"surrogate={describe_surrogate(self.surrogate_fn)}")
+        if learned:
+            fields.append(f"learned={learned}")
+        return ", ".join(fields)
+
+
+def reset(v: Tensor, spike: Tensor, amount: Value) -> Tensor:
+    """``v - spike.detach() * amount`` in one kernel when ``amount`` is a number."""
+    if isinstance(amount, Tensor):
+        return v - spike.detach() * amount
+    return torch.sub(v, spike.detach(), alpha=amount)
+
+
+def decayed(state: Tensor, decay: Value, drive: Tensor) -> Tensor:
+    """``decay * state + drive`` in one kernel when ``decay`` is a number."""
+    if isinstance(decay, Tensor):
+        return torch.addcmul(drive, decay, state)
+    return torch.add(drive, state, alpha=decay)
+
+
+def _show(value: Value) -> str:
+    if isinstance(value, Tensor):
+        if value.numel() == 1:
+            return f"{float(value.detach()):.4g}"
+        return f"tensor(shape={tuple(value.shape)})"
+    return repr(value)

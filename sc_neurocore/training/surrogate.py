@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from torch import Tensor
+from torch.compiler import is_compiling
 
 from ..registry import _fast, resolve
 from ..spec import SurrogateSpec, check_param, signature_of
@@ -33,6 +34,34 @@ CALL_FORM_NAMES: dict[str, str] = {
 _SPECS = {spec.name: spec for spec in BUILTIN_SURROGATES}
 
 
+#: What call forms resolved while Dynamo was tracing; read back by the traced code.
+_resolved_at_trace_time: dict[tuple[str, str | None], Callable[..., Tensor]] = {}
+
+
+def _resolve_eagerly(name: str, path: str | None) -> bool:
+    _resolved_at_trace_time[(name, path)] = resolve(name, path)
+    return True
+
+
+# Dynamo calls this for real at trace time instead of tracing it: the flag is what
+# torch.compiler.assume_constant_result sets, set directly so that importing this
+# module does not import Dynamo.  (A function result cannot be such a constant, hence
+# the side table.)
+_resolve_eagerly._dynamo_marked_constant = True  # type: ignore[attr-defined]
+
+
+def _resolve_uncached(name: str, path: str | None) -> Callable[..., Tensor]:
+    """``resolve`` on a cache miss, also when the first call happens inside torch.compile.
+
+    Tracing the registry's first load (a lock, an entry-point scan) would break the
+    graph of a model compiled before it ever ran eagerly.
+    """
+    if is_compiling():
+        _resolve_eagerly(name, path)
+        return _resolved_at_trace_time[(name, path)]
+    return resolve(name, path)
+
+
 def _binder(spec: SurrogateSpec) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, float]]:
     name, names = spec.name, spec.param_names
 
@@ -50,14 +79,14 @@ def _call_forms(function_name: str) -> tuple[Callable[..., Tensor], ...]:
     fast_get = _fast.get
 
     def dispatcher(x: Tensor, *args: Any, path: str | None = None, **kwargs: Any) -> Tensor:
-        fn = fast_get((name, path)) or resolve(name, path)
+        fn = fast_get((name, path)) or _resolve_uncached(name, path)
         return fn(x, **bind(args, kwargs))
 
     def pinned(path: str) -> Callable[..., Tensor]:
         key = (name, path)
 
         def call(x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-            fn = fast_get(key) or resolve(name, path)
+            fn = fast_get(key) or _resolve_uncached(name, path)
             return fn(x, **bind(args, kwargs))
 
         return call

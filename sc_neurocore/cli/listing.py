@@ -1,0 +1,184 @@
+"""``sc-neurocore paths | surrogates | plugins | explain``: what is registered and why.
+
+Each listing prints an aligned table, or with ``--json`` a list of objects.  Plugin
+warnings raised while loading are printed once each on stderr, one line apiece,
+instead of Python's two-line warning format.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..errors import PluginWarning
+
+GAP, COVERED, UNAVAILABLE = "-", "yes", "n/a"
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Left-aligned columns separated by two spaces; the last column is not padded."""
+    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = []
+    for row in cells:
+        padded = [cell.ljust(width) for cell, width in zip(row[:-1], widths[:-1])]
+        lines.append("  ".join([*padded, row[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+def _loading(action: Callable[[], Any]) -> Any:
+    """Run ``action`` and echo the PluginWarnings it raised as one-line messages."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PluginWarning)
+        result = action()
+    seen: set[str] = set()
+    for warning in caught:
+        message = str(warning.message)
+        if issubclass(warning.category, PluginWarning) and message not in seen:
+            seen.add(message)
+            print(f"sc-neurocore: warning: {message}", file=sys.stderr)
+        elif not issubclass(warning.category, PluginWarning):
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    return result
+
+
+def _emit(args: argparse.Namespace, objects: list[dict[str, Any]], table: str) -> int:
+    if args.json:
+        print(json.dumps(objects, indent=2, default=str))
+    else:
+        print(table)
+    return 0
+
+
+def paths_command(args: argparse.Namespace) -> int:
+    from ..report import path_report
+
+    infos = [info.as_dict() for info in _loading(path_report)]
+    rows = []
+    for info in infos:
+        total = len(info["surrogates"]) + len(info["missing"])
+        available = "yes" if info["available"] else f"no ({info['reason']})"
+        rows.append(
+            [
+                info["name"],
+                info["distribution"],
+                info["version"],
+                available,
+                f"{len(info['surrogates'])}/{total}",
+                info["description"],
+            ]
+        )
+    headers = ["PATH", "DISTRIBUTION", "VERSION", "AVAILABLE", "COVERS", "DESCRIPTION"]
+    return _emit(args, infos, format_table(headers, rows))
+
+
+def surrogates_command(args: argparse.Namespace) -> int:
+    from ..registry import list_paths, table
+    from ..report import surrogate_report
+
+    infos = [info.as_dict() for info in _loading(surrogate_report)]
+    status = table().path_status
+    paths = list_paths()
+    rows, gaps = [], []
+    for info in infos:
+        cells = []
+        for path in paths:
+            if not status[path][0]:
+                cells.append(UNAVAILABLE)
+            elif path in info["paths"]:
+                cells.append(COVERED)
+            else:
+                cells.append(GAP)
+                gaps.append(f"{info['name']}@{path}")
+        params = ", ".join(f"{k}={v:g}" for k, v in info["params"].items()) or "-"
+        rows.append([info["name"], params, *cells, info["distribution"]])
+        info["gaps"] = [p for p in paths if status[p][0] and p not in info["paths"]]
+    text = format_table(["SURROGATE", "PARAMS", *paths, "DISTRIBUTION"], rows)
+    footer = f"{len(infos)} surrogates x {len(paths)} paths; "
+    footer += f"{len(gaps)} gap(s): {', '.join(gaps)}" if gaps else "no gaps"
+    return _emit(args, infos, f"{text}\n\n{footer}")
+
+
+def plugins_command(args: argparse.Namespace) -> int:
+    from ..report import plugin_report
+
+    records = _loading(plugin_report)
+    rows = []
+    for record in records:
+        provides = "; ".join(
+            f"{kind}: {', '.join(names)}" for kind, names in record["provides"].items()
+        )
+        rows.append(
+            [
+                record["name"],
+                record["distribution"],
+                record["version"],
+                record["status"],
+                record["error"] or provides or "-",
+            ]
+        )
+    headers = ["PLUGIN", "DISTRIBUTION", "VERSION", "STATUS", "PROVIDES / ERROR"]
+    return _emit(args, records, format_table(headers, rows))
+
+
+def explain_command(args: argparse.Namespace) -> int:
+    from ..registry import get_spec, list_paths
+    from ..report import explain
+
+    def run() -> Any:
+        get_spec(args.name)  # unknown name -> LookupError with a suggestion
+        if args.path is not None and args.path not in list_paths():
+            from ..errors import UnknownPathError, unknown_name_message
+
+            raise UnknownPathError(unknown_name_message("path", args.path, list_paths()))
+        return explain(args.name, args.path)
+
+    explanation = _loading(run)
+    data = explanation.as_dict()
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+        return 0
+    rows = [
+        [
+            "*" if c.get("chosen", c.get("chosen_spec")) else "",
+            c["kind"],
+            c["plugin"],
+            c["distribution"],
+            c["version"],
+        ]
+        for c in data["candidates"]
+    ]
+    verdict = "resolves" if data["resolved"] else "does NOT resolve"
+    print(f"({data['surrogate']}, {data['path']}): {verdict}")
+    print(format_table(["", "CANDIDATE", "PLUGIN", "DISTRIBUTION", "VERSION"], rows))
+    if data["chosen"]:
+        print(f"chosen: {data['chosen']}")
+    print(f"why: {data['reason']}")
+    return 0
+
+
+def _add(subparsers: Any, name: str, help_text: str, handler: Callable[..., int]) -> Any:
+    parser = subparsers.add_parser(name, help=help_text, description=help_text)
+    parser.add_argument("--json", action="store_true", help="print a JSON list of objects")
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def register(subparsers: Any) -> None:
+    _add(subparsers, "paths", "list execution paths, where they come from, coverage", paths_command)
+    _add(
+        subparsers,
+        "surrogates",
+        "list surrogates and the surrogate x path coverage matrix (gaps shown as '-')",
+        surrogates_command,
+    )
+    _add(subparsers, "plugins", "list plugin entry points and their status", plugins_command)
+    parser = _add(subparsers, "explain", "show how (NAME, PATH) resolves and why", explain_command)
+    parser.add_argument("name", metavar="NAME", help="surrogate name")
+    parser.add_argument("--path", "-p", default=None, help="execution path (default: the default)")

@@ -1,0 +1,76 @@
+"""Which (surrogate, path) pairs a conformance run covers, and which are gaps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..discovery import _normalize
+from ..errors import UnknownPathError, UnknownSurrogateError, unknown_name_message
+from ..registry import coverage, list_paths, list_surrogates, table
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One cell of the surrogate x path matrix, with where each half came from."""
+
+    surrogate: str
+    path: str
+    surrogate_distribution: str
+    path_distribution: str
+    covered: bool
+    reason: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.surrogate}@{self.path}"
+
+
+def _check_names(kind: str, wanted: Iterable[str], known: tuple[str, ...]) -> list[str]:
+    names = list(wanted)
+    error = UnknownSurrogateError if kind == "surrogate" else UnknownPathError
+    for name in names:
+        if name not in known:
+            raise error(unknown_name_message(kind, name, known))
+    return names
+
+
+def select_pairs(
+    surrogates: Iterable[str] = (),
+    paths: Iterable[str] = (),
+    distributions: Iterable[str] = (),
+) -> list[Pair]:
+    """Every registered pair, narrowed by names and by providing distribution.
+
+    Empty filters select everything.  A pair matches ``distributions`` when its
+    surrogate or its path comes from one of them, so a plugin that adds surrogates
+    is checked on every installed path and a plugin that adds a path on every
+    surrogate.  Unavailable paths are left out (they cannot run here).
+    """
+    current = table()
+    wanted_surrogates = set(_check_names("surrogate", surrogates, list_surrogates()))
+    wanted_paths = set(_check_names("path", paths, list_paths()))
+    wanted_dists = {_normalize(d) for d in distributions}
+    known_dists = {_normalize(r.distribution) for r in current.discovered.records}
+    unknown = wanted_dists - known_dists
+    if unknown:
+        raise LookupError(
+            f"no installed sc_neurocore plugin comes from distribution(s) {sorted(unknown)}; "
+            f"plugin distributions here: {', '.join(sorted(known_dists))}"
+        )
+    selected = []
+    for surrogate in list_surrogates():
+        if wanted_surrogates and surrogate not in wanted_surrogates:
+            continue
+        for path in list_paths():
+            if wanted_paths and path not in wanted_paths:
+                continue
+            if not current.path_status[path][0]:
+                continue
+            s_dist = current.surrogates[surrogate].record.distribution
+            p_dist = current.paths[path].record.distribution
+            if wanted_dists and not wanted_dists & {_normalize(s_dist), _normalize(p_dist)}:
+                continue
+            covered, reason = coverage(surrogate, path)
+            selected.append(Pair(surrogate, path, s_dist, p_dist, covered, reason))
+    return selected

@@ -1,0 +1,305 @@
+"""``LIF``: a multi-step leaky integrate-and-fire layer fused into one operator.
+
+``LIF(...)(inputs, v0)`` runs the equations of :class:`~sc_neurocore.training.LIFCell`
+over a whole time-major sequence ``(T, batch, ...)`` in one ``torch.library`` operator,
+``sc_neurocore_fused::lif``, whose backward is the closed-form backpropagation through
+time of those equations (``sc_neurocore_fused::lif_backward``).  Neither pass builds a
+per-step autograd graph; the forward keeps only the pre-reset membrane per step.
+
+The surrogate gradient comes from the registered spec, so every registered surrogate,
+including those a plugin adds, runs fused.  A user's own callable (one that is neither a
+call form nor a ``get_surrogate`` object), and any ``torch.func`` transform, fall back to
+stepping the cell equations in a Python loop with the same results.  See docs/fused.md.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..bound import Surrogate
+from ..registry import get_spec
+from ._cell_base import (
+    SpikingCell,
+    SurrogateCallable,
+    Value,
+    check_surrogate,
+    decay_attribute,
+    decayed,
+)
+from ._fused_kernels import kernel_value, lif_backward_inputs, lif_backward_params, lif_forward
+
+__all__ = ["LIF", "fused_surrogate", "lif_sequence"]
+
+NAMESPACE = "sc_neurocore_fused"
+_transforms_active = torch._C._are_functorch_transforms_active
+_is_compiling = torch.compiler.is_compiling
+
+#: (registered surrogate name, its parameter values in the spec's order)
+FusedKey = tuple[str, tuple[float, ...]]
+
+
+def check_arguments(x: Any, v0: Any, beta: Any, threshold: Any) -> None:
+    """Raise a clear error for anything the fused LIF (or its fallback) cannot run."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"LIF: inputs must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"LIF: inputs must be a floating-point tensor, got dtype {x.dtype}; "
+            "convert explicitly (for example inputs.float())"
+        )
+    if x.dim() < 2:
+        raise ValueError(
+            f"LIF: inputs must be time-major (T, batch, ...) with at least 2 dimensions, "
+            f"got shape {tuple(x.shape)}"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(
+            f"LIF: inputs must have at least one time step, got shape {tuple(x.shape)}"
+        )
+    step = x.shape[1:]
+    if v0 is not None:
+        if not isinstance(v0, Tensor) or not v0.is_floating_point():
+            described = v0.dtype if isinstance(v0, Tensor) else type(v0).__name__
+            raise TypeError(f"LIF: v0 must be a floating-point tensor or None, got {described}")
+        if v0.shape != step:
+            raise ValueError(
+                f"LIF: v0 must have the shape of one time step of inputs, {tuple(step)}, "
+                f"got {tuple(v0.shape)}"
+            )
+    for name, value in (("beta", beta), ("threshold", threshold)):
+        if isinstance(value, Tensor) and torch.broadcast_shapes(value.shape, step) != step:
+            raise ValueError(
+                f"LIF: {name} of shape {tuple(value.shape)} does not broadcast to one time "
+                f"step of inputs, {tuple(step)}"
+            )
+
+
+def _spec_params(surrogate: str, params: list[float]) -> tuple[Any, dict[str, float]]:
+    spec = get_spec(surrogate)
+    if len(params) != len(spec.param_names):
+        raise ValueError(
+            f"LIF: surrogate {surrogate!r} takes parameters {spec.param_names}, got {params!r}"
+        )
+    return spec, dict(zip(spec.param_names, params))
+
+
+# --- the operators -------------------------------------------------------------------------
+
+_library = torch.library.Library(NAMESPACE, "FRAGMENT")
+_library.define(
+    "lif(Tensor x, Tensor? v0, Tensor beta, Tensor threshold, str surrogate, float[] params)"
+    " -> (Tensor, Tensor, Tensor)"
+)
+_library.define(
+    "lif_backward(Tensor grad_spikes, Tensor grad_v, Tensor h, Tensor? v0, Tensor beta, "
+    "Tensor threshold, str surrogate, float[] params, bool params_grad)"
+    " -> (Tensor, Tensor, Tensor, Tensor)"
+)
+lif_op = torch.ops.sc_neurocore_fused.lif.default
+lif_backward_op = torch.ops.sc_neurocore_fused.lif_backward.default
+
+
+def _lif_kernel(
+    x: Tensor,
+    v0: Tensor | None,
+    beta: Tensor,
+    threshold: Tensor,
+    surrogate: str,
+    params: list[float],
+) -> tuple[Tensor, Tensor, Tensor]:
+    check_arguments(x, v0, beta, threshold)
+    _spec_params(surrogate, params)  # an unknown surrogate fails here, not in backward
+    return lif_forward(x, v0, kernel_value(beta, x.dtype), kernel_value(threshold, x.dtype))
+
+
+def _lif_fake(
+    x: Tensor,
+    v0: Tensor | None,
+    beta: Tensor,
+    threshold: Tensor,
+    surrogate: str,
+    params: list[float],
+) -> tuple[Tensor, Tensor, Tensor]:
+    check_arguments(x, v0, beta, threshold)
+    spikes = torch.empty_like(x, memory_format=torch.contiguous_format)
+    return spikes, torch.empty_like(spikes[0]), torch.empty_like(spikes)
+
+
+def _lif_backward_kernel(
+    grad_spikes: Tensor,
+    grad_v: Tensor,
+    h: Tensor,
+    v0: Tensor | None,
+    beta: Tensor,
+    threshold: Tensor,
+    surrogate: str,
+    params: list[float],
+    params_grad: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    spec, named = _spec_params(surrogate, params)
+    beta_value, threshold_value = kernel_value(beta, h.dtype), kernel_value(threshold, h.dtype)
+    grad_h = lif_backward_inputs(spec, named, grad_spikes, grad_v, h, beta_value, threshold_value)
+    grad_v0 = (grad_h[0] * beta_value).to(h.dtype if v0 is None else v0.dtype)
+    if params_grad:
+        grad_beta, grad_threshold = lif_backward_params(grad_h, grad_v, h, v0, beta, threshold)
+    else:
+        grad_beta, grad_threshold = torch.zeros_like(beta), torch.zeros_like(threshold)
+    return grad_h, grad_v0, grad_beta, grad_threshold
+
+
+def _lif_backward_fake(
+    grad_spikes: Tensor,
+    grad_v: Tensor,
+    h: Tensor,
+    v0: Tensor | None,
+    beta: Tensor,
+    threshold: Tensor,
+    surrogate: str,
+    params: list[float],
+    params_grad: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    grad_v0 = h.new_empty(h.shape[1:], dtype=h.dtype if v0 is None else v0.dtype)
+    return torch.empty_like(h), grad_v0, torch.empty_like(beta), torch.empty_like(threshold)
+
+
+def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
+    _, v0, beta, threshold, surrogate, params = inputs
+    ctx.save_for_backward(output[2], v0, beta, threshold)
+    ctx.surrogate, ctx.params = surrogate, params
+    ctx.mark_non_differentiable(output[2])
+
+
+def _backward(
+    ctx: Any, grad_spikes: Tensor | None, grad_v: Tensor | None, _grad_h: Tensor | None
+) -> tuple[Tensor | None, ...]:
+    h, v0, beta, threshold = ctx.saved_tensors
+    needs = ctx.needs_input_grad
+    if grad_spikes is None:
+        grad_spikes = torch.zeros_like(h)
+    if grad_v is None:
+        grad_v = torch.zeros_like(h[0])
+    grads = lif_backward_op(
+        grad_spikes, grad_v, h, v0, beta, threshold, ctx.surrogate, ctx.params, needs[2] or needs[3]
+    )
+    return (*(grad if need else None for grad, need in zip(grads, needs)), None, None)
+
+
+_library.impl("lif", _lif_kernel, "CompositeExplicitAutograd")
+_library.impl("lif_backward", _lif_backward_kernel, "CompositeExplicitAutograd")
+torch.library.register_fake(f"{NAMESPACE}::lif", _lif_fake, lib=_library)
+torch.library.register_fake(f"{NAMESPACE}::lif_backward", _lif_backward_fake, lib=_library)
+torch.library.register_autograd(
+    f"{NAMESPACE}::lif", _backward, setup_context=_setup_context, lib=_library
+)
+
+
+def _as_tensor(value: Value) -> Tensor:
+    """A fixed float as a float64 scalar tensor (the kernels read it back exactly)."""
+    return value if isinstance(value, Tensor) else torch.tensor(value, dtype=torch.float64)
+
+
+def lif_sequence(
+    inputs: Tensor,
+    v0: Tensor | None,
+    beta: Value,
+    threshold: Value,
+    surrogate: str,
+    params: tuple[float, ...] = (),
+) -> tuple[Tensor, Tensor]:
+    """``(spikes, v_T)`` of the fused operator for a registered ``surrogate`` name."""
+    spikes, v, _ = lif_op(
+        inputs, v0, _as_tensor(beta), _as_tensor(threshold), surrogate, list(params)
+    )
+    return spikes, v
+
+
+# --- which callables run fused ------------------------------------------------------------
+
+
+def fused_surrogate(fn: object) -> FusedKey | None:
+    """``(name, params)`` when ``fn`` is a registered surrogate, else ``None`` (fallback).
+
+    Recognised: ``get_surrogate(...)`` objects, the seed call forms (``atan_surrogate``,
+    ``atan_surrogate_custom_op``, ...) and ``functools.partial`` of a call form that binds
+    surrogate parameters (or ``path``) by keyword.
+    """
+    keywords: dict[str, Any] = {}
+    if isinstance(fn, functools.partial):
+        if fn.args:
+            return None
+        keywords, fn = dict(fn.keywords), fn.func
+        keywords.pop("path", None)
+    if isinstance(fn, Surrogate):
+        name, params = fn.name, fn.params
+    elif isinstance(getattr(fn, "surrogate_name", None), str) and hasattr(fn, "surrogate_path"):
+        name, params = fn.surrogate_name, {}  # type: ignore[attr-defined]
+    else:
+        return None
+    try:
+        spec = get_spec(name)
+        values = spec.bind((), {**params, **keywords})
+    except (LookupError, TypeError, ValueError):
+        return None
+    return name, tuple(values.values())
+
+
+class LIF(SpikingCell):
+    """Multi-step LIF: ``forward(inputs (T, batch, ...), v0=None) -> (spikes, v_T)``.
+
+    The equations, arguments and learnable parameters (``beta_logit``, ``threshold_log``)
+    are those of :class:`~sc_neurocore.training.LIFCell`, so state dicts interchange.
+    """
+
+    beta = decay_attribute("beta")
+    repr_fields = ("beta", "threshold")
+
+    def __init__(
+        self,
+        beta: float | Tensor = 0.9,
+        threshold: float | Tensor = 1.0,
+        surrogate_fn: SurrogateCallable | None = None,
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+    ) -> None:
+        super().__init__(
+            threshold=threshold, surrogate_fn=surrogate_fn, learn_threshold=learn_threshold
+        )
+        self._decay("beta", beta, learn_beta)
+
+    @property
+    def surrogate_fn(self) -> SurrogateCallable:
+        return self._surrogate_fn
+
+    @surrogate_fn.setter
+    def surrogate_fn(self, fn: SurrogateCallable) -> None:
+        # Resolved once here, not per forward, so torch.compile traces no registry code.
+        self._surrogate_fn = check_surrogate(fn)
+        self._fused_key = fused_surrogate(fn)
+
+    @property
+    def fused(self) -> bool:
+        """Whether ``forward`` runs the fused operator (outside ``torch.func`` transforms)."""
+        return self._fused_key is not None
+
+    def forward(self, inputs: Tensor, v0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        beta, threshold = self.beta, self.threshold
+        check_arguments(inputs, v0, beta, threshold)
+        key = self._fused_key
+        if key is None or (not _is_compiling() and _transforms_active()):
+            return self._stepwise(inputs, v0, beta, threshold)
+        return lif_sequence(inputs, v0, beta, threshold, *key)
+
+    def _stepwise(
+        self, inputs: Tensor, v0: Tensor | None, beta: Value, threshold: Value
+    ) -> tuple[Tensor, Tensor]:
+        """The fallback: ``LIFCell``'s step in a Python loop (autograd records every step)."""
+        v = torch.zeros_like(inputs[0]) if v0 is None else v0.to(inputs.dtype)
+        spikes = []
+        for current in inputs.unbind(0):
+            spike, v = self.fire(decayed(v, beta, current), threshold)
+            spikes.append(spike)
+        return torch.stack(spikes), v

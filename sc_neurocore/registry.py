@@ -214,6 +214,7 @@ def set_default_path(name: str | None) -> None:
     with _lock:
         _default_path = name
         _fast.clear()
+        _bound.clear()  # get_surrogate(name) objects pin the path they resolved
 
 
 def get_default_path() -> str:

@@ -118,6 +118,8 @@ def _define(op_name: str, spec: SurrogateSpec) -> SurrogateFn:
     def run(x: Tensor, **params: float) -> Tensor:
         values = [params[name] for name in names]
         if _is_compiling() or not _plain_eager(x):
+            if not isinstance(x, Tensor):
+                check_input(x, surrogate)  # the dispatcher's own error would be a RuntimeError
             return op(x, *values)
         return direct_apply(x, *values)
 

@@ -93,7 +93,7 @@ def _entry_points() -> list[tuple[PluginRecord, Any]]:
     found: dict[tuple[str, str], tuple[PluginRecord, Any]] = {}
     for ep in importlib_metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
         dist = getattr(ep, "dist", None)
-        dist_name = dist.metadata["Name"] if dist is not None else "(unknown)"
+        dist_name = (dist.metadata["Name"] if dist is not None else None) or "(unknown)"
         version = dist.version if dist is not None else ""
         builtin = _normalize(dist_name) == CORE_DISTRIBUTION and ep.value.startswith(
             "sc_neurocore."
@@ -101,7 +101,14 @@ def _entry_points() -> list[tuple[PluginRecord, Any]]:
         key = (_normalize(dist_name), ep.name)
         # A distribution seen twice (editable + wheel, symlinked site-packages): keep one.
         found.setdefault(key, (PluginRecord(ep.name, dist_name, version, ep.value, builtin), ep))
-    entries = sorted(found.values(), key=lambda item: (not item[0].builtin, item[0].name.lower(), _normalize(item[0].distribution)))
+    entries = sorted(
+        found.values(),
+        key=lambda item: (
+            not item[0].builtin,
+            item[0].name.lower(),
+            _normalize(item[0].distribution),
+        ),
+    )
     if not any(record.builtin for record, _ in entries):
         from . import __version__
 
@@ -138,15 +145,15 @@ class _Skip(Exception):
     """The plugin is well-formed but must not be loaded here."""
 
 
-def _collect(manager: pluggy.PluginManager, plugin: object, record: PluginRecord) -> dict[str, list[Any]]:
+def _collect(
+    manager: pluggy.PluginManager, plugin: object, record: PluginRecord
+) -> dict[str, list[Any]]:
     """Call each of this plugin's hooks and type-check every returned item."""
     name = manager.register(plugin, name=f"{record.distribution}:{record.name}")
     if name is None:
         raise _Skip("blocked")
     unknown = [
-        caller.name
-        for caller in manager.get_hookcallers(plugin) or []
-        if caller.name not in HOOKS
+        caller.name for caller in manager.get_hookcallers(plugin) or [] if caller.name not in HOOKS
     ]
     if unknown:
         raise TypeError(f"unknown hook(s) {unknown}; known hooks are {sorted(HOOKS)}")
@@ -160,7 +167,9 @@ def _collect(manager: pluggy.PluginManager, plugin: object, record: PluginRecord
             if returned is None:
                 returned = ()
             if isinstance(returned, (str, bytes)) or not isinstance(returned, Iterable):
-                raise TypeError(f"{caller.name}() must return an iterable, got {type(returned).__name__}")
+                raise TypeError(
+                    f"{caller.name}() must return an iterable, got {type(returned).__name__}"
+                )
             items = list(returned)
             for item in items:
                 if not isinstance(item, expected):
@@ -181,11 +190,18 @@ def _label(item: Any) -> str:
 def discover(warn: bool = True) -> Discovered:
     """Load every plugin of the entry-point group in isolation."""
     disabled = _env_names(DISABLE_VARIABLE)
-    no_autoload = os.environ.get(NO_AUTOLOAD_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")
+    no_autoload = os.environ.get(NO_AUTOLOAD_VARIABLE, "").strip().lower() in (
+        "1",
+        "true",
+        "yes",
+        "on",
+    )
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
     records: list[PluginRecord] = []
-    contributions: dict[str, list[tuple[Any, PluginRecord]]] = {kind: [] for kind, _ in HOOKS.values()}
+    contributions: dict[str, list[tuple[Any, PluginRecord]]] = {
+        kind: [] for kind, _ in HOOKS.values()
+    }
     loaded_objects: dict[int, PluginRecord] = {}
     for record, entry_point in _entry_points():
         records.append(record)
@@ -194,7 +210,11 @@ def discover(warn: bool = True) -> Discovered:
             continue
         if record.name in disabled:
             if record.builtin:
-                _warn(warn, f"{DISABLE_VARIABLE} names built-in plugin {record.name!r}, which cannot be disabled")
+                _warn(
+                    warn,
+                    f"{DISABLE_VARIABLE} names built-in plugin {record.name!r}, "
+                    "which cannot be disabled",
+                )
             else:
                 record.status, record.error = DISABLED, f"listed in {DISABLE_VARIABLE}"
                 continue
@@ -202,7 +222,9 @@ def discover(warn: bool = True) -> Discovered:
             plugin = _load_object(record, entry_point)
             twin = loaded_objects.get(id(plugin))
             if twin is not None:
-                raise _Skip(f"same object as entry point {twin.name!r} of {twin.distribution}; loaded once")
+                raise _Skip(
+                    f"same object as entry point {twin.name!r} of {twin.distribution}; loaded once"
+                )
             _check_api_version(record, plugin)
             provided = _collect(manager, plugin, record)
         except _Skip as skip:
@@ -231,9 +253,10 @@ def _unregister(manager: pluggy.PluginManager, record: PluginRecord) -> None:
 
 
 def _describe(record: PluginRecord) -> str:
+    outcome = "failed" if record.status == FAILED else f"was {record.status}"
     return (
         f"sc_neurocore plugin {record.name!r} ({record.value}) from distribution "
-        f"{record.distribution} {record.version} was {record.status}: {record.error}"
+        f"{record.distribution} {record.version} {outcome}: {record.error}"
     )
 
 

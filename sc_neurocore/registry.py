@@ -22,7 +22,7 @@ from .errors import (
     UnsupportedPairError,
     unknown_name_message,
 )
-from .spec import ExecutionPath, Implementation, SurrogateFn, SurrogateSpec
+from .spec import ExecutionPath, SurrogateFn, SurrogateSpec
 
 DEFAULT_PATH = "custom_op"
 FALLBACK_PATH = "legacy_autograd"
@@ -60,12 +60,26 @@ _preferences: dict[str, str] = {}
 _fast: dict[tuple[str, str | None], SurrogateFn] = {}
 
 
-def _parse_preferences() -> dict[str, str]:
+def parse_preferences(value: str) -> dict[str, str]:
+    """``"name=dist,name2=dist2"`` -> ``{name: normalized dist}``; bad entries warn."""
     prefs = {}
-    for part in os.environ.get(PREFER_VARIABLE, "").split(","):
-        if "=" in part:
-            name, distribution = part.split("=", 1)
-            prefs[name.strip()] = _normalize(distribution.strip())
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        name, _, distribution = part.partition("=")
+        if not name.strip() or not distribution.strip():
+            warnings.warn(
+                f"{PREFER_VARIABLE}: ignoring {part.strip()!r}; expected NAME=DISTRIBUTION",
+                PluginWarning,
+                stacklevel=2,
+            )
+            continue
+        prefs[name.strip()] = _normalize(distribution.strip())
+    return prefs
+
+
+def _parse_preferences() -> dict[str, str]:
+    prefs = parse_preferences(os.environ.get(PREFER_VARIABLE, ""))
     prefs.update(_preferences)
     return prefs
 
@@ -80,7 +94,9 @@ def _label(key: Any) -> str:
     return "@".join(key) if isinstance(key, tuple) else str(key)
 
 
-def _decide(kind: str, key: Any, claims: list[Provided], prefs: dict[str, str]) -> tuple[Provided, str]:
+def _decide(
+    kind: str, key: Any, claims: list[Provided], prefs: dict[str, str]
+) -> tuple[Provided, str]:
     """Pick the winner among claims on one name; built-ins always win."""
     noun = kind[:-1]
     builtins = [claim for claim in claims if claim.record.builtin]
@@ -99,11 +115,23 @@ def _decide(kind: str, key: Any, claims: list[Provided], prefs: dict[str, str]) 
     ordered = sorted(others, key=lambda c: (_normalize(c.record.distribution), c.record.name))
     wanted = prefs.get(_label(key))
     chosen = next(
-        (c for c in ordered if wanted in (_normalize(c.record.distribution), c.record.name)), None
+        (
+            c
+            for c in ordered
+            if wanted in (_normalize(c.record.distribution), _normalize(c.record.name))
+        ),
+        None,
     )
     names = ", ".join(c.record.distribution for c in ordered)
     if chosen is not None:
         return chosen, f"chosen explicitly ({PREFER_VARIABLE} or prefer()) among {names}"
+    if wanted is not None:
+        warnings.warn(
+            f"preference {_label(key)}={wanted} matches none of the providers of {noun} "
+            f"{_label(key)!r} ({names}); falling back to the first by name",
+            PluginWarning,
+            stacklevel=5,
+        )
     chosen = ordered[0]
     warnings.warn(
         f"{noun} {_label(key)!r} is provided by several distributions ({names}); using "
@@ -119,7 +147,11 @@ def _decide(kind: str, key: Any, claims: list[Provided], prefs: dict[str, str]) 
 def _build_table() -> Table:
     table = Table(discover())
     prefs = _parse_preferences()
-    targets = {"surrogates": table.surrogates, "paths": table.paths, "implementations": table.implementations}
+    targets = {
+        "surrogates": table.surrogates,
+        "paths": table.paths,
+        "implementations": table.implementations,
+    }
     for kind, target in targets.items():
         grouped: dict[Any, list[Provided]] = {}
         for item, record in table.discovered.contributions.get(kind, []):
@@ -176,10 +208,24 @@ def refresh_plugins() -> None:
         _load()
 
 
-def prefer(name: str, distribution: str) -> None:
-    """Resolve a name claimed by several third-party distributions in favour of one."""
+def prefer(name: str, distribution: str | None) -> None:
+    """Resolve a name claimed by several third-party distributions in favour of one.
+
+    ``name`` is a surrogate or path name (``"surrogate@path"`` for an Implementation);
+    ``distribution`` is the winner's distribution (or entry-point) name, ``None`` to
+    forget the choice.  Overrides ``SC_NEUROCORE_PREFER``; built-ins always win.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"prefer(): name must be a non-empty string, got {name!r}")
+    if distribution is not None and (not isinstance(distribution, str) or not distribution):
+        raise TypeError(
+            f"prefer(): distribution must be a non-empty string or None, got {distribution!r}"
+        )
     with _lock:
-        _preferences[name] = _normalize(distribution)
+        if distribution is None:
+            _preferences.pop(name, None)
+        else:
+            _preferences[name] = _normalize(distribution)
     refresh_plugins()
 
 
@@ -276,7 +322,9 @@ def _build_pair(current: Table, name: str, path: str) -> SurrogateFn | Exception
                 if not callable(result):
                     raise TypeError(f"build() returned {type(result).__name__}, not a callable")
             except NotImplementedError as gap:
-                result = UnsupportedPairError(f"path {path!r} does not cover surrogate {name!r}: {gap}")
+                result = UnsupportedPairError(
+                    f"path {path!r} does not cover surrogate {name!r}: {gap}"
+                )
             except Exception as error:
                 result = UnsupportedPairError(
                     f"path {path!r} (from {path_provider.record.distribution}) failed to build "

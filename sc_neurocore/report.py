@@ -64,8 +64,36 @@ class Explanation:
 
 
 def plugin_report() -> list[dict[str, Any]]:
-    """One dict per entry point: name, distribution, version, status, error, provides."""
-    return [record.as_dict() for record in table().discovered.records]
+    """One dict per entry point, in load order (built-ins first).
+
+    Keys: ``name`` (the entry-point name, as ``SC_NEUROCORE_DISABLE_PLUGINS`` takes
+    it), ``distribution``, ``version``, ``value``, ``builtin``, ``status``
+    (``loaded``/``failed``/``disabled``/``skipped``), ``error``, ``api_version``,
+    ``provides`` (kind -> names) and ``overridden``: what the plugin provided but
+    lost to another provider, each with the reason.
+    """
+    current = table()
+    winners = {
+        "surrogates": current.surrogates,
+        "paths": current.paths,
+        "implementations": current.implementations,
+    }
+    lost: dict[int, list[str]] = {}
+    for (kind, key), claims in current.claims.items():
+        winner = winners[kind][key]
+        label = "@".join(key) if isinstance(key, tuple) else key
+        for claim in claims:
+            if claim is not winner:
+                lost.setdefault(id(claim.record), []).append(
+                    f"{kind[:-1]} {label!r}: {winner.record.distribution} wins "
+                    f"({current.decisions[(kind, key)]})"
+                )
+    reports = []
+    for record in current.discovered.records:
+        data = record.as_dict()
+        data["overridden"] = lost.get(id(record), [])
+        reports.append(data)
+    return reports
 
 
 def path_report() -> list[PathInfo]:
@@ -153,13 +181,15 @@ def explain(surrogate: str, path: str | None = None) -> Explanation:
     resolved, why = coverage(surrogate, actual)
     if override is not None:
         chosen = f"implementation from {override.record.distribution} ({override.record.name})"
-        reason = "a hand-written Implementation for this exact pair takes precedence over build(); " + (
-            current.decisions[("implementations", (surrogate, actual))]
+        reason = (
+            "a hand-written Implementation for this exact pair takes precedence over build(); "
+            + (current.decisions[("implementations", (surrogate, actual))])
         )
     elif path_provider is not None and spec_provider is not None:
         chosen = f"path {actual!r} from {path_provider.record.distribution} builds it from the spec"
         reason = (
-            f"no Implementation registered for the pair; path: {current.decisions[('paths', actual)]}; "
+            "no Implementation registered for the pair; "
+            f"path: {current.decisions[('paths', actual)]}; "
             f"spec: {current.decisions[('surrogates', surrogate)]}"
         )
     else:

@@ -114,6 +114,9 @@ def plugins_command(args: argparse.Namespace) -> int:
         provides = "; ".join(
             f"{kind}: {', '.join(names)}" for kind, names in record["provides"].items()
         )
+        if record.get("overridden"):
+            lost = ", ".join(entry.split(":")[0] for entry in record["overridden"])
+            provides += f"; overridden: {lost}"
         rows.append(
             [
                 record["name"],

@@ -1,0 +1,212 @@
+"""A real, isolated virtual environment with sc-neurocore and plugins installed by pip.
+
+Used by the ``test_plugins_*`` and ``test_cli_listing`` modules.  The environment is
+built once per test session (:func:`plugin_env`):
+
+* ``python -m venv --without-pip``: nothing of the developer's environment leaks in;
+* torch and its runtime dependencies are *reused*, not installed: a folder of
+  symlinks to them (and to setuptools, so local projects build without downloads)
+  is put on the venv's path by a ``.pth`` file;
+* real ``pip`` (the outer one, pointed at the venv with ``--python``) installs
+  pluggy, importlib-metadata, zipp and pytest from the package index, then
+  sc-neurocore from this repository, both plugin distributions under ``plugins/``
+  and the small broken and conflicting plugins of :mod:`tests.plugin_fixtures`.
+
+Each test then runs subprocesses in that venv and asserts on their output.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .plugin_fixtures import TWICE_PROJECT, write_fixture_projects
+
+REPO = Path(__file__).resolve().parents[1]
+PLUGIN_PROJECTS = ("sc-neurocore-extra-surrogates", "sc-neurocore-composite")
+#: Distributions reused from the running environment instead of being installed.
+REUSED = (
+    "torch",
+    "sympy",
+    "mpmath",
+    "networkx",
+    "jinja2",
+    "markupsafe",
+    "fsspec",
+    "filelock",
+    "typing_extensions",
+)
+#: Reused when the running environment has them (torch warns at import without numpy).
+OPTIONAL_REUSED = ("numpy",)
+FROM_INDEX = ("pluggy", "importlib-metadata", "zipp", "pytest")
+#: setuptools ships bdist_wheel itself from this version on (no `wheel` needed).
+SETUPTOOLS_MIN = (70, 1)
+PIP_TIMEOUT_S = 600
+
+
+def _top_level_entries(distribution: str) -> list[Path]:
+    """The files and folders a distribution put directly into site-packages."""
+    dist = importlib.metadata.distribution(distribution)
+    names = set()
+    for file in dist.files or ():
+        top = file.parts[0]
+        if top not in ("..", "__pycache__") and not top.endswith(".pth"):
+            names.add(top)
+    return [Path(str(dist.locate_file(name))) for name in sorted(names)]
+
+
+def _installed(distribution: str) -> bool:
+    try:
+        importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def _reusable_setuptools() -> bool:
+    try:
+        version = importlib.metadata.version("setuptools")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    return parts >= SETUPTOOLS_MIN
+
+
+def _run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"command failed ({result.returncode}): {' '.join(cmd)}\n"
+            f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-4000:]}"
+        )
+    return result
+
+
+def _copy_project(source: Path, target: Path) -> Path:
+    """Copy a project so that building it leaves no build/ or egg-info in the repo."""
+    ignore = shutil.ignore_patterns("__pycache__", "build", "*.egg-info", ".pytest_cache")
+    shutil.copytree(source, target, ignore=ignore)
+    return target
+
+
+def _copy_core(target: Path) -> Path:
+    target.mkdir(parents=True)
+    shutil.copytree(
+        REPO / "sc_neurocore", target / "sc_neurocore", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy2(REPO / "pyproject.toml", target / "pyproject.toml")
+    readme = REPO / "README.md"
+    (target / "README.md").write_text(readme.read_text() if readme.exists() else "sc-neurocore\n")
+    return target
+
+
+@dataclass
+class PluginEnv:
+    """The built venv: its interpreter and helpers to run things inside it."""
+
+    root: Path
+    python: Path
+    sources: Path
+
+    def environ(self, **overrides: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SC_NEUROCORE_")}
+        for variable in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP"):
+            env.pop(variable, None)
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.update(overrides)
+        return env
+
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the venv's python with ``args``; never raises on a non-zero exit."""
+        return subprocess.run(
+            [str(self.python), *args],
+            capture_output=True,
+            text=True,
+            env=self.environ(**(env or {})),
+            cwd=str(cwd or self.root),
+            timeout=PIP_TIMEOUT_S,
+        )
+
+    def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return self.run("-m", "sc_neurocore", *args, env=env)
+
+    def cli_json(self, *args: str, **env: str) -> Any:
+        result = self.cli(*args, "--json", **env)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def python_json(self, code: str, **env: str) -> Any:
+        """Run ``code`` in the venv; it must print one JSON document last."""
+        result = self.run("-c", code, env=env)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def pip(self, *args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "pip", "--python", str(self.python), *args]
+        return _run(cmd, timeout=PIP_TIMEOUT_S, env=self.environ(PIP_NO_INPUT="1"))
+
+
+def _link_reused(folder: Path, distributions: tuple[str, ...]) -> None:
+    folder.mkdir()
+    for distribution in distributions:
+        for entry in _top_level_entries(distribution):
+            link = folder / entry.name
+            if entry.exists() and not link.exists():
+                link.symlink_to(entry, target_is_directory=entry.is_dir())
+
+
+def build_env(root: Path) -> PluginEnv:
+    venv = root / "venv"
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], timeout=PIP_TIMEOUT_S)
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    purelib = _run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+    ).stdout.strip()
+    reuse_setuptools = _reusable_setuptools()
+    reused = REUSED + (("setuptools",) if reuse_setuptools else ())
+    reused += tuple(name for name in OPTIONAL_REUSED if _installed(name))
+    _link_reused(root / "reused", reused)
+    (Path(purelib) / "_sc_neurocore_reused.pth").write_text(f"{root / 'reused'}\n")
+    env = PluginEnv(root, python, root / "src")
+    constraints = REPO / "constraints.txt"
+    env.pip("install", "-q", "-c", str(constraints), *FROM_INDEX)
+    projects = [_copy_core(env.sources / "sc-neurocore")]
+    projects += [_copy_project(REPO / "plugins" / p, env.sources / p) for p in PLUGIN_PROJECTS]
+    projects += write_fixture_projects(env.sources)
+    build_flags = ["--no-build-isolation"] if reuse_setuptools else []
+    env.pip("install", "-q", "--no-deps", *build_flags, *map(str, projects))
+    _install_second_copy(env, Path(purelib))
+    return env
+
+
+def _install_second_copy(env: PluginEnv, purelib: Path) -> None:
+    """Make one distribution visible twice, as a symlinked site-packages does."""
+    mirror = env.root / "mirror"
+    mirror.mkdir()
+    for entry in purelib.iterdir():
+        if entry.name.startswith(TWICE_PROJECT.replace("-", "_")):
+            (mirror / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    (purelib / "_sc_neurocore_mirror.pth").write_text(f"{mirror}\n")
+
+
+@functools.cache
+def _cached_env(root: str) -> PluginEnv:
+    return build_env(Path(root))
+
+
+@pytest.fixture(scope="session")
+def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> PluginEnv:
+    """The session's plugin venv; built on first use, shared by every module."""
+    return _cached_env(str(tmp_path_factory.getbasetemp() / "plugin-env"))

@@ -71,11 +71,18 @@ def check_arguments(x: Any, v0: Any, beta: Any, threshold: Any) -> None:
                 f"got {tuple(v0.shape)}"
             )
     for name, value in (("beta", beta), ("threshold", threshold)):
-        if isinstance(value, Tensor) and torch.broadcast_shapes(value.shape, step) != step:
+        if isinstance(value, Tensor) and not _broadcasts_to(value.shape, step):
             raise ValueError(
                 f"LIF: {name} of shape {tuple(value.shape)} does not broadcast to one time "
                 f"step of inputs, {tuple(step)}"
             )
+
+
+def _broadcasts_to(shape: torch.Size, target: torch.Size) -> bool:
+    try:
+        return torch.broadcast_shapes(shape, target) == target
+    except RuntimeError:
+        return False
 
 
 def _spec_params(surrogate: str, params: list[float]) -> tuple[Any, dict[str, float]]:
@@ -188,12 +195,25 @@ def _backward(
     return (*(grad if need else None for grad, need in zip(grads, needs)), None, None)
 
 
+def _no_double_backward(ctx: Any, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
+    raise RuntimeError(
+        "LIF: the fused operator has no second derivative (double backward); for higher-order "
+        "gradients use torch.func (which runs the stepwise fallback) or LIFCell"
+    )
+
+
 _library.impl("lif", _lif_kernel, "CompositeExplicitAutograd")
 _library.impl("lif_backward", _lif_backward_kernel, "CompositeExplicitAutograd")
 torch.library.register_fake(f"{NAMESPACE}::lif", _lif_fake, lib=_library)
 torch.library.register_fake(f"{NAMESPACE}::lif_backward", _lif_backward_fake, lib=_library)
 torch.library.register_autograd(
     f"{NAMESPACE}::lif", _backward, setup_context=_setup_context, lib=_library
+)
+torch.library.register_autograd(
+    f"{NAMESPACE}::lif_backward",
+    _no_double_backward,
+    setup_context=lambda ctx, inputs, output: None,
+    lib=_library,
 )
 
 

@@ -1,5 +1,6 @@
 """User-facing training API: surrogate call forms (cells, networks and loops join here)."""
 
+from .fused import LIF
 from .surrogate import (
     SURROGATE_PATHS,
     atan_surrogate,
@@ -23,6 +24,7 @@ from .surrogate import (
 )
 
 __all__ = [
+    "LIF",
     "SURROGATE_PATHS",
     "atan_surrogate",
     "atan_surrogate_custom_op",

@@ -65,9 +65,9 @@ def build(spec: SurrogateSpec):  # noqa: ANN201 - returns fn(x, **params)
         if not (x.requires_grad and torch.is_grad_enabled()):
             return step  # nothing will differentiate: skip evaluating p
         # Evaluate p only where it is finite, so overflowing elements cannot send NaN
-        # into the backward through 0 * inf.
-        with torch.no_grad():
-            finite = torch.isfinite(primitive(x, **params))
+        # into the backward through 0 * inf.  (detach(), not no_grad(): a grad-mode
+        # context would appear in exported graphs as a higher-order op.)
+        finite = torch.isfinite(primitive(x.detach(), **params))
         safe_x = torch.where(finite, x, torch.zeros((), dtype=x.dtype, device=x.device))
         return step + _zero_with_gradient(primitive(safe_x, **params))
 

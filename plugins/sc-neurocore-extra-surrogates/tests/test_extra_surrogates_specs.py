@@ -27,7 +27,8 @@ def test_grad_integrates_to_the_rise_of_the_primitive(name: str) -> None:
     x = torch.linspace(-60.0, 60.0, 1_200_001, dtype=torch.float64)
     area = torch.trapezoid(spec.grad(x), x)
     rise = spec.primitive(x[-1:]) - spec.primitive(x[:1])
-    assert float(area) == pytest.approx(float(rise), rel=1e-6, abs=1e-9)
+    # rel 1e-3: the trapezoid rule is first-order across the boxcar's jumps
+    assert float(area) == pytest.approx(float(rise), rel=1e-3, abs=1e-9)
 
 
 def test_multi_gaussian_has_negative_side_lobes() -> None:

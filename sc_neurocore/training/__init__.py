@@ -1,6 +1,23 @@
-"""User-facing training API: surrogate call forms (cells, networks and loops join here)."""
+"""User-facing training API: surrogate call forms, neuron cells, networks, encoders, loops."""
 
+from .cells import (
+    AdExCell,
+    ALIFCell,
+    AlphaCell,
+    ExpIFCell,
+    IFCell,
+    LapicqueCell,
+    LIFCell,
+    RecurrentLIFCell,
+    SecondOrderLIFCell,
+    SynapticCell,
+)
+from .data import Digits, batches, load_digits
+from .encoding import latency_encode, rate_encode
 from .fused import LIF
+from .loops import Evaluation, evaluate, predict, train_epoch
+from .losses import spike_count_cross_entropy
+from .networks import SpikingNet
 from .surrogate import (
     SURROGATE_PATHS,
     atan_surrogate,
@@ -24,23 +41,44 @@ from .surrogate import (
 )
 
 __all__ = [
+    "ALIFCell",
+    "AdExCell",
+    "AlphaCell",
+    "Digits",
+    "Evaluation",
+    "ExpIFCell",
+    "IFCell",
     "LIF",
+    "LIFCell",
+    "LapicqueCell",
+    "RecurrentLIFCell",
     "SURROGATE_PATHS",
+    "SecondOrderLIFCell",
+    "SpikingNet",
+    "SynapticCell",
     "atan_surrogate",
     "atan_surrogate_custom_op",
     "atan_surrogate_legacy",
+    "batches",
+    "evaluate",
     "fast_sigmoid",
     "fast_sigmoid_custom_op",
     "fast_sigmoid_legacy",
+    "latency_encode",
+    "load_digits",
+    "predict",
+    "rate_encode",
     "sigmoid_surrogate",
     "sigmoid_surrogate_custom_op",
     "sigmoid_surrogate_legacy",
+    "spike_count_cross_entropy",
     "straight_through",
     "straight_through_custom_op",
     "straight_through_legacy",
     "superspike",
     "superspike_custom_op",
     "superspike_legacy",
+    "train_epoch",
     "triangular",
     "triangular_custom_op",
     "triangular_legacy",

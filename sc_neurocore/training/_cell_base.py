@@ -138,7 +138,9 @@ class SpikingCell(nn.Module):
         learn_threshold: bool = False,
     ) -> None:
         super().__init__()
-        self.surrogate_fn = check_surrogate(atan_surrogate if surrogate_fn is None else surrogate_fn)
+        self.surrogate_fn = check_surrogate(
+            atan_surrogate if surrogate_fn is None else surrogate_fn
+        )
         self._register("threshold", check_positive("threshold", threshold), learn_threshold, "log")
 
     def _register(self, name: str, value: Value, learn: bool, kind: str) -> None:
@@ -161,7 +163,7 @@ class SpikingCell(nn.Module):
     def fire(
         self, v: Tensor, threshold: Value, reset_by: Value | None = None
     ) -> tuple[Tensor, Tensor]:
-        """Spike on ``v - threshold``; subtract ``spike.detach() * reset_by`` (default: threshold)."""
+        """Spike on ``v - threshold``; subtract ``spike.detach() * reset_by`` (or threshold)."""
         spike = self.surrogate_fn(v - threshold)
         return spike, reset(v, spike, threshold if reset_by is None else reset_by)
 

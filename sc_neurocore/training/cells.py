@@ -231,9 +231,7 @@ class AdExCell(ExpIFCell):
         learn_beta: bool = False,
         learn_threshold: bool = False,
     ) -> None:
-        super().__init__(
-            beta, threshold, delta_t, v_rh, surrogate_fn, learn_beta, learn_threshold
-        )
+        super().__init__(beta, threshold, delta_t, v_rh, surrogate_fn, learn_beta, learn_threshold)
         self.a = check_real("a", a)
         self.b = check_non_negative("b", b)
         self.rho = check_unit("rho", rho)

@@ -1,0 +1,111 @@
+"""``SpikingNet``: a feed-forward stack of Linear -> LIF layers over time-major input."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ._cell_base import SurrogateCallable, check_surrogate
+from .cells import LIFCell
+from .surrogate import atan_surrogate
+
+__all__ = ["SpikingNet"]
+
+
+def _check_size(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+class SpikingNet(nn.Module):
+    """``n_layers`` Linear layers, each followed by LIF neurons; input ``(T, batch, n_input)``.
+
+    Returns ``(spike_counts, membrane_sum)`` of the output layer, both ``(batch, n_output)``:
+    the spikes and the (post-reset) membrane potential summed over time.
+
+    Feed-forward layers do not depend on later layers, so each Linear runs once on the
+    whole sequence ``(T, batch, n)`` and only the neurons step through time.  With
+    ``fused=True`` the hidden layers use the fused multi-step ``LIF`` of
+    :mod:`sc_neurocore.training.fused` (same equations, one op per layer); the output
+    layer always steps, because ``membrane_sum`` needs every step's membrane.
+    The ``state_dict`` has the same keys either way and records no path, so a model
+    trained one way loads the other way.
+    """
+
+    def __init__(
+        self,
+        n_input: int,
+        n_hidden: int,
+        n_output: int,
+        n_layers: int = 2,
+        beta: float = 0.9,
+        surrogate_fn: SurrogateCallable | None = None,
+        threshold: float = 1.0,
+        fused: bool = False,
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+    ) -> None:
+        super().__init__()
+        sizes = [_check_size("n_input", n_input)]
+        sizes += [_check_size("n_hidden", n_hidden)] * (_check_size("n_layers", n_layers) - 1)
+        sizes.append(_check_size("n_output", n_output))
+        surrogate = check_surrogate(atan_surrogate if surrogate_fn is None else surrogate_fn)
+        options = dict(
+            beta=beta,
+            threshold=threshold,
+            surrogate_fn=surrogate,
+            learn_beta=learn_beta,
+            learn_threshold=learn_threshold,
+        )
+        hidden_neuron = _fused_lif() if fused else LIFCell
+        self.fused = bool(fused)
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.neurons = nn.ModuleList(hidden_neuron(**options) for _ in range(n_layers - 1))
+        self.neurons.append(LIFCell(**options))
+
+    @property
+    def surrogate_fn(self) -> SurrogateCallable:
+        return self.neurons[-1].surrogate_fn  # type: ignore[no-any-return]
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        spikes = x
+        for layer, neuron in zip(self.layers[:-1], self.neurons[:-1]):
+            current = layer(spikes)
+            spikes = neuron(current)[0] if self.fused else _step(neuron, current)
+        return _step_and_sum(self.neurons[-1], self.layers[-1](spikes))
+
+    def extra_repr(self) -> str:
+        return f"fused={self.fused}"
+
+
+def _step(neuron: nn.Module, current: Tensor) -> Tensor:
+    """Run a single-step cell over ``current`` (T, ...) and stack its spikes."""
+    v = None
+    spikes = []
+    for step in current.unbind(0):
+        spike, v = neuron(step, v)
+        spikes.append(spike)
+    return torch.stack(spikes)
+
+
+def _step_and_sum(neuron: nn.Module, current: Tensor) -> tuple[Tensor, Tensor]:
+    """Run a single-step cell over ``current`` (T, ...); sum spikes and membranes over time."""
+    steps = current.unbind(0)
+    counts, v = neuron(steps[0])
+    membrane = v
+    for step in steps[1:]:
+        spike, v = neuron(step, v)
+        counts = counts + spike
+        membrane = membrane + v
+    return counts, membrane
+
+
+def _fused_lif() -> type[nn.Module]:
+    try:
+        from .fused import LIF
+    except ImportError as error:
+        raise ImportError(
+            f"SpikingNet(fused=True) needs sc_neurocore.training.fused.LIF: {error}"
+        ) from error
+    return LIF  # type: ignore[no-any-return]

@@ -39,7 +39,13 @@ _resolved_at_trace_time: dict[tuple[str, str | None], Callable[..., Tensor]] = {
 
 
 def _resolve_eagerly(name: str, path: str | None) -> bool:
-    _resolved_at_trace_time[(name, path)] = resolve(name, path)
+    key = (name, path)
+    cached = key in _fast
+    _resolved_at_trace_time[key] = resolve(name, path)
+    if not cached:
+        # Dynamo guarded on the key being absent from the hot cache; filling it during
+        # the same trace would fail that guard.  The next eager call fills it.
+        _fast.pop(key, None)
     return True
 
 

@@ -117,6 +117,8 @@ class PluginEnv:
     root: Path
     python: Path
     sources: Path
+    #: pip flags for building local projects (no isolation when setuptools is reused)
+    build_flags: tuple[str, ...] = ()
 
     def environ(self, **overrides: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SC_NEUROCORE_")}
@@ -179,13 +181,13 @@ def build_env(root: Path) -> PluginEnv:
     reused += tuple(name for name in OPTIONAL_REUSED if _installed(name))
     _link_reused(root / "reused", reused)
     (Path(purelib) / "_sc_neurocore_reused.pth").write_text(f"{root / 'reused'}\n")
-    env = PluginEnv(root, python, root / "src")
+    build_flags = ("--no-build-isolation",) if reuse_setuptools else ()
+    env = PluginEnv(root, python, root / "src", build_flags)
     constraints = REPO / "constraints.txt"
     env.pip("install", "-q", "-c", str(constraints), *FROM_INDEX)
     projects = [_copy_core(env.sources / "sc-neurocore")]
     projects += [_copy_project(REPO / "plugins" / p, env.sources / p) for p in PLUGIN_PROJECTS]
     projects += write_fixture_projects(env.sources)
-    build_flags = ["--no-build-isolation"] if reuse_setuptools else []
     env.pip("install", "-q", "--no-deps", *build_flags, *map(str, projects))
     _install_second_copy(env, Path(purelib))
     return env
@@ -206,7 +208,6 @@ def _cached_env(root: str) -> PluginEnv:
     return build_env(Path(root))
 
 
-@pytest.fixture(scope="session")
-def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> PluginEnv:
-    """The session's plugin venv; built on first use, shared by every module."""
+def shared_plugin_env(tmp_path_factory: pytest.TempPathFactory) -> PluginEnv:
+    """The session's plugin venv: built on first use, then shared by every module."""
     return _cached_env(str(tmp_path_factory.getbasetemp() / "plugin-env"))

@@ -87,8 +87,12 @@ PROJECTS: dict[str, dict[str, str]] = {
         "twice": SPEC_IMPORTS
         + textwrap.dedent(
             f"""
+            CALLS = 0  # how often discovery called the hook (the thread test reads it)
+
             @hookimpl
             def sc_neurocore_register_surrogates():
+                global CALLS
+                CALLS += 1
                 return [{_spec("twice_only", "installed twice", primitive=False)}]
             """
         ),

@@ -18,9 +18,10 @@ def check_command(args: argparse.Namespace) -> int:
 
         raise UsageError("the conformance kit needs pytest: pip install pytest") from None
     from ..testing import CONFORMANCE_MODULE, select_pairs
+    from .listing import loading
 
     # Validate the selection here so that a typo is a one-line usage error.
-    select_pairs(args.surrogate or (), args.path or (), args.distribution or ())
+    loading(lambda: select_pairs(args.surrogate or (), args.path or (), args.distribution or ()))
     argv = [str(CONFORMANCE_MODULE), "-p", "sc_neurocore.testing", "-p", "no:cacheprovider"]
     for option, values in (
         ("--sc-surrogate", args.surrogate),

@@ -30,7 +30,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
     return "\n".join(lines)
 
 
-def _loading(action: Callable[[], Any]) -> Any:
+def loading(action: Callable[[], Any]) -> Any:
     """Run ``action`` and echo the PluginWarnings it raised as one-line messages."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PluginWarning)
@@ -59,7 +59,7 @@ def _emit(args: argparse.Namespace, objects: list[dict[str, Any]], table: str) -
 def paths_command(args: argparse.Namespace) -> int:
     from ..report import path_report
 
-    infos = [info.as_dict() for info in _loading(path_report)]
+    infos = [info.as_dict() for info in loading(path_report)]
     rows = []
     for info in infos:
         total = len(info["surrogates"]) + len(info["missing"])
@@ -82,7 +82,7 @@ def surrogates_command(args: argparse.Namespace) -> int:
     from ..registry import list_paths, table
     from ..report import surrogate_report
 
-    infos = [info.as_dict() for info in _loading(surrogate_report)]
+    infos = [info.as_dict() for info in loading(surrogate_report)]
     status = table().path_status
     paths = list_paths()
     rows, gaps = [], []
@@ -108,7 +108,7 @@ def surrogates_command(args: argparse.Namespace) -> int:
 def plugins_command(args: argparse.Namespace) -> int:
     from ..report import plugin_report
 
-    records = _loading(plugin_report)
+    records = loading(plugin_report)
     rows = []
     for record in records:
         provides = "; ".join(
@@ -142,7 +142,7 @@ def explain_command(args: argparse.Namespace) -> int:
             raise UnknownPathError(unknown_name_message("path", args.path, list_paths()))
         return explain(args.name, args.path)
 
-    explanation = _loading(run)
+    explanation = loading(run)
     data = explanation.as_dict()
     if args.json:
         print(json.dumps(data, indent=2, default=str))

@@ -15,6 +15,7 @@ reaches a denominator, where an overflow to ``inf`` yields the correct 0.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 from torch import Tensor
@@ -23,6 +24,20 @@ from .hookspecs import hookimpl
 from .spec import SurrogateSpec
 
 PI = math.pi
+
+
+def _constant(value: float, device: torch.device) -> Tensor:
+    """A 0-dim float64 tensor: ``torch.addcmul`` wants its addend as a tensor, and a
+    0-dim one broadcasts and takes x's dtype in type promotion."""
+    if torch.compiler.is_compiling():  # traced code must not see the eager cache
+        return torch.tensor(value, dtype=torch.float64, device=device)
+    return _cached_constant(value, device)
+
+
+@lru_cache(maxsize=64)
+def _cached_constant(value: float, device: torch.device) -> Tensor:
+    # Cached so the eager backward allocates nothing besides its result.
+    return torch.tensor(value, dtype=torch.float64, device=device)
 
 
 # fast_sigmoid: g = slope / (1 + slope*|x|)^2, Zenke & Ganguli 2018 (SuperSpike's fast sigmoid).
@@ -61,7 +76,8 @@ def atan_grad(x: Tensor, alpha: float = 2.0) -> Tensor:
 
 def atan_grad_mul(x: Tensor, grad_out: Tensor, alpha: float = 2.0) -> Tensor:
     # alpha / (2 (1 + (pi alpha x / 2)^2)) == 1 / (2/alpha + (pi^2 alpha / 2) x^2)
-    t = x.square().mul_(PI * PI * alpha / 2).add_(2.0 / alpha)
+    t = torch.empty_like(x)
+    torch.addcmul(_constant(2.0 / alpha, x.device), x, x, value=PI * PI * alpha / 2, out=t)
     return torch.div(grad_out, t, out=t)
 
 

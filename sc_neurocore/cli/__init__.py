@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 #: Modules that each add their subcommands through ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ("listing", "check", "train")
+COMMAND_MODULES: tuple[str, ...] = ("listing", "check", "bench", "train")
 
 
 class UsageError(Exception):

@@ -1,0 +1,65 @@
+"""What a benchmark run measures and how long it spends: the full and quick presets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from .timing import Timing
+
+#: Section names in run order; ``--only`` takes any of them.
+SECTIONS: tuple[str, ...] = ("surrogates", "peers", "lif", "network", "registry")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Sizes and repetition counts; ``quick()`` shrinks everything to run in seconds."""
+
+    sections: tuple[str, ...] = SECTIONS
+    quick: bool = False
+    #: Element counts of the surrogate fwd+bwd measurements.
+    sizes: tuple[int, ...] = (1_000, 1_000_000)
+    surrogate_timing: Timing = field(default_factory=lambda: Timing(rounds=21, min_sample_s=0.01))
+    #: LIF layer (time steps, batch, neurons).
+    lif_shape: tuple[int, int, int] = (100, 64, 1024)
+    lif_timing: Timing = field(default_factory=lambda: Timing(rounds=7, warmup=1, min_sample_s=0))
+    #: Peak memory of each LIF candidate in a fresh child process (seconds each).
+    peak_memory: bool = True
+    #: SpikingNet training step (time steps, batch, (input, hidden, output)).
+    net_steps: int = 25
+    net_batch: int = 128
+    net_sizes: tuple[int, int, int] = (784, 512, 10)
+    net_timing: Timing = field(default_factory=lambda: Timing(rounds=7, warmup=2, min_sample_s=0))
+    compile_network: bool = True
+    #: Registry costs.
+    registry_timing: Timing = field(default_factory=lambda: Timing(rounds=21, min_sample_s=0.01))
+    import_repeats: int = 15
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.sections if name not in SECTIONS]
+        if unknown:
+            raise ValueError(f"unknown benchmark section(s) {unknown}; choose from {SECTIONS}")
+
+    @classmethod
+    def full(cls, sections: tuple[str, ...] = SECTIONS) -> BenchConfig:
+        return cls(sections=tuple(sections))
+
+    @classmethod
+    def quick_preset(cls, sections: tuple[str, ...] = SECTIONS) -> BenchConfig:
+        """Tiny shapes and few rounds: checks that everything runs, not how fast."""
+        short = Timing(rounds=3, warmup=1, min_sample_s=0.001)
+        return replace(
+            cls(sections=tuple(sections)),
+            quick=True,
+            sizes=(1_000, 10_000),
+            surrogate_timing=short,
+            lif_shape=(8, 4, 32),
+            lif_timing=Timing(rounds=2, warmup=1, min_sample_s=0),
+            peak_memory=False,
+            net_steps=3,
+            net_batch=8,
+            net_sizes=(784, 32, 10),
+            net_timing=Timing(rounds=2, warmup=1, min_sample_s=0),
+            compile_network=False,
+            registry_timing=short,
+            import_repeats=2,
+        )

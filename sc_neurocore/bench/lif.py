@@ -1,0 +1,191 @@
+"""Section ``lif``: one LIF layer, fwd+bwd over a whole sequence, in neuron-steps/s.
+
+Every candidate runs the same equations (``v = beta v + x``, spike on ``v - 1``,
+subtractive reset through the detached spike) with beta = 0.9 and the atan surrogate
+(alpha = 2) unless it says otherwise; fwd+bwd is ``torch.autograd.grad(spikes, x, g)``.
+A candidate is described by a small dict so a child process can rebuild it for the
+peak-memory measurement (see :mod:`.memory`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..registry import coverage, get_surrogate, list_paths, list_surrogates
+from .config import BenchConfig
+from .progress import Progress
+from .timing import Samples, interleaved, median_ratio
+
+BETA, THRESHOLD = 0.9, 1.0
+Layer = Callable[[Tensor], Tensor]
+
+
+def lif_inputs(shape: tuple[int, int, int], seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Input current (about 10 % of neurons spike per step) and an output gradient."""
+    generator = torch.Generator().manual_seed(seed)
+    x = (torch.randn(shape, generator=generator) * 0.5 + 0.15).requires_grad_(True)
+    return x, torch.randn(shape, generator=generator)
+
+
+def _stepped(step: Callable[[Tensor, Any], tuple[Tensor, Any]], state: Any) -> Layer:
+    """A layer stepping ``step(current, state) -> (spike, state)`` over time."""
+
+    def layer(x: Tensor) -> Tensor:
+        current_state = state() if callable(state) else state
+        spikes = []
+        for current in x.unbind(0):
+            spike, current_state = step(current, current_state)
+            spikes.append(spike)
+        return torch.stack(spikes)
+
+    return layer
+
+
+def _cell_layer(path: str) -> Layer:
+    from ..training.cells import LIFCell
+
+    cell = LIFCell(beta=BETA, threshold=THRESHOLD, surrogate_fn=get_surrogate("atan", path))
+    return _stepped(cell, None)
+
+
+def _fused_layer(surrogate: str) -> Layer:
+    from ..training.fused import LIF
+
+    fused = LIF(beta=BETA, threshold=THRESHOLD, surrogate_fn=get_surrogate(surrogate))
+    return lambda x: fused(x)[0]
+
+
+def _snntorch_layer() -> Layer:
+    import snntorch
+    from snntorch import surrogate
+
+    leaky = snntorch.Leaky(
+        beta=BETA,
+        threshold=THRESHOLD,
+        spike_grad=surrogate.atan(alpha=2.0),
+        reset_mechanism="subtract",
+    )
+
+    return _stepped(leaky, leaky.init_leaky)
+
+
+def _spikingjelly_layer() -> Layer:
+    from spikingjelly.activation_based import neuron, surrogate
+
+    # tau = 1 / (1 - beta) with decay_input=False and v_reset=None is v = beta v + x.
+    node = neuron.LIFNode(
+        tau=1.0 / (1.0 - BETA),
+        decay_input=False,
+        v_threshold=THRESHOLD,
+        v_reset=None,
+        surrogate_function=surrogate.ATan(alpha=2.0),
+        detach_reset=True,
+        step_mode="m",
+    )
+
+    def layer(x: Tensor) -> Tensor:
+        node.reset()
+        out: Tensor = node(x)
+        return out
+
+    return layer
+
+
+def build_layer(spec: dict[str, Any]) -> Layer:
+    """The layer a candidate description names (see :func:`candidates`)."""
+    kind = spec["kind"]
+    if kind == "cell":
+        return _cell_layer(spec["path"])
+    if kind == "fused":
+        return _fused_layer(spec["surrogate"])
+    if kind == "snntorch":
+        return _snntorch_layer()
+    if kind == "spikingjelly":
+        return _spikingjelly_layer()
+    raise ValueError(f"unknown LIF candidate kind {kind!r}")
+
+
+def fwd_bwd(layer: Layer, x: Tensor, g: Tensor) -> Callable[[], object]:
+    return lambda: torch.autograd.grad(layer(x), x, g)
+
+
+def _module_present(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def candidates(installed: dict[str, str | None], notes: list[str]) -> dict[str, dict[str, Any]]:
+    """label -> description of every LIF candidate available here."""
+    found: dict[str, dict[str, Any]] = {}
+    if _module_present("sc_neurocore.training.cells"):
+        for path in list_paths():
+            if coverage("atan", path)[0]:
+                found[f"LIFCell loop [{path}]"] = {"kind": "cell", "path": path}
+    else:
+        notes.append("sc_neurocore.training.cells is missing: LIFCell not measured")
+    if installed.get("snntorch"):
+        found["snntorch.Leaky loop"] = {"kind": "snntorch"}
+    else:
+        notes.append("snnTorch not installed (pip install 'sc-neurocore[bench]'): skipped")
+    if installed.get("spikingjelly"):
+        found["spikingjelly.LIFNode(step_mode='m')"] = {"kind": "spikingjelly"}
+    else:
+        notes.append("SpikingJelly not installed (pip install 'sc-neurocore[bench]'): skipped")
+    if _module_present("sc_neurocore.training.fused"):
+        for surrogate in list_surrogates():
+            found[f"fused LIF [{surrogate}]"] = {"kind": "fused", "surrogate": surrogate}
+    else:
+        notes.append("sc_neurocore.training.fused is missing: fused LIF not measured")
+    return found
+
+
+def _ratios(label: str, samples: dict[str, Samples]) -> dict[str, float]:
+    """Throughput of ``label`` over each other candidate's (time ratio inverted)."""
+    mine = samples[label]
+    return {other: median_ratio(s, mine) for other, s in samples.items() if other != label}
+
+
+def run_lif(
+    config: BenchConfig, progress: Progress, installed: dict[str, str | None]
+) -> dict[str, Any]:
+    notes: list[str] = []
+    found = candidates(installed, notes)
+    progress.start("lif", len(found) + 1)
+    shape = config.lif_shape
+    x, g = lif_inputs(shape)
+    runs: dict[str, Callable[[], object]] = {}
+    for label, spec in found.items():
+        progress.step(f"building {label}")
+        try:
+            runs[label] = fwd_bwd(build_layer(spec), x, g)
+            runs[label]()
+        except Exception as error:  # a broken peer or module must not stop the benchmark
+            notes.append(f"{label}: failed ({type(error).__name__}: {error})")
+            runs.pop(label, None)
+    progress.step(f"timing {len(runs)} candidates, {config.lif_timing.rounds} rounds")
+    samples = interleaved(runs, config.lif_timing) if runs else {}
+    neuron_steps = shape[0] * shape[1] * shape[2]
+    rows = [
+        {
+            "candidate": label,
+            **found[label],
+            "seconds": samples[label].median,
+            "neuron_steps_per_s": neuron_steps / samples[label].median,
+            "speedup_over": _ratios(label, samples),
+        }
+        for label in runs
+    ]
+    return {
+        "title": "LIF layer fwd+bwd (T, batch, neurons) = " + "x".join(map(str, shape)),
+        "shape": list(shape),
+        "rows": rows,
+        "notes": notes,
+        "descriptions": {label: found[label] for label in runs},
+    }

@@ -1,0 +1,119 @@
+"""Peak memory of one LIF fwd+bwd, measured in a fresh child process.
+
+The child builds the candidate and its inputs, warms the code paths up on a tiny
+input (so lazy imports and one-time setup are not counted), records its resident set
+size, runs one fwd+bwd at full size and reports ``ru_maxrss`` minus that baseline: the
+high-water mark of everything the pass allocated (saved tensors, temporaries and
+outputs), whichever way an implementation keeps them.  A fresh process matters
+because a warm allocator would serve the pass from memory freed earlier.
+Linux only (``/proc/self/statm``); elsewhere the figure is reported as absent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .config import BenchConfig
+from .progress import Progress
+
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _resident_bytes() -> int | None:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * PAGE
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def measure_here(spec: dict[str, Any], shape: tuple[int, int, int]) -> int | None:
+    """Peak bytes above the baseline for one fwd+bwd of ``spec`` in this process."""
+    from .lif import build_layer, fwd_bwd, lif_inputs
+
+    layer = build_layer(spec)
+    fwd_bwd(layer, *lif_inputs((2, 2, 8)))()
+    run = fwd_bwd(layer, *lif_inputs(shape))
+    before_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    baseline = _resident_bytes()
+    run()
+    after_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    if baseline is None or after_peak <= before_peak:
+        return None  # the pass never rose above an earlier peak: no reading
+    return after_peak - baseline
+
+
+def measure(spec: dict[str, Any], shape: tuple[int, int, int], timeout: float = 300) -> int | None:
+    """Run :func:`measure_here` in a fresh interpreter; ``None`` if it gives no reading."""
+    payload = json.dumps({"spec": spec, "shape": list(shape)})
+    done = subprocess.run(
+        [sys.executable, "-m", __name__, payload],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"memory probe failed: {done.stderr.strip().splitlines()[-1:]}")
+    value = json.loads(done.stdout.strip().splitlines()[-1])["peak_bytes"]
+    return None if value is None else int(value)
+
+
+def saved_bytes(layer: Any, x: Tensor) -> int:
+    """Bytes of the distinct storages autograd keeps for backward, the input's excluded."""
+    seen = {x.untyped_storage().data_ptr()}
+    total = 0
+
+    def pack(tensor: Tensor) -> Tensor:
+        nonlocal total
+        storage = tensor.untyped_storage()
+        # Saved tensors stay alive until the graph is freed, so addresses are not reused.
+        if storage.data_ptr() not in seen:
+            seen.add(storage.data_ptr())
+            total += storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        output = layer(x)
+    del output
+    return total
+
+
+def add_memory(section: dict[str, Any], config: BenchConfig, progress: Progress) -> dict[str, Any]:
+    """Add ``saved_bytes`` and (unless disabled) ``peak_bytes`` to each LIF row."""
+    from .lif import build_layer, lif_inputs
+
+    rows = section["rows"]
+    progress.start("lif memory", len(rows))
+    x, _ = lif_inputs(config.lif_shape)
+    for row in rows:
+        progress.step(row["candidate"])
+        spec = section["descriptions"][row["candidate"]]
+        row["saved_bytes"] = saved_bytes(build_layer(spec), x)
+        row["peak_bytes"] = None
+        if config.peak_memory:
+            try:
+                row["peak_bytes"] = measure(spec, config.lif_shape)
+            except (RuntimeError, subprocess.TimeoutExpired) as error:
+                section["notes"].append(f"{row['candidate']}: no peak memory ({error})")
+    if not config.peak_memory:
+        section["notes"].append("peak memory not measured (quick run)")
+    return section
+
+
+def main() -> None:
+    request = json.loads(sys.argv[1])
+    peak = measure_here(request["spec"], tuple(request["shape"]))
+    print(json.dumps({"peak_bytes": peak}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Plain-text and Markdown tables of a benchmark run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+Results = dict[str, Any]
+
+
+def seconds(value: float) -> str:
+    """A duration with a unit that keeps three significant digits."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value / 1e-9:.3g} ns"
+
+
+def ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool = False) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    lines = [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip()
+        for line in (headers, *rows)
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def _surrogate_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    headers = ["surrogate", "path", "elements", "fwd+bwd", "x torch.mul", "vs others (time ratio)"]
+    rows = [
+        [
+            row["surrogate"],
+            row["path"],
+            f"{row['numel']:.0e}",
+            seconds(row["seconds"]),
+            ratio(row["x_mul"]),
+            ", ".join(f"{key} {value:.2f}" for key, value in row["vs"].items()),
+        ]
+        for row in section["rows"]
+    ]
+    return headers, rows
+
+
+def _peer_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    headers = ["surrogate", "peer function", "same formula", "elements", "fwd+bwd", "x torch.mul"]
+    rows = [
+        [
+            row["surrogate"],
+            row["function"],
+            "yes" if row["same_formula"] else row["note"],
+            f"{row['numel']:.0e}",
+            seconds(row["seconds"]),
+            ratio(row["x_mul"]),
+        ]
+        for row in section["rows"]
+    ]
+    return headers, rows
+
+
+def _lif_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    headers = ["candidate", "fwd+bwd", "M neuron-steps/s", "peak MiB", "saved MiB"]
+    rows = [
+        [
+            row["candidate"],
+            seconds(row["seconds"]),
+            f"{row['neuron_steps_per_s'] / 1e6:.1f}",
+            _mib(row.get("peak_bytes")),
+            _mib(row.get("saved_bytes")),
+        ]
+        for row in section["rows"]
+    ]
+    return headers, rows
+
+
+def _mib(value: int | None) -> str:
+    return "-" if value is None else f"{value / 2**20:.0f}"
+
+
+def _network_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    headers = ["candidate", "step", "samples/s", "speed-up over eager", "first two calls"]
+    rows = [
+        [
+            row["candidate"],
+            seconds(row["seconds"]),
+            f"{row['samples_per_s']:.0f}",
+            ratio(row["speedup_over_eager"]),
+            seconds(row["first_two_calls_s"]),
+        ]
+        for row in section["rows"]
+    ]
+    return headers, rows
+
+
+def _registry_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    rows = [
+        [row["name"], seconds(row["value"]) if row["unit"] == "s" else ratio(row["value"])]
+        for row in section["rows"]
+    ]
+    return ["measure", "median"], rows
+
+
+FORMATTERS = {
+    "surrogates": _surrogate_rows,
+    "peers": _peer_rows,
+    "lif": _lif_rows,
+    "network": _network_rows,
+    "registry": _registry_rows,
+}
+
+
+def target_rows(results: Results) -> tuple[list[str], list[list[str]]]:
+    rows = []
+    for target in results.get("targets", []):
+        measured = target["measured"]
+        shown = "-" if measured is None else f"{measured:.3g} {target['unit']}"
+        verdict = {True: "pass", False: "FAIL", None: "not measured"}[target["passed"]]
+        rows.append([f"#{target['issue']}", target["target"], target["limit"], shown, verdict])
+    return ["issue", "target", "limit", "measured", "result"], rows
+
+
+def render(results: Results, markdown: bool = False) -> str:
+    """Every section's table, its notes, then the targets."""
+    parts = []
+    meta = results["meta"]
+    parts.append(
+        f"sc-neurocore {meta['sc_neurocore']}, torch {meta['torch']}, {meta['cpu_count']} CPUs, "
+        f"{meta['torch_threads']} torch threads"
+        + (" -- QUICK RUN, not representative" if meta["quick"] else "")
+    )
+    for name, section in results["sections"].items():
+        headers, rows = FORMATTERS[name](section)
+        parts.append(("### " if markdown else "== ") + section["title"])
+        if rows:
+            parts.append(table(headers, rows, markdown))
+        parts.extend(f"note: {note}" for note in section.get("notes", []))
+    headers, rows = target_rows(results)
+    parts.append(("### " if markdown else "== ") + "Targets")
+    parts.append(table(headers, rows, markdown))
+    return "\n\n".join(parts)

@@ -1,0 +1,82 @@
+"""Interleaved timing: every candidate of a group is sampled once per round.
+
+The machine is shared and noisy, so a candidate is never timed in one long block:
+each round samples all candidates one after another (in a rotating order), a ratio
+is taken between two candidates *within* each round, and the reported figure is the
+median over rounds.  Slow drifts of the machine then cancel out of the ratios.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+Candidate = Callable[[], object]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long to measure: rounds per group, warm-up calls, minimum time per sample."""
+
+    rounds: int = 15
+    warmup: int = 2
+    min_sample_s: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.rounds < 1 or self.warmup < 0 or not self.min_sample_s >= 0:
+            raise ValueError(f"invalid timing settings {self!r}")
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Per-call seconds of one candidate, one value per round."""
+
+    name: str
+    seconds: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def _calls_per_sample(candidate: Candidate, min_sample_s: float) -> int:
+    start = time.perf_counter()
+    candidate()
+    once = time.perf_counter() - start
+    return max(1, math.ceil(min_sample_s / max(once, 1e-9)))
+
+
+def interleaved(candidates: Mapping[str, Candidate], timing: Timing) -> dict[str, Samples]:
+    """Time each candidate ``timing.rounds`` times, rotating the order each round."""
+    names = list(candidates)
+    for name in names:
+        for _ in range(timing.warmup):
+            candidates[name]()
+    calls = {name: _calls_per_sample(candidates[name], timing.min_sample_s) for name in names}
+    collected: dict[str, list[float]] = {name: [] for name in names}
+    enabled = gc.isenabled()
+    gc.disable()  # a collection landing in one sample would skew that round
+    try:
+        for round_index in range(timing.rounds):
+            shift = round_index % len(names)
+            for name in names[shift:] + names[:shift]:
+                fn, count = candidates[name], calls[name]
+                start = time.perf_counter()
+                for _ in range(count):
+                    fn()
+                collected[name].append((time.perf_counter() - start) / count)
+    finally:
+        if enabled:
+            gc.enable()
+    return {name: Samples(name, tuple(values)) for name, values in collected.items()}
+
+
+def median_ratio(numerator: Samples, denominator: Samples) -> float:
+    """Median over rounds of ``numerator / denominator`` measured in the same round."""
+    return statistics.median(
+        a / b for a, b in zip(numerator.seconds, denominator.seconds, strict=True)
+    )

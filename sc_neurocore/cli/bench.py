@@ -1,0 +1,68 @@
+"""``sc-neurocore bench``: measure speed against torch and the peers, check the targets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from . import UsageError
+
+
+def register(subparsers: Any) -> None:
+    from ..bench.config import SECTIONS
+
+    parser = subparsers.add_parser(
+        "bench",
+        help="benchmark the surrogate paths, LIF layers and registry against the peers",
+        description=(
+            "Measure in one process: every surrogate on every path, the same surrogates in "
+            "snnTorch and SpikingJelly (if installed), a LIF layer, a SpikingNet training "
+            "step and the registry costs; print a table and the performance targets."
+        ),
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes, few rounds: seconds, not representative"
+    )
+    parser.add_argument(
+        "--json", metavar="PATH", help="also write the results as JSON to PATH ('-': stdout only)"
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="SECTION",
+        help=f"run only these sections: {', '.join(SECTIONS)}",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..bench import SECTIONS, BenchConfig, render, run_bench
+    from ..bench.progress import Progress
+
+    sections = tuple(args.only) if args.only else SECTIONS
+    unknown = [name for name in sections if name not in SECTIONS]
+    if unknown:
+        raise UsageError(f"--only: unknown section(s) {unknown}; choose from {list(SECTIONS)}")
+    config = BenchConfig.quick_preset(sections) if args.quick else BenchConfig.full(sections)
+    handle = None
+    if args.json and args.json != "-":
+        try:  # fail before minutes of measuring, not after
+            handle = open(args.json, "w", encoding="utf-8")  # noqa: SIM115
+        except OSError as error:
+            raise UsageError(f"--json: cannot write {args.json!r}: {error}") from error
+    try:
+        results = run_bench(config, Progress(enabled=not args.no_progress))
+        text = json.dumps(results, indent=1)
+        if handle is not None:
+            handle.write(text + "\n")
+    finally:
+        if handle is not None:
+            handle.close()
+    if args.json == "-":
+        sys.stdout.write(text + "\n")
+    else:
+        print(render(results))
+    return 0

@@ -1,0 +1,175 @@
+"""The benchmark suite runs end to end and reports a well-formed result (no timing asserts)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+import sc_neurocore
+from sc_neurocore.bench import SECTIONS, BenchConfig, render, run_bench
+from sc_neurocore.bench.lif import build_layer, candidates, lif_inputs
+from sc_neurocore.bench.memory import saved_bytes
+from sc_neurocore.bench.peers import COUNTERPARTS, PEERS, peer_version
+from sc_neurocore.bench.progress import Progress
+from sc_neurocore.bench.targets import evaluate
+from sc_neurocore.bench.timing import Samples, Timing, interleaved, median_ratio
+from sc_neurocore.cli import main
+
+from .conftest import registered_pairs
+
+TINY = dataclasses.replace(
+    BenchConfig.quick_preset(),
+    sizes=(64, 256),
+    surrogate_timing=Timing(rounds=2, warmup=1, min_sample_s=0),
+    lif_shape=(3, 2, 8),
+    net_steps=2,
+    net_batch=4,
+    net_sizes=(784, 8, 10),
+    registry_timing=Timing(rounds=2, warmup=1, min_sample_s=0),
+    import_repeats=1,
+)
+
+
+@pytest.fixture(scope="module")
+def results() -> dict:
+    return run_bench(TINY, Progress(enabled=False))
+
+
+def test_result_is_json_with_every_section(results: dict) -> None:
+    assert json.loads(json.dumps(results)) == results
+    assert list(results["sections"]) == list(SECTIONS)
+    meta = results["meta"]
+    assert meta["quick"] is True and meta["torch"] == torch.__version__
+    assert set(meta["peers"]) == set(PEERS)
+
+
+@pytest.mark.parametrize(("surrogate", "path"), registered_pairs())
+def test_every_registered_pair_is_measured_at_every_size(
+    results: dict, surrogate: str, path: str
+) -> None:
+    rows = [
+        row
+        for row in results["sections"]["surrogates"]["rows"]
+        if (row["surrogate"], row["path"]) == (surrogate, path)
+    ]
+    assert sorted(row["numel"] for row in rows) == list(TINY.sizes)
+    for row in rows:
+        assert row["seconds"] > 0 and row["x_mul"] > 0
+        others = {p for s, p in registered_pairs() if s == surrogate and p != path}
+        assert others <= set(row["vs"])
+
+
+def test_peers_section_lists_installed_counterparts(results: dict) -> None:
+    rows = results["sections"]["peers"]["rows"]
+    installed = results["meta"]["peers"]
+    expected = {
+        (name, peer.library)
+        for name, peers in COUNTERPARTS.items()
+        if name in sc_neurocore.list_surrogates()
+        for peer in peers
+        if installed[peer.library]
+    }
+    assert {(row["surrogate"], row["library"]) for row in rows} == expected
+    missing = [library for library, version in installed.items() if version is None]
+    notes = " ".join(results["sections"]["peers"]["notes"])
+    assert all(library in notes for library in missing)
+
+
+def test_lif_rows_cover_the_available_candidates(results: dict) -> None:
+    section = results["sections"]["lif"]
+    expected = set(candidates(results["meta"]["peers"], []))
+    assert {row["candidate"] for row in section["rows"]} == expected
+    shape = TINY.lif_shape
+    for row in section["rows"]:
+        assert row["neuron_steps_per_s"] == pytest.approx(
+            shape[0] * shape[1] * shape[2] / row["seconds"]
+        )
+        assert row["saved_bytes"] >= 0 and row["peak_bytes"] is None
+
+
+def test_network_and_registry_sections(results: dict) -> None:
+    network = results["sections"]["network"]
+    assert network["rows"] or network["notes"]
+    for row in network["rows"]:
+        assert row["samples_per_s"] == pytest.approx(TINY.net_batch / row["seconds"])
+    registry = {row["name"]: row for row in results["sections"]["registry"]["rows"]}
+    assert registry["cached get_surrogate('atan')"]["value"] > 0
+    assert registry["import sc_neurocore after torch"]["value"] > 0
+    assert results["sections"]["registry"]["plugins_imported_at_import"] == []
+
+
+def test_targets_are_evaluated_and_rendered(results: dict) -> None:
+    assert results["targets"]
+    for target in results["targets"]:
+        assert target["passed"] in (True, False, None)
+        assert (target["measured"] is None) == (target["passed"] is None)
+    text = render(results)
+    for section in results["sections"].values():
+        assert section["title"] in text
+    assert "QUICK RUN" in text
+    assert "| issue | target |" in render(results, markdown=True)
+
+
+def test_target_verdicts_follow_the_limits() -> None:
+    def run_with(x_mul: float, vs_jelly: float) -> dict:
+        row = {
+            "surrogate": "atan",
+            "path": "custom_op",
+            "numel": 10**6,
+            "x_mul": x_mul,
+            "vs": {"spikingjelly": vs_jelly},
+        }
+        return {t["target"]: t for t in evaluate({"sections": {"surrogates": {"rows": [row]}}})}
+
+    good, bad = run_with(3.4, 0.39), run_with(3.6, 0.41)
+    mul = "custom_op atan fwd+bwd (largest size) / torch.mul"
+    jelly = "custom_op atan fwd+bwd (largest size) / SpikingJelly ATan"
+    assert good[mul]["passed"] is True and bad[mul]["passed"] is False
+    assert good[jelly]["passed"] is True and bad[jelly]["passed"] is False
+    assert good["cached get_surrogate"]["passed"] is None
+
+
+def test_saved_bytes_counts_one_tensor_per_step_for_the_cell_loop() -> None:
+    shape = (4, 3, 16)
+    x, _ = lif_inputs(shape)
+    layer = build_layer({"kind": "cell", "path": sc_neurocore.get_default_path()})
+    assert saved_bytes(layer, x) >= x.numel() * x.element_size()
+
+
+def test_interleaved_samples_every_candidate_each_round() -> None:
+    calls = {"a": 0, "b": 0}
+
+    def bump(name: str):
+        return lambda: calls.__setitem__(name, calls[name] + 1)
+
+    samples = interleaved(
+        {"a": bump("a"), "b": bump("b")}, Timing(rounds=3, warmup=1, min_sample_s=0)
+    )
+    assert [len(s.seconds) for s in samples.values()] == [3, 3]
+    assert calls == {"a": 1 + 1 + 3, "b": 1 + 1 + 3}  # warm-up, calibration, rounds
+    same = Samples("x", (1.0, 2.0, 4.0))
+    assert median_ratio(same, same) == 1.0
+    assert median_ratio(Samples("y", (2.0, 2.0, 2.0)), same) == 1.0
+
+
+def test_peer_version_of_a_missing_module_is_none() -> None:
+    assert peer_version("sc_neurocore_no_such_peer") is None
+
+
+def test_cli_writes_json_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--quick", "--only", "surrogates", "--json", "-", "--no-progress"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert list(out["sections"]) == ["surrogates"]
+
+
+def test_cli_rejects_an_unknown_section(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--only", "nonsense"]) == 2
+    assert "nonsense" in capsys.readouterr().err
+
+
+def test_config_rejects_an_unknown_section() -> None:
+    with pytest.raises(ValueError, match="nonsense"):
+        BenchConfig(sections=("nonsense",))

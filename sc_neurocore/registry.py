@@ -147,7 +147,7 @@ def _decide(
 def _build_table() -> Table:
     table = Table(discover())
     prefs = _parse_preferences()
-    targets = {
+    targets: dict[str, dict[Any, Provided]] = {
         "surrogates": table.surrogates,
         "paths": table.paths,
         "implementations": table.implementations,
@@ -349,7 +349,7 @@ _bound: dict[Any, Any] = {}
 
 def get_surrogate(name: str, path: str | None = None, **params: Any) -> Callable[..., Any]:
     """A picklable callable ``f(x)`` for (name, path) with ``params`` bound."""
-    key = (name, path, *params.items()) if params else (name, path)
+    key: tuple[Any, ...] | None = (name, path, *params.items()) if params else (name, path)
     try:
         cached = _bound.get(key)
     except TypeError:  # an unhashable parameter value (a tensor is hashable, lists are not)

@@ -73,7 +73,7 @@ def plugin_report() -> list[dict[str, Any]]:
     lost to another provider, each with the reason.
     """
     current = table()
-    winners = {
+    winners: dict[str, dict[Any, Provided]] = {
         "surrogates": current.surrogates,
         "paths": current.paths,
         "implementations": current.implementations,

@@ -5,10 +5,9 @@ built once per test session (:func:`plugin_env`):
 
 * ``python -m venv --without-pip``: nothing of the developer's environment leaks in;
 * torch and its runtime dependencies are *reused*, not installed: a folder of
-  symlinks to them (and to setuptools, so local projects build without downloads)
-  is put on the venv's path by a ``.pth`` file;
+  symlinks to them is put on the venv's path by a ``.pth`` file;
 * real ``pip`` (the outer one, pointed at the venv with ``--python``) installs
-  pluggy, importlib-metadata, zipp and pytest from the package index, then
+  pluggy, importlib-metadata, zipp, pytest and setuptools from the package index, then
   sc-neurocore from this repository, both plugin distributions under ``plugins/``
   and the small broken and conflicting plugins of :mod:`tests.plugin_fixtures`.
 
@@ -48,9 +47,9 @@ REUSED = (
 )
 #: Reused when the running environment has them (torch warns at import without numpy).
 OPTIONAL_REUSED = ("numpy",)
-FROM_INDEX = ("pluggy", "importlib-metadata", "zipp", "pytest")
-#: setuptools ships bdist_wheel itself from this version on (no `wheel` needed).
-SETUPTOOLS_MIN = (70, 1)
+#: Installed from the package index.  setuptools >= 70.1 builds wheels by itself, so
+#: the local projects then build inside the venv with no build isolation (no download).
+FROM_INDEX = ("pluggy", "importlib-metadata", "zipp", "pytest", "setuptools>=70.1")
 PIP_TIMEOUT_S = 600
 
 
@@ -71,15 +70,6 @@ def _installed(distribution: str) -> bool:
     except importlib.metadata.PackageNotFoundError:
         return False
     return True
-
-
-def _reusable_setuptools() -> bool:
-    try:
-        version = importlib.metadata.version("setuptools")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
-    return parts >= SETUPTOOLS_MIN
 
 
 def _run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -117,7 +107,7 @@ class PluginEnv:
     root: Path
     python: Path
     sources: Path
-    #: pip flags for building local projects (no isolation when setuptools is reused)
+    #: pip flags for building local projects (setuptools is installed in the venv)
     build_flags: tuple[str, ...] = ()
 
     def environ(self, **overrides: str) -> dict[str, str]:
@@ -176,19 +166,16 @@ def build_env(root: Path) -> PluginEnv:
     purelib = _run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
     ).stdout.strip()
-    reuse_setuptools = _reusable_setuptools()
-    reused = REUSED + (("setuptools",) if reuse_setuptools else ())
-    reused += tuple(name for name in OPTIONAL_REUSED if _installed(name))
+    reused = REUSED + tuple(name for name in OPTIONAL_REUSED if _installed(name))
     _link_reused(root / "reused", reused)
     (Path(purelib) / "_sc_neurocore_reused.pth").write_text(f"{root / 'reused'}\n")
-    build_flags = ("--no-build-isolation",) if reuse_setuptools else ()
-    env = PluginEnv(root, python, root / "src", build_flags)
+    env = PluginEnv(root, python, root / "src", ("--no-build-isolation",))
     constraints = REPO / "constraints.txt"
     env.pip("install", "-q", "-c", str(constraints), *FROM_INDEX)
     projects = [_copy_core(env.sources / "sc-neurocore")]
     projects += [_copy_project(REPO / "plugins" / p, env.sources / p) for p in PLUGIN_PROJECTS]
     projects += write_fixture_projects(env.sources)
-    env.pip("install", "-q", "--no-deps", *build_flags, *map(str, projects))
+    env.pip("install", "-q", "--no-deps", *env.build_flags, *map(str, projects))
     _install_second_copy(env, Path(purelib))
     return env
 

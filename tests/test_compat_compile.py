@@ -8,11 +8,6 @@ one network per path is compiled with the default Inductor backend.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 import torch._dynamo
@@ -21,35 +16,21 @@ from torch._dynamo.backends.common import aot_autograd
 
 import sc_neurocore
 from sc_neurocore.registry import resolve
-from sc_neurocore.training import surrogate as call_forms
 from sc_neurocore.training.cells import LIFCell
 from sc_neurocore.training.networks import SpikingNet
 
 from .compat_matrix import feature
+from .compat_support import all_call_forms, form_id, model_forms, run_fresh_python
 from .conftest import registered_pairs
 
 PATHS = sc_neurocore.list_paths()
-ROOT = Path(__file__).resolve().parents[1]
 SURROGATE_FORMS = [
-    *(
-        getattr(call_forms, name + suffix)
-        for name in call_forms.CALL_FORM_NAMES
-        for suffix in ("", "_custom_op", "_legacy")
-    ),
+    *all_call_forms(),
     *(sc_neurocore.get_surrogate(surrogate, path) for surrogate, path in registered_pairs()),
 ]
-MODEL_FORMS = [
-    call_forms.atan_surrogate,
-    call_forms.atan_surrogate_custom_op,
-    call_forms.atan_surrogate_legacy,
-    *(sc_neurocore.get_surrogate("fast_sigmoid", path, slope=12.5) for path in PATHS),
-]
+MODEL_FORMS = model_forms()
 #: Pinned: where Dynamo, not the path, decides which error a bad dtype becomes.
 FULLGRAPH_BAD_DTYPE_ERROR = {"legacy_autograd": torch._dynamo.exc.Unsupported}
-
-
-def _form_id(form) -> str:
-    return getattr(form, "__name__", None) or repr(form)
 
 
 def _surrogate_name(form) -> str:
@@ -121,7 +102,7 @@ def _assert_op_in_graph(recorder: GraphRecorder, form) -> None:
 
 
 @feature("compile")
-@pytest.mark.parametrize("form", SURROGATE_FORMS, ids=_form_id)
+@pytest.mark.parametrize("form", SURROGATE_FORMS, ids=form_id)
 def test_surrogate_compiles_fullgraph_forward_and_backward(form) -> None:
     torch.manual_seed(0)
     layer = torch.nn.Linear(6, 5)
@@ -149,7 +130,7 @@ def _spike_inputs(dtype: torch.dtype = torch.float32) -> torch.Tensor:
 
 
 @feature("compile_model")
-@pytest.mark.parametrize("form", MODEL_FORMS, ids=_form_id)
+@pytest.mark.parametrize("form", MODEL_FORMS, ids=form_id)
 def test_spiking_net_compiles_fullgraph(form) -> None:
     torch.manual_seed(0)
     net = SpikingNet(6, 8, 3, surrogate_fn=form)
@@ -161,7 +142,7 @@ def test_spiking_net_compiles_fullgraph(form) -> None:
 
 
 @feature("compile_model")
-@pytest.mark.parametrize("form", MODEL_FORMS, ids=_form_id)
+@pytest.mark.parametrize("form", MODEL_FORMS, ids=form_id)
 def test_single_cell_compiles_fullgraph(form) -> None:
     torch.manual_seed(0)
     cell = LIFCell(beta=0.8, surrogate_fn=form, learn_beta=True, learn_threshold=True)
@@ -255,15 +236,7 @@ print(json.dumps(report))
 def test_compile_as_first_use_of_the_registry() -> None:
     """A model compiled before any eager call resolves its surrogate at trace time."""
     names = ["atan_surrogate", "atan_surrogate_custom_op", "atan_surrogate_legacy"]
-    result = subprocess.run(
-        [sys.executable, "-c", _COLD_START_SCRIPT, *names],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_fresh_python(_COLD_START_SCRIPT, *names)
     assert report == {
         name: {"compiled_fullgraph": True, "grad_matches_eager": True} for name in names
     }

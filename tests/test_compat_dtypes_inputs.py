@@ -6,19 +6,15 @@ import pytest
 import torch
 
 import sc_neurocore
-from sc_neurocore.training import surrogate as call_forms
 from sc_neurocore.training.networks import SpikingNet
 
 from .compat_matrix import feature
+from .compat_support import all_call_forms
 from .conftest import FLOAT_DTYPES, registered_pairs
 
 PAIRS = registered_pairs()
 PATHS = sc_neurocore.list_paths()
-ALL_CALL_FORMS = [
-    getattr(call_forms, name + suffix)
-    for name in call_forms.CALL_FORM_NAMES
-    for suffix in ("", "_custom_op", "_legacy")
-]
+ALL_CALL_FORMS = all_call_forms()
 
 
 def _spike_and_grad(f, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -20,26 +20,13 @@ from sc_neurocore.training.cells import LIFCell
 from sc_neurocore.training.networks import SpikingNet
 
 from .compat_matrix import feature
+from .compat_support import all_call_forms, form_id, model_forms
 from .conftest import registered_pairs
 
 PAIRS = registered_pairs()
 PATHS = sc_neurocore.list_paths()
-ALL_CALL_FORMS = [
-    getattr(call_forms, name + suffix)
-    for name in call_forms.CALL_FORM_NAMES
-    for suffix in ("", "_custom_op", "_legacy")
-]
-#: One of each kind of surrogate callable a user can hand to a cell.
-MODEL_FORMS = [
-    call_forms.atan_surrogate,
-    call_forms.atan_surrogate_custom_op,
-    call_forms.atan_surrogate_legacy,
-    *(sc_neurocore.get_surrogate("fast_sigmoid", path, slope=12.5) for path in PATHS),
-]
-
-
-def _form_id(form) -> str:
-    return getattr(form, "__name__", None) or repr(form)
+ALL_CALL_FORMS = all_call_forms()
+MODEL_FORMS = model_forms()
 
 
 def _inputs() -> torch.Tensor:
@@ -56,7 +43,7 @@ def _same_spike_and_grad(f, g) -> None:
 
 
 @feature("pickle")
-@pytest.mark.parametrize("form", ALL_CALL_FORMS, ids=_form_id)
+@pytest.mark.parametrize("form", ALL_CALL_FORMS, ids=form_id)
 @pytest.mark.parametrize("protocol", (2, pickle.HIGHEST_PROTOCOL))
 def test_call_forms_pickle_by_reference(form, protocol: int) -> None:
     restored = pickle.loads(pickle.dumps(form, protocol=protocol))
@@ -98,7 +85,7 @@ def _save_load(obj):
 
 
 @feature("save_load")
-@pytest.mark.parametrize("form", MODEL_FORMS, ids=_form_id)
+@pytest.mark.parametrize("form", MODEL_FORMS, ids=form_id)
 def test_torch_save_whole_network(form) -> None:
     torch.manual_seed(0)
     net = SpikingNet(5, 8, 3, surrogate_fn=form)
@@ -114,7 +101,7 @@ def test_torch_save_whole_network(form) -> None:
 
 
 @feature("save_load")
-@pytest.mark.parametrize("form", MODEL_FORMS, ids=_form_id)
+@pytest.mark.parametrize("form", MODEL_FORMS, ids=form_id)
 def test_torch_save_single_cell(form) -> None:
     cell = LIFCell(beta=0.8, surrogate_fn=form, learn_beta=True, learn_threshold=True)
     restored = _save_load(cell)

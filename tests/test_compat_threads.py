@@ -8,15 +8,10 @@ instant, with a tiny GIL switch interval to interleave them as much as possible.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 from .compat_matrix import feature
+from .compat_support import run_fresh_python
 from .conftest import registered_pairs
 
-ROOT = Path(__file__).resolve().parents[1]
 THREADS = 8
 
 _SCRIPT = """
@@ -98,15 +93,7 @@ print(json.dumps({
 
 @feature("threads")
 def test_eight_threads_first_use_concurrently() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, str(THREADS)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_fresh_python(_SCRIPT, str(THREADS))
     assert report["errors"] == []
     assert report["identical"] is True
     assert report["wrong"] == []

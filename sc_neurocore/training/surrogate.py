@@ -100,11 +100,12 @@ def _call_forms(function_name: str) -> tuple[Callable[..., Tensor], ...]:
     signature = signature_of(spec)
     keyword_path = inspect.Parameter("path", inspect.Parameter.KEYWORD_ONLY, default=None)
     forms = []
-    for suffix, fn, path in (
+    variants: tuple[tuple[str, Callable[..., Tensor], str], ...] = (
         ("", dispatcher, "the default path (see set_default_path)"),
         ("_custom_op", pinned("custom_op"), "the custom_op path"),
         ("_legacy", pinned("legacy_autograd"), "the legacy_autograd path"),
-    ):
+    )
+    for suffix, fn, path in variants:
         fn.__name__ = fn.__qualname__ = function_name + suffix
         fn.__module__ = __name__
         fn.__doc__ = (

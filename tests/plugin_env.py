@@ -131,6 +131,19 @@ class PluginEnv:
             timeout=PIP_TIMEOUT_S,
         )
 
+    def start(
+        self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> subprocess.Popen[str]:
+        """Like :meth:`run` but in the background (the machine has more than one core)."""
+        return subprocess.Popen(
+            [str(self.python), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.environ(**(env or {})),
+            cwd=str(cwd or self.root),
+        )
+
     def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return self.run("-m", "sc_neurocore", *args, env=env)
 

@@ -64,6 +64,36 @@ def _top_level_entries(distribution: str) -> list[Path]:
     return [Path(str(dist.locate_file(name))) for name in sorted(names)]
 
 
+def _runtime_closure(roots: tuple[str, ...]) -> tuple[str, ...]:
+    """``roots`` plus every installed distribution they require, transitively.
+
+    A CUDA build of torch pulls in nvidia-* and triton; whatever this environment's
+    torch needs at import is reused along with it.
+    """
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    # Build tools are installed into the venv from the index instead: pip would otherwise
+    # "upgrade" a symlinked copy by deleting this environment's files.
+    never = {"setuptools", "pip", "wheel"}
+    found, queue = list(roots), list(roots)
+    seen = {canonicalize_name(name) for name in roots}
+    while queue:
+        for line in importlib.metadata.requires(queue.pop()) or ():
+            try:
+                requirement = Requirement(line)
+            except InvalidRequirement:
+                continue
+            if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+                continue
+            name = canonicalize_name(requirement.name)
+            if name not in seen and name not in never and _installed(name):
+                seen.add(name)
+                found.append(name)
+                queue.append(name)
+    return tuple(found)
+
+
 def _installed(distribution: str) -> bool:
     try:
         importlib.metadata.distribution(distribution)
@@ -179,7 +209,7 @@ def build_env(root: Path) -> PluginEnv:
     purelib = _run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
     ).stdout.strip()
-    reused = REUSED + tuple(name for name in OPTIONAL_REUSED if _installed(name))
+    reused = _runtime_closure(REUSED + tuple(n for n in OPTIONAL_REUSED if _installed(n)))
     _link_reused(root / "reused", reused)
     (Path(purelib) / "_sc_neurocore_reused.pth").write_text(f"{root / 'reused'}\n")
     env = PluginEnv(root, python, root / "src", ("--no-build-isolation",))

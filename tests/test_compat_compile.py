@@ -16,6 +16,7 @@ from torch._dynamo.backends.common import aot_autograd
 
 import sc_neurocore
 from sc_neurocore.registry import resolve
+from sc_neurocore.training import surrogate as call_forms
 from sc_neurocore.training.cells import LIFCell
 from sc_neurocore.training.networks import SpikingNet
 
@@ -177,6 +178,31 @@ def test_spiking_nets_compile_with_inductor() -> None:
         return torch.stack([loss(inputs) for loss in losses]).sum()
 
     _assert_compiled_matches_eager(loss_fn, nets, _spike_inputs(torch.float64), backend="inductor")
+
+
+@feature("compile")
+@pytest.mark.parametrize("path", PATHS)
+def test_compiled_dispatcher_follows_a_later_default_path_change(path: str) -> None:
+    """Changing the default path after compiling recompiles instead of reusing the old one."""
+    recorder = GraphRecorder()
+    compiled = torch.compile(
+        lambda x: call_forms.triangular(x), fullgraph=True, backend=recorder.backend
+    )
+    x = torch.randn(4)
+    compiled(x)
+    sc_neurocore.set_default_path(path)
+    try:
+        recorder.graphs["forward"].clear()
+        assert torch.equal(compiled(x), (x > 0).float())
+        op = getattr(resolve("triangular", path), "op", None)
+        targets = recorder.targets("forward")
+        assert (
+            (str(op) in targets)
+            if op is not None
+            else not any("sc_neurocore" in t for t in targets)
+        )
+    finally:
+        sc_neurocore.set_default_path(None)
 
 
 @feature("compile")

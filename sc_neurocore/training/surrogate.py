@@ -14,6 +14,7 @@ from typing import Any
 from torch import Tensor
 from torch.compiler import is_compiling
 
+from .. import registry
 from ..registry import _fast, resolve
 from ..spec import SurrogateSpec, check_param, signature_of
 from ..surrogates import BUILTIN_SURROGATES
@@ -34,18 +35,17 @@ CALL_FORM_NAMES: dict[str, str] = {
 _SPECS = {spec.name: spec for spec in BUILTIN_SURROGATES}
 
 
-#: What call forms resolved while Dynamo was tracing; read back by the traced code.
-_resolved_at_trace_time: dict[tuple[str, str | None], Callable[..., Tensor]] = {}
+#: What call forms resolved while Dynamo was tracing, by (name, path, default path then).
+_resolved_at_trace_time: dict[tuple[str, str | None, str | None], Callable[..., Tensor]] = {}
 
 
-def _resolve_eagerly(name: str, path: str | None) -> bool:
-    key = (name, path)
-    cached = key in _fast
-    _resolved_at_trace_time[key] = resolve(name, path)
+def _resolve_eagerly(name: str, path: str | None, default: str | None) -> bool:
+    cached = (name, path) in _fast
+    _resolved_at_trace_time[(name, path, default)] = resolve(name, path)
     if not cached:
         # Dynamo guarded on the key being absent from the hot cache; filling it during
         # the same trace would fail that guard.  The next eager call fills it.
-        _fast.pop(key, None)
+        _fast.pop((name, path), None)
     return True
 
 
@@ -63,8 +63,10 @@ def _resolve_uncached(name: str, path: str | None) -> Callable[..., Tensor]:
     graph of a model compiled before it ever ran eagerly.
     """
     if is_compiling():
-        _resolve_eagerly(name, path)
-        return _resolved_at_trace_time[(name, path)]
+        # Reading the default here makes Dynamo guard on it: set_default_path recompiles.
+        default = registry._default_path if path is None else None
+        _resolve_eagerly(name, path, default)
+        return _resolved_at_trace_time[(name, path, default)]
     return resolve(name, path)
 
 

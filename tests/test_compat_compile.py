@@ -8,6 +8,8 @@ one network per path is compiled with the default Inductor backend.
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 import torch._dynamo
@@ -16,6 +18,7 @@ from torch._dynamo.backends.common import aot_autograd
 
 import sc_neurocore
 from sc_neurocore.registry import resolve
+from sc_neurocore.training import cells
 from sc_neurocore.training import surrogate as call_forms
 from sc_neurocore.training.cells import LIFCell
 from sc_neurocore.training.networks import SpikingNet
@@ -158,6 +161,29 @@ def test_single_cell_compiles_fullgraph(form) -> None:
 
     _assert_no_graph_break(loss_fn, currents)
     _assert_compiled_matches_eager(loss_fn, cell, currents, backend=GraphRecorder().backend)
+
+
+def _required(function) -> list[str]:
+    parameters = list(inspect.signature(function).parameters.values())[1:]  # after self
+    return [p.name for p in parameters if p.default is inspect.Parameter.empty]
+
+
+@feature("compile_model")
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("cell_name", cells.__all__)
+def test_every_cell_traces_without_graph_breaks(cell_name: str, path: str) -> None:
+    """Two steps of every cell (state omitted, then passed back) form one graph."""
+    cell_class = getattr(cells, cell_name)
+    sizes = {name: 4 for name in _required(cell_class.__init__)}  # e.g. n_neurons
+    cell = cell_class(surrogate_fn=sc_neurocore.get_surrogate("atan", path), **sizes)
+    n_currents = len(_required(cell_class.forward))
+
+    def two_steps(current: torch.Tensor) -> torch.Tensor:
+        first = cell(*[current] * n_currents)
+        second = cell(*[current] * n_currents, *first[1:])
+        return torch.stack([out.sum() for out in second]).sum()
+
+    _assert_no_graph_break(two_steps, torch.randn(3, 4))
 
 
 @feature("compile_model")

@@ -72,6 +72,7 @@ PROJECTS: dict[str, dict[str, str]] = {
             """
         ),
     },
+    # B also brings a path that cannot run here (listed as unavailable, with the reason).
     "scn-conflict-b": {
         "conflict_b": SPEC_IMPORTS
         + textwrap.dedent(
@@ -79,6 +80,11 @@ PROJECTS: dict[str, dict[str, str]] = {
             @hookimpl
             def sc_neurocore_register_surrogates():
                 return [{_spec("bump", "bump from B")}]
+
+            @hookimpl
+            def sc_neurocore_register_paths():
+                return [ExecutionPath("elsewhere", "runs elsewhere", build=lambda spec: None,
+                                      available=lambda: (False, "needs hardware not present"))]
             """
         ),
     },

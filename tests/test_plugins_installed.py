@@ -42,12 +42,19 @@ with warnings.catch_warnings(record=True) as caught:
     names = sc_neurocore.list_surrogates()
     x = torch.linspace(-1, 1, 5, requires_grad=True)
     sc_neurocore.get_surrogate("gaussian", "composite")(x).sum().backward()
+    gap = sc_neurocore.explain("twice_only", "composite").as_dict()
+    try:
+        sc_neurocore.get_surrogate("atan", "elsewhere")
+    except sc_neurocore.PathUnavailableError as error:
+        unavailable = str(error)
 print(json.dumps({
     "surrogates": list(names),
     "paths": list(sc_neurocore.list_paths()),
     "grad": x.grad.tolist(),
     "api": sc_neurocore.PLUGIN_API_VERSION,
     "atan": sc_neurocore.get_spec("atan").description,
+    "gap": [gap["resolved"], gap["reason"]],
+    "unavailable": unavailable,
     "warnings": [[w.category.__name__, str(w.message),
                   issubclass(w.category, UserWarning)] for w in caught
                  if issubclass(w.category, sc_neurocore.PluginWarning)],
@@ -95,6 +102,10 @@ def test_broken_plugins_warn_and_everything_else_works(plugin_env: PluginEnv) ->
     result = plugin_env.python_json(WARNINGS_PROBE)
     assert result["api"] == 1
     assert result["atan"].startswith("Arctangent")  # the built-in, not scn-conflict-a's
+    resolved, reason = result["gap"]
+    assert not resolved and "no primitive" in reason
+    assert "'elsewhere'" in result["unavailable"]
+    assert "needs hardware not present" in result["unavailable"]
     assert set(EXTRA) <= set(result["surrogates"])
     assert "never_loaded" not in result["surrogates"]  # from the wrong-API plugin
     assert result["paths"][:2] == ["custom_op", "legacy_autograd"]
@@ -131,6 +142,9 @@ def test_paths_listing_reports_provider_and_partial_coverage(plugin_env: PluginE
     assert "twice_only" not in composite["surrogates"]
     assert "no primitive" in composite["missing"]["twice_only"]
     assert "twice_only" in paths["custom_op"]["surrogates"]
+    elsewhere = paths["elsewhere"]
+    assert not elsewhere["available"] and elsewhere["reason"] == "needs hardware not present"
+    assert elsewhere["distribution"] == "scn-conflict-b" and elsewhere["surrogates"] == []
 
 
 def test_surrogates_table_shows_the_coverage_matrix_with_gaps(plugin_env: PluginEnv) -> None:
@@ -143,6 +157,7 @@ def test_surrogates_table_shows_the_coverage_matrix_with_gaps(plugin_env: Plugin
     assert row[column] == "-"  # the gap is shown, not hidden
     gaussian = next(line.split() for line in lines if line.startswith("gaussian "))
     assert gaussian[column] == "yes"
+    assert gaussian[header.index("elsewhere")] == "n/a"  # an unavailable path
     assert "twice_only@composite" in lines[-1]
     # plugin warnings are one line each on stderr, never on stdout
     plugin_lines = [line for line in result.stderr.splitlines() if "plugin" in line]

@@ -96,7 +96,7 @@ def surrogates_command(args: argparse.Namespace) -> int:
             else:
                 cells.append(GAP)
                 gaps.append(f"{info['name']}@{path}")
-        params = ", ".join(f"{k}={v:g}" for k, v in info["params"].items()) or "-"
+        params = ",".join(f"{k}={v:g}" for k, v in info["params"].items()) or "-"
         rows.append([info["name"], params, *cells, info["distribution"]])
         info["gaps"] = [p for p in paths if status[p][0] and p not in info["paths"]]
     text = format_table(["SURROGATE", "PARAMS", *paths, "DISTRIBUTION"], rows)

@@ -12,7 +12,7 @@ import torch
 
 import sc_neurocore
 from sc_neurocore.training import atan_surrogate, surrogate
-from sc_neurocore.training._fused_kernels import lif_backward_inputs, lif_forward
+from sc_neurocore.training._fused_kernels import lif_backward, lif_forward
 from sc_neurocore.training.cells import LIFCell
 from sc_neurocore.training.fused import LIF, lif_backward_op, lif_op
 
@@ -168,12 +168,12 @@ def test_torch_func_grad_falls_back_and_agrees_with_autograd() -> None:
 def test_backward_without_grad_mul_uses_the_plain_gradient() -> None:
     spec = sc_neurocore.get_spec("atan")
     plain = dataclasses.replace(spec, grad_mul=None)
-    x, _ = _sequence()
-    _, _, h = lif_forward(x, None, 0.9, 1.0)
-    grad_spikes, grad_v = torch.randn_like(h), torch.randn_like(h[0])
-    args = (spec.defaults, grad_spikes, grad_v, h, 0.9, 1.0)
-    expected = lif_backward_inputs(spec, *args)
-    torch.testing.assert_close(lif_backward_inputs(plain, *args), expected, rtol=1e-12, atol=0)
+    x, v0 = _sequence()
+    spikes, v = lif_forward(x, v0, 0.9, 1.0)
+    grad_spikes, grad_v = torch.randn_like(spikes), torch.randn_like(v)
+    args = (spec.defaults, grad_spikes, grad_v, x, spikes, v0, 0.9, 1.0)
+    expected = lif_backward(spec, *args)
+    torch.testing.assert_close(lif_backward(plain, *args), expected, rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize("name", SURROGATES)
@@ -186,8 +186,9 @@ def test_opcheck_forward_and_backward_operators(name: str) -> None:
     args = (x.requires_grad_(True), v0.requires_grad_(True), beta, threshold, name, params)
     torch.library.opcheck(lif_op, args)
     torch.library.opcheck(lif_op, (x, None, beta.detach(), threshold.detach(), name, params))
-    spikes, v, h = lif_op(*args)
-    backward_args = (torch.randn_like(spikes), torch.randn_like(v), h.detach(), v0.detach())
+    spikes, v = lif_op(*args)
+    backward_args = (torch.randn_like(spikes), torch.randn_like(v), x.detach(), spikes.detach())
+    backward_args += (v0.detach(),)
     constants = (beta.detach(), threshold.detach(), name, params, True)
     torch.library.opcheck(lif_backward_op, (*backward_args, *constants))
 

@@ -2,9 +2,13 @@
 
 Forward, per step t (identical to ``LIFCell``)::
 
-    h_t = beta * v_{t-1} + x_t          (pre-reset membrane, stored)
+    h_t = beta * v_{t-1} + x_t          (pre-reset membrane)
     s_t = H(h_t - threshold)            (spike)
     v_t = h_t - s_t * threshold         (subtractive reset; s_t is detached)
+
+Nothing but the spikes is written per step: backward recomputes ``h_t`` from the
+saved input and spikes with the same kernels (so bit for bit), which keeps a fwd+bwd
+at about three (T, batch, ...) buffers: spikes, the input gradient, and the input.
 
 Backward (see docs/fused.md for the derivation), with g the surrogate gradient and
 ``A_t = dL/ds_t * g(h_t - threshold)``::
@@ -15,12 +19,16 @@ Backward (see docs/fused.md for the derivation), with g the surrogate gradient a
     dL/dbeta    = sum_t dL/dh_t * v_{t-1}
     dL/dthresh  = -sum_t [dL/dh_t - dL/dv_t * (1 - s_t)],   dL/dv_t = beta * dL/dh_{t+1}
 
-``A_t`` depends only on stored values, so it is computed for a block of steps at once
-(vectorised over time); only the one-multiply-add recurrence is sequential.  Blocks are
-walked from the end so each block's temporaries are still in cache for the recurrence.
+``A_t`` depends only on recomputed values, so it is evaluated for a block of steps at
+once (vectorised over time); only the one multiply-add recurrence is sequential.  The
+recomputed membrane lives in the gradient buffer and is overwritten block by block,
+walking from the end, while a block's temporaries are still in cache.
 """
 
 from __future__ import annotations
+
+import ctypes
+import sys
 
 import torch
 from torch import Tensor
@@ -28,12 +36,51 @@ from torch import Tensor
 from ..spec import SurrogateSpec
 
 #: Time steps per vectorised block in the backward pass; large enough to amortise the
-#: per-op overhead, small enough that a block of 64x1024 float32 stays in cache.
-BLOCK_STEPS = 8
+#: per-op overhead, small enough that a block of 64x1024 float32 stays in cache (and
+#: its temporaries add little to peak memory).
+BLOCK_STEPS = 4
 
 #: A LIF parameter inside the kernels: a Python float (the fast scalar forms of torch
 #: ops) or a tensor broadcastable to one step's shape, already in the input dtype.
 Value = float | Tensor
+
+
+#: Linux ``madvise`` advice asking for transparent huge pages (see ``sequence_buffer``).
+_MADV_HUGEPAGE = 14
+_HUGE_PAGE = 2 << 20
+
+
+def _load_madvise():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return None
+    madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    madvise.restype = ctypes.c_int
+    return madvise
+
+
+_madvise = _load_madvise()
+
+
+def sequence_buffer(like: Tensor) -> Tensor:
+    """A new contiguous tensor like ``like``, backed by huge pages where the OS allows.
+
+    A (T, batch, ...) buffer is tens of MiB of memory that the C allocator maps fresh on
+    every call; touching it 4 KiB page by page costs more than the LIF arithmetic
+    itself.  Advising transparent huge pages before the first write cuts those page
+    faults ~500-fold (a no-op where THP is disabled or on other systems).
+    """
+    out = torch.empty_like(like, memory_format=torch.contiguous_format)
+    nbytes = out.numel() * out.element_size()
+    if _madvise is not None and out.device.type == "cpu" and nbytes >= 2 * _HUGE_PAGE:
+        start = -(-out.data_ptr() // _HUGE_PAGE) * _HUGE_PAGE
+        stop = (out.data_ptr() + nbytes) // _HUGE_PAGE * _HUGE_PAGE
+        if stop > start:
+            _madvise(start, stop - start, _MADV_HUGEPAGE)  # advice only: failure is harmless
+    return out
 
 
 def kernel_value(value: Tensor, dtype: torch.dtype) -> Value:
@@ -57,19 +104,36 @@ def _subtract_reset(out: Tensor, h: Tensor, spikes: Tensor, threshold: Value) ->
     return torch.sub(h, spikes, alpha=threshold, out=out)
 
 
+def _initial_membrane(x: Tensor, v0: Tensor | None) -> Tensor:
+    """A fresh contiguous ``v_0``: zeros, or ``v0`` cast to the input dtype."""
+    v = torch.empty_like(x[0], memory_format=torch.contiguous_format)
+    return v.zero_() if v0 is None else v.copy_(v0)
+
+
 def lif_forward(
     x: Tensor, v0: Tensor | None, beta: Value, threshold: Value
-) -> tuple[Tensor, Tensor, Tensor]:
-    """``(spikes, v_T, h)`` for time-major ``x``; ``h`` is the pre-reset membrane per step."""
-    spikes = torch.empty_like(x, memory_format=torch.contiguous_format)
-    h = torch.empty_like(spikes)
-    v = torch.zeros_like(spikes[0]) if v0 is None else v0.to(x.dtype, copy=True)
+) -> tuple[Tensor, Tensor]:
+    """``(spikes, v_T)`` for time-major ``x``; the membrane is updated in place."""
+    spikes = sequence_buffer(x)
+    v = _initial_membrane(x, v0)
     for t in range(x.shape[0]):
-        h_t, s_t = h[t], spikes[t]
+        s_t = spikes[t]
+        _multiply_add(v, x[t], beta, v)  # v holds h_t
+        torch.gt(v, threshold, out=s_t)
+        _subtract_reset(v, v, s_t, threshold)
+    return spikes, v
+
+
+def recompute_membrane(
+    out: Tensor, x: Tensor, spikes: Tensor, v0: Tensor | None, beta: Value, threshold: Value
+) -> Tensor:
+    """Write the pre-reset membrane ``h_t`` into ``out[t]``: the forward again, spikes known."""
+    v = _initial_membrane(x, v0)
+    for t in range(x.shape[0]):
+        h_t = out[t]
         _multiply_add(h_t, x[t], beta, v)
-        torch.gt(h_t, threshold, out=s_t)
-        _subtract_reset(v, h_t, s_t, threshold)
-    return spikes, v, h
+        _subtract_reset(v, h_t, spikes[t], threshold)
+    return out
 
 
 def _owned(result: Tensor, incoming: Tensor) -> Tensor:
@@ -94,37 +158,43 @@ def _blocks(steps: int) -> list[tuple[int, int]]:
     return [(start, min(start + BLOCK_STEPS, steps)) for start in reversed(starts)]
 
 
-def lif_backward_inputs(
-    spec: SurrogateSpec,
-    params: dict[str, float],
-    grad_spikes: Tensor,
-    grad_v: Tensor,
-    h: Tensor,
-    beta: Value,
-    threshold: Value,
+class ParameterSums:
+    """Per-neuron float64 sums of ``dL/dbeta`` and ``dL/dthreshold``, block by block."""
+
+    def __init__(self, like: Tensor) -> None:
+        self.beta = torch.zeros(like.shape, dtype=torch.float64, device=like.device)
+        self.threshold = torch.zeros_like(self.beta)
+
+    def add_beta(self, grad_h: Tensor, v_prev: Tensor) -> None:
+        self.beta += (grad_h * v_prev).sum(0, dtype=torch.float64)
+
+    def add_threshold(self, grad_h: Tensor, grad_v: Tensor, spikes: Tensor) -> None:
+        # -(dL/dh_t - dL/dv_t * (1 - s_t))
+        self.threshold -= grad_h.sum(0, dtype=torch.float64)
+        self.threshold += (grad_v * (1 - spikes)).sum(0, dtype=torch.float64)
+
+    def reduced(self, beta: Tensor, threshold: Tensor) -> tuple[Tensor, Tensor]:
+        """The sums in the shapes and dtypes of the parameters."""
+        return (
+            self.beta.sum_to_size(beta.shape).to(beta.dtype),
+            self.threshold.sum_to_size(threshold.shape).to(threshold.dtype),
+        )
+
+
+def _previous_membrane(
+    h: Tensor, spikes: Tensor, v0: Tensor | None, start: int, stop: int, threshold: Value
 ) -> Tensor:
-    """``dL/dh_t`` (= ``dL/dx_t``) for every step, walking time in reverse."""
-    grad_h = torch.empty_like(h)
-    carry, factor = grad_v.to(h.dtype), 1.0  # factor * carry == dL/dv_t
-    for start, stop in _blocks(h.shape[0]):
-        term = surrogate_term(spec, h[start:stop] - threshold, grad_spikes[start:stop], params)
-        for t in range(stop - 1, start - 1, -1):
-            _multiply_add(grad_h[t], term[t - start], factor, carry)
-            carry, factor = grad_h[t], beta
-    return grad_h
-
-
-def _previous_membrane(h: Tensor, v0: Tensor | None, start: int, stop: int, threshold: Value):
-    """``v_{t-1}`` for ``t`` in ``[start, stop)``, rebuilt from the stored ``h``."""
-    h_prev = h[max(start - 1, 0) : stop - 1]
-    v_prev = torch.where(h_prev > threshold, h_prev - threshold, h_prev)
+    """``v_{t-1}`` for ``t`` in ``[start, stop)``, from the (not yet overwritten) ``h``."""
+    low = max(start - 1, 0)
+    v_prev = _subtract_reset(
+        torch.empty_like(h[low : stop - 1]), h[low : stop - 1], spikes[low : stop - 1], threshold
+    )
     if start > 0:
         return v_prev
-    first = torch.zeros_like(h[0]) if v0 is None else v0.to(h.dtype)
-    return torch.cat((first.unsqueeze(0), v_prev))
+    return torch.cat((_initial_membrane(h, v0).unsqueeze(0), v_prev))
 
 
-def _next_grad_v(grad_h: Tensor, grad_v: Tensor, start: int, stop: int, beta: Value) -> Tensor:
+def _following_grad_v(grad_h: Tensor, grad_v: Tensor, start: int, stop: int, beta: Value) -> Tensor:
     """``dL/dv_t = beta * dL/dh_{t+1}`` (``dL/dv_T`` at the last step) for ``[start, stop)``."""
     following = grad_h[start + 1 : stop + 1] * beta
     if stop < grad_h.shape[0]:
@@ -132,31 +202,36 @@ def _next_grad_v(grad_h: Tensor, grad_v: Tensor, start: int, stop: int, beta: Va
     return torch.cat((following, grad_v.to(grad_h.dtype).unsqueeze(0)))
 
 
-def _reduced(total: Tensor, like: Tensor) -> Tensor:
-    """A per-neuron float64 sum reduced to the shape and dtype of the parameter ``like``."""
-    return total.sum_to_size(like.shape).to(like.dtype)
-
-
-def lif_backward_params(
-    grad_h: Tensor,
+def lif_backward(
+    spec: SurrogateSpec,
+    params: dict[str, float],
+    grad_spikes: Tensor,
     grad_v: Tensor,
-    h: Tensor,
+    x: Tensor,
+    spikes: Tensor,
     v0: Tensor | None,
-    beta: Tensor,
-    threshold: Tensor,
-) -> tuple[Tensor, Tensor]:
-    """``(dL/dbeta, dL/dthreshold)`` in the shapes and dtypes of ``beta`` and ``threshold``."""
-    beta_value = kernel_value(beta, h.dtype)
-    threshold_value = kernel_value(threshold, h.dtype)
-    wide = torch.float64
-    total_beta = torch.zeros(h.shape[1:], dtype=wide, device=h.device)
-    total_threshold = torch.zeros_like(total_beta)
-    for start, stop in _blocks(h.shape[0]):
-        grad_h_block = grad_h[start:stop]
-        v_prev = _previous_membrane(h, v0, start, stop, threshold_value)
-        total_beta += (grad_h_block * v_prev).sum(0, dtype=wide)
-        grad_v_block = _next_grad_v(grad_h, grad_v, start, stop, beta_value)
-        kept = h[start:stop] <= threshold_value  # 1 - s_t
-        total_threshold -= grad_h_block.sum(0, dtype=wide)
-        total_threshold += (grad_v_block * kept).sum(0, dtype=wide)
-    return _reduced(total_beta, beta), _reduced(total_threshold, threshold)
+    beta: Value,
+    threshold: Value,
+    sums: ParameterSums | None = None,
+) -> Tensor:
+    """``dL/dh_t`` (= ``dL/dx_t``) for every step, walking time in reverse.
+
+    ``sums``, if given, accumulates the parameter gradients on the way.
+    """
+    grad_h = recompute_membrane(sequence_buffer(x), x, spikes, v0, beta, threshold)
+    carry, factor = grad_v.to(x.dtype), 1.0  # factor * carry == dL/dv_t
+    for start, stop in _blocks(x.shape[0]):
+        h = grad_h[start:stop]  # still the membrane until the recurrence below
+        term = surrogate_term(spec, h - threshold, grad_spikes[start:stop], params)
+        v_prev = (
+            None if sums is None else _previous_membrane(grad_h, spikes, v0, start, stop, threshold)
+        )
+        for t in range(stop - 1, start - 1, -1):
+            _multiply_add(grad_h[t], term[t - start], factor, carry)
+            carry, factor = grad_h[t], beta
+        if sums is not None:
+            sums.add_beta(h, v_prev)
+            sums.add_threshold(
+                h, _following_grad_v(grad_h, grad_v, start, stop, beta), spikes[start:stop]
+            )
+    return grad_h

@@ -4,7 +4,8 @@
 over a whole time-major sequence ``(T, batch, ...)`` in one ``torch.library`` operator,
 ``sc_neurocore_fused::lif``, whose backward is the closed-form backpropagation through
 time of those equations (``sc_neurocore_fused::lif_backward``).  Neither pass builds a
-per-step autograd graph; the forward keeps only the pre-reset membrane per step.
+per-step autograd graph, and backward recomputes the membrane from the saved input
+and spikes instead of keeping it.
 
 The surrogate gradient comes from the registered spec, so every registered surrogate,
 including those a plugin adds, runs fused.  A user's own callable (one that is neither a
@@ -30,7 +31,7 @@ from ._cell_base import (
     decay_attribute,
     decayed,
 )
-from ._fused_kernels import kernel_value, lif_backward_inputs, lif_backward_params, lif_forward
+from ._fused_kernels import ParameterSums, kernel_value, lif_backward, lif_forward
 
 __all__ = ["LIF", "fused_surrogate", "lif_sequence"]
 
@@ -99,11 +100,11 @@ def _spec_params(surrogate: str, params: list[float]) -> tuple[Any, dict[str, fl
 _library = torch.library.Library(NAMESPACE, "FRAGMENT")
 _library.define(
     "lif(Tensor x, Tensor? v0, Tensor beta, Tensor threshold, str surrogate, float[] params)"
-    " -> (Tensor, Tensor, Tensor)"
+    " -> (Tensor, Tensor)"
 )
 _library.define(
-    "lif_backward(Tensor grad_spikes, Tensor grad_v, Tensor h, Tensor? v0, Tensor beta, "
-    "Tensor threshold, str surrogate, float[] params, bool params_grad)"
+    "lif_backward(Tensor grad_spikes, Tensor grad_v, Tensor x, Tensor spikes, Tensor? v0, "
+    "Tensor beta, Tensor threshold, str surrogate, float[] params, bool params_grad)"
     " -> (Tensor, Tensor, Tensor, Tensor)"
 )
 lif_op = torch.ops.sc_neurocore_fused.lif.default
@@ -117,7 +118,7 @@ def _lif_kernel(
     threshold: Tensor,
     surrogate: str,
     params: list[float],
-) -> tuple[Tensor, Tensor, Tensor]:
+) -> tuple[Tensor, Tensor]:
     check_arguments(x, v0, beta, threshold)
     _spec_params(surrogate, params)  # an unknown surrogate fails here, not in backward
     return lif_forward(x, v0, kernel_value(beta, x.dtype), kernel_value(threshold, x.dtype))
@@ -130,16 +131,17 @@ def _lif_fake(
     threshold: Tensor,
     surrogate: str,
     params: list[float],
-) -> tuple[Tensor, Tensor, Tensor]:
+) -> tuple[Tensor, Tensor]:
     check_arguments(x, v0, beta, threshold)
     spikes = torch.empty_like(x, memory_format=torch.contiguous_format)
-    return spikes, torch.empty_like(spikes[0]), torch.empty_like(spikes)
+    return spikes, torch.empty_like(spikes[0])
 
 
 def _lif_backward_kernel(
     grad_spikes: Tensor,
     grad_v: Tensor,
-    h: Tensor,
+    x: Tensor,
+    spikes: Tensor,
     v0: Tensor | None,
     beta: Tensor,
     threshold: Tensor,
@@ -148,20 +150,22 @@ def _lif_backward_kernel(
     params_grad: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     spec, named = _spec_params(surrogate, params)
-    beta_value, threshold_value = kernel_value(beta, h.dtype), kernel_value(threshold, h.dtype)
-    grad_h = lif_backward_inputs(spec, named, grad_spikes, grad_v, h, beta_value, threshold_value)
-    grad_v0 = (grad_h[0] * beta_value).to(h.dtype if v0 is None else v0.dtype)
-    if params_grad:
-        grad_beta, grad_threshold = lif_backward_params(grad_h, grad_v, h, v0, beta, threshold)
-    else:
-        grad_beta, grad_threshold = torch.zeros_like(beta), torch.zeros_like(threshold)
-    return grad_h, grad_v0, grad_beta, grad_threshold
+    beta_value, threshold_value = kernel_value(beta, x.dtype), kernel_value(threshold, x.dtype)
+    sums = ParameterSums(x[0]) if params_grad else None
+    grad_x = lif_backward(
+        spec, named, grad_spikes, grad_v, x, spikes, v0, beta_value, threshold_value, sums
+    )
+    grad_v0 = (grad_x[0] * beta_value).to(x.dtype if v0 is None else v0.dtype)
+    if sums is None:
+        return grad_x, grad_v0, torch.zeros_like(beta), torch.zeros_like(threshold)
+    return grad_x, grad_v0, *sums.reduced(beta, threshold)
 
 
 def _lif_backward_fake(
     grad_spikes: Tensor,
     grad_v: Tensor,
-    h: Tensor,
+    x: Tensor,
+    spikes: Tensor,
     v0: Tensor | None,
     beta: Tensor,
     threshold: Tensor,
@@ -169,28 +173,33 @@ def _lif_backward_fake(
     params: list[float],
     params_grad: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    grad_v0 = h.new_empty(h.shape[1:], dtype=h.dtype if v0 is None else v0.dtype)
-    return torch.empty_like(h), grad_v0, torch.empty_like(beta), torch.empty_like(threshold)
+    grad_x = torch.empty_like(x, memory_format=torch.contiguous_format)
+    grad_v0 = x.new_empty(x.shape[1:], dtype=x.dtype if v0 is None else v0.dtype)
+    return grad_x, grad_v0, torch.empty_like(beta), torch.empty_like(threshold)
 
 
-def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
-    _, v0, beta, threshold, surrogate, params = inputs
-    ctx.save_for_backward(output[2], v0, beta, threshold)
+def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor]) -> None:
+    x, v0, beta, threshold, surrogate, params = inputs
+    # The input and the spikes are alive anyway (the caller's, and the next layer's input),
+    # so saving them costs no memory; backward recomputes the membrane from them.
+    ctx.save_for_backward(x, output[0], v0, beta, threshold)
     ctx.surrogate, ctx.params = surrogate, params
-    ctx.mark_non_differentiable(output[2])
+    # Unused outputs get no gradient rather than a (T, batch, ...) tensor of zeros.
+    ctx.set_materialize_grads(False)
 
 
 def _backward(
-    ctx: Any, grad_spikes: Tensor | None, grad_v: Tensor | None, _grad_h: Tensor | None
+    ctx: Any, grad_spikes: Tensor | None, grad_v: Tensor | None
 ) -> tuple[Tensor | None, ...]:
-    h, v0, beta, threshold = ctx.saved_tensors
+    x, spikes, v0, beta, threshold = ctx.saved_tensors
     needs = ctx.needs_input_grad
     if grad_spikes is None:
-        grad_spikes = torch.zeros_like(h)
+        grad_spikes = spikes.new_zeros(()).expand(spikes.shape)
     if grad_v is None:
-        grad_v = torch.zeros_like(h[0])
+        grad_v = spikes.new_zeros(()).expand(spikes.shape[1:])
+    params_grad = needs[2] or needs[3]
     grads = lif_backward_op(
-        grad_spikes, grad_v, h, v0, beta, threshold, ctx.surrogate, ctx.params, needs[2] or needs[3]
+        grad_spikes, grad_v, x, spikes, v0, beta, threshold, ctx.surrogate, ctx.params, params_grad
     )
     return (*(grad if need else None for grad, need in zip(grads, needs)), None, None)
 
@@ -231,10 +240,7 @@ def lif_sequence(
     params: tuple[float, ...] = (),
 ) -> tuple[Tensor, Tensor]:
     """``(spikes, v_T)`` of the fused operator for a registered ``surrogate`` name."""
-    spikes, v, _ = lif_op(
-        inputs, v0, _as_tensor(beta), _as_tensor(threshold), surrogate, list(params)
-    )
-    return spikes, v
+    return lif_op(inputs, v0, _as_tensor(beta), _as_tensor(threshold), surrogate, list(params))
 
 
 # --- which callables run fused ------------------------------------------------------------

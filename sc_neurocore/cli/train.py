@@ -128,6 +128,7 @@ def _progress_line(epoch: int, epochs: int, batches: int) -> Any:
 
 
 def train_once(args: argparse.Namespace, path: str, params: dict[str, float], digits: Any) -> Run:
+    from ..bound import Surrogate
     from ..registry import get_surrogate
     from ..training.data import batches
     from ..training.encoding import rate_encode
@@ -136,7 +137,7 @@ def train_once(args: argparse.Namespace, path: str, params: dict[str, float], di
     from ..training.networks import SpikingNet
 
     device = torch.device(args.device)
-    surrogate = get_surrogate(args.surrogate, path, **params)
+    surrogate: Surrogate = get_surrogate(args.surrogate, path, **params)  # type: ignore[assignment]
     torch.manual_seed(args.seed)
     shuffle = torch.Generator().manual_seed(args.seed)
     encode = partial(

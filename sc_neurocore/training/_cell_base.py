@@ -66,6 +66,13 @@ def check_non_negative(name: str, value: object) -> Value:
     return number
 
 
+def scalar(name: str, value: Value) -> float:
+    """Reject a tensor where the equations need one number (a precomputed factor, say)."""
+    if isinstance(value, Tensor):
+        raise TypeError(f"{name} must be a number, got a tensor {value!r}")
+    return value
+
+
 def check_surrogate(surrogate_fn: object) -> SurrogateCallable:
     if not callable(surrogate_fn):
         raise TypeError(
@@ -133,7 +140,7 @@ class SpikingCell(nn.Module):
     def __init__(
         self,
         *,
-        threshold: float,
+        threshold: Value,
         surrogate_fn: SurrogateCallable | None,
         learn_threshold: bool = False,
     ) -> None:

@@ -20,6 +20,7 @@ from ._cell_base import (
     check_unit,
     decay_attribute,
     decayed,
+    scalar,
 )
 
 __all__ = [
@@ -180,7 +181,7 @@ class ExpIFCell(SpikingCell):
     """
 
     beta = decay_attribute("beta")
-    repr_fields = ("beta", "threshold", "delta_t", "v_rh")
+    repr_fields: tuple[str, ...] = ("beta", "threshold", "delta_t", "v_rh")
 
     def __init__(
         self,
@@ -237,7 +238,7 @@ class AdExCell(ExpIFCell):
         self.rho = check_unit("rho", rho)
         self.v_rest = check_real("v_rest", v_rest)
 
-    def forward(
+    def forward(  # type: ignore[override]
         self, input_current: Tensor, v: Tensor | None = None, w: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor]:
         v_prev, w = _zeros(v, input_current), _zeros(w, input_current)
@@ -269,14 +270,12 @@ class LapicqueCell(SpikingCell):
         super().__init__(
             threshold=threshold, surrogate_fn=surrogate_fn, learn_threshold=learn_threshold
         )
-        self.tau = check_positive("tau", tau)
-        self.r = check_positive("r", r)
-        self.dt = check_positive("dt", dt)
+        self.tau = scalar("tau", check_positive("tau", tau))
+        self.r = scalar("r", check_positive("r", r))
+        self.dt = scalar("dt", check_positive("dt", dt))
         if self.dt > self.tau:
             raise ValueError(f"dt must be <= tau for a stable decay, got dt={dt!r}, tau={tau!r}")
-        self.v_rest = check_real("v_rest", v_rest)
-        if isinstance(self.v_rest, Tensor):
-            raise TypeError(f"v_rest must be a number, got a tensor {v_rest!r}")
+        self.v_rest = scalar("v_rest", check_real("v_rest", v_rest))
         if not bool(torch.all(torch.as_tensor(self.threshold) > self.v_rest)):
             raise ValueError(f"v_rest must be below threshold, got v_rest={v_rest!r}")
         self._keep = 1.0 - self.dt / self.tau

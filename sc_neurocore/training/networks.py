@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -51,7 +53,7 @@ class SpikingNet(nn.Module):
         sizes += [_check_size("n_hidden", n_hidden)] * (_check_size("n_layers", n_layers) - 1)
         sizes.append(_check_size("n_output", n_output))
         surrogate = check_surrogate(atan_surrogate if surrogate_fn is None else surrogate_fn)
-        options = dict(
+        options: dict[str, Any] = dict(
             beta=beta,
             threshold=threshold,
             surrogate_fn=surrogate,
@@ -66,7 +68,7 @@ class SpikingNet(nn.Module):
 
     @property
     def surrogate_fn(self) -> SurrogateCallable:
-        return self.neurons[-1].surrogate_fn  # type: ignore[no-any-return]
+        return self.neurons[-1].surrogate_fn  # type: ignore[return-value]
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         spikes = x

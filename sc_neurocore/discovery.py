@@ -83,7 +83,16 @@ def _normalize(distribution: str) -> str:
 
 
 def _env_names(variable: str) -> set[str]:
-    return {part.strip() for part in os.environ.get(variable, "").split(",") if part.strip()}
+    """Comma-separated names; a ``distribution:name`` entry has its distribution normalized."""
+    names = set()
+    for part in os.environ.get(variable, "").split(","):
+        part = part.strip()
+        if ":" in part:
+            distribution, _, name = part.partition(":")
+            part = f"{_normalize(distribution.strip())}:{name.strip()}"
+        if part:
+            names.add(part)
+    return names
 
 
 def _entry_points() -> list[tuple[PluginRecord, Any]]:
@@ -208,7 +217,9 @@ def discover(warn: bool = True) -> Discovered:
         if not record.builtin and no_autoload:
             record.status, record.error = DISABLED, f"{NO_AUTOLOAD_VARIABLE} is set"
             continue
-        if record.name in disabled:
+        # "name" disables that entry point of any distribution, "dist:name" of one only.
+        qualified = f"{_normalize(record.distribution)}:{record.name}"
+        if record.name in disabled or qualified in disabled:
             if record.builtin:
                 _warn(
                     warn,

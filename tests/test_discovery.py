@@ -38,8 +38,8 @@ def claim(name: str, distribution: str, builtin: bool = False) -> Provided:
 
 
 def test_disable_list_parsing_ignores_blanks_and_spaces(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(DISABLE_VARIABLE, " a, b ,,c ,")
-    assert _env_names(DISABLE_VARIABLE) == {"a", "b", "c"}
+    monkeypatch.setenv(DISABLE_VARIABLE, " a, b ,,c , My_Dist : d")
+    assert _env_names(DISABLE_VARIABLE) == {"a", "b", "c", "my-dist:d"}
     monkeypatch.setenv(DISABLE_VARIABLE, "")
     assert _env_names(DISABLE_VARIABLE) == set()
 

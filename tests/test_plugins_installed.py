@@ -207,12 +207,16 @@ def test_a_plugin_cannot_replace_a_builtin(plugin_env: PluginEnv) -> None:
 def test_disable_variables(plugin_env: PluginEnv) -> None:
     disabled = _by_name(
         plugin_env.cli_json(
-            "plugins", SC_NEUROCORE_DISABLE_PLUGINS=" extra_surrogates , import_error,surrogates"
+            "plugins",
+            SC_NEUROCORE_DISABLE_PLUGINS=" extra_surrogates , import_error,surrogates,"
+            "SCN_Broken:malformed,other-dist:hook_raises",
         )
     )
     assert disabled["extra_surrogates"]["status"] == "disabled"
     assert "SC_NEUROCORE_DISABLE_PLUGINS" in disabled["extra_surrogates"]["error"]
     assert disabled["import_error"]["status"] == "disabled"
+    assert disabled["malformed"]["status"] == "disabled"  # distribution:name form
+    assert disabled["hook_raises"]["status"] == "failed"  # qualified by another distribution
     assert disabled["surrogates"]["status"] == "loaded"  # built-ins cannot be disabled
     assert disabled["composite"]["status"] == "loaded"
 

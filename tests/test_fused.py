@@ -46,6 +46,8 @@ def _loss_and_grads(run, x, v0, params, loss_kind: str):
     spikes, v = run(x, v0)
     if loss_kind == "spike_sum":  # the incoming gradient is an expanded tensor of ones
         loss = spikes.sum()
+    elif loss_kind == "membrane":  # no gradient reaches the spike output
+        loss = (v * v.detach().cos()).sum()
     else:
         weights = torch.linspace(-1.0, 2.0, spikes.numel(), dtype=x.dtype, device=x.device)
         loss = (spikes * weights.view_as(spikes)).sum() + (v * v.detach().cos()).sum()
@@ -67,6 +69,7 @@ def _assert_parity(fused: LIF, cell: LIFCell, x, v0, loss_kind: str = "weighted"
     )
     assert torch.equal(got[0], want[0]), "spikes differ"
     assert 0 < int(want[0].sum()) < want[0].numel(), "test inputs should fire some neurons"
+    assert all(bool(grad.ne(0).any()) for grad in want[2]), "every gradient should be non-zero"
     torch.testing.assert_close(got[1], want[1], rtol=1e-12, atol=1e-13)
     for index, (mine, reference) in enumerate(zip(got[2], want[2])):
         torch.testing.assert_close(mine, reference, rtol=1e-9, atol=1e-12, msg=f"grad {index}")
@@ -100,6 +103,12 @@ def test_matches_lifcell_without_initial_state(name: str, device: str) -> None:
     grads_ref = torch.autograd.grad((spikes_ref * 3).sum() + v_ref.sum(), [x, cell.beta_logit])
     for mine, reference in zip(grads, grads_ref):
         torch.testing.assert_close(mine, reference, rtol=1e-9, atol=1e-12)
+
+
+def test_loss_on_the_final_membrane_only_matches_lifcell() -> None:
+    options = dict(beta=0.7, threshold=0.8, learn_beta=True, learn_threshold=True)
+    x, v0 = _sequence()
+    _assert_parity(LIF(**options).double(), LIFCell(**options).double(), x, v0, "membrane")
 
 
 @pytest.mark.parametrize("learn", [False, True], ids=["fixed", "learned"])
@@ -270,3 +279,14 @@ def test_double_backward_raises_a_clear_error() -> None:
     (grad_x,) = torch.autograd.grad(spikes.sum() + v.sum(), x, create_graph=True)
     with pytest.raises(RuntimeError, match="second derivative"):
         grad_x.sum().backward()
+
+
+def test_layer_pickles_and_deep_copies_with_its_surrogate() -> None:
+    import copy
+    import pickle
+
+    layer = LIF(beta=0.8, surrogate_fn=sc_neurocore.get_surrogate("superspike", beta=4.0))
+    x, v0 = _sequence(torch.float32)
+    for clone in (pickle.loads(pickle.dumps(layer)), copy.deepcopy(layer)):
+        assert clone.fused and clone.surrogate_fn == layer.surrogate_fn
+        assert torch.equal(clone(x, v0)[0], layer(x, v0)[0])

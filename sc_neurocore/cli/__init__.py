@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 #: Modules that each add their subcommands through ``register(subparsers)``.
 COMMAND_MODULES: tuple[str, ...] = ("listing", "check", "bench", "train")
@@ -15,10 +16,17 @@ class UsageError(Exception):
     """Bad arguments: reported on stderr in one line, exit status 2."""
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (``--help`` still shows usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _OneLineErrors(
         prog="sc-neurocore",
         description="Surrogate-gradient spiking networks with pluggable execution paths.",
     )

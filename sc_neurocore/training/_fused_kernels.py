@@ -219,13 +219,13 @@ def lif_backward(
     ``sums``, if given, accumulates the parameter gradients on the way.
     """
     grad_h = recompute_membrane(sequence_buffer(x), x, spikes, v0, beta, threshold)
-    carry, factor = grad_v.to(x.dtype), 1.0  # factor * carry == dL/dv_t
+    carry = grad_v.to(x.dtype)
+    factor: Value = 1.0  # factor * carry == dL/dv_t
     for start, stop in _blocks(x.shape[0]):
         h = grad_h[start:stop]  # still the membrane until the recurrence below
         term = surrogate_term(spec, h - threshold, grad_spikes[start:stop], params)
-        v_prev = (
-            None if sums is None else _previous_membrane(grad_h, spikes, v0, start, stop, threshold)
-        )
+        if sums is not None:
+            v_prev = _previous_membrane(grad_h, spikes, v0, start, stop, threshold)
         for t in range(stop - 1, start - 1, -1):
             _multiply_add(grad_h[t], term[t - start], factor, carry)
             carry, factor = grad_h[t], beta

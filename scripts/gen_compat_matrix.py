@@ -65,7 +65,12 @@ NOTES = """\
 - `torch.compile(model, fullgraph=True)` works with every way of naming a surrogate: the
   dispatcher (`atan_surrogate`), pinned call forms (`atan_surrogate_custom_op`,
   `atan_surrogate_legacy`) and `get_surrogate(...)` objects, also when the compiled call is
-  the first use of the registry in the process (the call form resolves at trace time).
+  the first use of the registry in the process (the call form resolves at trace time). A
+  compiled dispatcher follows a later `set_default_path(...)` by recompiling. Every cell
+  class traces into one graph on every path; dynamic batch sizes (`dynamic=True`) compile
+  once.
+- `torch.export.export` of `SpikingNet` works with a dynamic batch dimension
+  (`torch.export.Dim`); the time dimension is unrolled, so it is fixed at export time.
 - `torch.save(model)` pickles the surrogate callable each cell holds: call forms pickle by
   reference, `get_surrogate` objects by (name, path, parameters). Loading a whole module is
   loading arbitrary Python, so it needs `torch.load(..., weights_only=False)`; prefer

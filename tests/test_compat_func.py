@@ -25,6 +25,11 @@ def _x(*shape: int) -> torch.Tensor:
     return x
 
 
+def _bound(pair: tuple[str, str]):
+    """(surrogate name, its callable on the pair's path with default parameters)."""
+    return pair[0], sc_neurocore.get_surrogate(*pair)
+
+
 def _g(surrogate: str, x: torch.Tensor) -> torch.Tensor:
     spec = sc_neurocore.get_spec(surrogate)
     return spec.grad(x, **spec.defaults).expand_as(x)
@@ -43,8 +48,7 @@ def _g_prime(surrogate: str, x: torch.Tensor) -> torch.Tensor:
 @feature("func")
 @pytest.mark.parametrize("pair", PAIRS, ids="@".join)
 def test_func_grad_gives_spec_gradient(pair: tuple[str, str]) -> None:
-    surrogate, path = pair
-    f = sc_neurocore.get_surrogate(surrogate, path)
+    surrogate, f = _bound(pair)
     x = _x(7)
     weights = torch.linspace(0.5, 2.0, 7, dtype=torch.float64)
     result = grad(lambda t: (f(t) * weights).sum())(x)
@@ -54,8 +58,7 @@ def test_func_grad_gives_spec_gradient(pair: tuple[str, str]) -> None:
 @feature("func")
 @pytest.mark.parametrize("pair", PAIRS, ids="@".join)
 def test_vmap_forward_and_per_sample_grad(pair: tuple[str, str]) -> None:
-    surrogate, path = pair
-    f = sc_neurocore.get_surrogate(surrogate, path)
+    surrogate, f = _bound(pair)
     batch = _x(5, 3)
     assert torch.equal(vmap(f)(batch), (batch > 0).to(batch.dtype))
     per_sample = vmap(grad(lambda row: f(row).sum()))(batch)
@@ -68,8 +71,7 @@ def test_vmap_forward_and_per_sample_grad(pair: tuple[str, str]) -> None:
 @feature("func")
 @pytest.mark.parametrize("pair", PAIRS, ids="@".join)
 def test_jacrev_is_diagonal_spec_gradient(pair: tuple[str, str]) -> None:
-    surrogate, path = pair
-    f = sc_neurocore.get_surrogate(surrogate, path)
+    surrogate, f = _bound(pair)
     x = _x(6)
     jacobian = jacrev(f)(x)
     torch.testing.assert_close(jacobian, torch.diag(_g(surrogate, x)), rtol=1e-12, atol=1e-14)
@@ -78,8 +80,7 @@ def test_jacrev_is_diagonal_spec_gradient(pair: tuple[str, str]) -> None:
 @feature("func")
 @pytest.mark.parametrize("pair", PAIRS, ids="@".join)
 def test_grad_of_grad_under_vmap_is_spec_second_derivative(pair: tuple[str, str]) -> None:
-    surrogate, path = pair
-    f = sc_neurocore.get_surrogate(surrogate, path)
+    surrogate, f = _bound(pair)
     x = _x(6)
     second = vmap(grad(grad(f)))(x)
     torch.testing.assert_close(second, _g_prime(surrogate, x), rtol=1e-10, atol=1e-12)
@@ -89,8 +90,7 @@ def test_grad_of_grad_under_vmap_is_spec_second_derivative(pair: tuple[str, str]
 @pytest.mark.parametrize("pair", PAIRS, ids="@".join)
 def test_forward_mode_is_refused_with_a_clear_error(pair: tuple[str, str]) -> None:
     """Pinned: no tangent formula is defined (jvp/jacfwd), on every path alike."""
-    surrogate, path = pair
-    f = sc_neurocore.get_surrogate(surrogate, path)
+    surrogate, f = _bound(pair)
     with pytest.raises(NotImplementedError, match="jvp"):
         jacfwd(f)(_x(3))
 
@@ -98,8 +98,7 @@ def test_forward_mode_is_refused_with_a_clear_error(pair: tuple[str, str]) -> No
 @feature("double_backward")
 @pytest.mark.parametrize("pair", PAIRS, ids="@".join)
 def test_double_backward_matches_spec(pair: tuple[str, str]) -> None:
-    surrogate, path = pair
-    f = sc_neurocore.get_surrogate(surrogate, path)
+    surrogate, f = _bound(pair)
     x = _x(9).requires_grad_(True)
     grad_out = torch.linspace(0.5, 1.5, 9, dtype=torch.float64, requires_grad=True)
     (first,) = torch.autograd.grad(f(x), x, grad_out, create_graph=True)
@@ -118,8 +117,7 @@ def test_double_backward_matches_spec(pair: tuple[str, str]) -> None:
 @pytest.mark.parametrize("pair", PAIRS, ids="@".join)
 def test_backward_without_create_graph_leaves_grad_out_intact(pair: tuple[str, str]) -> None:
     """The in-place fast backward writes only into its own buffer, never into grad_out."""
-    surrogate, path = pair
-    f = sc_neurocore.get_surrogate(surrogate, path)
+    surrogate, f = _bound(pair)
     x = _x(9).requires_grad_(True)
     grad_out = torch.ones_like(x, requires_grad=True)
     (first,) = torch.autograd.grad(f(x), x, grad_out)

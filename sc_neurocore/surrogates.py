@@ -27,8 +27,8 @@ PI = math.pi
 
 
 def _constant(value: float, device: torch.device) -> Tensor:
-    """A 0-dim float64 tensor: ``torch.addcmul`` wants its addend as a tensor, and a
-    0-dim one broadcasts and takes x's dtype in type promotion."""
+    """A 0-dim float64 tensor: ``torch.addcmul``/``torch.add`` with ``out=`` want the
+    addend as a tensor; a 0-dim one broadcasts and takes x's dtype in type promotion."""
     if torch.compiler.is_compiling():  # traced code must not see the eager cache
         return torch.tensor(value, dtype=torch.float64, device=device)
     return _cached_constant(value, device)
@@ -46,8 +46,9 @@ def fast_sigmoid_grad(x: Tensor, slope: float = 25.0) -> Tensor:
 
 
 def fast_sigmoid_grad_mul(x: Tensor, grad_out: Tensor, slope: float = 25.0) -> Tensor:
-    # slope / (1 + slope|x|)^2 == 1 / (slope * (|x| + 1/slope)^2)
-    t = x.abs().add_(1.0 / slope).square_().mul_(slope)
+    # slope / (1 + slope|x|)^2 == 1 / (slope * (|x| + 1/slope)^2): square and scale in one pass
+    t = x.abs().add_(1.0 / slope)
+    torch.addcmul(_constant(0.0, x.device), t, t, value=slope, out=t)
     return torch.div(grad_out, t, out=t)
 
 
@@ -61,7 +62,9 @@ def superspike_grad(x: Tensor, beta: float = 10.0) -> Tensor:
 
 
 def superspike_grad_mul(x: Tensor, grad_out: Tensor, beta: float = 10.0) -> Tensor:
-    t = x.abs().mul_(beta).add_(1.0).square_()
+    # (1 + beta|x|)^2 == beta^2 (|x| + 1/beta)^2: square and scale in one pass
+    t = x.abs().add_(1.0 / beta)
+    torch.addcmul(_constant(0.0, x.device), t, t, value=beta * beta, out=t)
     return torch.div(grad_out, t, out=t)
 
 
@@ -93,7 +96,8 @@ def sigmoid_grad(x: Tensor, slope: float = 5.0) -> Tensor:
 
 def sigmoid_grad_mul(x: Tensor, grad_out: Tensor, slope: float = 5.0) -> Tensor:
     # s (1 - s) == 1 / (2 (1 + cosh(slope x))); cosh overflows to inf exactly where g -> 0
-    t = x.mul(slope).cosh_().add_(1.0).mul_(2.0 / slope)
+    t = torch.mul(x, slope).cosh_()
+    torch.add(_constant(2.0 / slope, x.device), t, alpha=2.0 / slope, out=t)
     return torch.div(grad_out, t, out=t)
 
 
@@ -121,8 +125,9 @@ def triangular_grad(x: Tensor, width: float = 1.0) -> Tensor:
 
 
 def triangular_grad_mul(x: Tensor, grad_out: Tensor, width: float = 1.0) -> Tensor:
-    t = x.abs().mul_(-1.0 / (width * width)).add_(1.0 / width).clamp_(min=0)
-    return t.mul_(grad_out)
+    t = x.abs()
+    torch.add(_constant(1.0 / width, x.device), t, alpha=-1.0 / (width * width), out=t)
+    return t.clamp_(min=0).mul_(grad_out)
 
 
 def triangular_primitive(x: Tensor, width: float = 1.0) -> Tensor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 
 import pytest
 import torch
@@ -11,7 +12,7 @@ import torch
 import sc_neurocore
 from sc_neurocore.bench import SECTIONS, BenchConfig, render, run_bench
 from sc_neurocore.bench.lif import build_layer, candidates, lif_inputs
-from sc_neurocore.bench.memory import saved_bytes
+from sc_neurocore.bench.memory import measure, saved_bytes
 from sc_neurocore.bench.peers import COUNTERPARTS, PEERS, peer_version
 from sc_neurocore.bench.progress import Progress
 from sc_neurocore.bench.targets import evaluate
@@ -137,6 +138,14 @@ def test_saved_bytes_counts_one_tensor_per_step_for_the_cell_loop() -> None:
     x, _ = lif_inputs(shape)
     layer = build_layer({"kind": "cell", "path": sc_neurocore.get_default_path()})
     assert saved_bytes(layer, x) >= x.numel() * x.element_size()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
+def test_peak_memory_probe_sees_at_least_the_output() -> None:
+    shape = (10, 16, 256)
+    spec = {"kind": "cell", "path": sc_neurocore.get_default_path()}
+    peak = measure(spec, shape, timeout=120)
+    assert peak is not None and peak >= shape[0] * shape[1] * shape[2] * 4
 
 
 def test_interleaved_samples_every_candidate_each_round() -> None:

@@ -21,7 +21,7 @@ class BenchConfig:
     surrogate_timing: Timing = field(default_factory=lambda: Timing(rounds=21, min_sample_s=0.01))
     #: LIF layer (time steps, batch, neurons).
     lif_shape: tuple[int, int, int] = (100, 64, 1024)
-    lif_timing: Timing = field(default_factory=lambda: Timing(rounds=7, warmup=1, min_sample_s=0))
+    lif_timing: Timing = field(default_factory=lambda: Timing(rounds=5, warmup=1, min_sample_s=0))
     #: Peak memory of each LIF candidate in a fresh child process (seconds each).
     peak_memory: bool = True
     #: SpikingNet training step (time steps, batch, (input, hidden, output)).

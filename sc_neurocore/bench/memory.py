@@ -1,19 +1,20 @@
 """Peak memory of one LIF fwd+bwd, measured in a fresh child process.
 
 The child builds the candidate and its inputs, warms the code paths up on a tiny
-input (so lazy imports and one-time setup are not counted), records its resident set
-size, runs one fwd+bwd at full size and reports ``ru_maxrss`` minus that baseline: the
-high-water mark of everything the pass allocated (saved tensors, temporaries and
-outputs), whichever way an implementation keeps them.  A fresh process matters
-because a warm allocator would serve the pass from memory freed earlier.
-Linux only (``/proc/self/statm``); elsewhere the figure is reported as absent.
+input (so lazy imports and one-time setup are not counted), hands freed heap memory
+back to the system, resets the kernel's high-water mark of its resident set
+(``/proc/self/clear_refs``), runs one fwd+bwd at full size and reports that mark
+minus the resident size just before: the peak of everything the pass allocated
+(saved tensors, temporaries, outputs), however an implementation keeps them.  A
+fresh process matters because a warm allocator would serve the pass from memory
+freed earlier.  Linux only; elsewhere the figure is reported as absent.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
-import os
-import resource
 import subprocess
 import sys
 from typing import Any
@@ -24,15 +25,31 @@ from torch import Tensor
 from .config import BenchConfig
 from .progress import Progress
 
-PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
-
-def _resident_bytes() -> int | None:
+def _status_kib(field: str) -> int | None:
     try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * PAGE
-    except (OSError, IndexError, ValueError):
-        return None
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _reset_peak() -> bool:
+    """Return freed heap pages to the system and restart the resident high-water mark."""
+    libc_name = ctypes.util.find_library("c")
+    if libc_name:
+        trim = getattr(ctypes.CDLL(libc_name), "malloc_trim", None)
+        if trim is not None:
+            trim(0)
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        return False
+    return True
 
 
 def measure_here(spec: dict[str, Any], shape: tuple[int, int, int]) -> int | None:
@@ -42,13 +59,14 @@ def measure_here(spec: dict[str, Any], shape: tuple[int, int, int]) -> int | Non
     layer = build_layer(spec)
     fwd_bwd(layer, *lif_inputs((2, 2, 8)))()
     run = fwd_bwd(layer, *lif_inputs(shape))
-    before_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    baseline = _resident_bytes()
+    if not _reset_peak():
+        return None
+    baseline = _status_kib("VmRSS")
     run()
-    after_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    if baseline is None or after_peak <= before_peak:
-        return None  # the pass never rose above an earlier peak: no reading
-    return after_peak - baseline
+    peak = _status_kib("VmHWM")
+    if baseline is None or peak is None:
+        return None
+    return (peak - baseline) * 1024
 
 
 def measure(spec: dict[str, Any], shape: tuple[int, int, int], timeout: float = 300) -> int | None:

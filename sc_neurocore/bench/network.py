@@ -72,7 +72,7 @@ def run_network(
         if config.compile_network:
             plan.append((f"{path} compiled", path, True, False))
     if not config.compile_network:
-        notes.append("torch.compile skipped (quick run)")
+        notes.append("torch.compile skipped (--quick or --no-compile)")
     if _present("sc_neurocore.training.fused"):
         plan.append(("fused hidden layer eager", paths[0], False, True))
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -34,6 +35,9 @@ def register(subparsers: Any) -> None:
         metavar="SECTION",
         help=f"run only these sections: {', '.join(SECTIONS)}",
     )
+    parser.add_argument(
+        "--no-compile", action="store_true", help="skip torch.compile in the network section"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     parser.set_defaults(handler=run)
 
@@ -47,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(f"--only: unknown section(s) {unknown}; choose from {list(SECTIONS)}")
     config = BenchConfig.quick_preset(sections) if args.quick else BenchConfig.full(sections)
+    if args.no_compile:
+        config = dataclasses.replace(config, compile_network=False)
     handle = None
     if args.json and args.json != "-":
         try:  # fail before minutes of measuring, not after

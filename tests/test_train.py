@@ -63,6 +63,7 @@ def test_fused_flag_trains(capsys) -> None:
         (["--epochs", "0"], "--epochs"),
         (["--timesteps", "-1"], "--timesteps"),
         (["--lr", "0"], "--lr"),
+        (["--threads", "0"], "--threads"),
         (["--surrogate", "atann"], "atann"),
         (["--path", "nowhere"], "nowhere"),
         (["--param", "alpha"], "NAME=NUMBER"),

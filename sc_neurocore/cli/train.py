@@ -16,7 +16,7 @@ from . import UsageError
 
 #: Tuned on a 2-core CPU: >= 95 % test accuracy in a few seconds (docs/demo.md).
 DEFAULTS: dict[str, Any] = dict(
-    surrogate="atan", epochs=10, timesteps=20, hidden=128, lr=1e-2, batch_size=64, seed=0
+    surrogate="atan", epochs=10, timesteps=20, hidden=128, lr=1e-2, batch_size=64, seed=0, threads=1
 )
 LOSS_SCALE = 0.5  # softens the count logits (0..T) so early epochs do not saturate
 
@@ -57,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         ("hidden", "hidden LIF neurons"),
         ("seed", "seed of weights, shuffling and spike encoding"),
         ("batch-size", "images per optimizer step"),
+        ("threads", "CPU threads for torch; the layers are small, so more mostly add overhead"),
     ):
         parser.add_argument(
             f"--{name}", type=int, default=DEFAULTS[name.replace("-", "_")], help=meaning
@@ -88,7 +89,7 @@ def parse_params(items: list[str]) -> dict[str, float]:
 
 
 def _check_args(args: argparse.Namespace) -> torch.device:
-    for name in ("epochs", "timesteps", "hidden", "batch_size"):
+    for name in ("epochs", "timesteps", "hidden", "batch_size", "threads"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if not args.lr > 0:
@@ -202,6 +203,7 @@ def _compare(runs: list[Run]) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    began = time.perf_counter()
     _check_args(args)
     params = parse_params(args.param)
     paths = _paths(args)
@@ -217,9 +219,15 @@ def main(args: argparse.Namespace) -> int:
         + (", fused" if args.fused else "")
     )
     runs = []
-    for path in paths:
-        runs.append(train_once(args, path, params, digits))
-        _report(runs[-1])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        for path in paths:
+            runs.append(train_once(args, path, params, digits))
+            _report(runs[-1])
+    finally:
+        torch.set_num_threads(threads)
     if args.compare_paths:
         _compare(runs)
+    print(f"total {time.perf_counter() - began:.1f} s, loading the data included")
     return 0

@@ -183,6 +183,26 @@ class SpikingCell(nn.Module):
         return ", ".join(fields)
 
 
+class LeakyCell(SpikingCell):
+    """A cell whose membrane decays by ``beta`` per step (learned as ``beta_logit``)."""
+
+    beta = decay_attribute("beta")
+    repr_fields: tuple[str, ...] = ("beta", "threshold")
+
+    def __init__(
+        self,
+        beta: Value = 0.9,
+        threshold: Value = 1.0,
+        surrogate_fn: SurrogateCallable | None = None,
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+    ) -> None:
+        super().__init__(
+            threshold=threshold, surrogate_fn=surrogate_fn, learn_threshold=learn_threshold
+        )
+        self._decay("beta", beta, learn_beta)
+
+
 def reset(v: Tensor, spike: Tensor, amount: Value) -> Tensor:
     """``v - spike.detach() * amount`` in one kernel when ``amount`` is a number."""
     if isinstance(amount, Tensor):

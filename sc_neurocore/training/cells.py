@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from ._cell_base import (
+    LeakyCell,
     SpikingCell,
     SurrogateCallable,
     check_non_negative,
@@ -41,24 +42,12 @@ def _zeros(state: Tensor | None, like: Tensor) -> Tensor:
     return torch.zeros_like(like) if state is None else state
 
 
-class LIFCell(SpikingCell):
-    """Leaky integrate-and-fire: ``v = beta*v + I``; returns ``(spike, v)``."""
+class LIFCell(LeakyCell):
+    """Leaky integrate-and-fire: ``v = beta*v + I``; returns ``(spike, v)``.
 
-    beta = decay_attribute("beta")
-    repr_fields = ("beta", "threshold")
-
-    def __init__(
-        self,
-        beta: float | Tensor = 0.9,
-        threshold: float | Tensor = 1.0,
-        surrogate_fn: SurrogateCallable | None = None,
-        learn_beta: bool = False,
-        learn_threshold: bool = False,
-    ) -> None:
-        super().__init__(
-            threshold=threshold, surrogate_fn=surrogate_fn, learn_threshold=learn_threshold
-        )
-        self._decay("beta", beta, learn_beta)
+    ``LIFCell(beta=0.9, threshold=1.0, surrogate_fn=None, learn_beta=False,
+    learn_threshold=False)``.
+    """
 
     def forward(self, input_current: Tensor, v: Tensor | None = None) -> tuple[Tensor, Tensor]:
         v = decayed(_zeros(v, input_current), self.beta, input_current)
@@ -83,11 +72,10 @@ class IFCell(SpikingCell):
         return self.fire(v, self.threshold)
 
 
-class SynapticCell(SpikingCell):
+class SynapticCell(LeakyCell):
     """Current-based synapse: ``i = alpha*i + I; v = beta*v + i``; returns ``(spike, i, v)``."""
 
     alpha = decay_attribute("alpha")
-    beta = decay_attribute("beta")
     repr_fields = ("alpha", "beta", "threshold")
 
     def __init__(
@@ -100,11 +88,8 @@ class SynapticCell(SpikingCell):
         learn_beta: bool = False,
         learn_threshold: bool = False,
     ) -> None:
-        super().__init__(
-            threshold=threshold, surrogate_fn=surrogate_fn, learn_threshold=learn_threshold
-        )
+        super().__init__(beta, threshold, surrogate_fn, learn_beta, learn_threshold)
         self._decay("alpha", alpha, learn_alpha)
-        self._decay("beta", beta, learn_beta)
 
     def forward(
         self, input_current: Tensor, i: Tensor | None = None, v: Tensor | None = None
@@ -137,14 +122,13 @@ class SecondOrderLIFCell(SynapticCell):
         )
 
 
-class ALIFCell(SpikingCell):
+class ALIFCell(LeakyCell):
     """Adaptive-threshold LIF (Bellec et al. 2020); returns ``(spike, v, a)``.
 
     ``theta = threshold + beta_adapt*a; v = beta*v + I``; spike on ``v - theta``; reset by
     ``theta``; ``a = rho*a + spike.detach()``.
     """
 
-    beta = decay_attribute("beta")
     repr_fields = ("beta", "threshold", "rho", "beta_adapt")
 
     def __init__(
@@ -157,10 +141,7 @@ class ALIFCell(SpikingCell):
         learn_beta: bool = False,
         learn_threshold: bool = False,
     ) -> None:
-        super().__init__(
-            threshold=threshold, surrogate_fn=surrogate_fn, learn_threshold=learn_threshold
-        )
-        self._decay("beta", beta, learn_beta)
+        super().__init__(beta, threshold, surrogate_fn, learn_beta, learn_threshold)
         self.rho = check_unit("rho", rho)
         self.beta_adapt = check_non_negative("beta_adapt", beta_adapt)
 
@@ -173,14 +154,13 @@ class ALIFCell(SpikingCell):
         return spike, v, decayed(a, self.rho, spike.detach())
 
 
-class ExpIFCell(SpikingCell):
+class ExpIFCell(LeakyCell):
     """Exponential integrate-and-fire; returns ``(spike, v)``.
 
     ``v = beta*v + delta_t*exp(clamp((v - v_rh)/delta_t, max=5)) + I``; the clamp keeps
     the exponential finite before the reset catches the upswing.
     """
 
-    beta = decay_attribute("beta")
     repr_fields: tuple[str, ...] = ("beta", "threshold", "delta_t", "v_rh")
 
     def __init__(
@@ -193,10 +173,7 @@ class ExpIFCell(SpikingCell):
         learn_beta: bool = False,
         learn_threshold: bool = False,
     ) -> None:
-        super().__init__(
-            threshold=threshold, surrogate_fn=surrogate_fn, learn_threshold=learn_threshold
-        )
-        self._decay("beta", beta, learn_beta)
+        super().__init__(beta, threshold, surrogate_fn, learn_beta, learn_threshold)
         self.delta_t = check_positive("delta_t", delta_t)
         self.v_rh = check_real("v_rh", v_rh)
 
@@ -289,7 +266,7 @@ class LapicqueCell(SpikingCell):
         return self.fire(v, threshold, threshold - self.v_rest)
 
 
-class AlphaCell(SpikingCell):
+class AlphaCell(LeakyCell):
     """Excitatory and inhibitory synaptic currents into one membrane.
 
     ``forward(exc_current, inh_current, i_exc, i_inh, v)``:
@@ -299,7 +276,6 @@ class AlphaCell(SpikingCell):
 
     alpha_exc = decay_attribute("alpha_exc")
     alpha_inh = decay_attribute("alpha_inh")
-    beta = decay_attribute("beta")
     repr_fields = ("alpha_exc", "alpha_inh", "beta", "threshold")
 
     def __init__(
@@ -312,12 +288,9 @@ class AlphaCell(SpikingCell):
         learn_beta: bool = False,
         learn_threshold: bool = False,
     ) -> None:
-        super().__init__(
-            threshold=threshold, surrogate_fn=surrogate_fn, learn_threshold=learn_threshold
-        )
+        super().__init__(beta, threshold, surrogate_fn, learn_beta, learn_threshold)
         self._decay("alpha_exc", alpha_exc)
         self._decay("alpha_inh", alpha_inh)
-        self._decay("beta", beta, learn_beta)
 
     def forward(
         self,

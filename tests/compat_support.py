@@ -10,9 +10,24 @@ from pathlib import Path
 from typing import Any
 
 import sc_neurocore
+from sc_neurocore.registry import coverage
 from sc_neurocore.training import surrogate as call_forms
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def runnable_paths() -> tuple[str, ...]:
+    """Registered paths that run the surrogates the model-level tests use, here.
+
+    A plugin path may be registered but unavailable on this machine, or cover only some
+    surrogates; those gaps are reported by the registry, not failures of these tests.
+    """
+    used = ("atan", "fast_sigmoid", "superspike", "triangular")
+    return tuple(
+        path
+        for path in sc_neurocore.list_paths()
+        if all(coverage(surrogate, path)[0] for surrogate in used)
+    )
 
 
 def all_call_forms() -> list[Any]:
@@ -32,7 +47,7 @@ def model_forms() -> list[Any]:
         call_forms.atan_surrogate_legacy,
         *(
             sc_neurocore.get_surrogate("fast_sigmoid", path, slope=12.5)
-            for path in sc_neurocore.list_paths()
+            for path in runnable_paths()
         ),
     ]
 

@@ -24,10 +24,10 @@ from sc_neurocore.training.cells import LIFCell
 from sc_neurocore.training.networks import SpikingNet
 
 from .compat_matrix import feature
-from .compat_support import all_call_forms, form_id, model_forms, run_fresh_python
+from .compat_support import all_call_forms, form_id, model_forms, run_fresh_python, runnable_paths
 from .conftest import registered_pairs
 
-PATHS = sc_neurocore.list_paths()
+PATHS = runnable_paths()
 SURROGATE_FORMS = [
     *all_call_forms(),
     *(sc_neurocore.get_surrogate(surrogate, path) for surrogate, path in registered_pairs()),

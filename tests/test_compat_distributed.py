@@ -20,12 +20,13 @@ import sc_neurocore
 from sc_neurocore.training.networks import SpikingNet
 
 from .compat_matrix import feature
+from .compat_support import runnable_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 WORLD_SIZE = 2
 LOCAL_BATCH = 3
 STEPS = 3
-PATHS = sc_neurocore.list_paths()
+PATHS = runnable_paths()
 
 
 def _model(path: str) -> SpikingNet:

@@ -9,11 +9,11 @@ import sc_neurocore
 from sc_neurocore.training.networks import SpikingNet
 
 from .compat_matrix import feature
-from .compat_support import all_call_forms
+from .compat_support import all_call_forms, runnable_paths
 from .conftest import FLOAT_DTYPES, registered_pairs
 
 PAIRS = registered_pairs()
-PATHS = sc_neurocore.list_paths()
+PATHS = runnable_paths()
 ALL_CALL_FORMS = all_call_forms()
 
 

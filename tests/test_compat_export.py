@@ -17,9 +17,10 @@ from sc_neurocore.registry import resolve
 from sc_neurocore.training.networks import SpikingNet
 
 from .compat_matrix import feature
+from .compat_support import runnable_paths
 
 SURROGATES = sc_neurocore.list_surrogates()
-PATHS = sc_neurocore.list_paths()
+PATHS = runnable_paths()
 
 
 class Layer(torch.nn.Module):

@@ -20,11 +20,11 @@ from sc_neurocore.training.cells import LIFCell
 from sc_neurocore.training.networks import SpikingNet
 
 from .compat_matrix import feature
-from .compat_support import all_call_forms, form_id, model_forms
+from .compat_support import all_call_forms, form_id, model_forms, runnable_paths
 from .conftest import registered_pairs
 
 PAIRS = registered_pairs()
-PATHS = sc_neurocore.list_paths()
+PATHS = runnable_paths()
 ALL_CALL_FORMS = all_call_forms()
 MODEL_FORMS = model_forms()
 

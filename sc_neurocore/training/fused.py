@@ -24,11 +24,10 @@ from torch import Tensor
 from ..bound import Surrogate
 from ..registry import get_spec
 from ._cell_base import (
-    SpikingCell,
+    LeakyCell,
     SurrogateCallable,
     Value,
     check_surrogate,
-    decay_attribute,
     decayed,
 )
 from ._fused_kernels import ParameterSums, kernel_value, lif_backward, lif_forward
@@ -273,28 +272,12 @@ def fused_surrogate(fn: object) -> FusedKey | None:
     return name, tuple(values.values())
 
 
-class LIF(SpikingCell):
+class LIF(LeakyCell):
     """Multi-step LIF: ``forward(inputs (T, batch, ...), v0=None) -> (spikes, v_T)``.
 
     The equations, arguments and learnable parameters (``beta_logit``, ``threshold_log``)
     are those of :class:`~sc_neurocore.training.LIFCell`, so state dicts interchange.
     """
-
-    beta = decay_attribute("beta")
-    repr_fields = ("beta", "threshold")
-
-    def __init__(
-        self,
-        beta: float | Tensor = 0.9,
-        threshold: float | Tensor = 1.0,
-        surrogate_fn: SurrogateCallable | None = None,
-        learn_beta: bool = False,
-        learn_threshold: bool = False,
-    ) -> None:
-        super().__init__(
-            threshold=threshold, surrogate_fn=surrogate_fn, learn_threshold=learn_threshold
-        )
-        self._decay("beta", beta, learn_beta)
 
     @property
     def surrogate_fn(self) -> SurrogateCallable:

@@ -62,6 +62,7 @@ def _row(name: str, info: dict[str, Any], samples: dict[str, Samples], surrogate
         "seconds": mine.median,
         "x_mul": median_ratio(mine, samples[BASELINE]),
         "mul_seconds": samples[BASELINE].median,
+        "page_faults_per_call": mine.median_faults,
         "vs": {
             other: median_ratio(mine, s)
             for other, s in samples.items()

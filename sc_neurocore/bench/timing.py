@@ -33,14 +33,20 @@ class Timing:
 
 @dataclass(frozen=True)
 class Samples:
-    """Per-call seconds of one candidate, one value per round."""
+    """Per-call seconds of one candidate, one value per round, and its page faults."""
 
     name: str
     seconds: tuple[float, ...]
+    #: Minor page faults per call (fresh memory mapped in by the allocator), per round.
+    faults: tuple[float, ...] = ()
 
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
+
+    @property
+    def median_faults(self) -> float | None:
+        return statistics.median(self.faults) if self.faults else None
 
 
 def _calls_per_sample(candidate: Candidate, min_sample_s: float) -> int:
@@ -58,6 +64,7 @@ def interleaved(candidates: Mapping[str, Candidate], timing: Timing) -> dict[str
             candidates[name]()
     calls = {name: _calls_per_sample(candidates[name], timing.min_sample_s) for name in names}
     collected: dict[str, list[float]] = {name: [] for name in names}
+    faults: dict[str, list[float]] = {name: [] for name in names}
     enabled = gc.isenabled()
     gc.disable()  # a collection landing in one sample would skew that round
     try:
@@ -65,14 +72,24 @@ def interleaved(candidates: Mapping[str, Candidate], timing: Timing) -> dict[str
             shift = round_index % len(names)
             for name in names[shift:] + names[:shift]:
                 fn, count = candidates[name], calls[name]
+                faulted = _minor_faults()
                 start = time.perf_counter()
                 for _ in range(count):
                     fn()
                 collected[name].append((time.perf_counter() - start) / count)
+                faults[name].append((_minor_faults() - faulted) / count)
     finally:
         if enabled:
             gc.enable()
-    return {name: Samples(name, tuple(values)) for name, values in collected.items()}
+    return {name: Samples(name, tuple(collected[name]), tuple(faults[name])) for name in names}
+
+
+def _minor_faults() -> int:
+    try:
+        import resource  # Unix only
+    except ImportError:
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def median_ratio(numerator: Samples, denominator: Samples) -> float:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import sc_neurocore_composite as plugin
 import torch
 
 import sc_neurocore
-import sc_neurocore_composite as plugin
 
 
 def _spec_without_primitive() -> sc_neurocore.SurrogateSpec:

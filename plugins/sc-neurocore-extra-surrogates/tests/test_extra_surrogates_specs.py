@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import sc_neurocore_extra_surrogates as plugin
 import torch
 
 import sc_neurocore
-import sc_neurocore_extra_surrogates as plugin
 
 NAMES = [spec.name for spec in plugin.SURROGATES]
 

@@ -13,6 +13,7 @@ import sc_neurocore
 from sc_neurocore.bench import SECTIONS, BenchConfig, render, run_bench
 from sc_neurocore.bench.lif import build_layer, candidates, lif_inputs
 from sc_neurocore.bench.memory import measure, saved_bytes
+from sc_neurocore.bench.ops import LARGE
 from sc_neurocore.bench.peers import COUNTERPARTS, PEERS, peer_version
 from sc_neurocore.bench.progress import Progress
 from sc_neurocore.bench.targets import evaluate
@@ -23,7 +24,7 @@ from .conftest import registered_pairs
 
 TINY = dataclasses.replace(
     BenchConfig.quick_preset(),
-    sizes=(64, 256),
+    sizes=(64, LARGE),
     surrogate_timing=Timing(rounds=2, warmup=1, min_sample_s=0),
     lif_shape=(3, 2, 8),
     net_steps=2,
@@ -60,7 +61,7 @@ def test_every_registered_pair_is_measured_at_every_size(
     for row in rows:
         assert row["seconds"] > 0 and row["x_mul"] > 0
         others = {p for s, p in registered_pairs() if s == surrogate and p != path}
-        assert others <= set(row["vs"])
+        assert set(row["vs"]) == others
 
 
 def test_peers_section_lists_installed_counterparts(results: dict) -> None:
@@ -74,6 +75,9 @@ def test_peers_section_lists_installed_counterparts(results: dict) -> None:
         if installed[peer.library]
     }
     assert {(row["surrogate"], row["library"]) for row in rows} == expected
+    for row in rows:
+        paths = {p for s, p in registered_pairs() if s == row["surrogate"]}
+        assert paths <= set(row["vs"])
     missing = [library for library, version in installed.items() if version is None]
     notes = " ".join(results["sections"]["peers"]["notes"])
     assert all(library in notes for library in missing)
@@ -115,21 +119,23 @@ def test_targets_are_evaluated_and_rendered(results: dict) -> None:
 
 
 def test_target_verdicts_follow_the_limits() -> None:
-    def run_with(x_mul: float, vs_jelly: float) -> dict:
-        row = {
+    def run_with(x_mul: float, jelly_over_ours: float) -> dict:
+        ours = {"surrogate": "atan", "path": "custom_op", "numel": 10**6, "x_mul": x_mul, "vs": {}}
+        jelly = {
             "surrogate": "atan",
-            "path": "custom_op",
+            "library": "spikingjelly",
             "numel": 10**6,
-            "x_mul": x_mul,
-            "vs": {"spikingjelly": vs_jelly},
+            "vs": {"custom_op": jelly_over_ours},
         }
-        return {t["target"]: t for t in evaluate({"sections": {"surrogates": {"rows": [row]}}})}
+        sections = {"surrogates": {"rows": [ours]}, "peers": {"rows": [jelly]}}
+        return {t["target"]: t for t in evaluate({"sections": sections})}
 
-    good, bad = run_with(3.4, 0.39), run_with(3.6, 0.41)
+    good, bad = run_with(3.4, 1 / 0.39), run_with(3.6, 1 / 0.41)
     mul = "custom_op atan fwd+bwd (largest size) / torch.mul"
     jelly = "custom_op atan fwd+bwd (largest size) / SpikingJelly ATan"
     assert good[mul]["passed"] is True and bad[mul]["passed"] is False
     assert good[jelly]["passed"] is True and bad[jelly]["passed"] is False
+    assert good[jelly]["measured"] == pytest.approx(0.39)
     assert good["cached get_surrogate"]["passed"] is None
 
 

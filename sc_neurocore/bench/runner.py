@@ -20,8 +20,8 @@ SCHEMA_VERSION = 1
 
 METHOD = {
     "fwd_bwd": "y = f(x); torch.autograd.grad(y, x, g), x and g fp32",
-    "statistic": "median over rounds; candidates of a group interleaved in a rotating order; "
-    "ratios are medians of per-round ratios",
+    "statistic": "median over rounds; the candidates of a group sampled once per round, in a "
+    "new random order each round; ratios are medians of per-round ratios",
     "baseline": "torch.mul(a, b, out=c) of the same size, in the same group",
     "memory": "peak RSS above the pre-pass baseline, one fwd+bwd in a fresh process",
     "saved": "bytes of distinct storages saved for backward (saved_tensors_hooks), inputs excluded",

@@ -1,7 +1,7 @@
 """Interleaved timing: every candidate of a group is sampled once per round.
 
 The machine is shared and noisy, so a candidate is never timed in one long block:
-each round samples all candidates one after another (in a rotating order), a ratio
+each round samples all candidates one after another (in a shuffled order), a ratio
 is taken between two candidates *within* each round, and the reported figure is the
 median over rounds.  Slow drifts of the machine then cancel out of the ratios.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import math
+import random
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -57,7 +58,7 @@ def _calls_per_sample(candidate: Candidate, min_sample_s: float) -> int:
 
 
 def interleaved(candidates: Mapping[str, Candidate], timing: Timing) -> dict[str, Samples]:
-    """Time each candidate ``timing.rounds`` times, rotating the order each round."""
+    """Time each candidate ``timing.rounds`` times, in a new random order each round."""
     names = list(candidates)
     for name in names:
         for _ in range(timing.warmup):
@@ -68,9 +69,11 @@ def interleaved(candidates: Mapping[str, Candidate], timing: Timing) -> dict[str
     enabled = gc.isenabled()
     gc.disable()  # a collection landing in one sample would skew that round
     try:
-        for round_index in range(timing.rounds):
-            shift = round_index % len(names)
-            for name in names[shift:] + names[:shift]:
+        order = random.Random(len(names))  # seeded: the same schedule every run
+        for _ in range(timing.rounds):
+            # A fresh permutation per round: no candidate always follows the same one,
+            # which would hand it that neighbour's cache and allocator state every time.
+            for name in order.sample(names, len(names)):
                 fn, count = candidates[name], calls[name]
                 faulted = _minor_faults()
                 start = time.perf_counter()

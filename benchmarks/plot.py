@@ -42,6 +42,7 @@ def plot(results: dict[str, Any], output: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     largest, names, series = surrogate_bars(results)
     lif = results["sections"].get("lif", {}).get("rows", [])
@@ -52,6 +53,9 @@ def plot(results: dict[str, Any], output: Path) -> None:
         left.bar(positions, values, width, label=label)
     left.set_xticks(range(len(names)), names, rotation=20)
     left.set_yscale("log")
+    left.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    left.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    left.set_yticks([1, 2, 3, 5, 10, 20, 50])
     left.set_ylabel("fwd+bwd time / torch.mul time (log; lower is faster)")
     left.set_title(f"Surrogate spike, {largest:.0e} fp32 elements")
     left.legend(fontsize=8)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 Results = dict[str, Any]
+PEER_LIBRARIES = ("snntorch", "spikingjelly")
 
 
 def seconds(value: float) -> str:
@@ -23,7 +24,9 @@ def ratio(value: float | None) -> str:
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool = False) -> str:
     if markdown:
         lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines += [
+            "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows
+        ]
         return "\n".join(lines)
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
     lines = [
@@ -51,7 +54,15 @@ def _surrogate_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]
 
 
 def _peer_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    headers = ["surrogate", "peer function", "same formula", "elements", "fwd+bwd", "x torch.mul"]
+    headers = [
+        "surrogate",
+        "peer function",
+        "same formula",
+        "elements",
+        "fwd+bwd",
+        "x torch.mul",
+        "our paths' time / peer's",
+    ]
     rows = [
         [
             row["surrogate"],
@@ -60,6 +71,11 @@ def _peer_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             f"{row['numel']:.0e}",
             seconds(row["seconds"]),
             ratio(row["x_mul"]),
+            ", ".join(
+                f"{path} {1 / value:.2f}"
+                for path, value in row["vs"].items()
+                if value and path not in PEER_LIBRARIES
+            ),
         ]
         for row in section["rows"]
     ]

@@ -15,32 +15,15 @@ reaches a denominator, where an overflow to ``inf`` yields the correct 0.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import torch
 from torch import Tensor
 
 from .hookspecs import hookimpl
+from .scalars import scalar_like
 from .spec import SurrogateSpec
 
 PI = math.pi
-
-
-def _constant(value: float, like: Tensor) -> Tensor:
-    """``value`` as a 0-dim tensor of ``like``'s dtype and device.
-
-    ``torch.addcmul``/``torch.add`` with ``out=`` want the addend as a tensor; a 0-dim
-    one broadcasts, and in x's own dtype it needs no conversion on each call.
-    """
-    if torch.compiler.is_compiling():  # traced code must not see the eager cache
-        return torch.tensor(value, dtype=like.dtype, device=like.device)
-    return _cached_constant(value, like.dtype, like.device)
-
-
-@lru_cache(maxsize=256)
-def _cached_constant(value: float, dtype: torch.dtype, device: torch.device) -> Tensor:
-    # Cached so the eager backward allocates nothing besides its result.
-    return torch.tensor(value, dtype=dtype, device=device)
 
 
 # fast_sigmoid: g = slope / (1 + slope*|x|)^2, Zenke & Ganguli 2018 (SuperSpike's fast sigmoid).
@@ -51,7 +34,7 @@ def fast_sigmoid_grad(x: Tensor, slope: float = 25.0) -> Tensor:
 def fast_sigmoid_grad_mul(x: Tensor, grad_out: Tensor, slope: float = 25.0) -> Tensor:
     # slope / (1 + slope|x|)^2 == 1 / (slope * (|x| + 1/slope)^2): square and scale in one pass
     t = x.abs().add_(1.0 / slope)
-    torch.addcmul(_constant(0.0, x), t, t, value=slope, out=t)
+    torch.addcmul(scalar_like(0.0, x), t, t, value=slope, out=t)
     return torch.div(grad_out, t, out=t)
 
 
@@ -67,7 +50,7 @@ def superspike_grad(x: Tensor, beta: float = 10.0) -> Tensor:
 def superspike_grad_mul(x: Tensor, grad_out: Tensor, beta: float = 10.0) -> Tensor:
     # (1 + beta|x|)^2 == beta^2 (|x| + 1/beta)^2: square and scale in one pass
     t = x.abs().add_(1.0 / beta)
-    torch.addcmul(_constant(0.0, x), t, t, value=beta * beta, out=t)
+    torch.addcmul(scalar_like(0.0, x), t, t, value=beta * beta, out=t)
     return torch.div(grad_out, t, out=t)
 
 
@@ -83,7 +66,7 @@ def atan_grad(x: Tensor, alpha: float = 2.0) -> Tensor:
 def atan_grad_mul(x: Tensor, grad_out: Tensor, alpha: float = 2.0) -> Tensor:
     # alpha / (2 (1 + (pi alpha x / 2)^2)) == 1 / (2/alpha + (pi^2 alpha / 2) x^2)
     t = torch.empty_like(x)
-    torch.addcmul(_constant(2.0 / alpha, x), x, x, value=PI * PI * alpha / 2, out=t)
+    torch.addcmul(scalar_like(2.0 / alpha, x), x, x, value=PI * PI * alpha / 2, out=t)
     return torch.div(grad_out, t, out=t)
 
 
@@ -100,7 +83,7 @@ def sigmoid_grad(x: Tensor, slope: float = 5.0) -> Tensor:
 def sigmoid_grad_mul(x: Tensor, grad_out: Tensor, slope: float = 5.0) -> Tensor:
     # s (1 - s) == 1 / (2 (1 + cosh(slope x))); cosh overflows to inf exactly where g -> 0
     t = torch.mul(x, slope).cosh_()
-    torch.add(_constant(2.0 / slope, x), t, alpha=2.0 / slope, out=t)
+    torch.add(scalar_like(2.0 / slope, x), t, alpha=2.0 / slope, out=t)
     return torch.div(grad_out, t, out=t)
 
 
@@ -129,7 +112,7 @@ def triangular_grad(x: Tensor, width: float = 1.0) -> Tensor:
 
 def triangular_grad_mul(x: Tensor, grad_out: Tensor, width: float = 1.0) -> Tensor:
     t = x.abs()
-    torch.add(_constant(1.0 / width, x), t, alpha=-1.0 / (width * width), out=t)
+    torch.add(scalar_like(1.0 / width, x), t, alpha=-1.0 / (width * width), out=t)
     return t.clamp_(min=0).mul_(grad_out)
 
 

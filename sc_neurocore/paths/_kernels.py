@@ -14,10 +14,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..scalars import scalar_like
 from ..spec import SurrogateFn, SurrogateSpec
 
 _transforms_active = torch._C._are_functorch_transforms_active
-_is_compiling = torch.compiler.is_compiling
 _function_apply = torch._C._FunctionBase.__dict__["apply"]
 
 
@@ -37,26 +37,8 @@ def heaviside(x: Tensor) -> Tensor:
     """``(x > 0)`` in x's dtype, shape, device and memory format."""
     if type(x) is Tensor and not _transforms_active():
         # One pass straight into a float buffer: ~6x faster than casting a bool tensor.
-        return torch.gt(x, _zero_like(x), out=torch.empty_like(x))
+        return torch.gt(x, scalar_like(0.0, x), out=torch.empty_like(x))
     return (x > 0).to(x.dtype)
-
-
-_zeros: dict[tuple[torch.dtype, torch.device], Tensor] = {}
-
-
-def _zero_like(x: Tensor) -> Tensor | int:
-    """0 as a cached 0-dim tensor of x's dtype and device.
-
-    Comparing with the Python number 0 wraps it into a new tensor and promotes on every
-    call, which costs about as much as the comparison itself below ~1e5 elements.
-    """
-    if _is_compiling():  # traced code must not capture the eager cache
-        return 0
-    key = (x.dtype, x.device)
-    zero = _zeros.get(key)
-    if zero is None:
-        zero = _zeros.setdefault(key, torch.zeros((), dtype=x.dtype, device=x.device))
-    return zero
 
 
 def surrogate_backward(

@@ -135,3 +135,19 @@ def test_compile_fullgraph_forward_and_backward(surrogate: str, path: str) -> No
     (compiled_grad,) = torch.autograd.grad(compiled(x), x)
     (eager_grad,) = torch.autograd.grad(loss(x), x)
     torch.testing.assert_close(compiled_grad, eager_grad)
+
+
+def test_custom_op_gives_a_second_spec_of_the_same_name_its_own_operator() -> None:
+    import dataclasses
+
+    from sc_neurocore.paths import custom_op
+
+    spec = sc_neurocore.get_spec("atan")
+    rival = dataclasses.replace(spec, description="a different atan from another plugin")
+    first, second = custom_op.build(spec), custom_op.build(rival)
+    assert first.op.name() == "sc_neurocore::atan"
+    assert second.op.name().startswith("sc_neurocore::atan_v")
+    assert custom_op.build(rival) is second and custom_op.build(spec) is first
+    x = torch.randn(6, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(second(x, alpha=2.0).sum(), x)
+    torch.testing.assert_close(grad, spec.grad(x.detach(), alpha=2.0))

@@ -131,9 +131,9 @@ def _define(op_name: str, spec: SurrogateSpec) -> SurrogateFn:
 
 def build(spec: SurrogateSpec) -> SurrogateFn:
     with _lock:
-        existing = _built.get(spec.name)
-        if existing is not None and existing[0] == spec:
-            return existing[1]
+        for built_spec, run in _built.values():
+            if built_spec == spec:  # also a spec that was given a suffixed operator name
+                return run
         op_name = _operator_name(spec)
         run = _define(op_name, spec)
         _built[op_name] = (spec, run)

@@ -21,7 +21,7 @@ from .registry import (
     set_default_path,
 )
 from .report import explain, path_report, plugin_report, surrogate_report
-from .spec import ExecutionPath, Implementation, SurrogateSpec
+from .spec import ExecutionPath, Implementation, SurrogateSpec, check_input
 
 __version__ = "0.1.0"
 
@@ -38,6 +38,7 @@ __all__ = [
     "UnknownSurrogateError",
     "UnsupportedPairError",
     "__version__",
+    "check_input",
     "explain",
     "get_default_path",
     "get_spec",

@@ -66,6 +66,22 @@ def check_param(surrogate: str, param: str, value: object) -> float:
     return number
 
 
+def check_input(x: object, surrogate: str) -> None:
+    """Refuse anything but a floating-point tensor as a surrogate's input, naming the surrogate.
+
+    Spikes take x's dtype, so an integer input would silently give integer spikes.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"surrogate {surrogate!r}: x must be a torch.Tensor, got {type(x).__name__}"
+        )
+    if not x.is_floating_point():
+        raise TypeError(
+            f"surrogate {surrogate!r}: x must be a floating-point tensor, got dtype {x.dtype}; "
+            "spikes take x's dtype, so convert explicitly (for example x.float())"
+        )
+
+
 @dataclass(frozen=True)
 class SurrogateSpec:
     """The math of one surrogate: Heaviside forward, ``grad`` backward.

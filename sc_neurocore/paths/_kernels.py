@@ -21,18 +21,6 @@ _transforms_active = torch._C._are_functorch_transforms_active
 _function_apply = torch._C._FunctionBase.__dict__["apply"]
 
 
-def check_input(x: object, surrogate: str) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(
-            f"surrogate {surrogate!r}: x must be a torch.Tensor, got {type(x).__name__}"
-        )
-    if not x.is_floating_point():
-        raise TypeError(
-            f"surrogate {surrogate!r}: x must be a floating-point tensor, got dtype {x.dtype}; "
-            "spikes take x's dtype, so convert explicitly (for example x.float())"
-        )
-
-
 def heaviside(x: Tensor) -> Tensor:
     """``(x > 0)`` in x's dtype, shape, device and memory format."""
     if type(x) is Tensor and not _transforms_active():

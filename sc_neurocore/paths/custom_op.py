@@ -24,8 +24,8 @@ from torch._functorch.utils import enable_single_level_autograd_function
 from torch._subclasses.fake_tensor import FakeTensor
 
 from ..hookspecs import hookimpl
-from ..spec import ExecutionPath, SurrogateFn, SurrogateSpec
-from ._kernels import check_input, class_name, fast_apply, heaviside, surrogate_function
+from ..spec import ExecutionPath, SurrogateFn, SurrogateSpec, check_input
+from ._kernels import class_name, fast_apply, heaviside, surrogate_function
 
 NAME = "custom_op"
 NAMESPACE = "sc_neurocore"

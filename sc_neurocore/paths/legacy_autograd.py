@@ -9,8 +9,8 @@ import torch
 from torch import Tensor
 
 from ..hookspecs import hookimpl
-from ..spec import ExecutionPath, SurrogateFn, SurrogateSpec
-from ._kernels import check_input, class_name, fast_apply, heaviside, surrogate_function
+from ..spec import ExecutionPath, SurrogateFn, SurrogateSpec, check_input
+from ._kernels import class_name, fast_apply, heaviside, surrogate_function
 
 NAME = "legacy_autograd"
 _transforms_active = torch._C._are_functorch_transforms_active

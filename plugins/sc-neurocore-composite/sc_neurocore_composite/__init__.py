@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from sc_neurocore import ExecutionPath, SurrogateSpec, hookimpl
+from sc_neurocore import ExecutionPath, SurrogateSpec, check_input, hookimpl
 
 #: The sc-neurocore plugin API this package is written for.
 SC_NEUROCORE_PLUGIN_API = 1
@@ -26,17 +26,6 @@ SC_NEUROCORE_PLUGIN_API = 1
 __version__ = "0.1.0"
 
 NAME = "composite"
-
-
-def _check_input(x: object, surrogate: str) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(
-            f"surrogate {surrogate!r}: x must be a torch.Tensor, got {type(x).__name__}"
-        )
-    if not x.is_floating_point():
-        raise TypeError(
-            f"surrogate {surrogate!r}: x must be a floating-point tensor, got dtype {x.dtype}"
-        )
 
 
 def _zero_with_gradient(primitive_values: Tensor) -> Tensor:
@@ -60,7 +49,7 @@ def build(spec: SurrogateSpec):  # noqa: ANN201 - returns fn(x, **params)
     surrogate = spec.name
 
     def run(x: Tensor, **params: float) -> Tensor:
-        _check_input(x, surrogate)
+        check_input(x, surrogate)
         step = (x > 0).to(x.dtype)
         if not (x.requires_grad and torch.is_grad_enabled()):
             return step  # nothing will differentiate: skip evaluating p

@@ -90,7 +90,10 @@ class SurrogateSpec:
     ``grad_mul(x, grad_out, **params)``, optional, returns ``grad_out * g(x)`` with the
     same values, allocating one tensor and updating it in place; paths use it when no
     graph of the backward is being recorded.  ``primitive(x, **params)``, optional, is
-    an antiderivative of g (paths that work by autograd alone need it).
+    an antiderivative of g (paths that work by autograd alone need it).  ``c_grad``,
+    optional, is g(x) as one C expression of ``x`` and the parameter names (C99
+    ``<tgmath.h>`` functions, the constant ``PI``); the compiled fused LIF kernel
+    evaluates it, and surrogates without one run that layer's torch kernels instead.
     """
 
     name: str
@@ -100,6 +103,7 @@ class SurrogateSpec:
     reference: str | None = None
     primitive: SurrogateFn | None = None
     grad_mul: SurrogateFn | None = None
+    c_grad: str | None = None
     defaults: Mapping[str, float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -126,6 +130,11 @@ class SurrogateSpec:
                 raise TypeError(f"surrogate {self.name!r}: {attr} must be callable, got {fn!r}")
         if self.grad is None:
             raise TypeError(f"surrogate {self.name!r}: grad is required")
+        if self.c_grad is not None and (not isinstance(self.c_grad, str) or not self.c_grad):
+            raise TypeError(
+                f"surrogate {self.name!r}: c_grad must be a non-empty string or None, "
+                f"got {self.c_grad!r}"
+            )
         if not isinstance(self.description, str) or not self.description:
             raise TypeError(f"surrogate {self.name!r}: description must be a non-empty string")
 

@@ -30,7 +30,14 @@ from ._cell_base import (
     check_surrogate,
     decayed,
 )
-from ._fused_kernels import ParameterSums, kernel_value, lif_backward, lif_forward
+from ._fused_kernels import (
+    ParameterSums,
+    kernel_value,
+    lif_backward,
+    lif_forward,
+    sequence_buffer,
+)
+from ._native import native_lif
 
 __all__ = ["LIF", "fused_surrogate", "lif_sequence"]
 
@@ -119,8 +126,12 @@ def _lif_kernel(
     params: list[float],
 ) -> tuple[Tensor, Tensor]:
     check_arguments(x, v0, beta, threshold)
-    _spec_params(surrogate, params)  # an unknown surrogate fails here, not in backward
-    return lif_forward(x, v0, kernel_value(beta, x.dtype), kernel_value(threshold, x.dtype))
+    spec, _ = _spec_params(surrogate, params)  # an unknown surrogate fails here, not in backward
+    beta_value, threshold_value = kernel_value(beta, x.dtype), kernel_value(threshold, x.dtype)
+    native = native_lif(spec, x)
+    if native is not None:
+        return native.forward(x, v0, beta_value, threshold_value, sequence_buffer(x))
+    return lif_forward(x, v0, beta_value, threshold_value)
 
 
 def _lif_fake(
@@ -151,9 +162,23 @@ def _lif_backward_kernel(
     spec, named = _spec_params(surrogate, params)
     beta_value, threshold_value = kernel_value(beta, x.dtype), kernel_value(threshold, x.dtype)
     sums = ParameterSums(x[0]) if params_grad else None
-    grad_x = lif_backward(
-        spec, named, grad_spikes, grad_v, x, spikes, v0, beta_value, threshold_value, sums
-    )
+    native = native_lif(spec, x)
+    if native is not None:
+        grad_x = native.backward(
+            grad_spikes,
+            grad_v,
+            x,
+            v0,
+            beta_value,
+            threshold_value,
+            params,
+            sequence_buffer(x),
+            None if sums is None else (sums.beta, sums.threshold),
+        )
+    else:
+        grad_x = lif_backward(
+            spec, named, grad_spikes, grad_v, x, spikes, v0, beta_value, threshold_value, sums
+        )
     grad_v0 = (grad_x[0] * beta_value).to(x.dtype if v0 is None else v0.dtype)
     if sums is None:
         return grad_x, grad_v0, torch.zeros_like(beta), torch.zeros_like(threshold)

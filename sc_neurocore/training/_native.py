@@ -1,0 +1,342 @@
+"""Compiled kernels for the fused LIF: built from a spec's ``c_grad`` on first use, cached.
+
+The torch kernels of :mod:`._fused_kernels` pay one dispatch per time step and a trip
+through memory per operation; a C loop over time per neuron keeps a chunk of neurons in
+cache for the whole sequence.  For a surrogate whose spec carries ``c_grad`` (all built-ins
+do), the first fused call on a CPU float32/float64 tensor compiles ``_native_lif.c`` with
+the system C compiler into a per-user cache and loads it with ctypes (no Python headers,
+no torch headers: a build takes well under a second).  The result is keyed by a hash of the
+source and the compiler command, so it is built once per machine and surrogate.
+
+Nothing here is required: without a compiler, with ``SC_NEUROCORE_NATIVE=0``, or when a
+build fails (a plugin's ``c_grad`` that does not compile), the layer runs its torch
+kernels with the same results; :func:`native_status` says which and why.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ..spec import SurrogateSpec
+
+__all__ = ["NativeLIF", "native_lif", "native_status", "set_native_enabled"]
+
+ENV_SWITCH = "SC_NEUROCORE_NATIVE"
+ENV_CACHE = "SC_NEUROCORE_CACHE_DIR"
+SOURCE = Path(__file__).with_name("_native_lif.c")
+DTYPES = {torch.float32: ("float", "f32"), torch.float64: ("double", "f64")}
+#: libm functions whose libmvec vector forms let the compiler vectorise a c_grad using them.
+VECTOR_FUNCTIONS = ("exp", "expm1", "log", "log1p", "cosh", "sinh", "tanh", "erf", "erfc", "atan")
+#: Bytes of one chunk's membrane history (T x chunk) kept in cache between the two passes.
+CHUNK_BYTES = 1 << 20
+#: Neuron-steps per thread below which starting another thread costs more than it saves.
+STEPS_PER_THREAD = 1 << 16
+
+
+def _vector_math_declarations() -> str:
+    lines = []
+    for name in VECTOR_FUNCTIONS:
+        lines.append(f'__attribute__((simd("notinbranch"))) double {name}(double);')
+        lines.append(f'__attribute__((simd("notinbranch"))) float {name}f(float);')
+    return "\n".join(lines)
+
+
+def generate_source(spec: SurrogateSpec, vector_math: bool) -> str:
+    """The C source for ``spec``: the template with its parameters and ``c_grad`` filled in."""
+    assert spec.c_grad is not None
+    head, body = SOURCE.read_text().split("/* @@BODY@@", 1)
+    body = body.split("*/", 1)[1]
+    params = " ".join(
+        f"const scalar_t {name} = (scalar_t)sc_params[{index}];"
+        for index, name in enumerate(spec.param_names)
+    )
+    body = body.replace("SURROGATE_PARAMS", params).replace("SURROGATE_GRAD", spec.c_grad)
+    head = head.replace("VECTOR_MATH", _vector_math_declarations() if vector_math else "")
+    parts = [head]
+    for c_type, suffix in DTYPES.values():
+        parts.append(body.replace("scalar_t", c_type).replace("DTYPE", suffix))
+    return "\n".join(parts)
+
+
+def _cpu_flags() -> list[str]:
+    """``-mavx2 -mfma`` where this x86-64 CPU has them (fma() is then one instruction)."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return []
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next(
+        (line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")),
+        [],
+    )
+    return ["-mavx2", "-mfma"] if {"avx2", "fma"} <= set(flags) else []
+
+
+def _compiler_command(vector_math: bool) -> list[str] | None:
+    compiler = os.environ.get("CC") or "cc"
+    if shutil.which(compiler) is None:
+        return None
+    # fp-contract=off: only the explicit fma() calls fuse, exactly as torch's kernels do;
+    # no-trapping-math lets the spike comparison vectorise.
+    command = [
+        compiler,
+        "-std=gnu11",
+        "-O3",
+        "-fPIC",
+        "-shared",
+        "-pthread",
+        "-fno-math-errno",
+        "-fno-trapping-math",
+        "-ffp-contract=off",
+        "-fopenmp",
+        *_cpu_flags(),
+    ]
+    libraries = ["-lmvec", "-lm"] if vector_math else ["-lm"]
+    return [*command, "-Wl,-z,defs", "SOURCE", "-o", "TARGET", *libraries]
+
+
+def cache_dir() -> Path:
+    """Where compiled kernels live: ``$SC_NEUROCORE_CACHE_DIR`` or the user's cache."""
+    configured = os.environ.get(ENV_CACHE)
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "sc_neurocore" / "native"
+
+
+def _build(spec: SurrogateSpec, vector_math: bool) -> Path:
+    """Compile (or find in the cache) the library for ``spec``; raise with the reason."""
+    command = _compiler_command(vector_math)
+    if command is None:
+        raise RuntimeError("no C compiler found (set CC or install cc)")
+    source = generate_source(spec, vector_math)
+    digest = hashlib.sha256("\0".join([source, *command]).encode()).hexdigest()[:20]
+    directory = cache_dir()
+    target = directory / f"lif_{spec.name}_{digest}.so"
+    if target.exists():
+        return target
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory) as scratch:
+        source_file = Path(scratch) / "lif.c"
+        source_file.write_text(source)
+        built = Path(scratch) / target.name
+        argv = [
+            str(source_file) if a == "SOURCE" else str(built) if a == "TARGET" else a
+            for a in command
+        ]
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            raise RuntimeError(f"{argv[0]} failed: " + " | ".join(detail[-3:]))
+        os.replace(built, target)  # atomic: concurrent builders agree on the result
+    return target
+
+
+_VOID = ctypes.c_void_p
+_I64 = ctypes.c_int64
+_INT = ctypes.c_int
+
+
+def _declare(library: ctypes.CDLL, suffix: str) -> None:
+    forward = getattr(library, f"sc_lif_forward_{suffix}")
+    forward.argtypes = [_VOID] * 4 + [_INT] + [_VOID] * 2 + [_I64] * 3 + [_INT]
+    backward = getattr(library, f"sc_lif_backward_{suffix}")
+    backward.argtypes = [_VOID, _INT] + [_VOID] * 5 + [_INT] + [_VOID] * 4 + [_I64] * 3 + [_INT]
+    surrogate = getattr(library, f"sc_surrogate_{suffix}")
+    surrogate.argtypes = [_VOID, _VOID, _I64, _VOID]
+    for function in (forward, backward, surrogate):
+        function.restype = None
+
+
+def _initial_membrane(v0: Tensor | None, x: Tensor) -> Tensor:
+    """``v_0`` as a contiguous array in x's dtype (zeros when omitted)."""
+    if v0 is None:
+        return torch.zeros(x.shape[1:], dtype=x.dtype)
+    return v0.to(x.dtype).contiguous()
+
+
+def _parameter_arrays(
+    beta: Tensor | float, threshold: Tensor | float, x: Tensor
+) -> tuple[Tensor, Tensor, bool]:
+    """beta and threshold as C arrays: one element each, or both one per neuron."""
+    values = [
+        value if isinstance(value, Tensor) else torch.tensor(value, dtype=torch.float64)
+        for value in (beta, threshold)
+    ]
+    if all(value.numel() == 1 for value in values):
+        return (*(value.reshape(1).to(x.dtype) for value in values), False)  # type: ignore[return-value]
+    step = x.shape[1:]
+    beta_array, threshold_array = (value.to(x.dtype).expand(step).contiguous() for value in values)
+    return beta_array, threshold_array, True
+
+
+@dataclass(frozen=True)
+class NativeLIF:
+    """The compiled kernels of one surrogate; arguments are checked by the caller."""
+
+    spec: SurrogateSpec
+    library: ctypes.CDLL
+
+    def _function(self, kind: str, dtype: torch.dtype):
+        return getattr(self.library, f"sc_{kind}_{DTYPES[dtype][1]}")
+
+    @staticmethod
+    def _layout(x: Tensor) -> tuple[int, int, int, int]:
+        steps, n = x.shape[0], x[0].numel()
+        chunk = max(16, min(4096, CHUNK_BYTES // (steps * x.element_size()) // 16 * 16))
+        threads = max(1, min(torch.get_num_threads(), steps * n // STEPS_PER_THREAD, 64))
+        return steps, n, chunk, threads
+
+    def forward(
+        self,
+        x: Tensor,
+        v0: Tensor | None,
+        beta: Tensor | float,
+        threshold: Tensor | float,
+        spikes: Tensor,
+    ) -> tuple[Tensor, Tensor]:
+        """Fill ``spikes`` (a contiguous buffer like ``x``); return ``(spikes, v_T)``."""
+        x = x.contiguous()
+        v0 = _initial_membrane(v0, x)
+        beta_array, threshold_array, per_neuron = _parameter_arrays(beta, threshold, x)
+        v_out = torch.empty(x.shape[1:], dtype=x.dtype)
+        steps, n, chunk, threads = self._layout(x)
+        self._function("lif_forward", x.dtype)(
+            x.data_ptr(),
+            v0.data_ptr(),
+            beta_array.data_ptr(),
+            threshold_array.data_ptr(),
+            int(per_neuron),
+            spikes.data_ptr(),
+            v_out.data_ptr(),
+            steps,
+            n,
+            chunk,
+            threads,
+        )
+        return spikes, v_out
+
+    def backward(
+        self,
+        grad_spikes: Tensor,
+        grad_v: Tensor,
+        x: Tensor,
+        v0: Tensor | None,
+        beta: Tensor | float,
+        threshold: Tensor | float,
+        params: list[float],
+        grad_h: Tensor,
+        sums: tuple[Tensor, Tensor] | None,
+    ) -> Tensor:
+        """Fill ``grad_h`` (a contiguous buffer like ``x``) with dL/dx; add to ``sums``.
+
+        ``sums`` are contiguous float64 per-neuron accumulators for dL/dbeta and
+        dL/dthreshold.  A ``grad_spikes`` expanded from one value is read as that value.
+        The spikes are not needed: recomputing the membrane recomputes them exactly.
+        """
+        x, v0 = x.contiguous(), _initial_membrane(v0, x)
+        broadcast = grad_spikes.numel() > 0 and all(stride == 0 for stride in grad_spikes.stride())
+        grad_spikes = (grad_spikes.reshape(-1)[:1] if broadcast else grad_spikes).to(x.dtype)
+        grad_spikes = grad_spikes.contiguous()
+        grad_v = grad_v.to(x.dtype).expand(x.shape[1:]).contiguous()
+        beta_array, threshold_array, per_neuron = _parameter_arrays(beta, threshold, x)
+        values = torch.tensor(params or [0.0], dtype=torch.float64)
+        steps, n, chunk, threads = self._layout(x)
+        self._function("lif_backward", x.dtype)(
+            grad_spikes.data_ptr(),
+            int(broadcast),
+            grad_v.data_ptr(),
+            x.data_ptr(),
+            v0.data_ptr(),
+            beta_array.data_ptr(),
+            threshold_array.data_ptr(),
+            int(per_neuron),
+            values.data_ptr(),
+            grad_h.data_ptr(),
+            *((None, None) if sums is None else (sums[0].data_ptr(), sums[1].data_ptr())),
+            steps,
+            n,
+            chunk,
+            threads,
+        )
+        return grad_h
+
+    def surrogate(self, x: Tensor, params: list[float]) -> Tensor:
+        """g(x) as the compiled ``c_grad`` computes it (for checking it against ``grad``)."""
+        x = x.contiguous()
+        out = torch.empty_like(x)
+        values = torch.tensor(params or [0.0], dtype=torch.float64)
+        self._function("surrogate", x.dtype)(
+            x.data_ptr(), out.data_ptr(), x.numel(), values.data_ptr()
+        )
+        return out
+
+
+_enabled = os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+_lock = threading.Lock()
+#: (name, c_grad) -> the loaded kernels, or the reason there are none
+_built: dict[tuple[str, str], NativeLIF | str] = {}
+
+
+def set_native_enabled(enabled: bool) -> None:
+    """Use the compiled kernels where they exist (the default) or always the torch ones."""
+    global _enabled
+    _enabled = bool(enabled)
+
+
+def _load(spec: SurrogateSpec) -> NativeLIF | str:
+    if not sys.platform.startswith(("linux", "darwin")):
+        return f"compiled kernels are not built on {sys.platform}"
+    errors = []
+    for vector_math in (True, False):  # libmvec is glibc's; elsewhere build without it
+        try:
+            library = ctypes.CDLL(str(_build(spec, vector_math)))
+            for suffix in ("f32", "f64"):
+                _declare(library, suffix)
+            return NativeLIF(spec, library)
+        except (OSError, RuntimeError, subprocess.SubprocessError, AttributeError) as error:
+            errors.append(str(error))
+    return errors[-1]
+
+
+def _lookup(spec: SurrogateSpec) -> NativeLIF | str:
+    if spec.c_grad is None:
+        return f"surrogate {spec.name!r} has no c_grad"
+    key = (spec.name, spec.c_grad)
+    found = _built.get(key)
+    if found is None:
+        with _lock:
+            found = _built.get(key)
+            if found is None:
+                found = _built[key] = _load(spec)
+    return found
+
+
+def native_lif(spec: SurrogateSpec, x: Tensor) -> NativeLIF | None:
+    """The compiled kernels for ``spec`` if they can run on ``x``, else ``None``."""
+    if not _enabled or x.device.type != "cpu" or x.dtype not in DTYPES:
+        return None
+    found = _lookup(spec)
+    return found if isinstance(found, NativeLIF) else None
+
+
+def native_status(spec: SurrogateSpec) -> str:
+    """``"compiled"`` or why the fused LIF runs its torch kernels for ``spec`` (CPU)."""
+    if not _enabled:
+        return f"disabled ({ENV_SWITCH}=0 or set_native_enabled(False))"
+    found = _lookup(spec)
+    return "compiled" if isinstance(found, NativeLIF) else found

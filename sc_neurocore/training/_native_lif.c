@@ -1,0 +1,222 @@
+/* Compiled kernels of the fused multi-step LIF for one surrogate (see _native.py).
+ *
+ * _native.py fills in three placeholders before compiling: SURROGATE_PARAMS declares the
+ * spec's parameters as scalar_t locals read from `sc_params`, SURROGATE_GRAD is the spec's
+ * c_grad expression of `x`, and VECTOR_MATH declares libmvec's vector forms of the libm
+ * functions (empty where the C library has none).  The body below is instantiated once
+ * per dtype by replacing scalar_t and _DTYPE.
+ *
+ * The equations are LIFCell's, in the same floating-point operations as its torch
+ * kernels (h = fma(beta, v, x), spike = h > threshold, v = h - spike * threshold), so
+ * spikes are bit-identical; the backward is the closed-form recurrence of _fused_kernels.py.
+ * Each thread owns a range of neurons and walks them in chunks small enough that one
+ * chunk's membrane history (T x chunk) stays in its L2 cache between the two passes.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+VECTOR_MATH
+#include <tgmath.h>
+
+#define MAX_THREADS 64
+#define MAX_CHUNK 4096 /* neurons per chunk; _native.py never asks for more */
+
+/* Split [0, n) into per-thread ranges (multiples of 16 neurons) and run them.  With
+ * OpenMP the ranges run on the process's OpenMP pool, which is torch's own when torch
+ * loaded libgomp first (same soname): idle torch workers spin for a while after each
+ * parallel op, so a second pool of threads would fight them for the cores. */
+typedef void (*range_fn)(const void *job, int64_t lo, int64_t hi, int64_t chunk);
+
+#ifndef _OPENMP
+typedef struct {
+  range_fn run;
+  const void *job;
+  int64_t lo, hi, chunk;
+} slice_t;
+
+static void *run_slice(void *arg) {
+  slice_t *slice = arg;
+  slice->run(slice->job, slice->lo, slice->hi, slice->chunk);
+  return NULL;
+}
+#endif
+
+static void parallel_for(range_fn run, const void *job, int64_t n, int64_t chunk, int threads) {
+  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  if (threads < 1) threads = 1;
+  const int64_t per = ((n + threads - 1) / threads + 15) / 16 * 16;
+  const int used = (int)((n + per - 1) / per);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(used) schedule(static, 1)
+  for (int k = 0; k < used; k++) run(job, k * per, (k + 1) * per < n ? (k + 1) * per : n, chunk);
+#else
+  slice_t slices[MAX_THREADS];
+  pthread_t ids[MAX_THREADS];
+  int started[MAX_THREADS] = {0};
+  for (int k = 0; k < used; k++) {
+    slice_t slice = {run, job, k * per, (k + 1) * per < n ? (k + 1) * per : n, chunk};
+    slices[k] = slice;
+  }
+  for (int k = 1; k < used; k++)
+    started[k] = pthread_create(&ids[k], NULL, run_slice, &slices[k]) == 0;
+  run_slice(&slices[0]);
+  for (int k = 1; k < used; k++) {
+    if (started[k])
+      pthread_join(ids[k], NULL);
+    else
+      run_slice(&slices[k]); /* no thread to be had: run that range here */
+  }
+#endif
+}
+
+/* @@BODY@@ (everything below is repeated per dtype) */
+
+typedef struct {
+  const scalar_t *x, *v0, *beta, *threshold;
+  scalar_t *spikes, *v_out;
+  int64_t steps, n;
+} forward_job_DTYPE;
+
+static inline __attribute__((always_inline)) void forward_range_DTYPE(
+    const forward_job_DTYPE *job, int64_t lo, int64_t hi, int64_t chunk, const int per_neuron) {
+  scalar_t v[MAX_CHUNK];
+  const int64_t n = job->n;
+  for (int64_t c = lo; c < hi; c += chunk) {
+    const int64_t m = hi - c < chunk ? hi - c : chunk;
+    const scalar_t *restrict beta = job->beta + (per_neuron ? c : 0);
+    const scalar_t *restrict threshold = job->threshold + (per_neuron ? c : 0);
+    for (int64_t i = 0; i < m; i++) v[i] = job->v0[c + i];
+    for (int64_t t = 0; t < job->steps; t++) {
+      const scalar_t *restrict x = job->x + t * n + c;
+      scalar_t *restrict spikes = job->spikes + t * n + c;
+      for (int64_t i = 0; i < m; i++) {
+        const scalar_t b = per_neuron ? beta[i] : beta[0];
+        const scalar_t th = per_neuron ? threshold[i] : threshold[0];
+        const scalar_t h = fma(b, v[i], x[i]);
+        const scalar_t spike = (scalar_t)(h > th);
+        spikes[i] = spike;
+        v[i] = h - spike * th;
+      }
+    }
+    for (int64_t i = 0; i < m; i++) job->v_out[c + i] = v[i];
+  }
+}
+
+static void forward_scalar_DTYPE(const void *job, int64_t lo, int64_t hi, int64_t chunk) {
+  forward_range_DTYPE(job, lo, hi, chunk, 0);
+}
+
+static void forward_per_neuron_DTYPE(const void *job, int64_t lo, int64_t hi, int64_t chunk) {
+  forward_range_DTYPE(job, lo, hi, chunk, 1);
+}
+
+void sc_lif_forward_DTYPE(const scalar_t *x, const scalar_t *v0, const scalar_t *beta,
+                          const scalar_t *threshold, int per_neuron, scalar_t *spikes,
+                          scalar_t *v_out, int64_t steps, int64_t n, int64_t chunk,
+                          int threads) {
+  forward_job_DTYPE job = {x, v0, beta, threshold, spikes, v_out, steps, n};
+  parallel_for(per_neuron ? forward_per_neuron_DTYPE : forward_scalar_DTYPE, &job, n, chunk,
+               threads);
+}
+
+typedef struct {
+  const scalar_t *grad_spikes, *grad_v, *x, *v0, *beta, *threshold;
+  const double *params;
+  scalar_t *grad_h;
+  double *sum_beta, *sum_threshold;
+  int64_t steps, n;
+  int spikes_broadcast;
+} backward_job_DTYPE;
+
+static inline __attribute__((always_inline)) scalar_t surrogate_DTYPE(const scalar_t x,
+                                                                      const double *sc_params) {
+  const scalar_t PI = (scalar_t)3.14159265358979323846;
+  (void)PI;
+  SURROGATE_PARAMS
+  return (scalar_t)(SURROGATE_GRAD);
+}
+
+static inline __attribute__((always_inline)) void backward_range_DTYPE(
+    const backward_job_DTYPE *job, int64_t lo, int64_t hi, int64_t chunk, const int per_neuron,
+    const int sums) {
+  scalar_t v[MAX_CHUNK];
+  const int64_t n = job->n, steps = job->steps;
+  const double *params = job->params;
+  for (int64_t c = lo; c < hi; c += chunk) {
+    const int64_t m = hi - c < chunk ? hi - c : chunk;
+    const scalar_t *restrict beta = job->beta + (per_neuron ? c : 0);
+    const scalar_t *restrict threshold = job->threshold + (per_neuron ? c : 0);
+    /* Pass 1, forward in time: the pre-reset membrane h_t into grad_h. */
+    const scalar_t *restrict v0 = job->v0 + c;
+    for (int64_t i = 0; i < m; i++) v[i] = v0[i];
+    for (int64_t t = 0; t < steps; t++) {
+      const scalar_t *restrict x = job->x + t * n + c;
+      scalar_t *restrict h = job->grad_h + t * n + c;
+      for (int64_t i = 0; i < m; i++) {
+        const scalar_t b = per_neuron ? beta[i] : beta[0];
+        const scalar_t th = per_neuron ? threshold[i] : threshold[0];
+        const scalar_t ht = fma(b, v[i], x[i]);
+        h[i] = ht;
+        v[i] = ht - (scalar_t)(ht > th) * th; /* the spike, recomputed bit for bit */
+      }
+    }
+    /* Pass 2, backward in time: h_t is replaced by dL/dh_t; v carries dL/dh_{t+1}. */
+    for (int64_t t = steps - 1; t >= 0; t--) {
+      const scalar_t *restrict grad_spikes =
+          job->grad_spikes + (job->spikes_broadcast ? 0 : t * n + c);
+      const scalar_t *restrict grad_v = job->grad_v + c;
+      scalar_t *restrict h = job->grad_h + t * n + c;
+      const scalar_t *restrict h_prev = t > 0 ? job->grad_h + (t - 1) * n + c : NULL;
+      const int last = t == steps - 1;
+      double *restrict sum_beta = sums ? job->sum_beta + c : NULL;
+      double *restrict sum_threshold = sums ? job->sum_threshold + c : NULL;
+      for (int64_t i = 0; i < m; i++) {
+        const scalar_t b = per_neuron ? beta[i] : beta[0];
+        const scalar_t th = per_neuron ? threshold[i] : threshold[0];
+        const scalar_t g = job->spikes_broadcast ? grad_spikes[0] : grad_spikes[i];
+        const scalar_t ht = h[i];
+        const scalar_t term = g * surrogate_DTYPE(ht - th, params);
+        const scalar_t grad_v_t = last ? grad_v[i] : b * v[i]; /* dL/dv_t */
+        const scalar_t grad_h = last ? term + grad_v[i] : fma(b, v[i], term);
+        if (sums) {
+          const scalar_t v_prev = t > 0 ? h_prev[i] - (scalar_t)(h_prev[i] > th) * th : v0[i];
+          sum_beta[i] += (double)(grad_h * v_prev);
+          sum_threshold[i] += (double)(grad_v_t * (1 - (scalar_t)(ht > th))) - (double)grad_h;
+        }
+        h[i] = grad_h;
+        v[i] = grad_h;
+      }
+    }
+  }
+}
+
+#define BACKWARD_VARIANT(NAME, PER_NEURON, SUMS)                                    \
+  static void NAME(const void *job, int64_t lo, int64_t hi, int64_t chunk) {         \
+    backward_range_DTYPE(job, lo, hi, chunk, PER_NEURON, SUMS);                     \
+  }
+BACKWARD_VARIANT(backward_scalar_DTYPE, 0, 0)
+BACKWARD_VARIANT(backward_per_neuron_DTYPE, 1, 0)
+BACKWARD_VARIANT(backward_scalar_sums_DTYPE, 0, 1)
+BACKWARD_VARIANT(backward_per_neuron_sums_DTYPE, 1, 1)
+#undef BACKWARD_VARIANT
+
+void sc_lif_backward_DTYPE(const scalar_t *grad_spikes, int spikes_broadcast,
+                           const scalar_t *grad_v, const scalar_t *x, const scalar_t *v0,
+                           const scalar_t *beta, const scalar_t *threshold,
+                           int per_neuron, const double *params, scalar_t *grad_h,
+                           double *sum_beta, double *sum_threshold, int64_t steps, int64_t n,
+                           int64_t chunk, int threads) {
+  backward_job_DTYPE job = {grad_spikes, grad_v, x, v0, beta, threshold, params,
+                            grad_h, sum_beta, sum_threshold, steps, n, spikes_broadcast};
+  const int sums = sum_beta != NULL;
+  range_fn run =
+      per_neuron ? (sums ? backward_per_neuron_sums_DTYPE : backward_per_neuron_DTYPE)
+                 : (sums ? backward_scalar_sums_DTYPE : backward_scalar_DTYPE);
+  parallel_for(run, &job, n, chunk, threads);
+}
+
+/* The surrogate alone, for checking c_grad against the spec's torch grad. */
+void sc_surrogate_DTYPE(const scalar_t *x, scalar_t *out, int64_t n, const double *params) {
+  for (int64_t i = 0; i < n; i++) out[i] = surrogate_DTYPE(x[i], params);
+}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 import torch
@@ -10,6 +11,8 @@ import torch
 # The suite must not depend on the developer's shell: clear every knob first.
 for _variable in [v for v in os.environ if v.startswith("SC_NEUROCORE_")]:
     del os.environ[_variable]
+# Compiled fused-LIF kernels are built afresh for the session (child processes inherit it).
+os.environ["SC_NEUROCORE_CACHE_DIR"] = tempfile.mkdtemp(prefix="sc-neurocore-kernels-")
 
 import sc_neurocore  # noqa: E402
 from sc_neurocore.registry import coverage  # noqa: E402

@@ -13,14 +13,28 @@ import torch
 import sc_neurocore
 from sc_neurocore.training import atan_surrogate, surrogate
 from sc_neurocore.training._fused_kernels import lif_backward, lif_forward
+from sc_neurocore.training._native import native_status, set_native_enabled
 from sc_neurocore.training.cells import LIFCell
 from sc_neurocore.training.fused import LIF, lif_backward_op, lif_op
 
 from .conftest import FLOAT_DTYPES, registered_pairs
 
 PAIRS = registered_pairs()
+KERNELS = ["compiled", "torch"]
 SURROGATES = sc_neurocore.list_surrogates()
 STEPS, BATCH, NEURONS = 12, 3, 4
+
+
+@pytest.fixture(autouse=True, params=KERNELS)
+def kernels(request: pytest.FixtureRequest):
+    """Every test runs on the compiled C kernels and on the torch kernels."""
+    if request.param == "compiled":
+        status = native_status(sc_neurocore.get_spec("atan"))
+        if status != "compiled":
+            pytest.skip(f"compiled kernels unavailable here: {status}")
+    previous = set_native_enabled(request.param == "compiled")
+    yield request.param
+    set_native_enabled(previous)
 
 
 def _sequence(dtype: torch.dtype = torch.float64, device: str = "cpu", seed: int = 0):

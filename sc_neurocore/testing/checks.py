@@ -191,6 +191,31 @@ def check_primitive(surrogate: str, dtype: torch.dtype, device: str = "cpu") -> 
         assert_gradient_close(grad, spec_truth(spec, x, grad_out, params), dtype, what)
 
 
+def check_c_grad(surrogate: str) -> str | None:
+    """The compiled ``c_grad`` equals ``grad`` in float32 and float64 on the CPU.
+
+    Returns why nothing was compared (no C compiler, compiled kernels disabled), else None;
+    a ``c_grad`` that does not compile fails with the compiler's message.
+    """
+    from ..training import _native
+
+    spec = get_spec(surrogate)
+    assert spec.c_grad is not None, f"{surrogate}: no c_grad"
+    status = _native.native_status(spec)
+    if status.startswith(("no C compiler", "disabled", "compiled kernels are not built")):
+        return status
+    assert status == "compiled", f"{surrogate}: c_grad {spec.c_grad!r} did not build: {status}"
+    kernels = _native.native_lif(spec, torch.zeros(1))
+    assert kernels is not None
+    for dtype in (torch.float32, torch.float64):
+        x = sample_points(dtype)
+        for params in parameter_sets(spec):
+            actual = kernels.surrogate(x, list(params.values()))
+            truth = spec_truth(spec, x, torch.ones_like(x), params)
+            assert_gradient_close(actual, truth, dtype, f"{surrogate}.c_grad {dtype} {params}")
+    return None
+
+
 def _layout_inputs(device: str) -> dict[str, Tensor]:
     base = torch.linspace(-2.0, 2.0, 2 * 3 * 4 * 5, device=device).reshape(2, 3, 4, 5)
     return {

@@ -20,6 +20,7 @@ from .pairs import Pair, select_pairs
 SPEC_ATTRIBUTES = {
     "test_spec_grad_mul_matches_grad": "grad_mul",
     "test_spec_primitive_derivative_is_grad": "primitive",
+    "test_spec_c_grad_matches_grad": "c_grad",
 }
 #: parameter name -> option name
 SELECTORS = {"surrogates": "sc_surrogate", "paths": "sc_path", "distributions": "sc_distribution"}
@@ -106,6 +107,12 @@ def test_spec_grad_mul_matches_grad(surrogate: str, dtype: torch.dtype, device: 
 
 def test_spec_primitive_derivative_is_grad(surrogate: str, dtype: torch.dtype, device: str) -> None:
     checks.check_primitive(surrogate, dtype, device)
+
+
+def test_spec_c_grad_matches_grad(surrogate: str) -> None:
+    status = checks.check_c_grad(surrogate)
+    if status is not None:
+        pytest.skip(f"{surrogate}: c_grad not compiled here ({status})")
 
 
 def test_gap_is_reported_cleanly(gap: Pair) -> None:

@@ -292,10 +292,14 @@ _lock = threading.Lock()
 _built: dict[tuple[str, str], NativeLIF | str] = {}
 
 
-def set_native_enabled(enabled: bool) -> None:
-    """Use the compiled kernels where they exist (the default) or always the torch ones."""
+def set_native_enabled(enabled: bool) -> bool:
+    """Use the compiled kernels where they exist (the default) or always the torch ones.
+
+    Returns the previous setting, so a caller can restore it.
+    """
     global _enabled
-    _enabled = bool(enabled)
+    previous, _enabled = _enabled, bool(enabled)
+    return previous
 
 
 def _load(spec: SurrogateSpec) -> NativeLIF | str:

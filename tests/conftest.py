@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -13,6 +15,7 @@ for _variable in [v for v in os.environ if v.startswith("SC_NEUROCORE_")]:
     del os.environ[_variable]
 # Compiled fused-LIF kernels are built afresh for the session (child processes inherit it).
 os.environ["SC_NEUROCORE_CACHE_DIR"] = tempfile.mkdtemp(prefix="sc-neurocore-kernels-")
+atexit.register(shutil.rmtree, os.environ["SC_NEUROCORE_CACHE_DIR"], ignore_errors=True)
 
 import sc_neurocore  # noqa: E402
 from sc_neurocore.registry import coverage  # noqa: E402

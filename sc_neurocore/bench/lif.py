@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..registry import coverage, get_surrogate, list_paths, list_surrogates
+from ..registry import coverage, get_spec, get_surrogate, list_paths, list_surrogates
 from .config import BenchConfig
 from .progress import Progress
 from .timing import Samples, interleaved, median_ratio
@@ -140,8 +140,13 @@ def candidates(installed: dict[str, str | None], notes: list[str]) -> dict[str, 
     else:
         notes.append("SpikingJelly not installed (pip install 'sc-neurocore[bench]'): skipped")
     if _module_present("sc_neurocore.training.fused"):
+        from ..training._native import native_status
+
         for surrogate in list_surrogates():
             found[f"fused LIF [{surrogate}]"] = {"kind": "fused", "surrogate": surrogate}
+            status = native_status(get_spec(surrogate))
+            if status != "compiled":
+                notes.append(f"fused LIF [{surrogate}] runs its torch kernels: {status}")
     else:
         notes.append("sc_neurocore.training.fused is missing: fused LIF not measured")
     return found

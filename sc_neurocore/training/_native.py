@@ -39,7 +39,20 @@ ENV_CACHE = "SC_NEUROCORE_CACHE_DIR"
 SOURCE = Path(__file__).with_name("_native_lif.c")
 DTYPES = {torch.float32: ("float", "f32"), torch.float64: ("double", "f64")}
 #: libm functions whose libmvec vector forms let the compiler vectorise a c_grad using them.
-VECTOR_FUNCTIONS = ("exp", "expm1", "log", "log1p", "cosh", "sinh", "tanh", "erf", "erfc", "atan")
+VECTOR_FUNCTIONS = (
+    "exp",
+    "expm1",
+    "log",
+    "log1p",
+    "cos",
+    "sin",
+    "cosh",
+    "sinh",
+    "tanh",
+    "erf",
+    "erfc",
+    "atan",
+)
 #: Bytes of one chunk's membrane history (T x chunk) kept in cache between the two passes.
 CHUNK_BYTES = 1 << 20
 #: Neuron-steps per thread below which starting another thread costs more than it saves.

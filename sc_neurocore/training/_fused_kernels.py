@@ -27,13 +27,11 @@ walking from the end, while a block's temporaries are still in cache.
 
 from __future__ import annotations
 
-import ctypes
-import sys
-
 import torch
 from torch import Tensor
 
 from ..spec import SurrogateSpec
+from ._buffers import sequence_buffer
 
 #: Time steps per vectorised block in the backward pass; large enough to amortise the
 #: per-op overhead, small enough that a block of 64x1024 float32 stays in cache (and
@@ -43,44 +41,6 @@ BLOCK_STEPS = 4
 #: A LIF parameter inside the kernels: a Python float (the fast scalar forms of torch
 #: ops) or a tensor broadcastable to one step's shape, already in the input dtype.
 Value = float | Tensor
-
-
-#: Linux ``madvise`` advice asking for transparent huge pages (see ``sequence_buffer``).
-_MADV_HUGEPAGE = 14
-_HUGE_PAGE = 2 << 20
-
-
-def _load_madvise():
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        madvise = ctypes.CDLL(None, use_errno=True).madvise
-    except (OSError, AttributeError):
-        return None
-    madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-    madvise.restype = ctypes.c_int
-    return madvise
-
-
-_madvise = _load_madvise()
-
-
-def sequence_buffer(like: Tensor) -> Tensor:
-    """A new contiguous tensor like ``like``, backed by huge pages where the OS allows.
-
-    A (T, batch, ...) buffer is tens of MiB of memory that the C allocator maps fresh on
-    every call; touching it 4 KiB page by page costs more than the LIF arithmetic
-    itself.  Advising transparent huge pages before the first write cuts those page
-    faults ~500-fold (a no-op where THP is disabled or on other systems).
-    """
-    out = torch.empty_like(like, memory_format=torch.contiguous_format)
-    nbytes = out.numel() * out.element_size()
-    if _madvise is not None and out.device.type == "cpu" and nbytes >= 2 * _HUGE_PAGE:
-        start = -(-out.data_ptr() // _HUGE_PAGE) * _HUGE_PAGE
-        stop = (out.data_ptr() + nbytes) // _HUGE_PAGE * _HUGE_PAGE
-        if stop > start:
-            _madvise(start, stop - start, _MADV_HUGEPAGE)  # advice only: failure is harmless
-    return out
 
 
 def kernel_value(value: Tensor, dtype: torch.dtype) -> Value:

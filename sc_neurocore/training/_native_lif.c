@@ -86,13 +86,14 @@ static inline __attribute__((always_inline)) void forward_range_DTYPE(
     const int64_t m = hi - c < chunk ? hi - c : chunk;
     const scalar_t *restrict beta = job->beta + (per_neuron ? c : 0);
     const scalar_t *restrict threshold = job->threshold + (per_neuron ? c : 0);
+    const scalar_t beta0 = beta[0], threshold0 = threshold[0];
     for (int64_t i = 0; i < m; i++) v[i] = job->v0[c + i];
     for (int64_t t = 0; t < job->steps; t++) {
       const scalar_t *restrict x = job->x + t * n + c;
       scalar_t *restrict spikes = job->spikes + t * n + c;
       for (int64_t i = 0; i < m; i++) {
-        const scalar_t b = per_neuron ? beta[i] : beta[0];
-        const scalar_t th = per_neuron ? threshold[i] : threshold[0];
+        const scalar_t b = per_neuron ? beta[i] : beta0;
+        const scalar_t th = per_neuron ? threshold[i] : threshold0;
         const scalar_t h = fma(b, v[i], x[i]);
         const scalar_t spike = (scalar_t)(h > th);
         spikes[i] = spike;
@@ -140,13 +141,16 @@ static inline __attribute__((always_inline)) scalar_t surrogate_DTYPE(const scal
 static inline __attribute__((always_inline)) void backward_range_DTYPE(
     const backward_job_DTYPE *job, int64_t lo, int64_t hi, int64_t chunk, const int per_neuron,
     const int sums) {
-  scalar_t v[MAX_CHUNK];
+  /* Parameter sums per neuron over this chunk's steps, in the input dtype so the loop
+   * vectorises; added to the float64 totals once per chunk. */
+  scalar_t v[MAX_CHUNK], chunk_beta[MAX_CHUNK], chunk_threshold[MAX_CHUNK];
   const int64_t n = job->n, steps = job->steps;
   const double *params = job->params;
   for (int64_t c = lo; c < hi; c += chunk) {
     const int64_t m = hi - c < chunk ? hi - c : chunk;
     const scalar_t *restrict beta = job->beta + (per_neuron ? c : 0);
     const scalar_t *restrict threshold = job->threshold + (per_neuron ? c : 0);
+    const scalar_t beta0 = beta[0], threshold0 = threshold[0];
     /* Pass 1, forward in time: the pre-reset membrane h_t into grad_h. */
     const scalar_t *restrict v0 = job->v0 + c;
     for (int64_t i = 0; i < m; i++) v[i] = v0[i];
@@ -154,40 +158,48 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
       const scalar_t *restrict x = job->x + t * n + c;
       scalar_t *restrict h = job->grad_h + t * n + c;
       for (int64_t i = 0; i < m; i++) {
-        const scalar_t b = per_neuron ? beta[i] : beta[0];
-        const scalar_t th = per_neuron ? threshold[i] : threshold[0];
+        const scalar_t b = per_neuron ? beta[i] : beta0;
+        const scalar_t th = per_neuron ? threshold[i] : threshold0;
         const scalar_t ht = fma(b, v[i], x[i]);
         h[i] = ht;
         v[i] = ht - (scalar_t)(ht > th) * th; /* the spike, recomputed bit for bit */
       }
     }
+    if (sums)
+      for (int64_t i = 0; i < m; i++) chunk_beta[i] = chunk_threshold[i] = 0;
     /* Pass 2, backward in time: h_t is replaced by dL/dh_t; v carries dL/dh_{t+1}. */
     for (int64_t t = steps - 1; t >= 0; t--) {
       const scalar_t *restrict grad_spikes =
           job->grad_spikes + (job->spikes_broadcast ? 0 : t * n + c);
+      const scalar_t grad_spikes0 = grad_spikes[0];
       const scalar_t *restrict grad_v = job->grad_v + c;
       scalar_t *restrict h = job->grad_h + t * n + c;
-      const scalar_t *restrict h_prev = t > 0 ? job->grad_h + (t - 1) * n + c : NULL;
+      /* v_{t-1}: the reset of h_{t-1} (not yet overwritten), or v_0 at the first step */
+      const scalar_t *restrict before = t > 0 ? job->grad_h + (t - 1) * n + c : v0;
+      const scalar_t reset = t > 0;
       const int last = t == steps - 1;
-      double *restrict sum_beta = sums ? job->sum_beta + c : NULL;
-      double *restrict sum_threshold = sums ? job->sum_threshold + c : NULL;
       for (int64_t i = 0; i < m; i++) {
-        const scalar_t b = per_neuron ? beta[i] : beta[0];
-        const scalar_t th = per_neuron ? threshold[i] : threshold[0];
-        const scalar_t g = job->spikes_broadcast ? grad_spikes[0] : grad_spikes[i];
+        const scalar_t b = per_neuron ? beta[i] : beta0;
+        const scalar_t th = per_neuron ? threshold[i] : threshold0;
+        const scalar_t g = job->spikes_broadcast ? grad_spikes0 : grad_spikes[i];
         const scalar_t ht = h[i];
         const scalar_t term = g * surrogate_DTYPE(ht - th, params);
         const scalar_t grad_v_t = last ? grad_v[i] : b * v[i]; /* dL/dv_t */
         const scalar_t grad_h = last ? term + grad_v[i] : fma(b, v[i], term);
         if (sums) {
-          const scalar_t v_prev = t > 0 ? h_prev[i] - (scalar_t)(h_prev[i] > th) * th : v0[i];
-          sum_beta[i] += (double)(grad_h * v_prev);
-          sum_threshold[i] += (double)(grad_v_t * (1 - (scalar_t)(ht > th))) - (double)grad_h;
+          const scalar_t v_prev = before[i] - reset * (scalar_t)(before[i] > th) * th;
+          chunk_beta[i] += grad_h * v_prev;
+          chunk_threshold[i] += grad_v_t * (1 - (scalar_t)(ht > th)) - grad_h;
         }
         h[i] = grad_h;
         v[i] = grad_h;
       }
     }
+    if (sums)
+      for (int64_t i = 0; i < m; i++) {
+        job->sum_beta[c + i] += chunk_beta[i];
+        job->sum_threshold[c + i] += chunk_threshold[i];
+      }
   }
 }
 

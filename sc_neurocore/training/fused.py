@@ -23,6 +23,7 @@ from torch import Tensor
 
 from ..bound import Surrogate
 from ..registry import get_spec
+from ._buffers import sequence_buffer
 from ._cell_base import (
     LeakyCell,
     SurrogateCallable,
@@ -35,7 +36,6 @@ from ._fused_kernels import (
     kernel_value,
     lif_backward,
     lif_forward,
-    sequence_buffer,
 )
 from ._native import native_lif
 

@@ -1,0 +1,89 @@
+"""The fused LIF's pooled sequence buffers: a freed buffer is reused, a held one never is."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import sc_neurocore
+from sc_neurocore.training import _buffers
+from sc_neurocore.training.fused import LIF
+
+# 16 x 8 x 4096 float32 = 2 MiB: above the pooling threshold.
+SHAPE = (16, 8, 4096)
+
+
+@pytest.fixture(autouse=True)
+def pooling():
+    if _buffers._use_count is None:
+        pytest.skip("this torch has no storage use count: pooling is off")
+    previous = _buffers.set_pooling(True)
+    _buffers.empty_cache()
+    yield
+    _buffers.set_pooling(previous)
+    _buffers.empty_cache()
+
+
+def _inputs(seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(SHAPE, generator=generator) * 0.7 + 0.3
+
+
+def test_a_freed_buffer_is_handed_out_again() -> None:
+    first = _buffers.sequence_buffer(_inputs(0))
+    address = first.data_ptr()
+    del first
+    again = _buffers.sequence_buffer(_inputs(0))
+    assert again.data_ptr() == address
+    assert again.shape == SHAPE and again.is_contiguous() and again.dtype == torch.float32
+
+
+def test_a_buffer_still_held_is_never_reused_even_through_a_view() -> None:
+    layer = LIF(surrogate_fn=sc_neurocore.get_surrogate("atan"))
+    x1, x2 = _inputs(1), _inputs(2)
+    spikes1 = layer(x1)[0]
+    view = spikes1[3:5]
+    expected = spikes1.clone()
+    del spikes1
+    spikes2 = layer(x2)[0]
+    assert spikes2.untyped_storage().data_ptr() != view.untyped_storage().data_ptr()
+    torch.testing.assert_close(view, expected[3:5], rtol=0, atol=0)
+    assert not torch.equal(spikes2, expected)
+
+
+def test_graphs_recorded_before_any_backward_keep_their_buffers() -> None:
+    layer = LIF(surrogate_fn=sc_neurocore.get_surrogate("sigmoid"), learn_beta=True)
+    inputs = [_inputs(seed).requires_grad_(True) for seed in range(3)]
+    weights = torch.linspace(-1, 1, _inputs(0).numel()).view(SHAPE)
+    losses = [(layer(x)[0] * weights).sum() for x in inputs]  # three live graphs
+    pooled = [torch.autograd.grad(loss, x)[0] for loss, x in zip(losses, inputs)]
+    _buffers.set_pooling(False)
+    for x, got in zip(inputs, pooled):
+        (expected,) = torch.autograd.grad((layer(x)[0] * weights).sum(), x)
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+def test_more_live_buffers_than_slots_stay_distinct() -> None:
+    held = [_buffers.sequence_buffer(_inputs(0)) for _ in range(_buffers.POOL_SLOTS + 3)]
+    for index, buffer in enumerate(held):
+        buffer.fill_(index)
+    assert len({buffer.data_ptr() for buffer in held}) == len(held)
+    assert [int(buffer[0, 0, 0]) for buffer in held] == list(range(len(held)))
+
+
+def test_empty_cache_and_disabling_stop_reuse() -> None:
+    _buffers.sequence_buffer(_inputs(0))
+    _buffers.empty_cache()
+    kept = _buffers.sequence_buffer(_inputs(0))  # the old block may come back from malloc
+    assert len(_buffers._pool) == 1 and _buffers._pool[0].data_ptr() == kept.data_ptr()
+    _buffers.set_pooling(False)
+    assert not _buffers._pool
+    fresh = _buffers.sequence_buffer(_inputs(0))
+    assert not _buffers._pool and fresh.shape == SHAPE
+
+
+def test_small_and_non_cpu_buffers_are_not_pooled() -> None:
+    small = _buffers.sequence_buffer(torch.zeros(4, 4))
+    meta = _buffers.sequence_buffer(torch.zeros(SHAPE, device="meta"))
+    assert small.shape == (4, 4) and meta.device.type == "meta"
+    assert not _buffers._pool

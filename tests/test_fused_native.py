@@ -162,3 +162,30 @@ def test_spec_rejects_a_bad_c_grad(bad: object) -> None:
     spec = sc_neurocore.get_spec("atan")
     with pytest.raises(TypeError, match="c_grad must be a non-empty string"):
         dataclasses.replace(spec, c_grad=bad)
+
+
+@pytest.mark.parametrize("options", _native.BUILD_ATTEMPTS[1:], ids=repr)
+def test_every_fallback_build_computes_the_same(options: _native.BuildOptions) -> None:
+    spec = sc_neurocore.get_spec("sigmoid")
+    default = _compiled(spec)
+    try:
+        library = _native.ctypes.CDLL(str(_native._build(spec, options)))
+    except RuntimeError as error:
+        pytest.skip(f"this build cannot be made here: {error}")
+    for suffix in ("f32", "f64"):
+        _native._declare(library, suffix)
+    other = _native.NativeLIF(spec, library)
+    torch.manual_seed(1)
+    x = torch.randn(20, 4, 9000, dtype=torch.float64) * 0.6 + 0.3  # two threads, several chunks
+    grad_spikes, grad_v = torch.randn_like(x), torch.randn_like(x[0])
+    results = []
+    for kernels in (default, other):
+        spikes, v = kernels.forward(x, None, 0.8, 0.9, torch.empty_like(x))
+        sums = (torch.zeros_like(x[0]), torch.zeros_like(x[0]))
+        grad = kernels.backward(
+            grad_spikes, grad_v, x, None, 0.8, 0.9, [5.0], torch.empty_like(x), sums
+        )
+        results.append((spikes, v, grad, *sums))
+    assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
+    for mine, reference in zip(results[1][2:], results[0][2:]):
+        torch.testing.assert_close(mine, reference, rtol=1e-12, atol=1e-12)

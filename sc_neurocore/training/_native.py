@@ -99,7 +99,18 @@ def _cpu_flags() -> list[str]:
     return ["-mavx2", "-mfma"] if {"avx2", "fma"} <= set(flags) else []
 
 
-def _compiler_command(vector_math: bool) -> list[str] | None:
+@dataclass(frozen=True)
+class BuildOptions:
+    """What a build links against; tried from the fastest down to plain C."""
+
+    vector_math: bool  # glibc's libmvec: vectorised exp, cosh, ... in c_grad
+    openmp: bool  # run on the process's (torch's) OpenMP pool instead of new pthreads
+
+
+BUILD_ATTEMPTS = (BuildOptions(True, True), BuildOptions(False, True), BuildOptions(False, False))
+
+
+def _compiler_command(options: BuildOptions) -> list[str] | None:
     compiler = os.environ.get("CC") or "cc"
     if shutil.which(compiler) is None:
         return None
@@ -115,11 +126,12 @@ def _compiler_command(vector_math: bool) -> list[str] | None:
         "-fno-math-errno",
         "-fno-trapping-math",
         "-ffp-contract=off",
-        "-fopenmp",
+        *(["-fopenmp"] if options.openmp else []),
         *_cpu_flags(),
     ]
-    libraries = ["-lmvec", "-lm"] if vector_math else ["-lm"]
-    return [*command, "-Wl,-z,defs", "SOURCE", "-o", "TARGET", *libraries]
+    if options.vector_math:  # -z defs: a libmvec without some function fails here, not at load
+        return [*command, "-Wl,-z,defs", "SOURCE", "-o", "TARGET", "-lmvec", "-lm"]
+    return [*command, "SOURCE", "-o", "TARGET", "-lm"]
 
 
 def cache_dir() -> Path:
@@ -131,12 +143,12 @@ def cache_dir() -> Path:
     return Path(base) / "sc_neurocore" / "native"
 
 
-def _build(spec: SurrogateSpec, vector_math: bool) -> Path:
+def _build(spec: SurrogateSpec, options: BuildOptions) -> Path:
     """Compile (or find in the cache) the library for ``spec``; raise with the reason."""
-    command = _compiler_command(vector_math)
+    command = _compiler_command(options)
     if command is None:
         raise RuntimeError("no C compiler found (set CC or install cc)")
-    source = generate_source(spec, vector_math)
+    source = generate_source(spec, options.vector_math)
     digest = hashlib.sha256("\0".join([source, *command]).encode()).hexdigest()[:20]
     directory = cache_dir()
     target = directory / f"lif_{spec.name}_{digest}.so"
@@ -319,9 +331,9 @@ def _load(spec: SurrogateSpec) -> NativeLIF | str:
     if not sys.platform.startswith(("linux", "darwin")):
         return f"compiled kernels are not built on {sys.platform}"
     errors = []
-    for vector_math in (True, False):  # libmvec is glibc's; elsewhere build without it
+    for options in BUILD_ATTEMPTS:
         try:
-            library = ctypes.CDLL(str(_build(spec, vector_math)))
+            library = ctypes.CDLL(str(_build(spec, options)))
             for suffix in ("f32", "f64"):
                 _declare(library, suffix)
             return NativeLIF(spec, library)

@@ -7,6 +7,7 @@ import torch
 
 import sc_neurocore
 from sc_neurocore.training import _buffers
+from sc_neurocore.training import release_buffers
 from sc_neurocore.training.fused import LIF
 
 # 16 x 8 x 4096 float32 = 2 MiB: above the pooling threshold.
@@ -73,7 +74,7 @@ def test_more_live_buffers_than_slots_stay_distinct() -> None:
 
 def test_empty_cache_and_disabling_stop_reuse() -> None:
     _buffers.sequence_buffer(_inputs(0))
-    _buffers.empty_cache()
+    release_buffers()  # the public name of _buffers.empty_cache
     kept = _buffers.sequence_buffer(_inputs(0))  # the old block may come back from malloc
     assert len(_buffers._pool) == 1 and _buffers._pool[0].data_ptr() == kept.data_ptr()
     _buffers.set_pooling(False)

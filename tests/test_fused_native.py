@@ -189,3 +189,18 @@ def test_every_fallback_build_computes_the_same(options: _native.BuildOptions) -
     assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
     for mine, reference in zip(results[1][2:], results[0][2:]):
         torch.testing.assert_close(mine, reference, rtol=1e-12, atol=1e-12)
+
+
+def test_public_switch_and_status() -> None:
+    from sc_neurocore.training import compiled_kernel_status, set_compiled_kernels
+
+    expected = _native.native_status(sc_neurocore.get_spec("atan"))
+    assert compiled_kernel_status("atan") == expected
+    previous = set_compiled_kernels(False)
+    try:
+        assert compiled_kernel_status("atan").startswith("disabled")
+        assert _native.native_lif(sc_neurocore.get_spec("atan"), torch.zeros(2, 2)) is None
+    finally:
+        assert set_compiled_kernels(previous) is False
+    with pytest.raises(LookupError, match="no_such_surrogate"):
+        compiled_kernel_status("no_such_surrogate")

@@ -14,7 +14,7 @@ from .cells import (
 )
 from .data import Digits, batches, load_digits
 from .encoding import latency_encode, rate_encode
-from .fused import LIF
+from .fused import LIF, compiled_kernel_status, release_buffers, set_compiled_kernels
 from .loops import Evaluation, evaluate, predict, train_epoch
 from .losses import spike_count_cross_entropy
 from .networks import SpikingNet
@@ -60,6 +60,7 @@ __all__ = [
     "atan_surrogate_custom_op",
     "atan_surrogate_legacy",
     "batches",
+    "compiled_kernel_status",
     "evaluate",
     "fast_sigmoid",
     "fast_sigmoid_custom_op",
@@ -68,6 +69,8 @@ __all__ = [
     "load_digits",
     "predict",
     "rate_encode",
+    "release_buffers",
+    "set_compiled_kernels",
     "sigmoid_surrogate",
     "sigmoid_surrogate_custom_op",
     "sigmoid_surrogate_legacy",

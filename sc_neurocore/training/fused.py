@@ -23,7 +23,7 @@ from torch import Tensor
 
 from ..bound import Surrogate
 from ..registry import get_spec
-from ._buffers import sequence_buffer
+from ._buffers import empty_cache, sequence_buffer
 from ._cell_base import (
     LeakyCell,
     SurrogateCallable,
@@ -37,9 +37,16 @@ from ._fused_kernels import (
     lif_backward,
     lif_forward,
 )
-from ._native import native_lif
+from ._native import native_lif, native_status, set_native_enabled
 
-__all__ = ["LIF", "fused_surrogate", "lif_sequence"]
+__all__ = [
+    "LIF",
+    "compiled_kernel_status",
+    "fused_surrogate",
+    "lif_sequence",
+    "release_buffers",
+    "set_compiled_kernels",
+]
 
 NAMESPACE = "sc_neurocore_fused"
 _transforms_active = torch._C._are_functorch_transforms_active
@@ -265,6 +272,28 @@ def lif_sequence(
 ) -> tuple[Tensor, Tensor]:
     """``(spikes, v_T)`` of the fused operator for a registered ``surrogate`` name."""
     return lif_op(inputs, v0, _as_tensor(beta), _as_tensor(threshold), surrogate, list(params))
+
+
+# --- kernel selection, for users ----------------------------------------------------------
+
+
+def compiled_kernel_status(surrogate: str) -> str:
+    """``"compiled"`` if ``LIF`` runs compiled C kernels for ``surrogate`` (CPU float32/64),
+    else why it runs its torch kernels. The first call for a surrogate may build them."""
+    return native_status(get_spec(surrogate))
+
+
+def set_compiled_kernels(enabled: bool) -> bool:
+    """Use compiled kernels where they exist (default) or always the torch kernels.
+
+    Returns the previous setting. ``SC_NEUROCORE_NATIVE=0`` sets the default to off.
+    """
+    return set_native_enabled(enabled)
+
+
+def release_buffers() -> None:
+    """Let the pooled ``(T, batch, ...)`` CPU buffers that nobody holds go back to the allocator."""
+    empty_cache()
 
 
 # --- which callables run fused ------------------------------------------------------------

@@ -87,3 +87,23 @@ def test_small_and_non_cpu_buffers_are_not_pooled() -> None:
     meta = _buffers.sequence_buffer(torch.zeros(SHAPE, device="meta"))
     assert small.shape == (4, 4) and meta.device.type == "meta"
     assert not _buffers._pool
+
+
+def _grab(barrier, like: torch.Tensor, held: list[torch.Tensor]) -> None:
+    barrier.wait()
+    held.append(_buffers.sequence_buffer(like))
+
+
+def test_threads_sharing_the_pool_never_share_a_buffer() -> None:
+    import threading
+
+    like = torch.empty(SHAPE)
+    for _ in range(300):
+        _buffers.sequence_buffer(like)  # one free buffer in the pool for all threads to race on
+        barrier, held = threading.Barrier(4), []
+        threads = [threading.Thread(target=_grab, args=(barrier, like, held)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len({buffer.data_ptr() for buffer in held}) == 4

@@ -69,18 +69,24 @@ def _free(storage: torch.UntypedStorage) -> bool:
     return _use_count is not None and _use_count(storage._cdata) == 1
 
 
-def _pooled_storage(nbytes: int) -> torch.UntypedStorage:
+def _pooled(like: Tensor, nbytes: int) -> Tensor:
+    """A tensor over a free pooled storage of ``nbytes``, or over a new one it pools.
+
+    The tensor is made while the lock is held: it raises the storage's use count, so no
+    other thread can see the storage as free in between.
+    """
+    shape, strides = like.shape, _contiguous(like.shape)
     with _lock:
         for index, storage in enumerate(_pool):
             if storage.nbytes() == nbytes and _free(storage):
                 _pool.append(_pool.pop(index))
-                return storage
+                return torch.empty(0, dtype=like.dtype).set_(storage, 0, shape, strides)
         storage = torch.empty(nbytes, dtype=torch.uint8).untyped_storage()
         _advise_huge_pages(storage)
         _pool.append(storage)
         if len(_pool) > POOL_SLOTS:
             del _pool[0]  # forgotten, not freed: a caller may still hold it
-        return storage
+        return torch.empty(0, dtype=like.dtype).set_(storage, 0, shape, strides)
 
 
 def _contiguous(shape: torch.Size) -> tuple[int, ...]:
@@ -99,8 +105,7 @@ def sequence_buffer(like: Tensor) -> Tensor:
         if out.device.type == "cpu":
             _advise_huge_pages(out.untyped_storage())
         return out
-    storage = _pooled_storage(nbytes)
-    return torch.empty(0, dtype=like.dtype).set_(storage, 0, like.shape, _contiguous(like.shape))
+    return _pooled(like, nbytes)
 
 
 def empty_cache() -> None:

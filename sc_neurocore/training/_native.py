@@ -54,7 +54,7 @@ VECTOR_FUNCTIONS = (
     "atan",
 )
 #: Bytes of one chunk's membrane history (T x chunk) kept in cache between the two passes.
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 19
 #: Neuron-steps per thread below which starting another thread costs more than it saves.
 STEPS_PER_THREAD = 1 << 16
 

@@ -5,7 +5,7 @@ through memory per operation; a C loop over time per neuron keeps a chunk of neu
 cache for the whole sequence.  For a surrogate whose spec carries ``c_grad`` (all built-ins
 do), the first fused call on a CPU float32/float64 tensor compiles ``_native_lif.c`` with
 the system C compiler into a per-user cache and loads it with ctypes (no Python headers,
-no torch headers: a build takes well under a second).  The result is keyed by a hash of the
+no torch headers: a build takes one to two seconds).  The result is keyed by a hash of the
 source and the compiler command, so it is built once per machine and surrogate.
 
 Nothing here is required: without a compiler, with ``SC_NEUROCORE_NATIVE=0``, or when a

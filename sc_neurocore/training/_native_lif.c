@@ -4,7 +4,7 @@
  * spec's parameters as scalar_t locals read from `sc_params`, SURROGATE_GRAD is the spec's
  * c_grad expression of `x`, and VECTOR_MATH declares libmvec's vector forms of the libm
  * functions (empty where the C library has none).  The body below is instantiated once
- * per dtype by replacing scalar_t and _DTYPE.
+ * per dtype by replacing scalar_t and DTYPE.
  *
  * The equations are LIFCell's, in the same floating-point operations as its torch
  * kernels (h = fma(beta, v, x), spike = h > threshold, v = h - spike * threshold), so

@@ -93,10 +93,11 @@ def check_arguments(x: Any, v0: Any, beta: Any, threshold: Any) -> None:
 
 
 def _broadcasts_to(shape: torch.Size, target: torch.Size) -> bool:
-    try:
-        return torch.broadcast_shapes(shape, target) == target
-    except RuntimeError:
+    """Whether ``shape`` broadcasts to ``target`` without changing it (checked per call,
+    so it is written out rather than through ``torch.broadcast_shapes``, ~20x slower)."""
+    if len(shape) > len(target):
         return False
+    return all(size in (1, wanted) for size, wanted in zip(reversed(shape), reversed(target)))
 
 
 def _spec_params(surrogate: str, params: list[float]) -> tuple[Any, dict[str, float]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import logging
 import os
 import platform
 import shutil
@@ -33,6 +34,8 @@ from torch import Tensor
 from ..spec import SurrogateSpec
 
 __all__ = ["NativeLIF", "native_lif", "native_status", "set_native_enabled"]
+
+_log = logging.getLogger(__name__)
 
 ENV_SWITCH = "SC_NEUROCORE_NATIVE"
 ENV_CACHE = "SC_NEUROCORE_CACHE_DIR"
@@ -154,6 +157,7 @@ def _build(spec: SurrogateSpec, options: BuildOptions) -> Path:
     target = directory / f"lif_{spec.name}_{digest}.so"
     if target.exists():
         return target
+    _log.info("building the compiled fused-LIF kernels for %r into %s", spec.name, directory)
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=directory) as scratch:
         source_file = Path(scratch) / "lif.c"
@@ -338,6 +342,7 @@ def _load(spec: SurrogateSpec) -> NativeLIF | str:
                 _declare(library, suffix)
             return NativeLIF(spec, library)
         except (OSError, RuntimeError, subprocess.SubprocessError, AttributeError) as error:
+            _log.info("fused-LIF build %s for %r failed: %s", options, spec.name, error)
             errors.append(str(error))
     return errors[-1]
 

@@ -78,28 +78,39 @@ typedef struct {
   int64_t steps, n;
 } forward_job_DTYPE;
 
+/* LIFCell's forward over one chunk of m neurons (x and out point at its first column):
+ * h = fma(beta, v, x), spike = h > threshold, v = h - spike * threshold.  Writes the spikes
+ * (write_membrane = 0: the forward) or h itself (1: the backward's recomputation, which
+ * must reproduce the forward bit for bit) per step; v enters as v_0 and leaves as v_T. */
+static inline __attribute__((always_inline)) void integrate_DTYPE(
+    const scalar_t *x_chunk, scalar_t *out_chunk, scalar_t *restrict v,
+    const scalar_t *restrict beta, const scalar_t *restrict threshold, int64_t steps, int64_t n,
+    int64_t m, const int per_neuron, const int write_membrane) {
+  const scalar_t beta0 = beta[0], threshold0 = threshold[0];
+  for (int64_t t = 0; t < steps; t++) {
+    const scalar_t *restrict x = x_chunk + t * n;
+    scalar_t *restrict out = out_chunk + t * n;
+    for (int64_t i = 0; i < m; i++) {
+      const scalar_t b = per_neuron ? beta[i] : beta0;
+      const scalar_t th = per_neuron ? threshold[i] : threshold0;
+      const scalar_t h = fma(b, v[i], x[i]);
+      const scalar_t spike = (scalar_t)(h > th);
+      out[i] = write_membrane ? h : spike;
+      v[i] = h - spike * th;
+    }
+  }
+}
+
 static inline __attribute__((always_inline)) void forward_range_DTYPE(
     const forward_job_DTYPE *job, int64_t lo, int64_t hi, int64_t chunk, const int per_neuron) {
   scalar_t v[MAX_CHUNK];
   const int64_t n = job->n;
   for (int64_t c = lo; c < hi; c += chunk) {
     const int64_t m = hi - c < chunk ? hi - c : chunk;
-    const scalar_t *restrict beta = job->beta + (per_neuron ? c : 0);
-    const scalar_t *restrict threshold = job->threshold + (per_neuron ? c : 0);
-    const scalar_t beta0 = beta[0], threshold0 = threshold[0];
+    const int64_t offset = per_neuron ? c : 0;
     for (int64_t i = 0; i < m; i++) v[i] = job->v0[c + i];
-    for (int64_t t = 0; t < job->steps; t++) {
-      const scalar_t *restrict x = job->x + t * n + c;
-      scalar_t *restrict spikes = job->spikes + t * n + c;
-      for (int64_t i = 0; i < m; i++) {
-        const scalar_t b = per_neuron ? beta[i] : beta0;
-        const scalar_t th = per_neuron ? threshold[i] : threshold0;
-        const scalar_t h = fma(b, v[i], x[i]);
-        const scalar_t spike = (scalar_t)(h > th);
-        spikes[i] = spike;
-        v[i] = h - spike * th;
-      }
-    }
+    integrate_DTYPE(job->x + c, job->spikes + c, v, job->beta + offset, job->threshold + offset,
+                    job->steps, n, m, per_neuron, 0);
     for (int64_t i = 0; i < m; i++) job->v_out[c + i] = v[i];
   }
 }
@@ -154,17 +165,7 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
     /* Pass 1, forward in time: the pre-reset membrane h_t into grad_h. */
     const scalar_t *restrict v0 = job->v0 + c;
     for (int64_t i = 0; i < m; i++) v[i] = v0[i];
-    for (int64_t t = 0; t < steps; t++) {
-      const scalar_t *restrict x = job->x + t * n + c;
-      scalar_t *restrict h = job->grad_h + t * n + c;
-      for (int64_t i = 0; i < m; i++) {
-        const scalar_t b = per_neuron ? beta[i] : beta0;
-        const scalar_t th = per_neuron ? threshold[i] : threshold0;
-        const scalar_t ht = fma(b, v[i], x[i]);
-        h[i] = ht;
-        v[i] = ht - (scalar_t)(ht > th) * th; /* the spike, recomputed bit for bit */
-      }
-    }
+    integrate_DTYPE(job->x + c, job->grad_h + c, v, beta, threshold, steps, n, m, per_neuron, 1);
     if (sums)
       for (int64_t i = 0; i < m; i++) chunk_beta[i] = chunk_threshold[i] = 0;
     /* Pass 2, backward in time: h_t is replaced by dL/dh_t; v carries dL/dh_{t+1}. */

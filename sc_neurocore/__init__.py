@@ -1,7 +1,7 @@
 """sc-neurocore: surrogate-gradient spiking neural networks for PyTorch, with pluggable paths."""
 
-from .bound import Surrogate
-from .errors import (
+from .core.bound import Surrogate
+from .core.errors import (
     PathUnavailableError,
     PluginWarning,
     SurrogateLookupError,
@@ -9,8 +9,8 @@ from .errors import (
     UnknownSurrogateError,
     UnsupportedPairError,
 )
-from .hookspecs import PLUGIN_API_VERSION, hookimpl
-from .registry import (
+from .core.hookspecs import PLUGIN_API_VERSION, hookimpl
+from .core.registry import (
     get_default_path,
     get_spec,
     get_surrogate,
@@ -20,8 +20,8 @@ from .registry import (
     refresh_plugins,
     set_default_path,
 )
-from .report import explain, path_report, plugin_report, surrogate_report
-from .spec import ExecutionPath, Implementation, SurrogateSpec, check_input
+from .core.report import explain, path_report, plugin_report, surrogate_report
+from .core.spec import ExecutionPath, Implementation, SurrogateSpec, check_input
 
 __version__ = "0.1.0"
 

@@ -19,9 +19,9 @@ import math
 import torch
 from torch import Tensor
 
-from .hookspecs import hookimpl
-from .scalars import scalar_like
-from .spec import SurrogateSpec
+from .core.hookspecs import hookimpl
+from .core.spec import SurrogateSpec
+from .kernels.torch.scalars import scalar_like
 
 PI = math.pi
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import sc_neurocore
-from sc_neurocore.registry import coverage
+from sc_neurocore.core.registry import coverage
 from sc_neurocore.training import surrogate as call_forms
 
 ROOT = Path(__file__).resolve().parents[1]

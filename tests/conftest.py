@@ -18,7 +18,7 @@ os.environ["SC_NEUROCORE_CACHE_DIR"] = tempfile.mkdtemp(prefix="sc-neurocore-ker
 atexit.register(shutil.rmtree, os.environ["SC_NEUROCORE_CACHE_DIR"], ignore_errors=True)
 
 import sc_neurocore  # noqa: E402
-from sc_neurocore.registry import coverage  # noqa: E402
+from sc_neurocore.core.registry import coverage  # noqa: E402
 
 
 def registered_pairs() -> list[tuple[str, str]]:

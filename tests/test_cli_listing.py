@@ -15,7 +15,7 @@ import pytest
 
 import sc_neurocore
 from sc_neurocore.cli import main
-from sc_neurocore.registry import coverage
+from sc_neurocore.core.registry import coverage
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -17,11 +17,11 @@ from functorch.compile import make_boxed_func
 from torch._dynamo.backends.common import aot_autograd
 
 import sc_neurocore
-from sc_neurocore.registry import resolve
-from sc_neurocore.training import cells
+from sc_neurocore.core.registry import resolve
+from sc_neurocore.networks import SpikingNet
+from sc_neurocore.neurons.cells import LIFCell
+from sc_neurocore.neurons import cells
 from sc_neurocore.training import surrogate as call_forms
-from sc_neurocore.training.cells import LIFCell
-from sc_neurocore.training.networks import SpikingNet
 
 from .compat_matrix import feature
 from .compat_support import all_call_forms, form_id, model_forms, run_fresh_python, runnable_paths
@@ -254,9 +254,9 @@ def test_integer_input_under_compile(path: str, fullgraph: bool) -> None:
 
 _COLD_START_SCRIPT = """
 import json, sys, torch
-import sc_neurocore.registry as registry
+import sc_neurocore.core.registry as registry
 from sc_neurocore.training import surrogate as forms
-from sc_neurocore.training.networks import SpikingNet
+from sc_neurocore.networks import SpikingNet
 
 def cold():
     # The state of a fresh process: nothing scanned, nothing resolved.

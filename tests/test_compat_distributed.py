@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 import sc_neurocore
-from sc_neurocore.training.networks import SpikingNet
+from sc_neurocore.networks import SpikingNet
 
 from .compat_matrix import feature
 from .compat_support import runnable_paths

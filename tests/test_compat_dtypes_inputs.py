@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import sc_neurocore
-from sc_neurocore.training.networks import SpikingNet
+from sc_neurocore.networks import SpikingNet
 
 from .compat_matrix import feature
 from .compat_support import all_call_forms, runnable_paths

@@ -13,8 +13,8 @@ import torch
 from torch.export import Dim
 
 import sc_neurocore
-from sc_neurocore.registry import resolve
-from sc_neurocore.training.networks import SpikingNet
+from sc_neurocore.core.registry import resolve
+from sc_neurocore.networks import SpikingNet
 
 from .compat_matrix import feature
 from .compat_support import runnable_paths
@@ -50,7 +50,7 @@ def _exportable_pairs() -> list[tuple[str, str]]:
         (surrogate, path)
         for surrogate in SURROGATES
         for path in PATHS
-        if sc_neurocore.registry.coverage(surrogate, path)[0] and _operator_of(surrogate, path)
+        if sc_neurocore.core.registry.coverage(surrogate, path)[0] and _operator_of(surrogate, path)
     ]
 
 

@@ -15,9 +15,9 @@ import pytest
 import torch
 
 import sc_neurocore
+from sc_neurocore.networks import SpikingNet
+from sc_neurocore.neurons.cells import LIFCell
 from sc_neurocore.training import surrogate as call_forms
-from sc_neurocore.training.cells import LIFCell
-from sc_neurocore.training.networks import SpikingNet
 
 from .compat_matrix import feature
 from .compat_support import all_call_forms, form_id, model_forms, runnable_paths

@@ -18,7 +18,7 @@ _SCRIPT = """
 import json, sys, threading
 import torch
 import sc_neurocore
-import sc_neurocore.registry as registry
+import sc_neurocore.core.registry as registry
 from sc_neurocore.paths import custom_op
 from sc_neurocore.training import surrogate as forms
 

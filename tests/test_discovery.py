@@ -15,8 +15,9 @@ import pytest
 import torch
 
 import sc_neurocore
-from sc_neurocore import PluginWarning, hookimpl, registry
-from sc_neurocore.discovery import (
+from sc_neurocore import PluginWarning, hookimpl
+from sc_neurocore.core import registry
+from sc_neurocore.core.discovery import (
     DISABLE_VARIABLE,
     PluginRecord,
     _check_api_version,
@@ -25,8 +26,8 @@ from sc_neurocore.discovery import (
     _Skip,
     discover,
 )
-from sc_neurocore.hookspecs import PROJECT_NAME, SUPPORTED_PLUGIN_API_VERSIONS
-from sc_neurocore.registry import Provided, _decide, parse_preferences
+from sc_neurocore.core.hookspecs import PROJECT_NAME, SUPPORTED_PLUGIN_API_VERSIONS
+from sc_neurocore.core.registry import Provided, _decide, parse_preferences
 
 
 def record(name: str, distribution: str, builtin: bool = False) -> PluginRecord:
@@ -97,7 +98,7 @@ def test_api_version_check(declared: object, loads: bool) -> None:
 
 
 def _manager() -> pluggy.PluginManager:
-    from sc_neurocore import hookspecs
+    from sc_neurocore.core import hookspecs
 
     manager = pluggy.PluginManager(PROJECT_NAME)
     manager.add_hookspecs(hookspecs)

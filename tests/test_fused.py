@@ -11,11 +11,11 @@ import pytest
 import torch
 
 import sc_neurocore
+from sc_neurocore.kernels.native.lif import native_status, set_native_enabled
+from sc_neurocore.kernels.torch.lif import lif_backward, lif_forward
+from sc_neurocore.neurons.cells import LIFCell
+from sc_neurocore.neurons.fused import LIF, lif_backward_op, lif_op
 from sc_neurocore.training import atan_surrogate, surrogate
-from sc_neurocore.training._fused_kernels import lif_backward, lif_forward
-from sc_neurocore.training._native import native_status, set_native_enabled
-from sc_neurocore.training.cells import LIFCell
-from sc_neurocore.training.fused import LIF, lif_backward_op, lif_op
 
 from .conftest import FLOAT_DTYPES, registered_pairs
 

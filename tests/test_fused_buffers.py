@@ -6,8 +6,9 @@ import pytest
 import torch
 
 import sc_neurocore
-from sc_neurocore.training import _buffers, release_buffers
-from sc_neurocore.training.fused import LIF
+from sc_neurocore.kernels import buffers as _buffers
+from sc_neurocore.neurons.fused import LIF
+from sc_neurocore.training import release_buffers
 
 # 16 x 8 x 4096 float32 = 2 MiB: above the pooling threshold.
 SHAPE = (16, 8, 4096)

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 import sc_neurocore
-from sc_neurocore.spec import SurrogateSpec
-from sc_neurocore.training import _native
-from sc_neurocore.training.fused import LIF
+from sc_neurocore.core.spec import SurrogateSpec
+from sc_neurocore.kernels.native import lif as _native
+from sc_neurocore.neurons.fused import LIF
 
 NATIVE_SPECS = [s for s in map(sc_neurocore.get_spec, sc_neurocore.list_surrogates()) if s.c_grad]
 
@@ -136,7 +136,7 @@ def _refuse_to_compile(*args, **kwargs):
 def test_disabled_by_environment_variable_in_a_fresh_process() -> None:
     code = (
         "import sc_neurocore, torch\n"
-        "from sc_neurocore.training import _native\n"
+        "from sc_neurocore.kernels.native import lif as _native\n"
         "print(_native.native_status(sc_neurocore.get_spec('atan')))\n"
         "print(_native.native_lif(sc_neurocore.get_spec('atan'), torch.zeros(2, 2)))\n"
     )

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import sc_neurocore
-from sc_neurocore.registry import resolve
+from sc_neurocore.core.registry import resolve
 from sc_neurocore.training import SURROGATE_PATHS
 
 from .conftest import FLOAT_DTYPES, registered_pairs

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..registry import coverage, get_spec, get_surrogate, list_paths, list_surrogates
+from ..core.registry import coverage, get_spec, get_surrogate, list_paths, list_surrogates
 from .config import BenchConfig
 from .progress import Progress
 from .timing import Samples, interleaved, median_ratio
@@ -48,14 +48,14 @@ def _stepped(step: Callable[[Tensor, Any], tuple[Tensor, Any]], state: Any) -> L
 
 
 def _cell_layer(path: str) -> Layer:
-    from ..training.cells import LIFCell
+    from ..neurons.cells import LIFCell
 
     cell = LIFCell(beta=BETA, threshold=THRESHOLD, surrogate_fn=get_surrogate("atan", path))
     return _stepped(cell, None)
 
 
 def _fused_layer(surrogate: str) -> Layer:
-    from ..training.fused import LIF
+    from ..neurons.fused import LIF
 
     fused = LIF(beta=BETA, threshold=THRESHOLD, surrogate_fn=get_surrogate(surrogate))
     return lambda x: fused(x)[0]
@@ -125,12 +125,12 @@ def _module_present(name: str) -> bool:
 def candidates(installed: dict[str, str | None], notes: list[str]) -> dict[str, dict[str, Any]]:
     """label -> description of every LIF candidate available here."""
     found: dict[str, dict[str, Any]] = {}
-    if _module_present("sc_neurocore.training.cells"):
+    if _module_present("sc_neurocore.neurons.cells"):
         for path in list_paths():
             if coverage("atan", path)[0]:
                 found[f"LIFCell loop [{path}]"] = {"kind": "cell", "path": path}
     else:
-        notes.append("sc_neurocore.training.cells is missing: LIFCell not measured")
+        notes.append("sc_neurocore.neurons.cells is missing: LIFCell not measured")
     if installed.get("snntorch"):
         found["snntorch.Leaky loop"] = {"kind": "snntorch"}
     else:
@@ -139,8 +139,8 @@ def candidates(installed: dict[str, str | None], notes: list[str]) -> dict[str, 
         found["spikingjelly.LIFNode(step_mode='m')"] = {"kind": "spikingjelly"}
     else:
         notes.append("SpikingJelly not installed (pip install 'sc-neurocore[bench]'): skipped")
-    if _module_present("sc_neurocore.training.fused"):
-        from ..training._native import native_status
+    if _module_present("sc_neurocore.neurons.fused"):
+        from ..kernels.native.lif import native_status
 
         for surrogate in list_surrogates():
             found[f"fused LIF [{surrogate}]"] = {"kind": "fused", "surrogate": surrogate}
@@ -148,7 +148,7 @@ def candidates(installed: dict[str, str | None], notes: list[str]) -> dict[str, 
             if status != "compiled":
                 notes.append(f"fused LIF [{surrogate}] runs its torch kernels: {status}")
     else:
-        notes.append("sc_neurocore.training.fused is missing: fused LIF not measured")
+        notes.append("sc_neurocore.neurons.fused is missing: fused LIF not measured")
     return found
 
 

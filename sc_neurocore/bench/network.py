@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..registry import coverage, get_surrogate, list_paths
+from ..core.registry import coverage, get_surrogate, list_paths
 from .config import BenchConfig
 from .progress import Progress
 from .timing import interleaved, median_ratio
@@ -34,7 +34,7 @@ def training_step(
     config: BenchConfig, path: str, compiled: bool, fused: bool
 ) -> Callable[[], None]:
     """A closure running one optimisation step of a freshly initialised network."""
-    from ..training.networks import SpikingNet
+    from ..networks import SpikingNet
 
     torch.manual_seed(0)
     n_input, n_hidden, n_output = config.net_sizes
@@ -60,10 +60,10 @@ def run_network(
     config: BenchConfig, progress: Progress, installed: dict[str, str | None]
 ) -> dict[str, Any]:
     notes: list[str] = []
-    if not _present("sc_neurocore.training.networks"):
+    if not _present("sc_neurocore.networks"):
         progress.start("network", 1)
         progress.step("skipped")
-        notes.append("sc_neurocore.training.networks is missing: SpikingNet not measured")
+        notes.append("sc_neurocore.networks is missing: SpikingNet not measured")
         return {"title": "SpikingNet training step", "rows": [], "notes": notes}
     paths = [path for path in list_paths() if coverage("atan", path)[0]]
     plan: list[tuple[str, str, bool, bool]] = []
@@ -73,10 +73,10 @@ def run_network(
             plan.append((f"{path} compiled", path, True, False))
     if not config.compile_network:
         notes.append("torch.compile skipped (--quick or --no-compile)")
-    if _present("sc_neurocore.training.fused"):
+    if _present("sc_neurocore.neurons.fused"):
         plan.append(("fused hidden layer eager", paths[0], False, True))
     else:
-        notes.append("sc_neurocore.training.fused is missing: fused network not measured")
+        notes.append("sc_neurocore.neurons.fused is missing: fused network not measured")
     progress.start("network", len(plan) + 1)
     runs: dict[str, Callable[[], None]] = {}
     first_call: dict[str, float] = {}

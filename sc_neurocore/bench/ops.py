@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..registry import coverage, get_surrogate, list_paths, list_surrogates
+from ..core.registry import coverage, get_surrogate, list_paths, list_surrogates
 from .config import BenchConfig
 from .peers import counterparts
 from .progress import Progress

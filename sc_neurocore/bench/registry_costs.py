@@ -21,8 +21,8 @@ from typing import Any
 
 import torch
 
-from ..registry import get_default_path, get_surrogate
-from ..training import surrogate as call_forms
+from ..core import callforms as call_forms
+from ..core.registry import get_default_path, get_surrogate
 from .config import BenchConfig
 from .progress import Progress
 from .timing import interleaved, median_ratio

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..errors import PluginWarning
+from ..core.errors import PluginWarning
 
 GAP, COVERED, UNAVAILABLE = "-", "yes", "n/a"
 
@@ -57,7 +57,7 @@ def _emit(args: argparse.Namespace, objects: list[dict[str, Any]], table: str) -
 
 
 def paths_command(args: argparse.Namespace) -> int:
-    from ..report import path_report
+    from ..core.report import path_report
 
     infos = [info.as_dict() for info in loading(path_report)]
     rows = []
@@ -79,8 +79,8 @@ def paths_command(args: argparse.Namespace) -> int:
 
 
 def surrogates_command(args: argparse.Namespace) -> int:
-    from ..registry import list_paths, table
-    from ..report import surrogate_report
+    from ..core.registry import list_paths, table
+    from ..core.report import surrogate_report
 
     infos = [info.as_dict() for info in loading(surrogate_report)]
     status = table().path_status
@@ -106,7 +106,7 @@ def surrogates_command(args: argparse.Namespace) -> int:
 
 
 def plugins_command(args: argparse.Namespace) -> int:
-    from ..report import plugin_report
+    from ..core.report import plugin_report
 
     records = loading(plugin_report)
     rows = []
@@ -131,13 +131,13 @@ def plugins_command(args: argparse.Namespace) -> int:
 
 
 def explain_command(args: argparse.Namespace) -> int:
-    from ..registry import get_spec, list_paths
-    from ..report import explain
+    from ..core.registry import get_spec, list_paths
+    from ..core.report import explain
 
     def run() -> Any:
         get_spec(args.name)  # unknown name -> LookupError with a suggestion
         if args.path is not None and args.path not in list_paths():
-            from ..errors import UnknownPathError, unknown_name_message
+            from ..core.errors import UnknownPathError, unknown_name_message
 
             raise UnknownPathError(unknown_name_message("path", args.path, list_paths()))
         return explain(args.name, args.path)

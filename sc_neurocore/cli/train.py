@@ -105,7 +105,7 @@ def _check_args(args: argparse.Namespace) -> torch.device:
 
 
 def _paths(args: argparse.Namespace) -> list[str]:
-    from ..registry import coverage, get_default_path, list_paths
+    from ..core.registry import coverage, get_default_path, list_paths
 
     if not args.compare_paths:
         return [args.path or get_default_path()]
@@ -129,13 +129,13 @@ def _progress_line(epoch: int, epochs: int, batches: int) -> Any:
 
 
 def train_once(args: argparse.Namespace, path: str, params: dict[str, float], digits: Any) -> Run:
-    from ..bound import Surrogate
-    from ..registry import get_surrogate
-    from ..training.data import batches
-    from ..training.encoding import rate_encode
-    from ..training.loops import evaluate, train_epoch
-    from ..training.losses import spike_count_cross_entropy
-    from ..training.networks import SpikingNet
+    from ..core.bound import Surrogate
+    from ..core.registry import get_surrogate
+    from ..networks import SpikingNet
+    from ..tasks.digits import batches
+    from ..tasks.encoding import rate_encode
+    from ..tasks.loops import evaluate, train_epoch
+    from ..tasks.losses import spike_count_cross_entropy
 
     device = torch.device(args.device)
     surrogate: Surrogate = get_surrogate(args.surrogate, path, **params)  # type: ignore[assignment]
@@ -207,7 +207,7 @@ def main(args: argparse.Namespace) -> int:
     _check_args(args)
     params = parse_params(args.param)
     paths = _paths(args)
-    from ..training.data import load_digits
+    from ..tasks.digits import load_digits
 
     try:
         digits = load_digits()

@@ -23,9 +23,10 @@ from torch import Tensor
 from torch._functorch.utils import enable_single_level_autograd_function
 from torch._subclasses.fake_tensor import FakeTensor
 
-from ..hookspecs import hookimpl
-from ..spec import ExecutionPath, SurrogateFn, SurrogateSpec, check_input
-from ._kernels import class_name, fast_apply, heaviside, surrogate_function
+from ..core.hookspecs import hookimpl
+from ..core.spec import ExecutionPath, SurrogateFn, SurrogateSpec, check_input
+from ..kernels.torch.surrogate import heaviside
+from ._function import class_name, fast_apply, surrogate_function
 
 NAME = "custom_op"
 NAMESPACE = "sc_neurocore"

@@ -8,9 +8,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..hookspecs import hookimpl
-from ..spec import ExecutionPath, SurrogateFn, SurrogateSpec, check_input
-from ._kernels import class_name, fast_apply, heaviside, surrogate_function
+from ..core.hookspecs import hookimpl
+from ..core.spec import ExecutionPath, SurrogateFn, SurrogateSpec, check_input
+from ..kernels.torch.surrogate import heaviside
+from ._function import class_name, fast_apply, surrogate_function
 
 NAME = "legacy_autograd"
 _transforms_active = torch._C._are_functorch_transforms_active

@@ -12,8 +12,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..registry import get_spec, resolve
-from ..spec import SurrogateSpec
+from ..core.registry import get_spec, resolve
+from ..core.spec import SurrogateSpec
 
 FLOAT_DTYPES: tuple[torch.dtype, ...] = (
     torch.float16,
@@ -197,7 +197,7 @@ def check_c_grad(surrogate: str) -> str | None:
     Returns why nothing was compared (no C compiler, compiled kernels disabled), else None;
     a ``c_grad`` that does not compile fails with the compiler's message.
     """
-    from ..training import _native
+    from ..kernels.native import lif as _native
 
     spec = get_spec(surrogate)
     assert spec.c_grad is not None, f"{surrogate}: no c_grad"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..discovery import _normalize
-from ..errors import UnknownPathError, UnknownSurrogateError, unknown_name_message
-from ..registry import coverage, list_paths, list_surrogates, table
+from ..core.discovery import _normalize
+from ..core.errors import UnknownPathError, UnknownSurrogateError, unknown_name_message
+from ..core.registry import coverage, list_paths, list_surrogates, table
 
 
 @dataclass(frozen=True)

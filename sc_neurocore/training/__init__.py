@@ -1,24 +1,9 @@
-"""User-facing training API: surrogate call forms, neuron cells, networks, encoders, loops."""
+"""The seed's facade: the call forms, cells, networks, encoders and loops under one name.
 
-from .cells import (
-    AdExCell,
-    ALIFCell,
-    AlphaCell,
-    ExpIFCell,
-    IFCell,
-    LapicqueCell,
-    LIFCell,
-    RecurrentLIFCell,
-    SecondOrderLIFCell,
-    SynapticCell,
-)
-from .data import Digits, batches, load_digits
-from .encoding import latency_encode, rate_encode
-from .fused import LIF, compiled_kernel_status, release_buffers, set_compiled_kernels
-from .loops import Evaluation, evaluate, predict, train_epoch
-from .losses import spike_count_cross_entropy
-from .networks import SpikingNet
-from .surrogate import (
+Nothing is defined here; each name lives in the module that owns it.
+"""
+
+from ..core.callforms import (
     SURROGATE_PATHS,
     atan_surrogate,
     atan_surrogate_custom_op,
@@ -39,6 +24,24 @@ from .surrogate import (
     triangular_custom_op,
     triangular_legacy,
 )
+from ..networks import SpikingNet
+from ..neurons.cells import (
+    AdExCell,
+    ALIFCell,
+    AlphaCell,
+    ExpIFCell,
+    IFCell,
+    LapicqueCell,
+    LIFCell,
+    RecurrentLIFCell,
+    SecondOrderLIFCell,
+    SynapticCell,
+)
+from ..neurons.fused import LIF, compiled_kernel_status, release_buffers, set_compiled_kernels
+from ..tasks.digits import Digits, batches, load_digits
+from ..tasks.encoding import latency_encode, rate_encode
+from ..tasks.loops import Evaluation, evaluate, predict, train_epoch
+from ..tasks.losses import spike_count_cross_entropy
 
 __all__ = [
     "ALIFCell",

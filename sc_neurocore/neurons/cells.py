@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._cell_base import (
+from .base import (
     LeakyCell,
     SpikingCell,
     SurrogateCallable,

@@ -21,23 +21,23 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..bound import Surrogate
-from ..registry import get_spec
-from ._buffers import empty_cache, sequence_buffer
-from ._cell_base import (
+from ..core.bound import Surrogate
+from ..core.registry import get_spec
+from ..kernels.buffers import empty_cache, sequence_buffer
+from ..kernels.native.lif import native_lif, native_status, set_native_enabled
+from ..kernels.torch.lif import (
+    ParameterSums,
+    kernel_value,
+    lif_backward,
+    lif_forward,
+)
+from .base import (
     LeakyCell,
     SurrogateCallable,
     Value,
     check_surrogate,
     decayed,
 )
-from ._fused_kernels import (
-    ParameterSums,
-    kernel_value,
-    lif_backward,
-    lif_forward,
-)
-from ._native import native_lif, native_status, set_native_enabled
 
 __all__ = [
     "LIF",

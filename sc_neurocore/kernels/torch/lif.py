@@ -30,8 +30,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..spec import SurrogateSpec
-from ._buffers import sequence_buffer
+from ...core.spec import SurrogateSpec
+from ..buffers import sequence_buffer
 
 #: Time steps per vectorised block in the backward pass; large enough to amortise the
 #: per-op overhead, small enough that a block of 64x1024 float32 stays in cache (and

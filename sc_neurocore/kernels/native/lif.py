@@ -1,9 +1,9 @@
 """Compiled kernels for the fused LIF: built from a spec's ``c_grad`` on first use, cached.
 
-The torch kernels of :mod:`._fused_kernels` pay one dispatch per time step and a trip
+The torch kernels of :mod:`sc_neurocore.kernels.torch.lif` pay one dispatch per time step and a trip
 through memory per operation; a C loop over time per neuron keeps a chunk of neurons in
 cache for the whole sequence.  For a surrogate whose spec carries ``c_grad`` (all built-ins
-do), the first fused call on a CPU float32/float64 tensor compiles ``_native_lif.c`` with
+do), the first fused call on a CPU float32/float64 tensor compiles ``lif.c`` with
 the system C compiler into a per-user cache and loads it with ctypes (no Python headers,
 no torch headers: a build takes one to two seconds).  The result is keyed by a hash of the
 source and the compiler command, so it is built once per machine and surrogate.
@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..spec import SurrogateSpec
+from ...core.spec import SurrogateSpec
 
 __all__ = ["NativeLIF", "native_lif", "native_status", "set_native_enabled"]
 
@@ -39,7 +39,7 @@ _log = logging.getLogger(__name__)
 
 ENV_SWITCH = "SC_NEUROCORE_NATIVE"
 ENV_CACHE = "SC_NEUROCORE_CACHE_DIR"
-SOURCE = Path(__file__).with_name("_native_lif.c")
+SOURCE = Path(__file__).with_name("lif.c")
 DTYPES = {torch.float32: ("float", "f32"), torch.float64: ("double", "f64")}
 #: libm functions whose libmvec vector forms let the compiler vectorise a c_grad using them.
 VECTOR_FUNCTIONS = (

@@ -3,7 +3,7 @@
 Each entry point of the ``sc_neurocore.plugins`` group is loaded and registered with
 a pluggy ``PluginManager`` in isolation: a plugin that fails to import, declares an
 incompatible contract version, raises in a hook or returns something malformed is
-recorded as failed with a :class:`~sc_neurocore.errors.PluginWarning`, and nothing
+recorded as failed with a :class:`~sc_neurocore.core.errors.PluginWarning`, and nothing
 it returned is used.  Nothing here decides conflicts; the registry does.
 """
 

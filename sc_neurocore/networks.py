@@ -7,9 +7,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ._cell_base import SurrogateCallable, check_surrogate
-from .cells import LIFCell
-from .surrogate import atan_surrogate
+from .core.callforms import atan_surrogate
+from .neurons.base import SurrogateCallable, check_surrogate
+from .neurons.cells import LIFCell
 
 __all__ = ["SpikingNet"]
 
@@ -29,7 +29,7 @@ class SpikingNet(nn.Module):
     Feed-forward layers do not depend on later layers, so each Linear runs once on the
     whole sequence ``(T, batch, n)`` and only the neurons step through time.  With
     ``fused=True`` the hidden layers use the fused multi-step ``LIF`` of
-    :mod:`sc_neurocore.training.fused` (same equations, one op per layer); the output
+    :mod:`sc_neurocore.neurons.fused` (same equations, one op per layer); the output
     layer always steps, because ``membrane_sum`` needs every step's membrane.
     The ``state_dict`` has the same keys either way and records no path, so a model
     trained one way loads the other way.
@@ -105,9 +105,9 @@ def _step_and_sum(neuron: nn.Module, current: Tensor) -> tuple[Tensor, Tensor]:
 
 def _fused_lif() -> type[nn.Module]:
     try:
-        from .fused import LIF
+        from .neurons.fused import LIF
     except ImportError as error:
         raise ImportError(
-            f"SpikingNet(fused=True) needs sc_neurocore.training.fused.LIF: {error}"
+            f"SpikingNet(fused=True) needs sc_neurocore.neurons.fused.LIF: {error}"
         ) from error
     return LIF  # type: ignore[no-any-return]

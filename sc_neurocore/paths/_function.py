@@ -1,5 +1,4 @@
-"""What both built-in paths share: the spike forward, the surrogate backward, and an
-autograd.Function generated from a spec.
+"""What both built-in paths share: an autograd.Function generated from a spec.
 
 The Function is written in the ``setup_context`` style so that ``torch.func``
 transforms accept it, and it carries a generated vmap rule.  Its backward closes over
@@ -14,38 +13,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..scalars import scalar_like
-from ..spec import SurrogateFn, SurrogateSpec
+from ..core.spec import SurrogateSpec
+from ..kernels.torch.surrogate import surrogate_backward
 
-_transforms_active = torch._C._are_functorch_transforms_active
 _function_apply = torch._C._FunctionBase.__dict__["apply"]
-
-
-def heaviside(x: Tensor) -> Tensor:
-    """``(x > 0)`` in x's dtype, shape, device and memory format."""
-    if type(x) is Tensor and not _transforms_active():
-        # One pass straight into a float buffer: ~6x faster than casting a bool tensor.
-        return torch.gt(x, scalar_like(0.0, x), out=torch.empty_like(x))
-    return (x > 0).to(x.dtype)
-
-
-def surrogate_backward(
-    grad: SurrogateFn,
-    grad_mul: SurrogateFn | None,
-    x: Tensor,
-    grad_out: Tensor,
-    params: dict[str, float],
-) -> Tensor:
-    """``grad_out * g(x)``; in place only when no graph or transform watches the backward."""
-    if (
-        grad_mul is not None
-        and type(x) is Tensor
-        and type(grad_out) is Tensor
-        and not torch.is_grad_enabled()
-        and not _transforms_active()
-    ):
-        return grad_mul(x, grad_out, **params)
-    return grad_out * grad(x, **params)
 
 
 def surrogate_function(

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .surrogate import atan_surrogate
+from ..core.callforms import atan_surrogate
 
 Value = float | Tensor
 SurrogateCallable = Callable[[Tensor], Tensor]
@@ -84,7 +84,7 @@ def check_surrogate(surrogate_fn: object) -> SurrogateCallable:
 
 
 def _spec_defaults(name: str) -> dict[str, float]:
-    from ..registry import get_spec
+    from ..core.registry import get_spec
 
     try:
         return dict(get_spec(name).defaults)

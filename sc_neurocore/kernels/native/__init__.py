@@ -1,0 +1,1 @@
+"""Compiled C kernels for the CPU, generated from a surrogate's formula, built on first use."""

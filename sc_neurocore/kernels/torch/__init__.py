@@ -1,0 +1,1 @@
+"""Reference kernels in torch ops: element-wise surrogates and the fused neurons' loops."""

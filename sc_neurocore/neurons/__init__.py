@@ -1,0 +1,5 @@
+"""Neurons: stepwise cells and fused multi-step layers.
+
+Neurons know only the surrogate callable they were given; to fuse it they ask that
+callable for its spec, never the registry.
+"""

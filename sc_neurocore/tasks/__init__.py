@@ -1,0 +1,1 @@
+"""Training tasks and what trains on them: data sets, encoders, losses, loops."""

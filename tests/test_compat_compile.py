@@ -19,8 +19,8 @@ from torch._dynamo.backends.common import aot_autograd
 import sc_neurocore
 from sc_neurocore.core.registry import resolve
 from sc_neurocore.networks import SpikingNet
-from sc_neurocore.neurons.cells import LIFCell
 from sc_neurocore.neurons import cells
+from sc_neurocore.neurons.cells import LIFCell
 from sc_neurocore.training import surrogate as call_forms
 
 from .compat_matrix import feature

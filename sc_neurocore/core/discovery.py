@@ -119,7 +119,7 @@ def _entry_points() -> list[tuple[PluginRecord, Any]]:
         ),
     )
     if not any(record.builtin for record, _ in entries):
-        from . import __version__
+        from .. import __version__
 
         fallback = [
             (PluginRecord(name, CORE_DISTRIBUTION, __version__, value, True), None)

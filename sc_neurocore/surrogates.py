@@ -1,14 +1,15 @@
 """The six built-in surrogate gradients: math only, no execution machinery.
 
-Each surrogate has three formulas of the same function g (the stand-in for the
-derivative of the Heaviside step at ``x = v - threshold``):
+Each surrogate states its function g (the stand-in for the derivative of the Heaviside
+step at ``x = v - threshold``) once, as a ``formula`` (see :mod:`sc_neurocore.core.formula`):
+its torch reference ``grad``, the C expression of the compiled kernels (``c_grad``) and
+the Triton kernels' expression are all derived from it.  Two hand-written forms remain:
 
-* ``grad``: g(x) written plainly with differentiable torch ops (the reference);
 * ``grad_mul``: ``grad_out * g(x)`` with a single allocation and an in-place chain,
   used when no graph of the backward pass is recorded (it is several times faster);
 * ``primitive``: an antiderivative p with p' = g, for paths that rely on autograd.
 
-Every formula keeps x's dtype and stays finite for finite x: large ``|x|`` only ever
+Every form keeps x's dtype and stays finite for finite x: large ``|x|`` only ever
 reaches a denominator, where an overflow to ``inf`` yields the correct 0.
 """
 
@@ -27,10 +28,6 @@ PI = math.pi
 
 
 # fast_sigmoid: g = slope / (1 + slope*|x|)^2, Zenke & Ganguli 2018 (SuperSpike's fast sigmoid).
-def fast_sigmoid_grad(x: Tensor, slope: float = 25.0) -> Tensor:
-    return slope / (1 + slope * x.abs()) ** 2
-
-
 def fast_sigmoid_grad_mul(x: Tensor, grad_out: Tensor, slope: float = 25.0) -> Tensor:
     # slope / (1 + slope|x|)^2 == 1 / (slope * (|x| + 1/slope)^2): square and scale in one pass
     t = x.abs().add_(1.0 / slope)
@@ -43,10 +40,6 @@ def fast_sigmoid_primitive(x: Tensor, slope: float = 25.0) -> Tensor:
 
 
 # superspike: g = 1 / (1 + beta*|x|)^2, Zenke & Ganguli 2018.
-def superspike_grad(x: Tensor, beta: float = 10.0) -> Tensor:
-    return 1 / (1 + beta * x.abs()) ** 2
-
-
 def superspike_grad_mul(x: Tensor, grad_out: Tensor, beta: float = 10.0) -> Tensor:
     # (1 + beta|x|)^2 == beta^2 (|x| + 1/beta)^2: square and scale in one pass
     t = x.abs().add_(1.0 / beta)
@@ -59,10 +52,6 @@ def superspike_primitive(x: Tensor, beta: float = 10.0) -> Tensor:
 
 
 # atan: g = alpha / (2 * (1 + (pi*alpha*x/2)^2)), Fang et al. 2021.
-def atan_grad(x: Tensor, alpha: float = 2.0) -> Tensor:
-    return alpha / (2 * (1 + (PI * alpha * x / 2) ** 2))
-
-
 def atan_grad_mul(x: Tensor, grad_out: Tensor, alpha: float = 2.0) -> Tensor:
     # alpha / (2 (1 + (pi alpha x / 2)^2)) == 1 / (2/alpha + (pi^2 alpha / 2) x^2)
     t = torch.empty_like(x)
@@ -75,11 +64,6 @@ def atan_primitive(x: Tensor, alpha: float = 2.0) -> Tensor:
 
 
 # sigmoid: g = slope * s * (1 - s), s = sigmoid(slope*x); the logistic derivative.
-def sigmoid_grad(x: Tensor, slope: float = 5.0) -> Tensor:
-    s = torch.sigmoid(slope * x)
-    return slope * s * (1 - s)
-
-
 def sigmoid_grad_mul(x: Tensor, grad_out: Tensor, slope: float = 5.0) -> Tensor:
     # s (1 - s) == 1 / (2 (1 + cosh(slope x))); cosh overflows to inf exactly where g -> 0
     t = torch.mul(x, slope).cosh_()
@@ -92,10 +76,6 @@ def sigmoid_primitive(x: Tensor, slope: float = 5.0) -> Tensor:
 
 
 # straight_through: g = 1, Bengio et al. 2013.
-def straight_through_grad(x: Tensor) -> Tensor:
-    return torch.ones_like(x)
-
-
 def straight_through_grad_mul(x: Tensor, grad_out: Tensor) -> Tensor:
     # g is identically 1: the incoming gradient passes through untouched (no copy).
     return grad_out
@@ -106,10 +86,6 @@ def straight_through_primitive(x: Tensor) -> Tensor:
 
 
 # triangular: g = max(0, 1 - |x|/width) / width, Esser et al. 2016 / Bellec et al. 2018.
-def triangular_grad(x: Tensor, width: float = 1.0) -> Tensor:
-    return torch.clamp(1 - x.abs() / width, min=0) / width
-
-
 def triangular_grad_mul(x: Tensor, grad_out: Tensor, width: float = 1.0) -> Tensor:
     t = x.abs()
     torch.add(scalar_like(1.0 / width, x), t, alpha=-1.0 / (width * width), out=t)
@@ -122,63 +98,57 @@ def triangular_primitive(x: Tensor, width: float = 1.0) -> Tensor:
 
 
 BUILTIN_SURROGATES: tuple[SurrogateSpec, ...] = (
-    SurrogateSpec(
+    SurrogateSpec.from_formula(
         name="fast_sigmoid",
         params=(("slope", 25.0),),
-        grad=fast_sigmoid_grad,
+        formula="slope / (1 + slope * abs(x)) ** 2",
         grad_mul=fast_sigmoid_grad_mul,
         primitive=fast_sigmoid_primitive,
-        c_grad="slope / ((1 + slope * fabs(x)) * (1 + slope * fabs(x)))",
         description="Derivative of the fast sigmoid x/(1+|x|): slope / (1 + slope|x|)^2",
         reference="Zenke & Ganguli 2018, SuperSpike, Neural Computation 30(6)",
     ),
-    SurrogateSpec(
+    SurrogateSpec.from_formula(
         name="superspike",
         params=(("beta", 10.0),),
-        grad=superspike_grad,
+        formula="1 / (1 + beta * abs(x)) ** 2",
         grad_mul=superspike_grad_mul,
         primitive=superspike_primitive,
-        c_grad="1 / ((1 + beta * fabs(x)) * (1 + beta * fabs(x)))",
         description="SuperSpike's unit-peak fast sigmoid derivative: 1 / (1 + beta|x|)^2",
         reference="Zenke & Ganguli 2018, SuperSpike, Neural Computation 30(6)",
     ),
-    SurrogateSpec(
+    SurrogateSpec.from_formula(
         name="atan",
         params=(("alpha", 2.0),),
-        grad=atan_grad,
+        formula="alpha / (2 * (1 + (pi * alpha * x / 2) ** 2))",
         grad_mul=atan_grad_mul,
         primitive=atan_primitive,
-        c_grad="alpha / (2 * (1 + (PI * alpha * x / 2) * (PI * alpha * x / 2)))",
         description="Arctangent derivative: alpha / (2 (1 + (pi alpha x / 2)^2))",
         reference="Fang et al. 2021, Incorporating learnable membrane time constant, ICCV",
     ),
-    SurrogateSpec(
+    SurrogateSpec.from_formula(
         name="sigmoid",
         params=(("slope", 5.0),),
-        grad=sigmoid_grad,
+        formula="slope / (2 * (1 + cosh(slope * x)))",
         grad_mul=sigmoid_grad_mul,
         primitive=sigmoid_primitive,
-        c_grad="slope / (2 * (1 + cosh(slope * x)))",
         description="Logistic derivative: slope s (1 - s), s = sigmoid(slope x)",
         reference="Neftci, Mostafa & Zenke 2019, IEEE Signal Processing Magazine 36(6)",
     ),
-    SurrogateSpec(
+    SurrogateSpec.from_formula(
         name="straight_through",
         params=(),
-        grad=straight_through_grad,
+        formula="1",
         grad_mul=straight_through_grad_mul,
         primitive=straight_through_primitive,
-        c_grad="1",
         description="Straight-through estimator: the gradient passes unchanged (g = 1)",
         reference="Bengio, Leonard & Courville 2013, arXiv:1308.3432",
     ),
-    SurrogateSpec(
+    SurrogateSpec.from_formula(
         name="triangular",
         params=(("width", 1.0),),
-        grad=triangular_grad,
+        formula="maximum(0, 1 - abs(x) / width) / width",
         grad_mul=triangular_grad_mul,
         primitive=triangular_primitive,
-        c_grad="(fabs(x) > width ? 0 : 1 - fabs(x) / width) / width",
         description="Triangular window: max(0, 1 - |x|/width) / width",
         reference="Bellec et al. 2018, Long short-term memory and learning-to-learn, NeurIPS",
     ),

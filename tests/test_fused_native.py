@@ -113,7 +113,7 @@ def test_no_compiler_is_reported_and_the_layer_still_runs(fresh_builds, monkeypa
 
 
 def test_a_spec_without_c_grad_is_reported() -> None:
-    plain = dataclasses.replace(sc_neurocore.get_spec("atan"), c_grad=None)
+    plain = dataclasses.replace(sc_neurocore.get_spec("atan"), c_grad=None, formula=None)
     assert "no c_grad" in _native.native_status(plain)
 
 

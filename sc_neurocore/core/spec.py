@@ -7,6 +7,7 @@ None of them knows about the registry.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import re
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+from .formula import Formula, FormulaError, parse
 
 #: Surrogate and path names double as operator names, so they must be identifiers.
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -82,6 +85,23 @@ def check_input(x: object, surrogate: str) -> None:
         )
 
 
+@functools.lru_cache(maxsize=256)
+def formula_grad(formula: Formula, params: tuple[tuple[str, float], ...]) -> SurrogateFn:
+    """``grad(x, **params)`` evaluating ``formula`` in torch ops, defaults filled in.
+
+    Cached, so two specs built from the same formula compare equal.
+    """
+    defaults, evaluate = dict(params), formula.torch
+
+    def grad(x: torch.Tensor, **values: float) -> torch.Tensor:
+        if len(values) != len(defaults):
+            values = {**defaults, **values}
+        return evaluate(x, **values)
+
+    grad.__doc__ = f"g(x) = {formula.text}"
+    return grad
+
+
 @dataclass(frozen=True)
 class SurrogateSpec:
     """The math of one surrogate: Heaviside forward, ``grad`` backward.
@@ -94,6 +114,11 @@ class SurrogateSpec:
     optional, is g(x) as one C expression of ``x`` and the parameter names (C99
     ``<tgmath.h>`` functions, the constant ``PI``); the compiled fused LIF kernel
     evaluates it, and surrogates without one run that layer's torch kernels instead.
+    ``formula``, optional, is g(x) once in the formula vocabulary of
+    :mod:`sc_neurocore.core.formula`; the compiled CPU and the Triton kernels are
+    generated from it, and it supplies ``c_grad`` when that is not given.  A spec with
+    only ``grad`` (plugin API 1) runs the torch kernels wherever no formula is needed.
+    :meth:`from_formula` derives ``grad`` too, so the math is written once.
     """
 
     name: str
@@ -104,6 +129,7 @@ class SurrogateSpec:
     primitive: SurrogateFn | None = None
     grad_mul: SurrogateFn | None = None
     c_grad: str | None = None
+    formula: str | None = None
     defaults: Mapping[str, float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -135,12 +161,54 @@ class SurrogateSpec:
                 f"surrogate {self.name!r}: c_grad must be a non-empty string or None, "
                 f"got {self.c_grad!r}"
             )
+        if self.formula is not None:
+            parsed = self.parsed_formula()
+            assert parsed is not None
+            if self.c_grad is None:
+                object.__setattr__(self, "c_grad", parsed.c())
         if not isinstance(self.description, str) or not self.description:
             raise TypeError(f"surrogate {self.name!r}: description must be a non-empty string")
 
     @property
     def param_names(self) -> tuple[str, ...]:
         return tuple(key for key, _ in self.params)
+
+    def parsed_formula(self) -> Formula | None:
+        """The parsed :attr:`formula` (``None`` without one); errors name the surrogate."""
+        if self.formula is None:
+            return None
+        if not isinstance(self.formula, str):
+            raise TypeError(
+                f"surrogate {self.name!r}: formula must be a string or None, got {self.formula!r}"
+            )
+        try:
+            return parse(self.formula, self.param_names)
+        except FormulaError as error:
+            raise ValueError(f"surrogate {self.name!r}: {error}") from None
+
+    @classmethod
+    def from_formula(
+        cls,
+        name: str,
+        params: tuple[tuple[str, float], ...],
+        formula: str,
+        description: str,
+        **fields: Any,
+    ) -> SurrogateSpec:
+        """A spec whose ``grad`` (and ``c_grad``) are derived from ``formula``."""
+        names = tuple(str(key) for key, _ in params)
+        try:
+            parsed = parse(formula, names)
+        except FormulaError as error:
+            raise ValueError(f"surrogate {name!r}: {error}") from None
+        return cls(
+            name=name,
+            params=params,
+            grad=formula_grad(parsed, tuple(params)),
+            description=description,
+            formula=formula,
+            **fields,
+        )
 
     def bind(
         self, args: tuple[Any, ...] = (), kwargs: Mapping[str, Any] | None = None

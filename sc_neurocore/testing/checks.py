@@ -191,6 +191,20 @@ def check_primitive(surrogate: str, dtype: torch.dtype, device: str = "cpu") -> 
         assert_gradient_close(grad, spec_truth(spec, x, grad_out, params), dtype, what)
 
 
+def check_formula(surrogate: str, dtype: torch.dtype, device: str = "cpu") -> None:
+    """The torch form derived from the spec's ``formula`` equals its ``grad``, in x's dtype."""
+    spec = get_spec(surrogate)
+    formula = spec.parsed_formula()
+    assert formula is not None, f"{surrogate}: no formula"
+    x = sample_points(dtype, device)
+    for params in parameter_sets(spec):
+        what = f"{surrogate}.formula {spec.formula!r} {dtype} {params}"
+        with torch.no_grad():
+            actual = formula.torch(x, **params)
+        assert actual.dtype == dtype, f"{what}: dtype {actual.dtype}"
+        assert_gradient_close(actual, spec_truth(spec, x, torch.ones_like(x), params), dtype, what)
+
+
 def check_c_grad(surrogate: str) -> str | None:
     """The compiled ``c_grad`` equals ``grad`` in float32 and float64 on the CPU.
 

@@ -21,6 +21,7 @@ SPEC_ATTRIBUTES = {
     "test_spec_grad_mul_matches_grad": "grad_mul",
     "test_spec_primitive_derivative_is_grad": "primitive",
     "test_spec_c_grad_matches_grad": "c_grad",
+    "test_spec_formula_matches_grad": "formula",
 }
 #: parameter name -> option name
 SELECTORS = {"surrogates": "sc_surrogate", "paths": "sc_path", "distributions": "sc_distribution"}
@@ -107,6 +108,10 @@ def test_spec_grad_mul_matches_grad(surrogate: str, dtype: torch.dtype, device: 
 
 def test_spec_primitive_derivative_is_grad(surrogate: str, dtype: torch.dtype, device: str) -> None:
     checks.check_primitive(surrogate, dtype, device)
+
+
+def test_spec_formula_matches_grad(surrogate: str, dtype: torch.dtype, device: str) -> None:
+    checks.check_formula(surrogate, dtype, device)
 
 
 def test_spec_c_grad_matches_grad(surrogate: str) -> None:

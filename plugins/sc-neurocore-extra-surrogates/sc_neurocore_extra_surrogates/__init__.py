@@ -2,14 +2,15 @@
 
 Installing this distribution registers them through the ``sc_neurocore.plugins``
 entry point; every installed execution path then serves them with no further code.
-Each surrogate ships three forms of the same function g(x), x = v - threshold:
+Each surrogate ships four forms of the same function g(x), x = v - threshold:
 
 * ``grad``: g(x) in plain differentiable torch ops (the reference);
 * ``grad_mul``: ``grad_out * g(x)`` updating one fresh tensor in place (the fast
   backward used when no graph of the backward is recorded);
 * ``primitive``: an antiderivative p with p' = g (for paths built on autograd);
-* ``c_grad``: g(x) as a C expression, which sc-neurocore compiles into its fused LIF
-  kernel (without it the fused layer runs its torch kernels for that surrogate).
+* ``formula``: g(x) once more in sc-neurocore's formula vocabulary, from which it
+  generates the compiled CPU and the Triton kernels (and the fused LIF's ``c_grad``);
+  its conformance kit checks every derived form against ``grad``.
 
 All of them keep x's dtype and stay finite for finite x: wherever an intermediate
 can overflow, the overflow lands in an ``exp(-inf)`` or a denominator and yields 0.
@@ -33,7 +34,7 @@ SURROGATES: tuple[SurrogateSpec, ...] = (
         grad=f.rectangular_grad,
         grad_mul=f.rectangular_grad_mul,
         primitive=f.rectangular_primitive,
-        c_grad="(fabs(x) <= width / 2 ? 1 : 0) / width",
+        formula="where(abs(x) <= width / 2, 1, 0) / width",
         description="Boxcar window: 1/width where |x| <= width/2, else 0",
         reference="Wu et al. 2018, Spatio-temporal backpropagation (STBP), Front. Neurosci. 12:331",
     ),
@@ -43,7 +44,7 @@ SURROGATES: tuple[SurrogateSpec, ...] = (
         grad=f.exponential_grad,
         grad_mul=f.exponential_grad_mul,
         primitive=f.exponential_primitive,
-        c_grad="alpha * exp(-beta * fabs(x))",
+        formula="alpha * exp(-beta * abs(x))",
         description="SLAYER's spike escape rate: alpha exp(-beta |x|)",
         reference="Shrestha & Orchard 2018, SLAYER: spike layer error reassignment, NeurIPS",
     ),
@@ -53,7 +54,7 @@ SURROGATES: tuple[SurrogateSpec, ...] = (
         grad=f.gaussian_grad,
         grad_mul=f.gaussian_grad_mul,
         primitive=f.gaussian_primitive,
-        c_grad="exp(-(x * x) / (2 * sigma * sigma)) / (sigma * sqrt(2 * PI))",
+        formula="exp(-(x ** 2) / (2 * sigma * sigma)) / (sigma * sqrt(2 * pi))",
         description="Normal density: exp(-x^2 / (2 sigma^2)) / (sigma sqrt(2 pi))",
         reference="Yin, Corradi & Bohte 2021, Nature Machine Intelligence 3 (Gaussian baseline)",
     ),
@@ -63,12 +64,12 @@ SURROGATES: tuple[SurrogateSpec, ...] = (
         grad=f.multi_gaussian_grad,
         grad_mul=f.multi_gaussian_grad_mul,
         primitive=f.multi_gaussian_primitive,
-        c_grad=(
-            "(1 + height) * exp(-(x * x) / (2 * sigma * sigma)) / (sigma * sqrt(2 * PI))"
-            " - height * exp(-((x - sigma) * (x - sigma)) / (2 * scale * sigma * scale * sigma))"
-            " / (scale * sigma * sqrt(2 * PI))"
-            " - height * exp(-((x + sigma) * (x + sigma)) / (2 * scale * sigma * scale * sigma))"
-            " / (scale * sigma * sqrt(2 * PI))"
+        formula=(
+            "(1 + height) * exp(-(x ** 2) / (2 * sigma * sigma)) / (sigma * sqrt(2 * pi))"
+            " - height * exp(-((x - sigma) ** 2) / (2 * (scale * sigma) * (scale * sigma)))"
+            " / ((scale * sigma) * sqrt(2 * pi))"
+            " - height * exp(-((x + sigma) ** 2) / (2 * (scale * sigma) * (scale * sigma)))"
+            " / ((scale * sigma) * sqrt(2 * pi))"
         ),
         description=(
             "(1+h) N(0, s) - h N(s, scale s) - h N(-s, scale s); negative side lobes by design"
@@ -82,7 +83,7 @@ SURROGATES: tuple[SurrogateSpec, ...] = (
         grad=f.piecewise_quadratic_grad,
         grad_mul=f.piecewise_quadratic_grad_mul,
         primitive=f.piecewise_quadratic_primitive,
-        c_grad="(fabs(x) > width ? 0 : 1 - (x / width) * (x / width)) * 3 / (4 * width)",
+        formula="maximum(0, 1 - (x / width) ** 2) * (0.75 / width)",
         description="Quadratic window: 3/(4 width) max(0, 1 - (x/width)^2)",
         reference="Esser et al. 2016, PNAS 113(41); Bellec et al. 2018, NeurIPS (piecewise family)",
     ),
@@ -92,7 +93,7 @@ SURROGATES: tuple[SurrogateSpec, ...] = (
         grad=f.soft_sign_grad,
         grad_mul=f.soft_sign_grad_mul,
         primitive=f.soft_sign_primitive,
-        c_grad="alpha / (2 * (1 + alpha * fabs(x)) * (1 + alpha * fabs(x)))",
+        formula="alpha / (2 * (1 + alpha * abs(x)) ** 2)",
         description="Derivative of the soft-sign step (1 + ax/(1+|ax|))/2: a / (2 (1 + a|x|)^2)",
         reference="Elliott 1993, A better activation function for artificial neural networks",
     ),
@@ -102,7 +103,7 @@ SURROGATES: tuple[SurrogateSpec, ...] = (
         grad=f.erfc_grad,
         grad_mul=f.erfc_grad_mul,
         primitive=f.erfc_primitive,
-        c_grad="alpha / sqrt(PI) * exp(-(alpha * x) * (alpha * x))",
+        formula="(alpha / sqrt(pi)) * exp(-((alpha * x) ** 2))",
         description="Derivative of the step erfc(-alpha x)/2: alpha/sqrt(pi) exp(-(alpha x)^2)",
         reference="Neftci, Mostafa & Zenke 2019, IEEE Signal Processing Magazine 36(6)",
     ),
@@ -112,7 +113,7 @@ SURROGATES: tuple[SurrogateSpec, ...] = (
         grad=f.tanh_grad,
         grad_mul=f.tanh_grad_mul,
         primitive=f.tanh_primitive,
-        c_grad="beta / (2 * cosh(beta * x) * cosh(beta * x))",
+        formula="(beta / 2) / cosh(beta * x) ** 2",
         description="Derivative of the step (1 + tanh(beta x))/2: beta / (2 cosh^2(beta x))",
         reference="Neftci, Mostafa & Zenke 2019, IEEE Signal Processing Magazine 36(6)",
     ),

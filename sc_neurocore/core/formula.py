@@ -1,0 +1,393 @@
+"""One formula of a surrogate's g(x), from which every backend's form is derived.
+
+A formula is a Python-syntax expression over ``x`` and the spec's parameter names in a
+small vocabulary (no other names, attributes, keywords or statements):
+
+* numbers (``2``, ``0.5``, ``1e-3``), the constant ``pi``;
+* ``+ - * /``, unary ``-``, ``**`` (an integer literal exponent becomes multiplications);
+* ``abs exp log sqrt atan tanh cosh erf sigmoid`` of one argument;
+* ``minimum(a, b)``, ``maximum(a, b)``;
+* ``where(condition, a, b)``, the condition one comparison ``< <= > >= == !=``.
+
+:func:`parse` checks the text against that vocabulary with :mod:`ast` (nothing is ever
+evaluated as Python) and returns a :class:`Formula`, which gives the torch reference
+(:meth:`Formula.torch`, differentiable torch ops in x's dtype), one C99 ``<tgmath.h>``
+expression (:meth:`Formula.c`, for the compiled CPU kernels) and one Triton expression
+(:meth:`Formula.triton`, for ``@triton.jit`` bodies; helpers come from
+:mod:`sc_neurocore.kernels.triton`).  All three follow the same operations in the same
+order, so they differ only by rounding.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = ["FUNCTIONS", "Formula", "FormulaError", "parse"]
+
+#: Functions of the vocabulary and their number of arguments.
+FUNCTIONS = {
+    "abs": 1,
+    "exp": 1,
+    "log": 1,
+    "sqrt": 1,
+    "atan": 1,
+    "tanh": 1,
+    "cosh": 1,
+    "erf": 1,
+    "sigmoid": 1,
+    "minimum": 2,
+    "maximum": 2,
+    "where": 3,
+}
+CONSTANTS = {"pi": math.pi}
+_BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_COMPARE = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+#: Integer exponents written out as products (pow() is slow and not vectorised).
+_MAX_EXPANDED_POWER = 4
+
+
+class FormulaError(ValueError):
+    """A formula outside the vocabulary; the message names the offending part."""
+
+
+@dataclass(frozen=True)
+class Num:
+    value: float
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Bin:
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str
+    args: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Compare:
+    op: str
+    left: Node
+    right: Node
+
+
+Node = Num | Var | Neg | Bin | Call | Compare
+
+
+def _convert(node: ast.AST, names: frozenset[str], text: str) -> Node:
+    """The whitelisted AST of ``text`` as a :data:`Node` tree; anything else is an error."""
+
+    def refuse(what: str) -> FormulaError:
+        return FormulaError(f"formula {text!r}: {what} is not in the formula vocabulary")
+
+    def convert(node: ast.AST, condition: bool = False) -> Node:
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                raise refuse(f"the literal {node.value!r}")
+            return Num(float(node.value))
+        if isinstance(node, ast.Name):
+            if node.id in CONSTANTS:
+                return Num(CONSTANTS[node.id])
+            if node.id not in names:
+                allowed = ", ".join(sorted(names | CONSTANTS.keys()))
+                raise FormulaError(f"formula {text!r}: unknown name {node.id!r} (known: {allowed})")
+            return Var(node.id)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            operand = convert(node.operand)
+            return Neg(operand) if isinstance(node.op, ast.USub) else operand
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            return Bin(_BINARY[type(node.op)], convert(node.left), convert(node.right))
+        if isinstance(node, ast.Compare):
+            if not condition:
+                raise refuse("a comparison outside where()'s first argument")
+            if len(node.ops) != 1 or type(node.ops[0]) not in _COMPARE:
+                raise refuse("a chained or unknown comparison")
+            return Compare(
+                _COMPARE[type(node.ops[0])], convert(node.left), convert(node.comparators[0])
+            )
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+                called = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
+                raise refuse(f"the function {called!r}")
+            name = node.func.id
+            if node.keywords or len(node.args) != FUNCTIONS[name]:
+                raise FormulaError(
+                    f"formula {text!r}: {name}() takes {FUNCTIONS[name]} positional argument(s)"
+                )
+            args = tuple(
+                convert(a, condition=(name == "where" and i == 0)) for i, a in enumerate(node.args)
+            )
+            if name == "where" and not isinstance(args[0], Compare):
+                raise FormulaError(
+                    f"formula {text!r}: where()'s first argument must be a comparison"
+                )
+            return Call(name, args)
+        raise refuse(f"{type(node).__name__} {ast.unparse(node)!r}")
+
+    return convert(node)
+
+
+def _integer_power(node: Node) -> int | None:
+    if isinstance(node, Num) and node.value.is_integer() and 1 <= node.value <= _MAX_EXPANDED_POWER:
+        return int(node.value)
+    return None
+
+
+def _number(value: float) -> str:
+    return repr(float(value))
+
+
+def _c_number(value: float) -> str:
+    # A bare double literal would promote a float kernel's arithmetic to double.
+    return f"((scalar_t){float(value)!r})"
+
+
+# -- the C expression -----------------------------------------------------------------
+
+_C_FUNCTIONS = {"abs": "fabs"}
+
+
+def _c(node: Node) -> str:
+    if isinstance(node, Num):
+        return _c_number(node.value)
+    if isinstance(node, Var):
+        return node.name
+    if isinstance(node, Neg):
+        return f"(-{_c(node.operand)})"
+    if isinstance(node, Compare):
+        return f"({_c(node.left)} {node.op} {_c(node.right)})"
+    if isinstance(node, Bin):
+        if node.op == "**":
+            power = _integer_power(node.right)
+            if power is not None:
+                return "(" + " * ".join([_c(node.left)] * power) + ")"
+            return f"pow({_c(node.left)}, {_c(node.right)})"
+        return f"({_c(node.left)} {node.op} {_c(node.right)})"
+    args = [_c(a) for a in node.args]
+    if node.function == "where":
+        return f"({args[0]} ? {args[1]} : {args[2]})"
+    if node.function == "sigmoid":
+        return f"(1 / (1 + exp(-{args[0]})))"
+    if node.function in ("minimum", "maximum"):  # a select vectorises where fmin/fmax may not
+        a, b = args
+        return f"({a} {'<' if node.function == 'minimum' else '>'} {b} ? {a} : {b})"
+    return f"{_C_FUNCTIONS.get(node.function, node.function)}({', '.join(args)})"
+
+
+# -- the Triton expression ------------------------------------------------------------
+
+#: Vocabulary functions that triton.language has; the others are jit helpers named
+#: ``sc_<function>`` in :mod:`sc_neurocore.kernels.triton`.
+_TRITON_FUNCTIONS = {
+    "abs": "tl.abs",
+    "exp": "tl.exp",
+    "log": "tl.log",
+    "sqrt": "tl.sqrt",
+    "erf": "tl.erf",
+    "sigmoid": "tl.sigmoid",
+    "minimum": "tl.minimum",
+    "maximum": "tl.maximum",
+    "where": "tl.where",
+}
+TRITON_HELPERS = ("sc_atan", "sc_tanh", "sc_cosh", "sc_pow")
+
+
+def _triton(node: Node) -> str:
+    if isinstance(node, Num):
+        return _number(node.value)
+    if isinstance(node, Var):
+        return node.name
+    if isinstance(node, Neg):
+        return f"(-{_triton(node.operand)})"
+    if isinstance(node, (Compare, Bin)) and node.op != "**":
+        return f"({_triton(node.left)} {node.op} {_triton(node.right)})"
+    if isinstance(node, Bin):
+        power = _integer_power(node.right)
+        if power is not None:
+            return "(" + " * ".join([_triton(node.left)] * power) + ")"
+        return f"sc_pow({_triton(node.left)}, {_triton(node.right)})"
+    assert isinstance(node, Call)
+    name = _TRITON_FUNCTIONS.get(node.function, f"sc_{node.function}")
+    return f"{name}({', '.join(_triton(a) for a in node.args)})"
+
+
+# -- the torch reference --------------------------------------------------------------
+
+Value = Any  # a Tensor, or a Python float while no operand depends on x
+_TORCH_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "abs": torch.abs,
+    "exp": torch.exp,
+    "log": torch.log,
+    "sqrt": torch.sqrt,
+    "atan": torch.atan,
+    "tanh": torch.tanh,
+    "cosh": torch.cosh,
+    "erf": torch.erf,
+    "sigmoid": torch.sigmoid,
+}
+_MATH_FUNCTIONS: dict[str, Callable[[float], float]] = {
+    "abs": abs,
+    "exp": math.exp,
+    "log": math.log,
+    "sqrt": math.sqrt,
+    "atan": math.atan,
+    "tanh": math.tanh,
+    "cosh": math.cosh,
+    "erf": math.erf,
+    "sigmoid": lambda v: 1 / (1 + math.exp(-v)),
+}
+_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b,
+    "**": lambda a, b: a**b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+
+
+def _torch_closure(node: Node) -> Callable[[Tensor, dict[str, float]], Value]:
+    """``node`` as a closure over (x, params); constant subtrees are folded in Python floats."""
+    if isinstance(node, Num):
+        value = node.value
+        return lambda x, p: value
+    if isinstance(node, Var):
+        name = node.name
+        if name == "x":
+            return lambda x, p: x
+        return lambda x, p: p[name]
+    if isinstance(node, Neg):
+        operand = _torch_closure(node.operand)
+        return lambda x, p: -operand(x, p)
+    if isinstance(node, (Bin, Compare)):
+        left, right, op = (
+            _torch_closure(node.left),
+            _torch_closure(node.right),
+            _ARITHMETIC[node.op],
+        )
+        return lambda x, p: op(left(x, p), right(x, p))
+    args = [_torch_closure(a) for a in node.args]
+    name = node.function
+    if name == "where":
+        cond, yes, no = args
+
+        def where(x: Tensor, p: dict[str, float]) -> Value:
+            a, b = yes(x, p), no(x, p)
+            if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+                a = torch.full_like(x, a)
+            return torch.where(cond(x, p), a, b)
+
+        return where
+    if name in ("minimum", "maximum"):
+        first, second = args
+        pick = torch.minimum if name == "minimum" else torch.maximum
+        python = min if name == "minimum" else max
+        bound = "max" if name == "minimum" else "min"
+
+        def extreme(x: Tensor, p: dict[str, float]) -> Value:
+            a, b = first(x, p), second(x, p)
+            if isinstance(a, Tensor) and isinstance(b, Tensor):
+                return pick(a, b)
+            if isinstance(a, Tensor):
+                return torch.clamp(a, **{bound: b})
+            if isinstance(b, Tensor):
+                return torch.clamp(b, **{bound: a})
+            return python(a, b)
+
+        return extreme
+    (operand,) = args
+    tensor_fn, float_fn = _TORCH_FUNCTIONS[name], _MATH_FUNCTIONS[name]
+
+    def apply(x: Tensor, p: dict[str, float]) -> Value:
+        value = operand(x, p)
+        return tensor_fn(value) if isinstance(value, Tensor) else float_fn(value)
+
+    return apply
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A parsed formula of ``x`` and ``params``; build one with :func:`parse`."""
+
+    text: str
+    params: tuple[str, ...]
+    tree: Node = field(repr=False)
+    _closure: Callable[[Tensor, dict[str, float]], Value] = field(repr=False, compare=False)
+
+    def torch(self, x: Tensor, **params: float) -> Tensor:
+        """g(x) with differentiable torch ops, in x's dtype (the reference form)."""
+        value = self._closure(x, params)
+        return value if isinstance(value, Tensor) else torch.full_like(x, value)
+
+    def c(self) -> str:
+        """g(x) as one C99 ``<tgmath.h>`` expression of ``x`` and the parameter names."""
+        return _c(self.tree)
+
+    def triton(self) -> str:
+        """g(x) as one Triton expression of ``x`` and the parameter names.
+
+        It expects ``tl`` (triton.language) and the helpers :data:`TRITON_HELPERS`
+        (``from sc_neurocore.kernels.triton import sc_atan, ...``) in the kernel's
+        globals; ``x`` and the parameters should be fp32 (or fp64) values.
+        """
+        return _triton(self.tree)
+
+    def uses(self) -> frozenset[str]:
+        """The functions the formula calls (``**`` with a non-integer exponent: ``pow``)."""
+        found: set[str] = set()
+
+        def walk(node: Node) -> None:
+            if isinstance(node, Call):
+                found.add(node.function)
+                for arg in node.args:
+                    walk(arg)
+            elif isinstance(node, (Bin, Compare)):
+                if isinstance(node, Bin) and node.op == "**" and _integer_power(node.right) is None:
+                    found.add("pow")
+                walk(node.left)
+                walk(node.right)
+            elif isinstance(node, Neg):
+                walk(node.operand)
+
+        walk(self.tree)
+        return frozenset(found)
+
+
+@lru_cache(maxsize=512)
+def parse(text: str, params: tuple[str, ...]) -> Formula:
+    """Check ``text`` against the vocabulary, with ``x`` and ``params`` as its names."""
+    if not isinstance(text, str) or not text.strip():
+        raise FormulaError(f"a formula must be a non-empty string, got {text!r}")
+    try:
+        expression = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as error:
+        raise FormulaError(f"formula {text!r} is not an expression: {error.msg}") from None
+    tree = _convert(expression.body, frozenset(("x", *params)), text)
+    return Formula(text, tuple(params), tree, _torch_closure(tree))

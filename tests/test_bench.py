@@ -11,6 +11,7 @@ import torch
 
 import sc_neurocore
 from sc_neurocore.bench import SECTIONS, BenchConfig, render, run_bench
+from sc_neurocore.bench.bandwidth import fraction
 from sc_neurocore.bench.lif import build_layer, candidates, lif_inputs
 from sc_neurocore.bench.memory import measure, saved_bytes
 from sc_neurocore.bench.ops import LARGE
@@ -18,6 +19,13 @@ from sc_neurocore.bench.peers import COUNTERPARTS, PEERS, peer_version
 from sc_neurocore.bench.progress import Progress
 from sc_neurocore.bench.targets import evaluate
 from sc_neurocore.bench.timing import Samples, Timing, interleaved, median_ratio
+from sc_neurocore.bench.workload import (
+    MATMULS,
+    OURS,
+    workload_candidates,
+    workload_input,
+    workload_run,
+)
 from sc_neurocore.cli import main
 
 from .conftest import registered_pairs
@@ -188,3 +196,100 @@ def test_cli_rejects_an_unknown_section(capsys: pytest.CaptureFixture[str]) -> N
 def test_config_rejects_an_unknown_section() -> None:
     with pytest.raises(ValueError, match="nonsense"):
         BenchConfig(sections=("nonsense",))
+
+
+# --- issue 16: copy bandwidth, the open-neuromorphic workload, matmul baselines -----------
+
+
+def test_bandwidth_rows_cover_every_kernel(results: dict) -> None:
+    section = results["sections"]["bandwidth"]
+    kernels = {row["kernel"] for row in section["rows"]}
+    surrogates = sc_neurocore.list_surrogates()
+    assert "torch.mul" in kernels
+    assert {f"fused LIF [{s}] fwd+bwd" for s in surrogates} <= kernels
+    assert [copy["group"] for copy in section["copies"]] == ["surrogates", "fused LIF"]
+    for row in section["rows"]:
+        assert row["fraction_of_limit"] > 0
+        assert row["bytes_per_s"] == pytest.approx(
+            row["bytes_per_element"] * row["numel"] / row["seconds"]
+        )
+    lif = [row for row in section["rows"] if row["group"] == "fused LIF"]
+    assert {row["numel"] for row in lif} == {TINY.lif_shape[0] * TINY.lif_shape[1] * 8}
+
+
+def test_fraction_of_limit_is_the_median_of_per_round_ratios() -> None:
+    kernel, copy = Samples("k", (2.0, 4.0, 1.0)), Samples("c", (1.0, 1.0, 1.0))
+    # 16 bytes/element at the copy's 8 bytes per 1.0 s take 2.0 s: ratios 1.0, 0.5, 2.0
+    assert fraction(kernel, copy, 16) == 1.0
+
+
+def test_workload_rows_and_spike_check(results: dict) -> None:
+    section = results["sections"]["workload"]
+    by_n: dict[int, dict[str, dict]] = {}
+    for row in section["rows"]:
+        by_n.setdefault(row["n"], {})[row["candidate"]] = row
+    assert sorted(by_n) == list(TINY.workload_sizes)
+    expected = set(workload_candidates(results["meta"]["peers"], TINY.compile_peers, []))
+    for rows in by_n.values():
+        assert set(rows) == expected | {MATMULS}
+        assert rows[MATMULS]["over_matmuls"] == 1.0
+        assert rows[OURS]["over_ours"] == 1.0
+    dynamics = section["dynamics"]
+    assert set(dynamics) == expected
+    assert dynamics[OURS]["reference"] is True
+    # SpikingJelly's multi-step LIFNode and Norse's LIFBoxCell (current scaled) run our
+    # equations: the same spikes. snnTorch subtracts an undecayed threshold: they differ.
+    for label in ("spikingjelly.LIFNode(step_mode='m')", "norse.LIFBoxCell loop"):
+        if label in dynamics:
+            assert dynamics[label]["identical_spikes"], dynamics[label]
+    if "snntorch.Leaky loop" in dynamics:
+        assert dynamics["snntorch.Leaky loop"]["differing_fraction"] > 0
+
+
+def test_workload_step_differentiates_the_linear_layer() -> None:
+    x = workload_input(4, 2, 8)
+    grads = workload_run({"kind": "fused", "surrogate": "atan"}, x)()
+    assert [tuple(g.shape) for g in grads] == [(8, 8), (8,)]  # type: ignore[union-attr]
+    assert all(torch.isfinite(g).all() for g in grads)  # type: ignore[union-attr]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
+def test_workload_peak_memory_probe_sees_at_least_the_spikes() -> None:
+    shape = (20, 8, 256)
+    spec = {"kind": "fused", "surrogate": "atan"}
+    peak = measure(spec, shape, timeout=120, module="sc_neurocore.bench.workload")
+    assert peak is not None and peak >= shape[0] * shape[1] * shape[2] * 4
+
+
+def test_network_rows_are_timed_against_their_matmuls(results: dict) -> None:
+    section = results["sections"]["network"]
+    assert section["matmuls_seconds"] > 0
+    for row in section["rows"]:
+        assert row["over_matmuls"] > 0
+
+
+def test_speed_target_verdicts_follow_the_limits() -> None:
+    def workload(ours_matmul: float, peer_over_ours: float, ours_peak: int) -> list[dict]:
+        rows = []
+        for n in (128, 512):
+            rows.append(
+                {"n": n, "candidate": OURS, "kind": "fused", "over_matmuls": ours_matmul}
+                | {"over_ours": 1.0, "peak_bytes": ours_peak}
+            )
+            rows.append(
+                {"n": n, "candidate": "peer", "kind": "spikingjelly", "over_matmuls": 9.0}
+                | {"over_ours": peer_over_ours, "peak_bytes": 100}
+            )
+        return rows
+
+    def verdicts(*args: float) -> dict[str, bool | None]:
+        sections = {"workload": {"rows": workload(*args)}}  # type: ignore[arg-type]
+        return {t["target"]: t["passed"] for t in evaluate({"sections": sections})}
+
+    good, bad = verdicts(1.05, 12.0, 90), verdicts(1.2, 8.0, 110)
+    speed = f"workload n=128: speed-up of {OURS} over the fastest peer"
+    matmul = f"workload n=512: {OURS} time / matmuls alone"
+    memory = f"workload n=512: {OURS} peak memory / smallest peer's"
+    assert (good[speed], good[matmul], good[memory]) == (True, True, True)
+    assert (bad[speed], bad[matmul], bad[memory]) == (False, False, False)
+    assert f"workload n=128: {OURS} time / matmuls alone" not in good

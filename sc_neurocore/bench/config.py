@@ -7,7 +7,15 @@ from dataclasses import dataclass, field, replace
 from .timing import Timing
 
 #: Section names in run order; ``--only`` takes any of them.
-SECTIONS: tuple[str, ...] = ("surrogates", "peers", "lif", "network", "registry")
+SECTIONS: tuple[str, ...] = (
+    "surrogates",
+    "peers",
+    "bandwidth",
+    "lif",
+    "network",
+    "workload",
+    "registry",
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,24 @@ class BenchConfig:
     net_sizes: tuple[int, int, int] = (784, 512, 10)
     net_timing: Timing = field(default_factory=lambda: Timing(rounds=7, warmup=2, min_sample_s=0))
     compile_network: bool = True
+    #: Copy bandwidth and each kernel's fraction of the memory-traffic limit.
+    bandwidth_timing: Timing = field(
+        default_factory=lambda: Timing(rounds=15, warmup=1, min_sample_s=0.005)
+    )
+    #: The open-neuromorphic workload: Linear(n, n) + LIF, (steps, batch) per n.
+    workload_sizes: tuple[int, ...] = (128, 256, 512, 1024, 4096)
+    workload_steps: int = 500
+    workload_batch: int = 16
+    workload_timing: Timing = field(
+        default_factory=lambda: Timing(rounds=7, warmup=1, min_sample_s=0)
+    )
+    #: Rounds from this n on (each fwd+bwd there takes seconds).
+    workload_large_n: int = 2048
+    workload_large_rounds: int = 3
+    #: Peak memory of each workload candidate (fresh child process) at these n.
+    workload_memory_sizes: tuple[int, ...] = (128, 256, 512, 1024, 4096)
+    #: torch.compile the peers that offer it (Norse); off with --no-compile.
+    compile_peers: bool = True
     #: Registry costs.
     registry_timing: Timing = field(default_factory=lambda: Timing(rounds=21, min_sample_s=0.01))
     import_repeats: int = 15
@@ -60,6 +86,13 @@ class BenchConfig:
             net_sizes=(784, 32, 10),
             net_timing=Timing(rounds=2, warmup=1, min_sample_s=0),
             compile_network=False,
+            bandwidth_timing=Timing(rounds=2, warmup=1, min_sample_s=0),
+            workload_sizes=(16, 32),
+            workload_steps=5,
+            workload_batch=2,
+            workload_timing=Timing(rounds=2, warmup=1, min_sample_s=0),
+            workload_memory_sizes=(),
+            compile_peers=False,
             registry_timing=short,
             import_repeats=2,
         )

@@ -97,6 +97,36 @@ def _spikingjelly_layer() -> Layer:
     return layer
 
 
+def _norse_layer(compiled: bool) -> Layer:
+    from norse.torch import LIFBoxCell, LIFBoxParameters
+    from norse.torch.functional.reset import reset_subtract
+
+    # dt * tau_mem_inv = 1 - beta: v <- v + (1 - beta) (i - v) = beta v + (1 - beta) i, so the
+    # current is scaled by 1 / (1 - beta) to give v = beta v + x.  Norse has no atan
+    # surrogate; its SuperSpike (alpha 10) is our superspike (beta 10).  Its reset is not
+    # detached (the gradient also flows through the reset), ours and the others' are.
+    params = LIFBoxParameters(
+        tau_mem_inv=torch.as_tensor(1.0 - BETA),
+        v_th=torch.as_tensor(THRESHOLD),
+        method="super",
+        alpha=torch.as_tensor(10.0),
+        reset_method=reset_subtract,
+    )
+    cell = LIFBoxCell(params, dt=1.0)
+    step = torch.compile(cell) if compiled else cell
+    scale = 1.0 / (1.0 - BETA)
+
+    def layer(x: Tensor) -> Tensor:
+        state = None
+        spikes = []
+        for current in (x * scale).unbind(0):
+            spike, state = step(current, state)
+            spikes.append(spike)
+        return torch.stack(spikes)
+
+    return layer
+
+
 def build_layer(spec: dict[str, Any]) -> Layer:
     """The layer a candidate description names (see :func:`candidates`)."""
     kind = spec["kind"]
@@ -108,6 +138,8 @@ def build_layer(spec: dict[str, Any]) -> Layer:
         return _snntorch_layer()
     if kind == "spikingjelly":
         return _spikingjelly_layer()
+    if kind == "norse":
+        return _norse_layer(bool(spec.get("compiled", False)))
     raise ValueError(f"unknown LIF candidate kind {kind!r}")
 
 
@@ -139,6 +171,10 @@ def candidates(installed: dict[str, str | None], notes: list[str]) -> dict[str, 
         found["spikingjelly.LIFNode(step_mode='m')"] = {"kind": "spikingjelly"}
     else:
         notes.append("SpikingJelly not installed (pip install 'sc-neurocore[bench]'): skipped")
+    if installed.get("norse"):
+        found["norse.LIFBoxCell loop"] = {"kind": "norse"}
+    else:
+        notes.append("Norse not installed (pip install --no-deps norse nir nirtorch): skipped")
     if _module_present("sc_neurocore.neurons.fused"):
         from ..kernels.native.lif import native_status
 

@@ -17,6 +17,7 @@ import ctypes.util
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -52,13 +53,8 @@ def _reset_peak() -> bool:
     return True
 
 
-def measure_here(spec: dict[str, Any], shape: tuple[int, int, int]) -> int | None:
-    """Peak bytes above the baseline for one fwd+bwd of ``spec`` in this process."""
-    from .lif import build_layer, fwd_bwd, lif_inputs
-
-    layer = build_layer(spec)
-    fwd_bwd(layer, *lif_inputs((2, 2, 8)))()
-    run = fwd_bwd(layer, *lif_inputs(shape))
+def peak_of(run: Callable[[], object]) -> int | None:
+    """Peak resident bytes that ``run()`` adds above the resident size just before it."""
     if not _reset_peak():
         return None
     baseline = _status_kib("VmRSS")
@@ -69,11 +65,29 @@ def measure_here(spec: dict[str, Any], shape: tuple[int, int, int]) -> int | Non
     return (peak - baseline) * 1024
 
 
-def measure(spec: dict[str, Any], shape: tuple[int, int, int], timeout: float = 300) -> int | None:
-    """Run :func:`measure_here` in a fresh interpreter; ``None`` if it gives no reading."""
+def measure_here(spec: dict[str, Any], shape: tuple[int, int, int]) -> int | None:
+    """Peak bytes above the baseline for one fwd+bwd of ``spec`` in this process."""
+    from .lif import build_layer, fwd_bwd, lif_inputs
+
+    layer = build_layer(spec)
+    fwd_bwd(layer, *lif_inputs((2, 2, 8)))()
+    return peak_of(fwd_bwd(layer, *lif_inputs(shape)))
+
+
+def measure(
+    spec: dict[str, Any],
+    shape: tuple[int, ...],
+    timeout: float = 300,
+    module: str = __name__,
+) -> int | None:
+    """Run ``module``'s probe (default :func:`measure_here`) in a fresh interpreter.
+
+    The probe module's ``main`` reads ``{"spec", "shape"}`` as JSON from ``argv[1]`` and
+    prints ``{"peak_bytes": ...}``; ``None`` if it gives no reading.
+    """
     payload = json.dumps({"spec": spec, "shape": list(shape)})
     done = subprocess.run(
-        [sys.executable, "-m", __name__, payload],
+        [sys.executable, "-m", module, payload],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -56,6 +56,35 @@ def training_step(
     return step
 
 
+MATMULS = "matmuls alone"
+
+
+def matmuls_step(config: BenchConfig) -> Callable[[], None]:
+    """The step's matrix products alone, on preallocated tensors of the step's shapes.
+
+    Forward: one ``(T*batch, a) x (a, b)`` product per layer.  Backward: each layer's
+    weight gradient, and the gradient of its input for every layer but the first (the
+    input spikes need none).  The neurons, the loss and the optimizer are left out.
+    """
+    sizes = config.net_sizes
+    rows = config.net_steps * config.net_batch
+    generator = torch.Generator().manual_seed(2)
+    products: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    for index, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layer_in, weight = torch.rand(rows, a, generator=generator), torch.randn(b, a)
+        grad_out = torch.randn(rows, b, generator=generator)
+        products.append((layer_in, weight.t(), torch.empty(rows, b)))
+        products.append((grad_out.t(), layer_in, torch.empty(b, a)))
+        if index > 0:
+            products.append((grad_out, weight, torch.empty(rows, a)))
+
+    def step() -> None:
+        for left, right, out in products:
+            torch.mm(left, right, out=out)
+
+    return step
+
+
 def run_network(
     config: BenchConfig, progress: Progress, installed: dict[str, str | None]
 ) -> dict[str, Any]:
@@ -75,6 +104,8 @@ def run_network(
         notes.append("torch.compile skipped (--quick or --no-compile)")
     if _present("sc_neurocore.neurons.fused"):
         plan.append(("fused hidden layer eager", paths[0], False, True))
+        if config.compile_network:
+            plan.append(("fused hidden layer compiled", paths[0], True, True))
     else:
         notes.append("sc_neurocore.neurons.fused is missing: fused network not measured")
     progress.start("network", len(plan) + 1)
@@ -92,7 +123,8 @@ def run_network(
         except Exception as error:  # compile can fail on some setups; report, carry on
             notes.append(f"{label}: failed ({type(error).__name__}: {str(error)[:200]})")
     progress.step(f"timing {len(runs)} candidates, {config.net_timing.rounds} rounds")
-    samples = interleaved(runs, config.net_timing) if runs else {}
+    runs[MATMULS] = matmuls_step(config)
+    samples = interleaved(runs, config.net_timing)
     rows = []
     for label, path, compiled, fused in plan:
         if label not in runs:
@@ -109,6 +141,7 @@ def run_network(
                 "samples_per_s": config.net_batch / mine.median,
                 "first_two_calls_s": first_call[label],
                 "speedup_over_eager": None if eager is None else median_ratio(eager, mine),
+                "over_matmuls": median_ratio(mine, samples[MATMULS]),
             }
         )
     n_input, n_hidden, n_output = config.net_sizes
@@ -118,5 +151,6 @@ def run_network(
             f"(T={config.net_steps}, batch {config.net_batch})"
         ),
         "rows": rows,
+        "matmuls_seconds": samples[MATMULS].median,
         "notes": notes,
     }

@@ -1,4 +1,4 @@
-"""The peer libraries compared against, when installed: snnTorch and SpikingJelly.
+"""The peer libraries compared against, when installed: snnTorch, SpikingJelly and Norse.
 
 Each built-in surrogate is matched with the peers' closest function.  ``same`` says
 whether the gradient formula is identical (with the parameters chosen here) or only
@@ -16,7 +16,7 @@ from typing import Any
 
 from torch import Tensor
 
-PEERS: tuple[str, ...] = ("snntorch", "spikingjelly")
+PEERS: tuple[str, ...] = ("snntorch", "spikingjelly", "norse")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 Results = dict[str, Any]
-PEER_LIBRARIES = ("snntorch", "spikingjelly")
+PEER_LIBRARIES = ("snntorch", "spikingjelly", "norse")
 
 
 def seconds(value: float) -> str:
@@ -102,18 +102,81 @@ def _mib(value: int | None) -> str:
 
 
 def _network_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    headers = ["candidate", "step", "samples/s", "speed-up over eager", "first two calls"]
+    headers = ["candidate", "step", "samples/s", "speed-up over eager", "x matmuls"]
+    headers.append("first two calls")
     rows = [
         [
             row["candidate"],
             seconds(row["seconds"]),
             f"{row['samples_per_s']:.0f}",
             ratio(row["speedup_over_eager"]),
+            ratio(row.get("over_matmuls")),
             seconds(row["first_two_calls_s"]),
         ]
         for row in section["rows"]
     ]
+    if "matmuls_seconds" in section:
+        rows.append(["matmuls alone", seconds(section["matmuls_seconds"]), "-", "-", "1.00x", "-"])
     return headers, rows
+
+
+def _bandwidth_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    headers = ["kernel", "elements", "time", "bytes/element", "GB/s", "fraction of limit"]
+    rows = [
+        [
+            f"copy ({copy['group']})",
+            f"{copy['numel']:.3g}",
+            seconds(copy["seconds"]),
+            "8",
+            f"{copy['bytes_per_s'] / 1e9:.1f}",
+            "1.00",
+        ]
+        for copy in section.get("copies", [])
+    ]
+    rows += [
+        [
+            row["kernel"],
+            f"{row['numel']:.3g}",
+            seconds(row["seconds"]),
+            str(row["bytes_per_element"]),
+            f"{row['bytes_per_s'] / 1e9:.1f}",
+            f"{row['fraction_of_limit']:.2f}",
+        ]
+        for row in section["rows"]
+    ]
+    return headers, rows
+
+
+def _workload_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    headers = ["n", "candidate", "fwd+bwd", "x matmuls alone", "ours faster by", "peak MiB"]
+    rows = [
+        [
+            str(row["n"]),
+            row["candidate"],
+            seconds(row["seconds"]),
+            ratio(row["over_matmuls"]),
+            ratio(row.get("over_ours")),
+            _mib(row.get("peak_bytes")),
+        ]
+        for row in section["rows"]
+    ]
+    return headers, rows
+
+
+def _dynamics_notes(section: dict[str, Any]) -> list[str]:
+    notes = []
+    for label, found in section.get("dynamics", {}).items():
+        if found.get("reference"):
+            continue
+        if "error" in found:
+            notes.append(f"spike check, {label}: failed ({found['error']})")
+        else:
+            same = "identical" if found["identical_spikes"] else "differ"
+            notes.append(
+                f"spike check, {label}: {same} "
+                f"({found['differing_fraction']:.2%} of spikes differ from ours)"
+            )
+    return notes
 
 
 def _registry_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -129,6 +192,8 @@ FORMATTERS = {
     "peers": _peer_rows,
     "lif": _lif_rows,
     "network": _network_rows,
+    "bandwidth": _bandwidth_rows,
+    "workload": _workload_rows,
     "registry": _registry_rows,
 }
 
@@ -157,7 +222,8 @@ def render(results: Results, markdown: bool = False) -> str:
         parts.append(("### " if markdown else "== ") + section["title"])
         if rows:
             parts.append(table(headers, rows, markdown))
-        parts.extend(f"note: {note}" for note in section.get("notes", []))
+        notes = [*_dynamics_notes(section), *section.get("notes", [])]
+        parts.extend(f"note: {note}" for note in notes)
     headers, rows = target_rows(results)
     parts.append(("### " if markdown else "== ") + "Targets")
     parts.append(table(headers, rows, markdown))

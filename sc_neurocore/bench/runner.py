@@ -48,11 +48,13 @@ def _meta(config: BenchConfig, installed: dict[str, str | None]) -> dict[str, An
 
 def run_bench(config: BenchConfig, progress: Progress | None = None) -> dict[str, Any]:
     """Measure ``config.sections`` and evaluate the targets; the result is JSON-serialisable."""
+    from .bandwidth import run_bandwidth
     from .lif import run_lif
     from .memory import add_memory
     from .network import run_network
     from .ops import run_ops
     from .registry_costs import run_registry
+    from .workload import run_workload
 
     progress = progress or Progress()
     installed = {library: peer_version(library) for library in PEERS}
@@ -69,22 +71,21 @@ def run_bench(config: BenchConfig, progress: Progress | None = None) -> dict[str
 
     if "surrogates" in config.sections or "peers" in config.sections:
         steps.append(("ops", ops))
-    if "lif" in config.sections:
-        steps.append(("lif", lif))
-    if "network" in config.sections:
-        steps.append(
-            (
-                "network",
-                lambda: sections.__setitem__("network", run_network(config, progress, installed)),
-            )
-        )
-    if "registry" in config.sections:
-        steps.append(
-            (
-                "registry",
-                lambda: sections.__setitem__("registry", run_registry(config, progress, installed)),
-            )
-        )
+    measured: dict[str, Callable[..., dict[str, Any]]] = {
+        "bandwidth": run_bandwidth,
+        "network": run_network,
+        "workload": run_workload,
+        "registry": run_registry,
+    }
+
+    def run_section(name: str) -> Callable[[], None]:
+        return lambda: sections.__setitem__(name, measured[name](config, progress, installed))
+
+    for name in config.sections:
+        if name == "lif":
+            steps.append(("lif", lif))
+        elif name in measured:
+            steps.append((name, run_section(name)))
     try:
         for _, step in steps:
             step()

@@ -1,4 +1,4 @@
-"""The performance targets of issues 6 and 7, checked against a run's results."""
+"""The performance targets of issues 6, 7 and 16, checked against a run's results."""
 
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ class Target:
     measure: Callable[[Results], float | None]
 
 
-def _rows(results: Results, section: str) -> list[dict[str, Any]]:
+def rows_of(results: Results, section: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = results.get("sections", {}).get(section, {}).get("rows", [])
     return rows
 
 
 def _op(results: Results, path: str, numel: int | None, surrogate: str = "atan") -> dict | None:
-    for row in _rows(results, "surrogates"):
+    for row in rows_of(results, "surrogates"):
         if (row["surrogate"], row["path"], row["numel"]) == (surrogate, path, numel):
             return row
     return None
@@ -33,7 +33,7 @@ def _op(results: Results, path: str, numel: int | None, surrogate: str = "atan")
 
 def _op_value(path: str, key: str, other: str | None = None, size: str = "large"):
     def measure(results: Results) -> float | None:
-        sizes = [row["numel"] for row in _rows(results, "surrogates")]
+        sizes = [row["numel"] for row in rows_of(results, "surrogates")]
         numel = (max(sizes) if size == "large" else min(sizes)) if sizes else None
         row = _op(results, path, numel)
         if row is None:
@@ -50,7 +50,7 @@ def _path_over_peer(path: str, library: str) -> Callable[[Results], float | None
     def measure(results: Results) -> float | None:
         rows = [
             r
-            for r in _rows(results, "peers")
+            for r in rows_of(results, "peers")
             if (r["surrogate"], r["library"]) == ("atan", library)
         ]
         if not rows:
@@ -63,7 +63,7 @@ def _path_over_peer(path: str, library: str) -> Callable[[Results], float | None
 
 def _registry(name: str, scale: float = 1.0) -> Callable[[Results], float | None]:
     def measure(results: Results) -> float | None:
-        for row in _rows(results, "registry"):
+        for row in rows_of(results, "registry"):
             if row["name"].startswith(name):
                 return float(row["value"]) * scale
         return None
@@ -73,7 +73,7 @@ def _registry(name: str, scale: float = 1.0) -> Callable[[Results], float | None
 
 def _lif(candidate: str, other: str) -> Callable[[Results], float | None]:
     def measure(results: Results) -> float | None:
-        for row in _rows(results, "lif"):
+        for row in rows_of(results, "lif"):
             if row["candidate"] == candidate:
                 value = row["speedup_over"].get(other)
                 return None if value is None else float(value)
@@ -84,7 +84,7 @@ def _lif(candidate: str, other: str) -> Callable[[Results], float | None]:
 
 def _lif_memory(candidate: str, other: str) -> Callable[[Results], float | None]:
     def measure(results: Results) -> float | None:
-        peaks = {row["candidate"]: row.get("peak_bytes") for row in _rows(results, "lif")}
+        peaks = {row["candidate"]: row.get("peak_bytes") for row in rows_of(results, "lif")}
         mine, theirs = peaks.get(candidate), peaks.get(other)
         return None if not mine or not theirs else mine / theirs
 
@@ -165,7 +165,7 @@ def targets(results: Results) -> Iterator[Target]:
         "x",
         _lif(CELL, SNNTORCH_LEAKY),
     )
-    fused = [row["candidate"] for row in _rows(results, "lif") if row.get("kind") == "fused"]
+    fused = [row["candidate"] for row in rows_of(results, "lif") if row.get("kind") == "fused"]
     for candidate in fused:
         yield Target(
             7,
@@ -192,6 +192,9 @@ def targets(results: Results) -> Iterator[Target]:
             "x",
             _lif_memory("fused LIF [atan]", CELL),
         )
+    from .targets_speed import speed_targets  # it builds on this module's Target
+
+    yield from speed_targets(results)
 
 
 def evaluate(results: Results) -> list[dict[str, Any]]:

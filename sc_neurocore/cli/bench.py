@@ -36,7 +36,9 @@ def register(subparsers: Any) -> None:
         help=f"run only these sections: {', '.join(SECTIONS)}",
     )
     parser.add_argument(
-        "--no-compile", action="store_true", help="skip torch.compile in the network section"
+        "--no-compile",
+        action="store_true",
+        help="skip torch.compile (network section, compiled peers)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     parser.set_defaults(handler=run)
@@ -52,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--only: unknown section(s) {unknown}; choose from {list(SECTIONS)}")
     config = BenchConfig.quick_preset(sections) if args.quick else BenchConfig.full(sections)
     if args.no_compile:
-        config = dataclasses.replace(config, compile_network=False)
+        config = dataclasses.replace(config, compile_network=False, compile_peers=False)
     handle = None
     if args.json and args.json != "-":
         try:  # fail before minutes of measuring, not after

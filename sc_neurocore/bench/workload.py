@@ -1,0 +1,212 @@
+"""Section ``workload``: the open-neuromorphic library benchmark, Linear(n, n) + one LIF layer.
+
+Per size n: input ``(T, batch, n)`` (T = 500, batch 16, standard normal, no gradient),
+``Linear(n, n)`` applied to the whole sequence in one call, one LIF layer, and
+``torch.autograd.grad(spikes.sum(), linear.parameters())``.  Every candidate gets the same
+``Linear`` (same initialisation), so only the neurons differ; the baseline ``matmuls alone``
+is the two matrix products such a step cannot avoid (the forward ``x W^T`` and the weight
+gradient ``g^T x``) on preallocated tensors, in the same interleaved group.  Before timing,
+each candidate's neurons run on the same current as ours and the spikes are compared
+(see ``dynamics``).  Peak memory comes from a fresh child process per candidate.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .config import BenchConfig
+from .lif import build_layer, candidates, lif_inputs
+from .memory import measure, peak_of
+from .progress import Progress
+from .timing import Timing, interleaved, median_ratio
+
+MATMULS = "matmuls alone"
+OURS = "fused LIF [atan]"
+#: Candidate kinds of the LIF section that take part here (the LIFCell loop does not).
+PEER_KINDS = ("snntorch", "spikingjelly", "norse")
+
+Run = Callable[[], object]
+
+
+def workload_input(steps: int, batch: int, n: int, seed: int = 0) -> Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.empty(steps, batch, n).normal_(generator=generator)
+
+
+def workload_run(spec: dict[str, Any], x: Tensor) -> Run:
+    """One fwd+bwd of ``Linear(n, n)`` then ``spec``'s neurons, gradient of ``sum()``."""
+    n = x.shape[-1]
+    torch.manual_seed(0)
+    linear = nn.Linear(n, n)
+    neurons = build_layer(spec)
+    params = tuple(linear.parameters())
+    return lambda: torch.autograd.grad(neurons(linear(x)).sum(), params)
+
+
+def matmuls_run(x: Tensor) -> Run:
+    """The forward product and the weight gradient's product, nothing else."""
+    n = x.shape[-1]
+    generator = torch.Generator().manual_seed(1)
+    rows = x.reshape(-1, n)
+    weight = torch.randn(n, n, generator=generator) / n**0.5
+    grad = torch.randn(rows.shape, generator=generator)
+    out, grad_weight = torch.empty(rows.shape), torch.empty(n, n)
+
+    def run() -> None:
+        torch.mm(rows, weight.t(), out=out)
+        torch.mm(grad.t(), rows, out=grad_weight)
+
+    return run
+
+
+def workload_candidates(
+    installed: dict[str, str | None], compile_peers: bool, notes: list[str]
+) -> dict[str, dict[str, Any]]:
+    """label -> neuron description: ours (fused, atan) and every installed peer."""
+    found = {
+        label: spec
+        for label, spec in candidates(installed, notes).items()
+        if spec["kind"] in PEER_KINDS or label == OURS
+    }
+    if installed.get("norse"):
+        if compile_peers:
+            found["norse.LIFBoxCell loop (torch.compile)"] = {"kind": "norse", "compiled": True}
+        else:
+            notes.append("Norse torch.compile skipped (--quick or --no-compile)")
+    return found
+
+
+def compare_dynamics(found: dict[str, dict[str, Any]], steps: int) -> dict[str, dict[str, Any]]:
+    """Each candidate's spikes against ours on one shared input current (forward only)."""
+    current, _ = lif_inputs((min(steps, 200), 4, 64), seed=3)
+    current = current.detach()
+    with torch.no_grad():
+        reference = build_layer(found[OURS])(current)
+        compared: dict[str, dict[str, Any]] = {}
+        for label, spec in found.items():
+            if label == OURS:
+                continue
+            try:
+                spikes = build_layer(spec)(current)
+            except Exception as error:  # a broken peer is reported, not fatal
+                compared[label] = {"error": f"{type(error).__name__}: {error}"}
+                continue
+            differ = (spikes.to(reference.dtype) != reference).float().mean().item()
+            compared[label] = {
+                "identical_spikes": differ == 0.0,
+                "differing_fraction": differ,
+                "spike_rate": spikes.float().mean().item(),
+            }
+    compared[OURS] = {
+        "reference": True,
+        "identical_spikes": True,
+        "differing_fraction": 0.0,
+        "spike_rate": reference.float().mean().item(),
+    }
+    return compared
+
+
+def _timing_for(n: int, config: BenchConfig) -> Timing:
+    if n < config.workload_large_n:
+        return config.workload_timing
+    rounds = min(config.workload_timing.rounds, config.workload_large_rounds)
+    return Timing(rounds=rounds, warmup=config.workload_timing.warmup, min_sample_s=0)
+
+
+def _peak(label: str, spec: dict[str, Any], shape: tuple[int, int, int], notes: list[str]):
+    try:
+        return measure(spec, shape, timeout=900, module=__name__)
+    except (RuntimeError, subprocess.TimeoutExpired) as error:
+        notes.append(f"{label} at n={shape[2]}: no peak memory ({error})")
+        return None
+
+
+def _measure_size(
+    n: int, found: dict[str, dict[str, Any]], config: BenchConfig, notes: list[str]
+) -> list[dict[str, Any]]:
+    x = workload_input(config.workload_steps, config.workload_batch, n)
+    runs: dict[str, Run] = {MATMULS: matmuls_run(x)}
+    for label, spec in found.items():
+        try:
+            runs[label] = workload_run(spec, x)
+            runs[label]()
+        except Exception as error:  # a broken peer must not stop the benchmark
+            notes.append(f"{label} at n={n}: failed ({type(error).__name__}: {error})")
+            runs.pop(label, None)
+    samples = interleaved(runs, _timing_for(n, config))
+    shape = (config.workload_steps, config.workload_batch, n)
+    rows = []
+    for label in runs:
+        mine = samples[label]
+        measure_memory = label != MATMULS and n in config.workload_memory_sizes
+        rows.append(
+            {
+                "n": n,
+                "candidate": label,
+                **({"kind": "baseline"} if label == MATMULS else found[label]),
+                "seconds": mine.median,
+                "over_matmuls": median_ratio(mine, samples[MATMULS]),
+                "over_ours": median_ratio(mine, samples[OURS]) if OURS in samples else None,
+                "peak_bytes": _peak(label, found[label], shape, notes) if measure_memory else None,
+            }
+        )
+    return rows
+
+
+def run_workload(
+    config: BenchConfig, progress: Progress, installed: dict[str, str | None]
+) -> dict[str, Any]:
+    notes: list[str] = []
+    found = workload_candidates(installed, config.compile_peers, notes)
+    progress.start("workload", len(config.workload_sizes) + 1)
+    progress.step("comparing the candidates' spikes on one input")
+    dynamics = compare_dynamics(found, config.workload_steps) if OURS in found else {}
+    rows: list[dict[str, Any]] = []
+    for n in config.workload_sizes:
+        progress.step(f"n={n}: {len(found) + 1} candidates")
+        rows += _measure_size(n, found, config, notes)
+    if not config.workload_memory_sizes:
+        notes.append("peak memory not measured (quick run)")
+    return {
+        "title": (
+            f"Open-neuromorphic workload: Linear(n, n) + LIF, T={config.workload_steps}, "
+            f"batch {config.workload_batch}, fwd+bwd of sum()"
+        ),
+        "steps": config.workload_steps,
+        "batch": config.workload_batch,
+        "rows": rows,
+        "dynamics": dynamics,
+        "notes": notes,
+    }
+
+
+def measure_here(spec: dict[str, Any], shape: tuple[int, int, int]) -> int | None:
+    """Peak bytes of one workload fwd+bwd at ``shape`` = (T, batch, n), in this process.
+
+    Two tiny warm-up runs of different sizes first, so lazy imports are done and a
+    compiled candidate already holds its dynamic-shape graph (no compiling in the pass).
+    """
+    steps, batch, n = shape
+    for warm_batch, warm_n in ((2, 8), (3, 12)):
+        workload_run(spec, workload_input(steps, warm_batch, warm_n))()
+    from ..neurons.fused import release_buffers
+
+    release_buffers()
+    return peak_of(workload_run(spec, workload_input(steps, batch, n)))
+
+
+def main() -> None:
+    import json
+
+    request = json.loads(sys.argv[1])
+    print(json.dumps({"peak_bytes": measure_here(request["spec"], tuple(request["shape"]))}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,10 +1,10 @@
-/* Compiled kernels of the fused multi-step LIF for one surrogate (see _native.py).
+/* Compiled kernels of the fused multi-step LIF for one surrogate (see lif.py).
  *
- * _native.py fills in three placeholders before compiling: SURROGATE_PARAMS declares the
- * spec's parameters as scalar_t locals read from `sc_params`, SURROGATE_GRAD is the spec's
- * c_grad expression of `x`, and VECTOR_MATH declares libmvec's vector forms of the libm
- * functions (empty where the C library has none).  The body below is instantiated once
- * per dtype by replacing scalar_t and DTYPE.
+ * build.fill_template fills in three placeholders before compiling: the prelude (prelude.c:
+ * headers and the thread pool), SURROGATE_PARAMS declares the spec's parameters as
+ * scalar_t locals read from `sc_params`, and SURROGATE_GRAD is the spec's c_grad
+ * expression of `x`.  The body below is instantiated once per dtype by replacing
+ * scalar_t and DTYPE.
  *
  * The equations are LIFCell's, in the same floating-point operations as its torch
  * kernels (h = fma(beta, v, x), spike = h > threshold, v = h - spike * threshold), so
@@ -12,63 +12,9 @@
  * Each thread owns a range of neurons and walks them in chunks small enough that one
  * chunk's membrane history (T x chunk) stays in its L2 cache between the two passes.
  */
-#include <math.h>
-#include <pthread.h>
-#include <stdint.h>
-#include <stdlib.h>
-VECTOR_MATH
-#include <tgmath.h>
+SC_PRELUDE
 
-#define MAX_THREADS 64
-#define MAX_CHUNK 4096 /* neurons per chunk; _native.py never asks for more */
-
-/* Split [0, n) into per-thread ranges (multiples of 16 neurons) and run them.  With
- * OpenMP the ranges run on the process's OpenMP pool, which is torch's own when torch
- * loaded libgomp first (same soname): idle torch workers spin for a while after each
- * parallel op, so a second pool of threads would fight them for the cores. */
-typedef void (*range_fn)(const void *job, int64_t lo, int64_t hi, int64_t chunk);
-
-#ifndef _OPENMP
-typedef struct {
-  range_fn run;
-  const void *job;
-  int64_t lo, hi, chunk;
-} slice_t;
-
-static void *run_slice(void *arg) {
-  slice_t *slice = arg;
-  slice->run(slice->job, slice->lo, slice->hi, slice->chunk);
-  return NULL;
-}
-#endif
-
-static void parallel_for(range_fn run, const void *job, int64_t n, int64_t chunk, int threads) {
-  if (threads > MAX_THREADS) threads = MAX_THREADS;
-  if (threads < 1) threads = 1;
-  const int64_t per = ((n + threads - 1) / threads + 15) / 16 * 16;
-  const int used = (int)((n + per - 1) / per);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(used) schedule(static, 1)
-  for (int k = 0; k < used; k++) run(job, k * per, (k + 1) * per < n ? (k + 1) * per : n, chunk);
-#else
-  slice_t slices[MAX_THREADS];
-  pthread_t ids[MAX_THREADS];
-  int started[MAX_THREADS] = {0};
-  for (int k = 0; k < used; k++) {
-    slice_t slice = {run, job, k * per, (k + 1) * per < n ? (k + 1) * per : n, chunk};
-    slices[k] = slice;
-  }
-  for (int k = 1; k < used; k++)
-    started[k] = pthread_create(&ids[k], NULL, run_slice, &slices[k]) == 0;
-  run_slice(&slices[0]);
-  for (int k = 1; k < used; k++) {
-    if (started[k])
-      pthread_join(ids[k], NULL);
-    else
-      run_slice(&slices[k]); /* no thread to be had: run that range here */
-  }
-#endif
-}
+#define MAX_CHUNK 4096 /* neurons per chunk; lif.py never asks for more */
 
 /* @@BODY@@ (everything below is repeated per dtype) */
 

@@ -16,14 +16,8 @@ kernels with the same results; :func:`native_status` says which and why.
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import logging
 import os
-import platform
-import shutil
-import subprocess
-import sys
-import tempfile
+import subprocess  # noqa: F401  (tests patch subprocess.run through this module)
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,147 +26,46 @@ import torch
 from torch import Tensor
 
 from ...core.spec import SurrogateSpec
+from .build import (
+    BUILD_ATTEMPTS,
+    ENV_CACHE,
+    BuildOptions,
+    build_library,
+    cache_dir,
+    fill_template,
+    load_library,
+)
 
-__all__ = ["NativeLIF", "native_lif", "native_status", "set_native_enabled"]
-
-_log = logging.getLogger(__name__)
+__all__ = [
+    "BUILD_ATTEMPTS",
+    "ENV_CACHE",
+    "BuildOptions",
+    "NativeLIF",
+    "cache_dir",
+    "native_lif",
+    "native_status",
+    "set_native_enabled",
+]
 
 ENV_SWITCH = "SC_NEUROCORE_NATIVE"
-ENV_CACHE = "SC_NEUROCORE_CACHE_DIR"
 SOURCE = Path(__file__).with_name("lif.c")
 DTYPES = {torch.float32: ("float", "f32"), torch.float64: ("double", "f64")}
-#: libm functions whose libmvec vector forms let the compiler vectorise a c_grad using them.
-VECTOR_FUNCTIONS = (
-    "exp",
-    "expm1",
-    "log",
-    "log1p",
-    "cos",
-    "sin",
-    "cosh",
-    "sinh",
-    "tanh",
-    "erf",
-    "erfc",
-    "atan",
-)
 #: Bytes of one chunk's membrane history (T x chunk) kept in cache between the two passes.
 CHUNK_BYTES = 1 << 19
 #: Neuron-steps per thread below which starting another thread costs more than it saves.
 STEPS_PER_THREAD = 1 << 16
 
 
-def _vector_math_declarations() -> str:
-    lines = []
-    for name in VECTOR_FUNCTIONS:
-        lines.append(f'__attribute__((simd("notinbranch"))) double {name}(double);')
-        lines.append(f'__attribute__((simd("notinbranch"))) float {name}f(float);')
-    return "\n".join(lines)
-
-
 def generate_source(spec: SurrogateSpec, vector_math: bool) -> str:
     """The C source for ``spec``: the template with its parameters and ``c_grad`` filled in."""
     assert spec.c_grad is not None
-    head, body = SOURCE.read_text().split("/* @@BODY@@", 1)
-    body = body.split("*/", 1)[1]
-    params = " ".join(
-        f"const scalar_t {name} = (scalar_t)sc_params[{index}];"
-        for index, name in enumerate(spec.param_names)
-    )
-    body = body.replace("SURROGATE_PARAMS", params).replace("SURROGATE_GRAD", spec.c_grad)
-    head = head.replace("VECTOR_MATH", _vector_math_declarations() if vector_math else "")
-    parts = [head]
-    for c_type, suffix in DTYPES.values():
-        parts.append(body.replace("scalar_t", c_type).replace("DTYPE", suffix))
-    return "\n".join(parts)
-
-
-def _cpu_flags() -> list[str]:
-    """``-mavx2 -mfma`` where this x86-64 CPU has them (fma() is then one instruction)."""
-    if platform.machine().lower() not in ("x86_64", "amd64"):
-        return []
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = next(
-        (line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")),
-        [],
-    )
-    return ["-mavx2", "-mfma"] if {"avx2", "fma"} <= set(flags) else []
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    """What a build links against; tried from the fastest down to plain C."""
-
-    vector_math: bool  # glibc's libmvec: vectorised exp, cosh, ... in c_grad
-    openmp: bool  # run on the process's (torch's) OpenMP pool instead of new pthreads
-
-
-BUILD_ATTEMPTS = (BuildOptions(True, True), BuildOptions(False, True), BuildOptions(False, False))
-
-
-def _compiler_command(options: BuildOptions) -> list[str] | None:
-    compiler = os.environ.get("CC") or "cc"
-    if shutil.which(compiler) is None:
-        return None
-    # fp-contract=off: only the explicit fma() calls fuse, exactly as torch's kernels do;
-    # no-trapping-math lets the spike comparison vectorise.
-    command = [
-        compiler,
-        "-std=gnu11",
-        "-O3",
-        "-fPIC",
-        "-shared",
-        "-pthread",
-        "-fno-math-errno",
-        "-fno-trapping-math",
-        "-ffp-contract=off",
-        *(["-fopenmp"] if options.openmp else []),
-        *_cpu_flags(),
-    ]
-    if options.vector_math:  # -z defs: a libmvec without some function fails here, not at load
-        return [*command, "-Wl,-z,defs", "SOURCE", "-o", "TARGET", "-lmvec", "-lm"]
-    return [*command, "SOURCE", "-o", "TARGET", "-lm"]
-
-
-def cache_dir() -> Path:
-    """Where compiled kernels live: ``$SC_NEUROCORE_CACHE_DIR`` or the user's cache."""
-    configured = os.environ.get(ENV_CACHE)
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "sc_neurocore" / "native"
+    return fill_template(SOURCE, spec.param_names, spec.c_grad, vector_math)
 
 
 def _build(spec: SurrogateSpec, options: BuildOptions) -> Path:
     """Compile (or find in the cache) the library for ``spec``; raise with the reason."""
-    command = _compiler_command(options)
-    if command is None:
-        raise RuntimeError("no C compiler found (set CC or install cc)")
     source = generate_source(spec, options.vector_math)
-    digest = hashlib.sha256("\0".join([source, *command]).encode()).hexdigest()[:20]
-    directory = cache_dir()
-    target = directory / f"lif_{spec.name}_{digest}.so"
-    if target.exists():
-        return target
-    _log.info("building the compiled fused-LIF kernels for %r into %s", spec.name, directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=directory) as scratch:
-        source_file = Path(scratch) / "lif.c"
-        source_file.write_text(source)
-        built = Path(scratch) / target.name
-        argv = [
-            str(source_file) if a == "SOURCE" else str(built) if a == "TARGET" else a
-            for a in command
-        ]
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-        if result.returncode != 0:
-            detail = (result.stderr or result.stdout).strip().splitlines()
-            raise RuntimeError(f"{argv[0]} failed: " + " | ".join(detail[-3:]))
-        os.replace(built, target)  # atomic: concurrent builders agree on the result
-    return target
+    return build_library(f"lif_{spec.name}", source, options)
 
 
 _VOID = ctypes.c_void_p
@@ -332,19 +225,14 @@ def set_native_enabled(enabled: bool) -> bool:
 
 
 def _load(spec: SurrogateSpec) -> NativeLIF | str:
-    if not sys.platform.startswith(("linux", "darwin")):
-        return f"compiled kernels are not built on {sys.platform}"
-    errors = []
-    for options in BUILD_ATTEMPTS:
-        try:
-            library = ctypes.CDLL(str(_build(spec, options)))
-            for suffix in ("f32", "f64"):
-                _declare(library, suffix)
-            return NativeLIF(spec, library)
-        except (OSError, RuntimeError, subprocess.SubprocessError, AttributeError) as error:
-            _log.info("fused-LIF build %s for %r failed: %s", options, spec.name, error)
-            errors.append(str(error))
-    return errors[-1]
+    def declare(library: ctypes.CDLL) -> None:
+        for suffix in ("f32", "f64"):
+            _declare(library, suffix)
+
+    found = load_library(
+        f"lif_{spec.name}", lambda options: "", declare, build=lambda o: _build(spec, o)
+    )
+    return found if isinstance(found, str) else NativeLIF(spec, found)
 
 
 def _lookup(spec: SurrogateSpec) -> NativeLIF | str:

@@ -1,0 +1,216 @@
+"""Compiling generated C kernels into a per-user cache and loading them with ctypes.
+
+Every compiled kernel family of sc-neurocore (the fused LIF, the element-wise surrogate
+kernels) is a C template with its surrogate's expression filled in, compiled with the
+system C compiler (no Python or torch headers: a build takes a second or two) and keyed
+by a hash of the source and the compiler command, so it is built once per machine and
+surrogate.  :func:`load_library` tries :data:`BUILD_ATTEMPTS` from the fastest build down
+to plain C and returns the loaded library or the reason there is none.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "BUILD_ATTEMPTS",
+    "ENV_CACHE",
+    "BuildOptions",
+    "build_library",
+    "cache_dir",
+    "fill_template",
+    "load_library",
+]
+
+_log = logging.getLogger(__name__)
+
+ENV_CACHE = "SC_NEUROCORE_CACHE_DIR"
+#: The includes and the thread pool every template starts with (its SC_PRELUDE line).
+PRELUDE = Path(__file__).with_name("prelude.c")
+#: torch dtype name -> (C type, symbol suffix); the templates are instantiated per entry.
+C_TYPES = {"float32": ("float", "f32"), "float64": ("double", "f64")}
+#: libm functions whose libmvec vector forms let the compiler vectorise an expression.
+VECTOR_FUNCTIONS = (
+    "exp",
+    "expm1",
+    "log",
+    "log1p",
+    "cos",
+    "sin",
+    "cosh",
+    "sinh",
+    "tanh",
+    "erf",
+    "erfc",
+    "atan",
+    "pow",
+)
+
+
+def _vector_math_declarations() -> str:
+    lines = []
+    for name in VECTOR_FUNCTIONS:
+        arity = 2 if name == "pow" else 1
+        args_d, args_f = ", ".join(["double"] * arity), ", ".join(["float"] * arity)
+        lines.append(f'__attribute__((simd("notinbranch"))) double {name}({args_d});')
+        lines.append(f'__attribute__((simd("notinbranch"))) float {name}f({args_f});')
+    return "\n".join(lines)
+
+
+def fill_template(
+    template: Path, param_names: tuple[str, ...], expression: str, vector_math: bool
+) -> str:
+    """``template`` with the prelude, the parameters and ``expression`` filled in.
+
+    The part after the ``@@BODY@@`` comment is repeated once per C type of
+    :data:`C_TYPES`, with ``scalar_t`` and ``DTYPE`` replaced; ``SURROGATE_PARAMS``
+    declares the parameters as ``scalar_t`` locals read from ``sc_params`` and
+    ``SURROGATE_GRAD`` becomes ``expression``.
+    """
+    head, body = template.read_text().split("/* @@BODY@@", 1)
+    body = body.split("*/", 1)[1]
+    params = " ".join(
+        f"const scalar_t {name} = (scalar_t)sc_params[{index}];"
+        for index, name in enumerate(param_names)
+    )
+    body = body.replace("SURROGATE_PARAMS", params).replace("SURROGATE_GRAD", expression)
+    prelude = PRELUDE.read_text().replace(
+        "VECTOR_MATH", _vector_math_declarations() if vector_math else ""
+    )
+    parts = [head.replace("SC_PRELUDE", prelude)]
+    for c_type, suffix in C_TYPES.values():
+        parts.append(body.replace("scalar_t", c_type).replace("DTYPE", suffix))
+    return "\n".join(parts)
+
+
+def _cpu_flags() -> list[str]:
+    """``-mavx2 -mfma`` where this x86-64 CPU has them (fma() is then one instruction)."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return []
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next(
+        (line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")),
+        [],
+    )
+    return ["-mavx2", "-mfma"] if {"avx2", "fma"} <= set(flags) else []
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What a build links against; tried from the fastest down to plain C."""
+
+    vector_math: bool  # glibc's libmvec: vectorised exp, cosh, ... in the expression
+    openmp: bool  # run on the process's (torch's) OpenMP pool instead of new pthreads
+
+
+BUILD_ATTEMPTS = (BuildOptions(True, True), BuildOptions(False, True), BuildOptions(False, False))
+
+
+def _compiler_command(options: BuildOptions) -> list[str] | None:
+    compiler = os.environ.get("CC") or "cc"
+    if shutil.which(compiler) is None:
+        return None
+    # fp-contract=off: only the explicit fma() calls fuse, exactly as torch's kernels do;
+    # no-trapping-math lets the comparisons vectorise.
+    command = [
+        compiler,
+        "-std=gnu11",
+        "-O3",
+        "-fPIC",
+        "-shared",
+        "-pthread",
+        "-fno-math-errno",
+        "-fno-trapping-math",
+        "-ffp-contract=off",
+        *(["-fopenmp"] if options.openmp else []),
+        *_cpu_flags(),
+    ]
+    if options.vector_math:  # -z defs: a libmvec without some function fails here, not at load
+        return [*command, "-Wl,-z,defs", "SOURCE", "-o", "TARGET", "-lmvec", "-lm"]
+    return [*command, "SOURCE", "-o", "TARGET", "-lm"]
+
+
+def cache_dir() -> Path:
+    """Where compiled kernels live: ``$SC_NEUROCORE_CACHE_DIR`` or the user's cache."""
+    configured = os.environ.get(ENV_CACHE)
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "sc_neurocore" / "native"
+
+
+def build_library(stem: str, source: str, options: BuildOptions) -> Path:
+    """Compile ``source`` (or find it in the cache) as ``<stem>_<hash>.so``; raise with why."""
+    command = _compiler_command(options)
+    if command is None:
+        raise RuntimeError("no C compiler found (set CC or install cc)")
+    digest = hashlib.sha256("\0".join([source, *command]).encode()).hexdigest()[:20]
+    directory = cache_dir()
+    target = directory / f"{stem}_{digest}.so"
+    if target.exists():
+        return target
+    _log.info("building compiled kernels %s into %s", stem, directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory) as scratch:
+        source_file = Path(scratch) / f"{stem}.c"
+        source_file.write_text(source)
+        built = Path(scratch) / target.name
+        argv = [
+            str(source_file) if a == "SOURCE" else str(built) if a == "TARGET" else a
+            for a in command
+        ]
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            raise RuntimeError(f"{argv[0]} failed: " + " | ".join(detail[-3:]))
+        os.replace(built, target)  # atomic: concurrent builders agree on the result
+    return target
+
+
+def load_library(
+    stem: str,
+    source_for: Callable[[BuildOptions], str],
+    declare: Callable[[ctypes.CDLL], None],
+    build: Callable[[BuildOptions], Path] | None = None,
+) -> ctypes.CDLL | str:
+    """The first of :data:`BUILD_ATTEMPTS` that builds, loads and declares, else the reason.
+
+    ``source_for(options)`` gives the source for one attempt; ``declare(library)`` sets
+    the ctypes signatures (an AttributeError there means a symbol is missing).
+    """
+    if not sys.platform.startswith(("linux", "darwin")):
+        return f"compiled kernels are not built on {sys.platform}"
+    errors = []
+    for options in BUILD_ATTEMPTS:
+        try:
+            path = build(options) if build else build_library(stem, source_for(options), options)
+            library = ctypes.CDLL(str(path))
+            declare(library)
+            return library
+        except (OSError, RuntimeError, subprocess.SubprocessError, AttributeError) as error:
+            _log.info("build %s of %s failed: %s", options, stem, error)
+            errors.append(str(error))
+    return errors[-1]
+
+
+def argtypes(library: ctypes.CDLL, signatures: Mapping[str, list[type]]) -> None:
+    """Declare ``name -> argument types`` (no return value) for each symbol, per C type."""
+    for _, suffix in C_TYPES.values():
+        for name, types in signatures.items():
+            function = getattr(library, f"{name}_{suffix}")
+            function.argtypes = types
+            function.restype = None

@@ -24,7 +24,8 @@ from torch import Tensor
 from ..core.bound import Surrogate
 from ..core.registry import get_spec
 from ..kernels.buffers import empty_cache, sequence_buffer
-from ..kernels.native.lif import native_lif, native_status, set_native_enabled
+from ..kernels.fused_choice import compute_dtype, fused_kernel_choice, lif_kernels
+from ..kernels.native.lif import native_status, set_native_enabled
 from ..kernels.torch.lif import (
     ParameterSums,
     kernel_value,
@@ -42,6 +43,7 @@ from .base import (
 __all__ = [
     "LIF",
     "compiled_kernel_status",
+    "fused_kernel",
     "fused_surrogate",
     "lif_sequence",
     "release_buffers",
@@ -135,10 +137,11 @@ def _lif_kernel(
 ) -> tuple[Tensor, Tensor]:
     check_arguments(x, v0, beta, threshold)
     spec, _ = _spec_params(surrogate, params)  # an unknown surrogate fails here, not in backward
-    beta_value, threshold_value = kernel_value(beta, x.dtype), kernel_value(threshold, x.dtype)
-    native = native_lif(spec, x)
-    if native is not None:
-        return native.forward(x, v0, beta_value, threshold_value, sequence_buffer(x))
+    kernels = lif_kernels(spec, x)
+    dtype = compute_dtype(kernels, x.dtype)
+    beta_value, threshold_value = kernel_value(beta, dtype), kernel_value(threshold, dtype)
+    if kernels is not None:
+        return kernels.forward(x, v0, beta_value, threshold_value, sequence_buffer(x))
     return lif_forward(x, v0, beta_value, threshold_value)
 
 
@@ -168,11 +171,12 @@ def _lif_backward_kernel(
     params_grad: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     spec, named = _spec_params(surrogate, params)
-    beta_value, threshold_value = kernel_value(beta, x.dtype), kernel_value(threshold, x.dtype)
+    kernels = lif_kernels(spec, x)
+    dtype = compute_dtype(kernels, x.dtype)
+    beta_value, threshold_value = kernel_value(beta, dtype), kernel_value(threshold, dtype)
     sums = ParameterSums(x[0]) if params_grad else None
-    native = native_lif(spec, x)
-    if native is not None:
-        grad_x = native.backward(
+    if kernels is not None:
+        grad_x = kernels.backward(
             grad_spikes,
             grad_v,
             x,
@@ -276,6 +280,12 @@ def lif_sequence(
 
 
 # --- kernel selection, for users ----------------------------------------------------------
+
+
+def fused_kernel(surrogate: str, device: str = "cpu") -> tuple[str, str]:
+    """``(kernel, reason)``: which kernels ``LIF`` runs for ``surrogate`` on ``device``'s
+    tensors (``"triton"``, ``"native"`` or ``"torch"``) and, if not the fastest, why."""
+    return fused_kernel_choice(get_spec(surrogate), device)
 
 
 def compiled_kernel_status(surrogate: str) -> str:

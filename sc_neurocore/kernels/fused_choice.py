@@ -1,0 +1,112 @@
+"""Which kernels run a fused multi-step neuron: Triton, compiled C or torch, and why.
+
+Unset, the fastest that can run does: Triton on CUDA tensors, the compiled C kernels on
+CPU float32/float64, the torch kernels otherwise.  ``SC_NEUROCORE_KERNEL=torch|native|triton``
+forces one family; where the forced family cannot run the call raises, naming the reason,
+instead of silently running another (``TRITON_INTERPRET=1`` with ``triton`` sends CPU
+tensors through the Triton interpreter, which is how CI tests these kernels).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..core.settings import env_text
+from ..core.spec import SurrogateSpec
+from .native.lif import NativeLIF, native_lif, native_status
+from .triton.lif import TritonLIF, triton_lif, triton_status
+
+__all__ = [
+    "ENV_KERNEL",
+    "KERNEL_FAMILIES",
+    "FusedKernels",
+    "compute_dtype",
+    "fused_kernel_choice",
+    "lif_kernels",
+    "requested_kernel",
+]
+
+ENV_KERNEL = "SC_NEUROCORE_KERNEL"
+KERNEL_FAMILIES = ("torch", "native", "triton")
+
+#: What the operator calls: ``None`` means the torch kernels.
+FusedKernels = NativeLIF | TritonLIF | None
+
+
+def requested_kernel() -> str | None:
+    """The family ``SC_NEUROCORE_KERNEL`` forces, or ``None`` (the fastest available)."""
+    value = env_text(ENV_KERNEL).lower()
+    if not value:
+        return None
+    if value not in KERNEL_FAMILIES:
+        raise ValueError(f"{ENV_KERNEL} must be one of {KERNEL_FAMILIES} or unset, got {value!r}")
+    return value
+
+
+def _refuse(family: str, spec: SurrogateSpec, x: Tensor, reason: str) -> RuntimeError:
+    return RuntimeError(
+        f"{ENV_KERNEL}={family}: the fused neuron with surrogate {spec.name!r} cannot run "
+        f"{family} kernels on this {x.device.type} {x.dtype} tensor: {reason}"
+    )
+
+
+def _native_reason(spec: SurrogateSpec, x: Tensor) -> str:
+    if x.device.type != "cpu":
+        return "compiled kernels run on CPU tensors only"
+    if x.dtype not in (torch.float32, torch.float64):
+        return "compiled kernels take float32 and float64 only"
+    return native_status(spec)
+
+
+def lif_kernels(spec: SurrogateSpec, x: Tensor, reset: str = "subtract") -> FusedKernels:
+    """The kernels that run the fused LIF for ``spec`` on ``x`` (``None``: torch kernels)."""
+    family = requested_kernel()
+    if family == "torch":
+        return None
+    if family in (None, "triton") and (x.device.type == "cuda" or family == "triton"):
+        found = triton_lif(spec, x, reset)
+        if found is None and family == "triton":
+            raise _refuse("triton", spec, x, triton_status(spec, x.device))
+        if found is not None or x.device.type == "cuda":
+            return found
+    if reset != "subtract":
+        if family == "native":
+            raise _refuse("native", spec, x, f"compiled kernels have no reset={reset!r}")
+        return None
+    native = native_lif(spec, x)
+    if native is None and family == "native":
+        raise _refuse("native", spec, x, _native_reason(spec, x))
+    return native
+
+
+def compute_dtype(kernels: FusedKernels, dtype: torch.dtype) -> torch.dtype:
+    """The dtype the kernels compute in: Triton lifts float16/bfloat16 to float32."""
+    if isinstance(kernels, TritonLIF) and dtype in (torch.float16, torch.bfloat16):
+        return torch.float32
+    return dtype
+
+
+def fused_kernel_choice(spec: SurrogateSpec, device: str) -> tuple[str, str]:
+    """``(kernel, reason)`` for the fused LIF with ``spec`` on a float32 ``device`` tensor.
+
+    ``kernel`` is ``"triton"``, ``"native"`` or ``"torch"``; ``reason`` says why the faster
+    ones do not run ('' when the fastest for that device runs).  Checking may build kernels.
+    """
+    family = requested_kernel()
+    kind = torch.device(device).type
+    if family == "torch":
+        return "torch", f"forced by {ENV_KERNEL}=torch"
+    if family == "triton" or kind == "cuda":
+        status = triton_status(spec, kind)
+        if status == "triton":
+            return "triton", f"forced by {ENV_KERNEL}=triton" if kind == "cpu" else ""
+        if family == "triton":
+            return "error", f"{ENV_KERNEL}=triton cannot run here: {status}"
+        return "torch", status
+    status = native_status(spec) if kind == "cpu" else f"no compiled kernels for {kind}"
+    if status == "compiled":
+        return "native", ""
+    if family == "native":
+        return "error", f"{ENV_KERNEL}=native cannot run here: {status}"
+    return "torch", status

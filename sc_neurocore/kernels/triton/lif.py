@@ -1,0 +1,213 @@
+"""Triton kernels of the fused multi-step LIF: one forward kernel over all T steps, one
+backward kernel that recomputes the membrane and walks time in reverse.
+
+:class:`TritonLIF` has the interface of the compiled CPU kernels
+(:class:`~sc_neurocore.kernels.native.lif.NativeLIF`), so the operator's kernel picks one or
+the other without further cases.  Arithmetic is in float32 for float16/bfloat16/float32
+inputs and float64 for float64 (``COMPUTE``); spikes and gradients come back in the input
+dtype.  The backward keeps the recomputed membrane in the input-gradient buffer when the
+input dtype is the compute dtype, and in a float32 scratch buffer otherwise.
+
+Nothing here imports Triton at module import: :func:`triton_lif` returns ``None`` with a
+reason where the kernels cannot run (no Triton, no CUDA and no interpreter, no formula).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from types import ModuleType
+
+import torch
+from torch import Tensor
+
+from ...core.spec import SurrogateSpec
+from .neurons import NeuronTemplate, lif_template
+
+__all__ = ["TritonLIF", "interpreting", "triton_lif", "triton_status"]
+
+#: Neurons per program; each program walks all T steps for its block.
+BLOCK = 128
+DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def interpreting() -> bool:
+    """Whether Triton kernels run in its CPU interpreter (``TRITON_INTERPRET=1``)."""
+    return os.environ.get("TRITON_INTERPRET", "").strip() == "1"
+
+
+def _triton_missing() -> str | None:
+    try:
+        import triton  # noqa: F401
+    except ImportError as error:  # pragma: no cover - CI installs the extra
+        return f"triton is not installed ({error}); pip install 'sc-neurocore[triton]'"
+    return None
+
+
+def surrogate_expression(spec: SurrogateSpec) -> tuple[str | None, str]:
+    """``(Triton expression of g(x), "")`` from the spec's formula, or ``(None, why not)``."""
+    text = getattr(spec, "formula", None)
+    if not text:
+        return None, f"surrogate {spec.name!r} has no formula (its grad runs the torch kernels)"
+    try:
+        from ...core.formula import parse
+    except ImportError:  # pragma: no cover - formula.py ships with this package
+        return None, "sc_neurocore.core.formula is unavailable"
+    return parse(text, spec.param_names).triton(), ""
+
+
+def triton_status(spec: SurrogateSpec, device: torch.device | str) -> str:
+    """``"triton"`` if the fused LIF for ``spec`` can run Triton kernels on ``device``'s
+    kind of tensor, else why not."""
+    kind = torch.device(device).type
+    missing = _triton_missing()
+    if missing:
+        return missing
+    if kind == "cpu" and not interpreting():
+        return "Triton kernels run on CUDA (or on CPU tensors under TRITON_INTERPRET=1)"
+    if kind == "cuda" and interpreting():
+        return "TRITON_INTERPRET=1 runs Triton on CPU tensors only"
+    if kind not in ("cpu", "cuda"):
+        return f"no Triton kernels for {kind} tensors"
+    if kind == "cuda" and not torch.cuda.is_available():
+        return "CUDA is not available"
+    expression, reason = surrogate_expression(spec)
+    return "triton" if expression is not None else reason
+
+
+def _compute_dtype(dtype: torch.dtype):
+    import triton.language as tl
+
+    return tl.float64 if dtype == torch.float64 else tl.float32
+
+
+def _grid(n: int) -> tuple[int]:
+    return ((n + BLOCK - 1) // BLOCK,)
+
+
+def _per_neuron(value: Tensor | float, x: Tensor) -> tuple[Tensor, int]:
+    """A parameter as a kernel array and its stride: one element (stride 0) or one per neuron."""
+    if not isinstance(value, Tensor):
+        return torch.tensor([value], dtype=torch.float64, device=x.device), 0
+    if value.numel() == 1:
+        return value.reshape(1).to(x.device), 0
+    return value.to(x.device).expand(x.shape[1:]).contiguous(), 1
+
+
+@dataclass(frozen=True)
+class TritonLIF:
+    """The Triton kernels of one (neuron template, surrogate) pair; inputs checked by the caller."""
+
+    spec: SurrogateSpec
+    template: NeuronTemplate
+    module: ModuleType
+    v_reset: float = 0.0
+
+    def forward(
+        self,
+        x: Tensor,
+        v0: Tensor | None,
+        beta: Tensor | float,
+        threshold: Tensor | float,
+        spikes: Tensor,
+    ) -> tuple[Tensor, Tensor]:
+        """Fill ``spikes`` (a contiguous buffer like ``x``); return ``(spikes, v_T)``."""
+        x = x.contiguous()
+        steps, n = x.shape[0], x[0].numel()
+        v_out = torch.empty(x.shape[1:], dtype=x.dtype, device=x.device)
+        if n == 0:
+            return spikes, v_out
+        (beta_array, beta_stride), (threshold_array, threshold_stride) = (
+            _per_neuron(value, x) for value in (beta, threshold)
+        )
+        v_reset, v_reset_stride = _per_neuron(self.v_reset, x)
+        v0_array = x if v0 is None else v0.to(x.dtype).contiguous()
+        self.module.forward[_grid(n)](
+            x,
+            v0_array,
+            beta_array,
+            threshold_array,
+            v_reset,
+            spikes,
+            v_out,
+            steps,
+            n,
+            beta_stride,
+            threshold_stride,
+            v_reset_stride,
+            HAS_V0=v0 is not None,
+            COMPUTE=_compute_dtype(x.dtype),
+            BLOCK=BLOCK,
+        )
+        return spikes, v_out
+
+    def backward(
+        self,
+        grad_spikes: Tensor,
+        grad_v: Tensor,
+        x: Tensor,
+        v0: Tensor | None,
+        beta: Tensor | float,
+        threshold: Tensor | float,
+        params: list[float],
+        grad_h: Tensor,
+        sums: tuple[Tensor, Tensor] | None,
+    ) -> Tensor:
+        """Fill ``grad_h`` (a contiguous buffer like ``x``) with dL/dx; fill ``sums``.
+
+        ``sums`` are contiguous float64 per-neuron zeros for dL/dbeta and dL/dthreshold.
+        A ``grad_spikes`` expanded from one value (the gradient of ``spikes.sum()``) is
+        read as that value, without materialising it.
+        """
+        x = x.contiguous()
+        steps, n = x.shape[0], x[0].numel()
+        if n == 0:
+            return grad_h
+        broadcast = all(stride == 0 for stride in grad_spikes.stride())
+        grad_spikes = (grad_spikes.reshape(-1)[:1] if broadcast else grad_spikes).contiguous()
+        grad_v = grad_v.to(x.dtype).expand(x.shape[1:]).contiguous()
+        (beta_array, beta_stride), (threshold_array, threshold_stride) = (
+            _per_neuron(value, x) for value in (beta, threshold)
+        )
+        v_reset, v_reset_stride = _per_neuron(self.v_reset, x)
+        values = torch.tensor(params or [0.0], dtype=torch.float64, device=x.device)
+        compute = torch.float64 if x.dtype == torch.float64 else torch.float32
+        membrane = grad_h if x.dtype == compute else torch.empty_like(grad_h, dtype=compute)
+        sum_beta, sum_threshold = sums if sums is not None else (values, values)
+        self.module.backward[_grid(n)](
+            grad_spikes,
+            0 if broadcast else 1,
+            grad_v,
+            x,
+            x if v0 is None else v0.to(x.dtype).contiguous(),
+            beta_array,
+            threshold_array,
+            v_reset,
+            values,
+            membrane,
+            grad_h,
+            sum_beta,
+            sum_threshold,
+            steps,
+            n,
+            beta_stride,
+            threshold_stride,
+            v_reset_stride,
+            HAS_V0=v0 is not None,
+            SUMS=sums is not None,
+            COMPUTE=_compute_dtype(x.dtype),
+            BLOCK=BLOCK,
+        )
+        return grad_h
+
+
+def triton_lif(spec: SurrogateSpec, x: Tensor, reset: str = "subtract") -> TritonLIF | None:
+    """The Triton kernels for ``spec`` if they can run on ``x``, else ``None``."""
+    if x.dtype not in DTYPES or triton_status(spec, x.device) != "triton":
+        return None
+    from .fused_source import load_kernels
+
+    expression, _ = surrogate_expression(spec)
+    assert expression is not None
+    template = lif_template(reset)
+    return TritonLIF(spec, template, load_kernels(template, expression, spec.param_names))

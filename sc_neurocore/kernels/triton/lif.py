@@ -21,7 +21,9 @@ from types import ModuleType
 import torch
 from torch import Tensor
 
+from ...core.formula import Formula
 from ...core.spec import SurrogateSpec
+from .fused_source import helpers_used, load_kernels
 from .neurons import NeuronTemplate, lif_template
 
 __all__ = ["TritonLIF", "interpreting", "triton_lif", "triton_status"]
@@ -44,16 +46,21 @@ def _triton_missing() -> str | None:
     return None
 
 
-def surrogate_expression(spec: SurrogateSpec) -> tuple[str | None, str]:
-    """``(Triton expression of g(x), "")`` from the spec's formula, or ``(None, why not)``."""
-    text = getattr(spec, "formula", None)
-    if not text:
+def surrogate_expression(spec: SurrogateSpec) -> tuple[Formula | None, str]:
+    """``(the spec's parsed formula, "")``, or ``(None, why there is none)``."""
+    formula = spec.parsed_formula()
+    if formula is None:
         return None, f"surrogate {spec.name!r} has no formula (its grad runs the torch kernels)"
-    try:
-        from ...core.formula import parse
-    except ImportError:  # pragma: no cover - formula.py ships with this package
-        return None, "sc_neurocore.core.formula is unavailable"
-    return parse(text, spec.param_names).triton(), ""
+    missing = [name for name in helpers_used(formula) if not _has_helper(name)]
+    if missing:
+        return None, f"the Triton helpers {missing} of its formula are not available"
+    return formula, ""
+
+
+def _has_helper(name: str) -> bool:
+    from importlib import import_module
+
+    return hasattr(import_module(__package__ or "sc_neurocore.kernels.triton"), name)
 
 
 def triton_status(spec: SurrogateSpec, device: torch.device | str) -> str:
@@ -71,8 +78,8 @@ def triton_status(spec: SurrogateSpec, device: torch.device | str) -> str:
         return f"no Triton kernels for {kind} tensors"
     if kind == "cuda" and not torch.cuda.is_available():
         return "CUDA is not available"
-    expression, reason = surrogate_expression(spec)
-    return "triton" if expression is not None else reason
+    formula, reason = surrogate_expression(spec)
+    return "triton" if formula is not None else reason
 
 
 def _compute_dtype(dtype: torch.dtype):
@@ -205,9 +212,7 @@ def triton_lif(spec: SurrogateSpec, x: Tensor, reset: str = "subtract") -> Trito
     """The Triton kernels for ``spec`` if they can run on ``x``, else ``None``."""
     if x.dtype not in DTYPES or triton_status(spec, x.device) != "triton":
         return None
-    from .fused_source import load_kernels
-
-    expression, _ = surrogate_expression(spec)
-    assert expression is not None
+    formula, _ = surrogate_expression(spec)
+    assert formula is not None
     template = lif_template(reset)
-    return TritonLIF(spec, template, load_kernels(template, expression, spec.param_names))
+    return TritonLIF(spec, template, load_kernels(template, formula))

@@ -1,0 +1,259 @@
+"""The Triton kernels of the fused neurons, run by Triton's CPU interpreter.
+
+With ``TRITON_INTERPRET=1`` and ``SC_NEUROCORE_KERNEL=triton`` the fused operator sends
+CPU tensors through the generated ``@triton.jit`` kernels; every test here checks that it
+did (a spy counts the kernel calls) and compares against stepping ``LIFCell`` or an
+autograd reference, for every registered surrogate and every fused neuron template.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import torch
+
+import sc_neurocore
+from sc_neurocore.core.spec import SurrogateSpec
+from sc_neurocore.kernels.fused_choice import fused_kernel_choice, lif_kernels
+from sc_neurocore.kernels.torch.lif import ParameterSums, lif_backward, lif_forward
+from sc_neurocore.kernels.triton import lif as triton_lif_module
+from sc_neurocore.kernels.triton.fused_source import load_kernels
+from sc_neurocore.kernels.triton.lif import TritonLIF, triton_status
+from sc_neurocore.kernels.triton.neurons import RESETS, lif_template
+from sc_neurocore.neurons.cells import LIFCell
+from sc_neurocore.neurons.fused import LIF
+
+SURROGATES = sc_neurocore.list_surrogates()
+STEPS, BATCH, NEURONS = 9, 2, 5
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Triton's interpreter on, the Triton kernels forced, and their calls counted."""
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    monkeypatch.setenv("SC_NEUROCORE_KERNEL", "triton")
+    counted = {"forward": 0, "backward": 0}
+    for kind in counted:
+        original = getattr(TritonLIF, kind)
+
+        def spy(self, *args, _kind=kind, _original=original, **kwargs):
+            counted[_kind] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(TritonLIF, kind, spy)
+    return counted
+
+
+def _runs_triton(name: str) -> bool:
+    """Whether ``name`` runs the Triton kernels; if not, that forcing them says why."""
+    status = triton_status(sc_neurocore.get_spec(name), "cpu")
+    if status == "triton":
+        return True
+    with pytest.raises(RuntimeError, match=f"surrogate {name!r} cannot run triton kernels"):
+        LIF(surrogate_fn=sc_neurocore.get_surrogate(name))(torch.ones(2, 1, 1))
+    assert fused_kernel_choice(sc_neurocore.get_spec(name), "cpu") == (
+        "error",
+        f"SC_NEUROCORE_KERNEL=triton cannot run here: {status}",
+    )
+    return False
+
+
+def _inputs(dtype: torch.dtype = torch.float64, seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(STEPS, BATCH, NEURONS, generator=generator, dtype=torch.float64) * 0.8 + 0.3
+    v0 = torch.randn(BATCH, NEURONS, generator=generator, dtype=torch.float64) * 0.5
+    return x.to(dtype), v0.to(dtype)
+
+
+def _run(layer, x, v0, loss_kind: str):
+    """Spikes, v_T and the gradients of a loss w.r.t. x, v0 and the layer's parameters."""
+    x = x.detach().clone().requires_grad_(True)
+    v0 = None if v0 is None else v0.detach().clone().requires_grad_(True)
+    if isinstance(layer, LIFCell):
+        v, spikes = v0, []
+        for current in x.unbind(0):
+            spike, v = layer(current, v)
+            spikes.append(spike)
+        out = (torch.stack(spikes), v)
+    else:
+        out = layer(x, v0)
+    spikes, v = out
+    if loss_kind == "spike_sum":  # the incoming gradient is an expanded (stride-0) tensor
+        loss = spikes.sum() + v.sum()
+    else:
+        weights = torch.linspace(-1.0, 2.0, spikes.numel(), dtype=torch.float64)
+        loss = (spikes * weights.view_as(spikes).to(spikes.dtype)).sum() + (v * v).sum()
+    inputs = [x, *([] if v0 is None else [v0]), *layer.parameters()]
+    return spikes, v, torch.autograd.grad(loss, inputs)
+
+
+def _pair(name: str, per_neuron: bool, learn: bool):
+    spec = sc_neurocore.get_spec(name)
+    surrogate_fn = sc_neurocore.get_surrogate(name, **{k: d * 1.3 for k, d in spec.params})
+    if per_neuron:
+        beta = torch.linspace(0.5, 0.95, NEURONS, dtype=torch.float64)
+        threshold = torch.linspace(0.7, 1.2, NEURONS, dtype=torch.float64)
+    else:
+        beta, threshold = 0.8, 0.9
+    options = dict(beta=beta, threshold=threshold, surrogate_fn=surrogate_fn)
+    options.update(learn_beta=learn, learn_threshold=learn)
+    fused, cell = LIF(**options), LIFCell(**options)
+    cell.load_state_dict(fused.state_dict())
+    return fused, cell
+
+
+@pytest.mark.parametrize("name", SURROGATES)
+@pytest.mark.parametrize("learn", [False, True], ids=["fixed", "learned"])
+@pytest.mark.parametrize("per_neuron", [False, True], ids=["scalar", "per-neuron"])
+@pytest.mark.parametrize("loss_kind", ["weighted", "spike_sum"])
+def test_triton_matches_stepping_lifcell_in_float64(calls, name, learn, per_neuron, loss_kind):
+    if not _runs_triton(name):
+        return
+    fused, cell = (module.double() for module in _pair(name, per_neuron, learn))
+    x, v0 = _inputs()
+    got, want = _run(fused, x, v0, loss_kind), _run(cell, x, v0, loss_kind)
+    assert calls["forward"] >= 1 and calls["backward"] >= 1, "the Triton kernels did not run"
+    assert torch.equal(got[0], want[0]), "spikes differ"
+    assert 0 < int(want[0].sum()) < want[0].numel(), "the inputs should fire some neurons"
+    torch.testing.assert_close(got[1], want[1], rtol=1e-12, atol=1e-13)
+    assert len(got[2]) == len(want[2])
+    for index, (mine, reference) in enumerate(zip(got[2], want[2])):
+        torch.testing.assert_close(mine, reference, rtol=1e-9, atol=1e-11, msg=f"grad {index}")
+
+
+@pytest.mark.parametrize("name", SURROGATES)
+def test_triton_spikes_identical_to_lifcell_in_float32(calls, name):
+    if not _runs_triton(name):
+        return
+    fused, cell = _pair(name, per_neuron=True, learn=True)
+    x, _ = _inputs(torch.float32, seed=1)
+    got, want = _run(fused, x, None, "weighted"), _run(cell, x, None, "weighted")
+    assert calls["forward"] >= 1
+    assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+    for mine, reference in zip(got[2], want[2]):
+        torch.testing.assert_close(mine, reference, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_half_precision_inputs_are_computed_in_float32(calls, dtype):
+    fused, cell = _pair("atan", per_neuron=False, learn=True)
+    x, v0 = _inputs(dtype, seed=2)
+    got = _run(fused, x, v0, "weighted")
+    want = _run(cell, x.float(), v0.float(), "weighted")  # the same values, stepped in fp32
+    assert calls["forward"] >= 1 and got[0].dtype == dtype and got[2][0].dtype == dtype
+    assert torch.equal(got[0].float(), want[0])
+    # v_T rounded once to the input dtype (within one unit: the interpreter's bfloat16
+    # conversion truncates where CUDA rounds to nearest)
+    ulp = torch.finfo(dtype).eps
+    torch.testing.assert_close(got[1].float(), want[1], rtol=ulp, atol=ulp)
+    tolerance = 1e-2 if dtype == torch.float16 else 5e-2
+    for mine, reference in zip(got[2], want[2]):
+        torch.testing.assert_close(mine.float(), reference, rtol=tolerance, atol=tolerance)
+
+
+def _reference_reset(spec: SurrogateSpec, reset: str, x, v0, beta, threshold, v_reset):
+    """The LIF recurrence with ``reset`` in differentiable torch ops (autograd's BPTT)."""
+    surrogate_fn = sc_neurocore.get_surrogate(spec.name, path="legacy_autograd")
+    v, spikes = v0, []
+    for current in x.unbind(0):
+        h = beta * v + current
+        spike = surrogate_fn(h - threshold)
+        fixed = spike.detach()
+        if reset == "subtract":
+            v = h - fixed * threshold
+        elif reset == "zero":
+            v = torch.where(fixed > 0, v_reset, h)
+        else:
+            v = h
+        spikes.append(spike)
+    return torch.stack(spikes), v
+
+
+@pytest.mark.parametrize("reset", sorted(RESETS))
+@pytest.mark.parametrize("name", SURROGATES)
+def test_every_neuron_template_matches_autograd(calls, reset: str, name: str):
+    """Each fused-neuron template's kernels against autograd through its equations."""
+    spec = sc_neurocore.get_spec(name)
+    formula = spec.parsed_formula()
+    if formula is None or not _runs_triton(name):
+        return
+    template = lif_template(reset)
+    kernels = TritonLIF(spec, template, load_kernels(template, formula), v_reset=0.1)
+    x, v0 = _inputs(seed=3)
+    beta = torch.linspace(0.6, 0.9, NEURONS, dtype=torch.float64).expand(BATCH, NEURONS)
+    threshold = torch.full((BATCH, NEURONS), 0.8, dtype=torch.float64)
+    leaves = [t.clone().requires_grad_(True) for t in (x, v0, beta, threshold)]
+    v_reset = torch.tensor(0.1, dtype=torch.float64)
+    spikes_ref, v_ref = _reference_reset(spec, reset, *leaves, v_reset)
+    grad_spikes, grad_v = torch.randn_like(x), torch.randn_like(v0)
+    want = torch.autograd.grad((spikes_ref, v_ref), leaves, (grad_spikes, grad_v))
+    spikes, v = kernels.forward(x, v0, beta, threshold, torch.empty_like(x))
+    sums = ParameterSums(x[0])
+    grad_x = kernels.backward(
+        grad_spikes, grad_v, x, v0, beta, threshold, list(spec.defaults.values()),
+        torch.empty_like(x), (sums.beta, sums.threshold),
+    )  # fmt: skip
+    assert torch.equal(spikes, spikes_ref.detach()) and bool(spikes.any())
+    torch.testing.assert_close(v, v_ref.detach(), rtol=1e-12, atol=1e-13)
+    got = (grad_x, grad_x[0] * beta, sums.beta, sums.threshold)
+    for index, (mine, reference) in enumerate(zip(got, want)):
+        torch.testing.assert_close(mine, reference, rtol=1e-9, atol=1e-11, msg=f"grad {index}")
+
+
+def test_a_formula_only_plugin_spec_runs_the_generated_kernels(calls):
+    """No closed table: a new formula gets kernels generated for it."""
+    spec = SurrogateSpec.from_formula(
+        name="laplace_test", params=(("k", 3.0),), formula="k * exp(-k * abs(x)) / 2",
+        description="test surrogate",
+    )  # fmt: skip
+    formula = spec.parsed_formula()
+    assert formula is not None
+    template = lif_template()
+    kernels = TritonLIF(spec, template, load_kernels(template, formula))
+    x, v0 = _inputs(seed=4)
+    grad_spikes, grad_v = torch.randn_like(x), torch.randn_like(v0)
+    spikes, v = kernels.forward(x, v0, 0.85, 0.9, torch.empty_like(x))
+    expected_spikes, expected_v = lif_forward(x, v0, 0.85, 0.9)
+    assert torch.equal(spikes, expected_spikes) and torch.equal(v, expected_v)
+    grad = kernels.backward(grad_spikes, grad_v, x, v0, 0.85, 0.9, [2.5], torch.empty_like(x), None)
+    args = (grad_spikes, grad_v, x, spikes, v0, 0.85, 0.9)
+    torch.testing.assert_close(grad, lif_backward(spec, {"k": 2.5}, *args), rtol=1e-10, atol=1e-12)
+
+
+def test_the_number_of_steps_is_a_runtime_argument(calls):
+    """One compiled kernel serves every T: the step count is no constexpr."""
+    x, _ = _inputs()
+    kernels = lif_kernels(sc_neurocore.get_spec("atan"), x)
+    assert isinstance(kernels, TritonLIF)
+    for kernel in (kernels.module.forward, kernels.module.backward):
+        parameters = inspect.signature(kernel.fn).parameters
+        assert parameters["steps"].annotation is inspect.Parameter.empty
+        assert "constexpr" in str(parameters["BLOCK"].annotation)
+    layer = LIF(beta=0.9, threshold=1.0)
+    for steps in (1, 3, 17):
+        sequence = torch.randn(steps, 2, 3) + 0.5
+        assert torch.equal(layer(sequence)[0], lif_forward(sequence, None, 0.9, 1.0)[0])
+    assert calls["forward"] == 3
+
+
+def test_forced_triton_without_the_interpreter_names_the_reason(monkeypatch):
+    monkeypatch.setenv("SC_NEUROCORE_KERNEL", "triton")
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    with pytest.raises(RuntimeError, match="SC_NEUROCORE_KERNEL=triton.*TRITON_INTERPRET"):
+        LIF()(torch.ones(3, 2, 2))
+    kernel, reason = fused_kernel_choice(sc_neurocore.get_spec("atan"), "cpu")
+    assert kernel == "error" and "TRITON_INTERPRET" in reason
+
+
+def test_a_spec_without_a_formula_is_reported(monkeypatch):
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    plain = SurrogateSpec(name="plain", params=(), grad=torch.ones_like, description="plain")
+    assert "has no formula" in triton_status(plain, "cpu")
+    assert triton_lif_module.triton_lif(plain, torch.zeros(2, 2)) is None
+
+
+def test_unset_switch_keeps_cpu_tensors_off_the_interpreter(monkeypatch):
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    monkeypatch.delenv("SC_NEUROCORE_KERNEL", raising=False)
+    assert not isinstance(lif_kernels(sc_neurocore.get_spec("atan"), torch.zeros(2, 2)), TritonLIF)

@@ -16,6 +16,11 @@ for _variable in [v for v in os.environ if v.startswith("SC_NEUROCORE_")]:
 # Compiled fused-LIF kernels are built afresh for the session (child processes inherit it).
 os.environ["SC_NEUROCORE_CACHE_DIR"] = tempfile.mkdtemp(prefix="sc-neurocore-kernels-")
 atexit.register(shutil.rmtree, os.environ["SC_NEUROCORE_CACHE_DIR"], ignore_errors=True)
+# Triton fixes at import whether @triton.jit kernels run compiled or in its CPU interpreter;
+# without CUDA the Triton tests use the interpreter, so it is on before anything (such as
+# torch.compile) imports triton.  CPU tensors still reach Triton only when a test forces it.
+if not torch.cuda.is_available():
+    os.environ["TRITON_INTERPRET"] = "1"
 
 import sc_neurocore  # noqa: E402
 from sc_neurocore.core.registry import coverage  # noqa: E402

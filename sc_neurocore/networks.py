@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from .core.callforms import atan_surrogate
+from .core.spec import check_like
 from .neurons.base import SurrogateCallable, check_surrogate
 from .neurons.cells import LIFCell
 
@@ -71,6 +72,11 @@ class SpikingNet(nn.Module):
         return self.neurons[-1].surrogate_fn  # type: ignore[return-value]
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        if not isinstance(x, Tensor) or not x.is_floating_point():
+            what = x.dtype if isinstance(x, Tensor) else type(x).__name__
+            raise TypeError(f"SpikingNet: x must be a floating-point torch.Tensor, got {what}")
+        # The dtype is left to nn.Linear: under torch.autocast a mismatch is legitimate.
+        check_like("SpikingNet", "x", x, self.layers[0].weight, "the parameters", dtype=False)
         spikes = x
         for layer, neuron in zip(self.layers[:-1], self.neurons[:-1]):
             current = layer(spikes)

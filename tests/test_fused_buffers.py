@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import sc_neurocore
+from sc_neurocore.core import compat
 from sc_neurocore.kernels import buffers as _buffers
 from sc_neurocore.neurons.fused import LIF
 from sc_neurocore.training import release_buffers
@@ -16,7 +17,7 @@ SHAPE = (16, 8, 4096)
 
 @pytest.fixture(autouse=True)
 def pooling():
-    if _buffers._use_count is None:
+    if compat.storage_use_count is None:
         pytest.skip("this torch has no storage use count: pooling is off")
     previous = _buffers.set_pooling(True)
     _buffers.empty_cache()
@@ -28,6 +29,16 @@ def pooling():
 def _inputs(seed: int) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
     return torch.randn(SHAPE, generator=generator) * 0.7 + 0.3
+
+
+def test_a_buffer_moved_to_shared_memory_is_never_handed_out_again() -> None:
+    first = _buffers.sequence_buffer(_inputs(0))
+    first.fill_(7.0)
+    first.share_memory_()  # what torch.multiprocessing does to a tensor it sends
+    del first  # this process lets go; another one may still read the shared pages
+    again = _buffers.sequence_buffer(_inputs(0))
+    # The pooled storage object stays shared once moved: a reused one would still be.
+    assert not again.untyped_storage().is_shared()
 
 
 def test_a_freed_buffer_is_handed_out_again() -> None:

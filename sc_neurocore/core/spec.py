@@ -48,6 +48,11 @@ def check_param(surrogate: str, param: str, value: object) -> float:
                 f"surrogate {surrogate!r}: parameter {param!r} is a tensor that requires grad; "
                 "surrogate parameters are not differentiable, pass a float"
             )
+        if value.device.type == "meta":
+            raise ValueError(
+                f"surrogate {surrogate!r}: parameter {param!r} is a tensor on device meta, "
+                "which holds no value; pass a float"
+            )
         if value.dtype == torch.bool or value.is_complex():
             raise TypeError(
                 f"surrogate {surrogate!r}: parameter {param!r} must be a real number, "
@@ -100,6 +105,46 @@ def formula_grad(formula: Formula, params: tuple[tuple[str, float], ...]) -> Sur
 
     grad.__doc__ = f"g(x) = {formula.text}"
     return grad
+
+
+def check_like(
+    owner: str,
+    argument: str,
+    value: torch.Tensor,
+    like: torch.Tensor,
+    like_name: str,
+    *,
+    dtype: bool = True,
+) -> None:
+    """Refuse a tensor argument on another device than ``like`` (or of another dtype).
+
+    Nothing is moved or cast behind the caller's back: a state on the wrong device or in
+    the wrong precision is a bug in the caller, and a silent ``.to()`` would hide it (or,
+    for ``meta``, compute with values that do not exist).  A device mismatch raises
+    ``ValueError``, a dtype mismatch ``TypeError``; both name the argument, what it is and
+    what was expected.
+    """
+    if value.device != like.device:
+        raise ValueError(
+            f"{owner}: {argument} is on device {value.device}, expected {like.device} "
+            f"(the device of {like_name}); move it explicitly, for example "
+            f"{argument}.to('{like.device}')"
+        )
+    if dtype and value.dtype != like.dtype:
+        raise TypeError(
+            f"{owner}: {argument} has dtype {value.dtype}, expected {like.dtype} "
+            f"(the dtype of {like_name}); convert explicitly, for example "
+            f"{argument}.to({like.dtype})"
+        )
+
+
+def check_state(owner: str, argument: str, value: object, like: torch.Tensor) -> None:
+    """A state tensor given to a cell or layer: a tensor with the input's device and dtype."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(
+            f"{owner}: {argument} must be a torch.Tensor or None, got {type(value).__name__}"
+        )
+    check_like(owner, argument, value, like, "the input")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,10 @@ caching allocator, this module keeps a few freed CPU buffers and hands them out 
 
 A pooled buffer is reused only when nothing but the pool references its storage (the
 storage use count, which torch's own CUDA-graph trees consult the same way), so a tensor
-a caller still holds is never overwritten.  ``empty_cache()`` returns the memory;
+a caller still holds is never overwritten.  A buffer moved to shared memory
+(``share_memory_()``, as ``torch.multiprocessing`` does for tensors sent to another
+process) is dropped from the pool: another process may still read it, and its use count
+here cannot tell.  ``empty_cache()`` returns the memory;
 ``SC_NEUROCORE_BUFFER_POOL=0`` turns pooling off.
 """
 
@@ -22,6 +25,8 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor
+
+from ..core.compat import storage_use_count
 
 __all__ = ["empty_cache", "sequence_buffer", "set_pooling"]
 
@@ -49,7 +54,6 @@ def _load_madvise() -> Callable[..., int] | None:
 
 
 _madvise = _load_madvise()
-_use_count: Callable[[int], int] | None = getattr(torch._C, "_storage_Use_Count", None)
 _enabled = os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
 _lock = threading.Lock()
 _pool: list[torch.UntypedStorage] = []  # most recently used last
@@ -66,7 +70,7 @@ def _advise_huge_pages(storage: torch.UntypedStorage) -> None:
 
 
 def _free(storage: torch.UntypedStorage) -> bool:
-    return _use_count is not None and _use_count(storage._cdata) == 1
+    return storage_use_count is not None and storage_use_count(storage) == 1
 
 
 def _pooled(like: Tensor, nbytes: int) -> Tensor:
@@ -77,6 +81,7 @@ def _pooled(like: Tensor, nbytes: int) -> Tensor:
     """
     shape, strides = like.shape, _contiguous(like.shape)
     with _lock:
+        _pool[:] = [storage for storage in _pool if not storage.is_shared()]
         for index, storage in enumerate(_pool):
             if storage.nbytes() == nbytes and _free(storage):
                 _pool.append(_pool.pop(index))
@@ -100,7 +105,7 @@ def _contiguous(shape: torch.Size) -> tuple[int, ...]:
 def sequence_buffer(like: Tensor) -> Tensor:
     """An uninitialised contiguous tensor with the shape, dtype and device of ``like``."""
     nbytes = like.numel() * like.element_size()
-    if not _enabled or _use_count is None or like.device.type != "cpu" or nbytes < POOL_MIN_BYTES:
+    if not _enabled or storage_use_count is None or like.device.type != "cpu" or nbytes < POOL_MIN_BYTES:
         out = torch.empty_like(like, memory_format=torch.contiguous_format)
         if out.device.type == "cpu":
             _advise_huge_pages(out.untyped_storage())

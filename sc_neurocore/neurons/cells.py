@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..core.spec import check_state
 from .base import (
     LeakyCell,
     SpikingCell,
@@ -38,8 +39,12 @@ __all__ = [
 ]
 
 
-def _zeros(state: Tensor | None, like: Tensor) -> Tensor:
-    return torch.zeros_like(like) if state is None else state
+def _state(cell: nn.Module, name: str, state: Tensor | None, like: Tensor) -> Tensor:
+    """``state``, checked against the input (device, dtype), or zeros like the input."""
+    if state is None:
+        return torch.zeros_like(like)
+    check_state(type(cell).__name__, name, state, like)
+    return state
 
 
 class LIFCell(LeakyCell):
@@ -50,7 +55,7 @@ class LIFCell(LeakyCell):
     """
 
     def forward(self, input_current: Tensor, v: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        v = decayed(_zeros(v, input_current), self.beta, input_current)
+        v = decayed(_state(self, "v", v, input_current), self.beta, input_current)
         return self.fire(v, self.threshold)
 
 
@@ -68,7 +73,7 @@ class IFCell(SpikingCell):
         )
 
     def forward(self, input_current: Tensor, v: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        v = input_current if v is None else v + input_current
+        v = input_current if v is None else _state(self, "v", v, input_current) + input_current
         return self.fire(v, self.threshold)
 
 
@@ -94,8 +99,8 @@ class SynapticCell(LeakyCell):
     def forward(
         self, input_current: Tensor, i: Tensor | None = None, v: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor]:
-        i = decayed(_zeros(i, input_current), self.alpha, input_current)
-        v = decayed(_zeros(v, input_current), self.beta, i)
+        i = decayed(_state(self, "i", i, input_current), self.alpha, input_current)
+        v = decayed(_state(self, "v", v, input_current), self.beta, i)
         spike, v = self.fire(v, self.threshold)
         return spike, i, v
 
@@ -148,9 +153,9 @@ class ALIFCell(LeakyCell):
     def forward(
         self, input_current: Tensor, v: Tensor | None = None, a: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor]:
-        a = _zeros(a, input_current)
+        a = _state(self, "a", a, input_current)
         theta = self.threshold + self.beta_adapt * a
-        spike, v = self.fire(decayed(_zeros(v, input_current), self.beta, input_current), theta)
+        spike, v = self.fire(decayed(_state(self, "v", v, input_current), self.beta, input_current), theta)
         return spike, v, decayed(a, self.rho, spike.detach())
 
 
@@ -181,7 +186,7 @@ class ExpIFCell(LeakyCell):
         return self.delta_t * torch.exp(torch.clamp((v - self.v_rh) / self.delta_t, max=5.0))
 
     def forward(self, input_current: Tensor, v: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        v = _zeros(v, input_current)
+        v = _state(self, "v", v, input_current)
         v = decayed(v, self.beta, self._upswing(v) + input_current)
         return self.fire(v, self.threshold)
 
@@ -218,7 +223,7 @@ class AdExCell(ExpIFCell):
     def forward(  # type: ignore[override]
         self, input_current: Tensor, v: Tensor | None = None, w: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor]:
-        v_prev, w = _zeros(v, input_current), _zeros(w, input_current)
+        v_prev, w = _state(self, "v", v, input_current), _state(self, "w", w, input_current)
         v = decayed(v_prev, self.beta, self._upswing(v_prev) - w + input_current)
         spike, v = self.fire(v, self.threshold)
         drive = self.a * (v_prev - self.v_rest) + self.b * spike.detach()
@@ -261,6 +266,7 @@ class LapicqueCell(SpikingCell):
     def forward(self, input_current: Tensor, v: Tensor | None = None) -> tuple[Tensor, Tensor]:
         if v is None:
             v = torch.full_like(input_current, self.v_rest)
+        check_state(type(self).__name__, "v", v, input_current)
         v = torch.add(input_current * self._gain, v - self.v_rest, alpha=self._keep) + self.v_rest
         threshold = self.threshold
         return self.fire(v, threshold, threshold - self.v_rest)
@@ -300,9 +306,9 @@ class AlphaCell(LeakyCell):
         i_inh: Tensor | None = None,
         v: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        i_exc = decayed(_zeros(i_exc, exc_current), self.alpha_exc, exc_current)
-        i_inh = decayed(_zeros(i_inh, inh_current), self.alpha_inh, inh_current)
-        v = decayed(_zeros(v, exc_current), self.beta, i_exc - i_inh)
+        i_exc = decayed(_state(self, "i_exc", i_exc, exc_current), self.alpha_exc, exc_current)
+        i_inh = decayed(_state(self, "i_inh", i_inh, inh_current), self.alpha_inh, inh_current)
+        v = decayed(_state(self, "v", v, exc_current), self.beta, i_exc - i_inh)
         spike, v = self.fire(v, self.threshold)
         return spike, i_exc, i_inh, v
 
@@ -332,5 +338,6 @@ class RecurrentLIFCell(LIFCell):
         self, input_current: Tensor, spike: Tensor | None = None, v: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
         if spike is not None:
+            check_state(type(self).__name__, "spike", spike, input_current)
             input_current = input_current + self.recurrent(spike)
         return super().forward(input_current, v)

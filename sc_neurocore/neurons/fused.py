@@ -22,7 +22,9 @@ import torch
 from torch import Tensor
 
 from ..core.bound import Surrogate
+from ..core.compat import transforms_active as _transforms_active
 from ..core.registry import get_spec
+from ..core.spec import check_like
 from ..kernels.buffers import empty_cache, sequence_buffer
 from ..kernels.fused_choice import compute_dtype, fused_kernel_choice, lif_kernels
 from ..kernels.native.lif import native_status, set_native_enabled
@@ -51,7 +53,6 @@ __all__ = [
 ]
 
 NAMESPACE = "sc_neurocore_fused"
-_transforms_active = torch._C._are_functorch_transforms_active
 _is_compiling = torch.compiler.is_compiling
 
 #: (registered surrogate name, its parameter values in the spec's order)
@@ -86,12 +87,19 @@ def check_arguments(x: Any, v0: Any, beta: Any, threshold: Any) -> None:
                 f"LIF: v0 must have the shape of one time step of inputs, {tuple(step)}, "
                 f"got {tuple(v0.shape)}"
             )
+        check_like("LIF", "v0", v0, x, "inputs")
     for name, value in (("beta", beta), ("threshold", threshold)):
-        if isinstance(value, Tensor) and not _broadcasts_to(value.shape, step):
+        if not isinstance(value, Tensor):
+            continue
+        if not _broadcasts_to(value.shape, step):
             raise ValueError(
                 f"LIF: {name} of shape {tuple(value.shape)} does not broadcast to one time "
                 f"step of inputs, {tuple(step)}"
             )
+        # A one-element CPU value is read as a number (as torch reads CPU scalars);
+        # anything else is computed with, so it must live where the inputs do.
+        if value.device != x.device and not (value.numel() == 1 and value.device.type == "cpu"):
+            check_like("LIF", name, value, x, "inputs", dtype=False)
 
 
 def _broadcasts_to(shape: torch.Size, target: torch.Size) -> bool:
@@ -371,7 +379,7 @@ class LIF(LeakyCell):
         self, inputs: Tensor, v0: Tensor | None, beta: Value, threshold: Value
     ) -> tuple[Tensor, Tensor]:
         """The fallback: ``LIFCell``'s step in a Python loop (autograd records every step)."""
-        v = torch.zeros_like(inputs[0]) if v0 is None else v0.to(inputs.dtype)
+        v = torch.zeros_like(inputs[0]) if v0 is None else v0
         spikes = []
         for current in inputs.unbind(0):
             spike, v = self.fire(decayed(v, beta, current), threshold)

@@ -13,11 +13,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..core import compat
 from ..core.spec import SurrogateSpec
 from ..kernels.torch.surrogate import surrogate_backward
-
-_function_apply = torch._C._FunctionBase.__dict__["apply"]
-
 
 def surrogate_function(
     spec: SurrogateSpec, forward: Callable[..., Tensor], class_name: str
@@ -50,9 +48,9 @@ def fast_apply(function: type[torch.autograd.Function]) -> Callable[..., Tensor]
 
     ``Function.apply`` binds arguments with ``inspect`` for setup_context-style
     Functions, which costs microseconds on small tensors.  Outside functorch
-    transforms the C++ apply is equivalent, so it is called directly.
+    transforms the C++ apply is equivalent, so it is called directly (see core.compat).
     """
-    return _function_apply.__get__(None, function)
+    return compat.fast_apply(function)
 
 
 def class_name(spec: SurrogateSpec, suffix: str) -> str:

@@ -20,9 +20,7 @@ import threading
 
 import torch
 from torch import Tensor
-from torch._functorch.utils import enable_single_level_autograd_function
-from torch._subclasses.fake_tensor import FakeTensor
-
+from ..core import compat
 from ..core.hookspecs import hookimpl
 from ..core.spec import ExecutionPath, SurrogateFn, SurrogateSpec, check_input
 from ..kernels.torch.surrogate import heaviside
@@ -31,11 +29,13 @@ from ._function import class_name, fast_apply, surrogate_function
 NAME = "custom_op"
 NAMESPACE = "sc_neurocore"
 
-_transforms_active = torch._C._are_functorch_transforms_active
+_transforms_active = compat.transforms_active
 _is_compiling = torch.compiler.is_compiling
-_dispatch_modes = torch._C._len_torch_dispatch_stack
-_function_mode = torch._C._is_torch_function_mode_enabled
-_jit_tracing = torch._C._get_tracing_state
+_dispatch_modes = compat.dispatch_modes_active
+_function_mode = compat.function_modes_active
+_jit_tracing = compat.jit_tracing
+_below_autograd = compat.below_autograd
+_single_level = compat.single_level_function
 
 _library: torch.library.Library | None = None
 _lock = threading.Lock()
@@ -55,7 +55,7 @@ def _plain_eager(x: object) -> bool:
         and not _transforms_active()
         and not _dispatch_modes()
         and not _function_mode()
-        and _jit_tracing() is None
+        and not _jit_tracing()
     )
 
 
@@ -83,28 +83,28 @@ def _define(op_name: str, spec: SurrogateSpec) -> SurrogateFn:
         return heaviside(x)
 
     def fake_kernel(x: Tensor, *params: float) -> Tensor:
-        if not isinstance(x, FakeTensor):
+        if not compat.is_fake(x):
             check_input(x, surrogate)
         # While tracing, a bad dtype is left to the real kernel: raised at trace time it
         # would surface as a Dynamo error, at run time it stays the eager TypeError.
         return torch.empty_like(x)
 
     def function_forward(x: Tensor, *params: float) -> Tensor:
-        if _plain_eager(x):
+        if _plain_eager(x) or _below_autograd is None:
             check_input(x, surrogate)
             return heaviside(x)
-        with torch._C._AutoDispatchBelowAutograd():
+        with _below_autograd():
             return op(x, *params)
 
     function = surrogate_function(spec, function_forward, class_name(spec, "CustomOp"))
     direct_apply = fast_apply(function)
+    level_apply = None if _single_level is None else _single_level(function)
 
     def autograd_kernel(x: Tensor, *params: float) -> Tensor:
-        if _transforms_active():
+        if level_apply is not None and _transforms_active():
             # Inside a grad/jacrev level the inputs are already wrapped for this level,
             # exactly as for an aten op: record one single-level node and redispatch.
-            with enable_single_level_autograd_function():
-                return direct_apply(x, *params)
+            return level_apply(x, *params)
         return direct_apply(x, *params)
 
     def vmap_rule(info: object, in_dims: tuple[int | None, ...], x: Tensor, *params: float):
@@ -118,6 +118,8 @@ def _define(op_name: str, spec: SurrogateSpec) -> SurrogateFn:
 
     def run(x: Tensor, **params: float) -> Tensor:
         values = [params[name] for name in names]
+        if _single_level is None and not _is_compiling() and _transforms_active():
+            return function.apply(x, *values)  # functorch's public route (see core.compat)
         if _is_compiling() or not _plain_eager(x):
             if not isinstance(x, Tensor):
                 check_input(x, surrogate)  # the dispatcher's own error would be a RuntimeError

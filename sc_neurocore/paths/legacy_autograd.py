@@ -8,13 +8,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..core.compat import transforms_active as _transforms_active
 from ..core.hookspecs import hookimpl
 from ..core.spec import ExecutionPath, SurrogateFn, SurrogateSpec, check_input
 from ..kernels.torch.surrogate import heaviside
 from ._function import class_name, fast_apply, surrogate_function
 
 NAME = "legacy_autograd"
-_transforms_active = torch._C._are_functorch_transforms_active
 _is_compiling = torch.compiler.is_compiling
 
 

@@ -263,11 +263,9 @@ def check_compile(
     surrogate: str, path: str, device: str = "cpu", backend: str = "aot_eager"
 ) -> None:
     """``torch.compile(fullgraph=True)`` forward and backward: no graph break, same results."""
-    import torch._dynamo
-
     fn, spec = resolve(surrogate, path), get_spec(surrogate)
     params = dict(spec.params)
-    torch._dynamo.reset()  # the closure differs per pair; start from a clean cache
+    torch.compiler.reset()  # the closure differs per pair; start from a clean cache
 
     def spike(x: Tensor) -> Tensor:
         return fn(x, **params)

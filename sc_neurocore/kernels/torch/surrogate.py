@@ -9,12 +9,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ...core.compat import transforms_active as _transforms_active
 from ...core.spec import SurrogateFn
 from .scalars import scalar_like
 
 __all__ = ["heaviside", "surrogate_backward"]
-
-_transforms_active = torch._C._are_functorch_transforms_active
 
 
 def heaviside(x: Tensor) -> Tensor:

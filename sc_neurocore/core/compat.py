@@ -1,0 +1,322 @@
+"""Every private torch API the package uses, in one place, each with a fallback.
+
+torch's private names (``torch._C._...``, ``torch._functorch``, Dynamo attributes) can
+change or vanish in any release.  Each one is looked up here once, at import, and
+probed: if it is missing or behaves differently from what the package relies on, a
+public or slower fallback with the same results takes its place.  :func:`shim_status`
+says which is in use and why; ``SC_NEUROCORE_TORCH_FALLBACKS=all`` (or a comma list of
+shim names) forces fallbacks, which is how the tests check that every fallback works.
+
+Fallbacks never change results, only speed: where the package cannot tell whether a
+``torch.func`` transform or a dispatch mode is active, it assumes one is and takes the
+general (slower) route.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import torch
+from torch import Tensor
+
+from .settings import env_names
+
+__all__ = [
+    "FORCE_ENV",
+    "SHIMS",
+    "Shim",
+    "below_autograd",
+    "dispatch_modes_active",
+    "fast_apply",
+    "function_modes_active",
+    "is_fake",
+    "jit_tracing",
+    "mark_trace_constant",
+    "shim_status",
+    "single_level_function",
+    "storage_use_count",
+    "transforms_active",
+]
+
+FORCE_ENV = "SC_NEUROCORE_TORCH_FALLBACKS"
+_forced = env_names(FORCE_ENV)
+
+
+@dataclass(frozen=True)
+class Shim:
+    """One private torch API: what it is, what replaces it, and which of the two runs."""
+
+    name: str
+    private: str
+    fallback: str
+    uses_private: bool
+    reason: str = ""
+
+
+#: shim name -> its state in this process, filled at import.
+SHIMS: dict[str, Shim] = {}
+
+T = TypeVar("T")
+
+
+def _choose(name: str, private: str, fallback_text: str, load: Callable[[], T], fallback: T) -> T:
+    """``load()`` (which fetches and probes the private API), or ``fallback`` with the reason."""
+    if name in _forced or "all" in _forced:
+        reason = f"forced by {FORCE_ENV}"
+    else:
+        try:
+            value = load()
+        except Exception as error:  # any failure of a private API means: use the fallback
+            reason = f"{type(error).__name__}: {error}"
+        else:
+            SHIMS[name] = Shim(name, private, fallback_text, True)
+            return value
+    SHIMS[name] = Shim(name, private, fallback_text, False, reason)
+    return fallback
+
+
+def _expect(condition: bool, what: str) -> None:
+    if not condition:
+        raise RuntimeError(f"behaves differently: {what}")
+
+
+# --- autograd.Function.apply without the Python wrapper --------------------------------------
+
+
+class _Double(torch.autograd.Function):
+    """A two-line Function that probes the C++ ``apply``."""
+
+    @staticmethod
+    def forward(x: Tensor) -> Tensor:
+        return x * 2
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        pass
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return grad * 2
+
+
+def _load_function_apply() -> Callable[[type[torch.autograd.Function]], Callable[..., Any]]:
+    apply = torch._C._FunctionBase.__dict__["apply"]
+    probe = torch.ones(1, requires_grad=True)
+    out = apply.__get__(None, _Double)(probe)
+    out.backward()
+    _expect(out.item() == 2.0 and probe.grad is not None and probe.grad.item() == 2.0, "apply")
+    return lambda function: apply.__get__(None, function)  # type: ignore[no-any-return]
+
+
+fast_apply: Callable[[type[torch.autograd.Function]], Callable[..., Any]] = _choose(
+    "function_apply",
+    "torch._C._FunctionBase.apply (skips the Python wrapper's argument binding)",
+    "Function.apply (public, binds arguments per call: slower on small tensors)",
+    _load_function_apply,
+    lambda function: function.apply,
+)
+fast_apply.__doc__ = "``function.apply``, through the C++ entry point where it is safe."
+
+
+# --- is anything other than plain eager mode active? ----------------------------------------
+
+
+def _load_flag(getter: Callable[[], Callable[[], Any]], idle: Any) -> Callable[[], bool]:
+    fn = getter()
+    _expect(fn() == idle, f"{fn!r}() outside any transform/mode returned {fn()!r}")
+    return fn  # type: ignore[return-value]
+
+
+def _always() -> bool:
+    return True
+
+
+transforms_active: Callable[[], bool] = _choose(
+    "transforms_active",
+    "torch._C._are_functorch_transforms_active",
+    "assume a torch.func transform is active (general code paths, fused LIF steps)",
+    lambda: _load_flag(lambda: torch._C._are_functorch_transforms_active, False),
+    _always,
+)
+dispatch_modes_active: Callable[[], bool] = _choose(
+    "dispatch_modes",
+    "torch._C._len_torch_dispatch_stack",
+    "assume a dispatch mode is active (custom_op goes through the dispatcher)",
+    lambda: _load_flag(lambda: torch._C._len_torch_dispatch_stack, 0),
+    _always,
+)
+function_modes_active: Callable[[], bool] = _choose(
+    "function_modes",
+    "torch._C._is_torch_function_mode_enabled",
+    "assume a torch function mode is active (custom_op goes through the dispatcher)",
+    lambda: _load_flag(lambda: torch._C._is_torch_function_mode_enabled, False),
+    _always,
+)
+
+
+def _load_tracing() -> Callable[[], bool]:
+    state = _load_flag(lambda: torch._C._get_tracing_state, None)
+    return lambda: state() is not None  # type: ignore[comparison-overlap]
+
+
+jit_tracing: Callable[[], bool] = _choose(
+    "jit_tracing",
+    "torch._C._get_tracing_state",
+    "torch.jit.is_tracing (public)",
+    _load_tracing,
+    torch.jit.is_tracing,
+)
+
+
+# --- redispatching below Autograd, functorch's single-level Functions -----------------------
+
+
+def _load_below_autograd() -> Callable[[], contextlib.AbstractContextManager[Any]]:
+    guard = torch._C._AutoDispatchBelowAutograd
+    with guard():
+        pass
+    return guard  # type: ignore[no-any-return]
+
+
+#: A guard that makes an operator call skip its Autograd kernel, or None: then the
+#: custom_op path computes the forward inline (same values; the operator is not recorded).
+below_autograd: Callable[[], contextlib.AbstractContextManager[Any]] | None = _choose(
+    "below_autograd",
+    "torch._C._AutoDispatchBelowAutograd",
+    "compute the forward inline inside the autograd.Function (no operator in a traced graph)",
+    _load_below_autograd,
+    None,
+)
+
+
+SingleLevel = Callable[[type[torch.autograd.Function]], Callable[..., Any]]
+
+
+def _load_single_level() -> SingleLevel:
+    from torch._functorch.utils import enable_single_level_autograd_function as allowed
+
+    base = torch.autograd.function._SingleLevelFunction
+    # torch >= 2.14 routes a Function subclass's C++ apply to functorch's
+    # custom_function_call whenever a transform is active; a _SingleLevelFunction twin
+    # (what functorch itself builds for its grad rule) records one node at this level.
+    parts = ("forward", "setup_context", "backward")
+
+    def single_level(function: type[torch.autograd.Function]) -> Callable[..., Any]:
+        namespace = {name: function.__dict__[name] for name in parts}
+        twin = type(function.__name__ + "SingleLevel", (base,), namespace)
+        apply = twin.apply
+
+        def run(*args: Any) -> Any:
+            with allowed():
+                return apply(*args)
+
+        return run
+
+    from torch.func import grad as func_grad
+
+    grad = func_grad(lambda x: single_level(_Double)(x).sum())(torch.ones(2))
+    _expect(grad.tolist() == [2.0, 2.0], f"single-level gradient {grad.tolist()}")
+    return single_level
+
+
+#: ``single_level_function(F)``: apply an autograd.Function as one node at the current
+#: torch.func level (what an operator's Autograd kernel needs under a transform), or None:
+#: then the custom_op path sends calls under transforms to the public ``F.apply``.
+single_level_function: SingleLevel | None = _choose(
+    "single_level_function",
+    "torch.autograd.function._SingleLevelFunction + enable_single_level_autograd_function",
+    "Function.apply under torch.func (functorch's custom_function_call; .op itself then "
+    "cannot run under a transform)",
+    _load_single_level,
+    None,
+)
+
+
+# --- fake tensors -----------------------------------------------------------------------------
+
+
+def _load_fake() -> Callable[[object], bool]:
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    _expect(issubclass(FakeTensor, Tensor), "FakeTensor is not a Tensor subclass")
+    return lambda x: isinstance(x, FakeTensor)
+
+
+def _any_subclass(x: object) -> bool:
+    return isinstance(x, Tensor) and type(x) is not Tensor
+
+
+is_fake: Callable[[object], bool] = _choose(
+    "fake_tensor",
+    "torch._subclasses.fake_tensor.FakeTensor",
+    "treat every Tensor subclass as possibly fake (its dtype check is left to the kernel)",
+    _load_fake,
+    _any_subclass,
+)
+
+
+# --- storage use counts (the buffer pool) ------------------------------------------------------
+
+
+def _load_use_count() -> Callable[[torch.UntypedStorage], int]:
+    count = torch._C._storage_Use_Count
+    storage = torch.empty(8, dtype=torch.uint8).untyped_storage()
+    alone = count(storage._cdata)
+    view = torch.empty(0, dtype=torch.uint8).set_(storage)
+    shared = count(storage._cdata)
+    del view
+    _expect((alone, shared) == (1, 2), f"use counts {alone}, {shared} instead of 1, 2")
+    return lambda s: count(s._cdata)  # type: ignore[no-any-return]
+
+
+#: How many tensors and storages reference a storage, or None: the buffer pool is then off.
+storage_use_count: Callable[[torch.UntypedStorage], int] | None = _choose(
+    "storage_use_count",
+    "torch._C._storage_Use_Count(storage._cdata)",
+    "no buffer pooling (every fused-LIF buffer is freshly allocated)",
+    _load_use_count,
+    None,
+)
+
+
+# --- Dynamo -------------------------------------------------------------------------------------
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _set_marked_constant(fn: F) -> F:
+    fn._dynamo_marked_constant = True  # type: ignore[attr-defined]
+    return fn
+
+
+def _public_assume_constant(fn: F) -> F:
+    return torch.compiler.assume_constant_result(fn)  # type: ignore[no-any-return]
+
+
+def _load_mark_constant() -> Callable[[F], F]:
+    import sys
+
+    decorators = sys.modules.get("torch._dynamo.decorators")
+    if decorators is not None:  # Dynamo is loaded anyway: check it still reads this flag
+        probe = decorators.assume_constant_result(lambda: None)
+        _expect(getattr(probe, "_dynamo_marked_constant", False), "assume_constant_result")
+    return _set_marked_constant
+
+
+#: Mark ``fn`` so that Dynamo calls it at trace time and bakes in its result, without
+#: importing Dynamo (the private form sets the attribute the public decorator sets).
+mark_trace_constant: Callable[[F], F] = _choose(
+    "trace_constant",
+    "the _dynamo_marked_constant attribute",
+    "torch.compiler.assume_constant_result (public; imports Dynamo)",
+    _load_mark_constant,
+    _public_assume_constant,
+)
+
+
+def shim_status() -> list[Shim]:
+    """Every shim with the API in use, for ``sc-neurocore`` listings and bug reports."""
+    return list(SHIMS.values())

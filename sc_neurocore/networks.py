@@ -76,7 +76,8 @@ class SpikingNet(nn.Module):
             what = x.dtype if isinstance(x, Tensor) else type(x).__name__
             raise TypeError(f"SpikingNet: x must be a floating-point torch.Tensor, got {what}")
         # The dtype is left to nn.Linear: under torch.autocast a mismatch is legitimate.
-        check_like("SpikingNet", "x", x, self.layers[0].weight, "the parameters", dtype=False)
+        weight: Tensor = self.layers[0].weight  # type: ignore[assignment]
+        check_like("SpikingNet", "x", x, weight, "the parameters", dtype=False)
         spikes = x
         for layer, neuron in zip(self.layers[:-1], self.neurons[:-1]):
             current = layer(spikes)

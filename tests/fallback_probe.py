@@ -5,8 +5,6 @@ starts it; run it by hand as ``SC_NEUROCORE_TORCH_FALLBACKS=all python -m tests.
 
 from __future__ import annotations
 
-import os
-
 import torch
 
 import sc_neurocore

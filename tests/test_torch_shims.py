@@ -63,9 +63,7 @@ def test_the_private_flags_see_transforms_modes_and_tracing() -> None:
     """What the fallbacks assume when these are missing is what the private APIs report."""
     assert not compat.transforms_active()
     seen: list[bool] = []
-    torch.func.grad(lambda x: (seen.append(compat.transforms_active()), x.sum())[1])(
-        torch.ones(2)
-    )
+    torch.func.grad(lambda x: (seen.append(compat.transforms_active()), x.sum())[1])(torch.ones(2))
     torch.func.vmap(lambda x: (seen.append(compat.transforms_active()), x)[1])(torch.ones(2))
     assert seen == [True, True]
 

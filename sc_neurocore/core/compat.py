@@ -59,10 +59,10 @@ class Shim:
 #: shim name -> its state in this process, filled at import.
 SHIMS: dict[str, Shim] = {}
 
-T = TypeVar("T")
 
-
-def _choose(name: str, private: str, fallback_text: str, load: Callable[[], T], fallback: T) -> T:
+def _choose(
+    name: str, private: str, fallback_text: str, load: Callable[[], Any], fallback: Any
+) -> Any:
     """``load()`` (which fetches and probes the private API), or ``fallback`` with the reason."""
     if name in _forced or "all" in _forced:
         reason = f"forced by {FORCE_ENV}"
@@ -207,7 +207,7 @@ def _load_single_level() -> SingleLevel:
     def single_level(function: type[torch.autograd.Function]) -> Callable[..., Any]:
         namespace = {name: function.__dict__[name] for name in parts}
         twin = type(function.__name__ + "SingleLevel", (base,), namespace)
-        apply = twin.apply
+        apply = twin.apply  # type: ignore[attr-defined]
 
         def run(*args: Any) -> Any:
             with allowed():

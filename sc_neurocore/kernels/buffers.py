@@ -105,7 +105,12 @@ def _contiguous(shape: torch.Size) -> tuple[int, ...]:
 def sequence_buffer(like: Tensor) -> Tensor:
     """An uninitialised contiguous tensor with the shape, dtype and device of ``like``."""
     nbytes = like.numel() * like.element_size()
-    if not _enabled or storage_use_count is None or like.device.type != "cpu" or nbytes < POOL_MIN_BYTES:
+    if (
+        not _enabled
+        or storage_use_count is None
+        or like.device.type != "cpu"
+        or nbytes < POOL_MIN_BYTES
+    ):
         out = torch.empty_like(like, memory_format=torch.contiguous_format)
         if out.device.type == "cpu":
             _advise_huge_pages(out.untyped_storage())

@@ -155,7 +155,9 @@ class ALIFCell(LeakyCell):
     ) -> tuple[Tensor, Tensor, Tensor]:
         a = _state(self, "a", a, input_current)
         theta = self.threshold + self.beta_adapt * a
-        spike, v = self.fire(decayed(_state(self, "v", v, input_current), self.beta, input_current), theta)
+        spike, v = self.fire(
+            decayed(_state(self, "v", v, input_current), self.beta, input_current), theta
+        )
         return spike, v, decayed(a, self.rho, spike.detach())
 
 

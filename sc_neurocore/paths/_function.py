@@ -17,6 +17,7 @@ from ..core import compat
 from ..core.spec import SurrogateSpec
 from ..kernels.torch.surrogate import surrogate_backward
 
+
 def surrogate_function(
     spec: SurrogateSpec, forward: Callable[..., Tensor], class_name: str
 ) -> type[torch.autograd.Function]:

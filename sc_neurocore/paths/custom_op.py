@@ -20,6 +20,7 @@ import threading
 
 import torch
 from torch import Tensor
+
 from ..core import compat
 from ..core.hookspecs import hookimpl
 from ..core.spec import ExecutionPath, SurrogateFn, SurrogateSpec, check_input

@@ -1,0 +1,84 @@
+"""No silent wrong results: a tensor on another device or of another dtype is refused with
+an error that names the argument, what it is and what was expected; nothing is cast."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import sc_neurocore
+from sc_neurocore.neurons import cells as cell_module
+from sc_neurocore.neurons.fused import LIF
+from sc_neurocore.training import SpikingNet
+
+STEP = (2, 3)
+
+
+def _inputs(dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    return torch.linspace(-1.0, 2.0, 4 * 6, dtype=dtype).reshape(4, *STEP)
+
+
+@pytest.mark.parametrize("path", sc_neurocore.list_paths())
+def test_fused_lif_refuses_v0_on_the_meta_device(path: str) -> None:
+    layer = LIF(surrogate_fn=sc_neurocore.get_surrogate("atan", path))
+    with pytest.raises(ValueError, match=r"LIF: v0 is on device meta, expected cpu"):
+        layer(_inputs(), torch.zeros(STEP, device="meta"))
+
+
+@pytest.mark.parametrize(
+    ("given", "wanted"), [(torch.float32, torch.float64), (torch.float64, torch.float32)]
+)
+def test_fused_lif_refuses_v0_of_another_dtype(given: torch.dtype, wanted: torch.dtype) -> None:
+    with pytest.raises(TypeError, match=rf"LIF: v0 has dtype {given}, expected {wanted}"):
+        LIF()(_inputs(wanted), torch.zeros(STEP, dtype=given))
+
+
+def test_fused_lif_with_a_matching_v0_equals_the_cell() -> None:
+    v0 = torch.full(STEP, 0.25)
+    spikes, v = LIF(beta=0.8)(_inputs(), v0)
+    cell, state, reference = cell_module.LIFCell(beta=0.8), v0, []
+    for step in _inputs().unbind(0):
+        spike, state = cell(step, state)
+        reference.append(spike)
+    assert torch.equal(spikes, torch.stack(reference)) and torch.equal(v, state)
+
+
+def test_fused_operator_refuses_a_per_neuron_beta_on_another_device() -> None:
+    from sc_neurocore.neurons.fused import lif_sequence
+
+    beta = torch.full(STEP, 0.5, device="meta")
+    with pytest.raises(ValueError, match=r"LIF: beta is on device meta, expected cpu"):
+        lif_sequence(_inputs(), None, beta, 1.0, "atan", (2.0,))
+
+
+CELLS = [
+    (cell_module.LIFCell, "v"),
+    (cell_module.IFCell, "v"),
+    (cell_module.SynapticCell, "i"),
+    (cell_module.LapicqueCell, "v"),
+]
+
+
+@pytest.mark.parametrize(("cell", "state"), CELLS, ids=[c.__name__ for c, _ in CELLS])
+def test_cells_refuse_a_state_on_another_device_or_dtype(cell: type, state: str) -> None:
+    x = torch.ones(STEP)
+    with pytest.raises(ValueError, match=rf"{cell.__name__}: {state} is on device meta"):
+        cell()(x, **{state: torch.zeros(STEP, device="meta")})
+    with pytest.raises(TypeError, match=rf"{cell.__name__}: {state} has dtype torch.float64"):
+        cell()(x, **{state: torch.zeros(STEP, dtype=torch.float64)})
+    with pytest.raises(TypeError, match=rf"{cell.__name__}: {state} must be a torch.Tensor"):
+        cell()(x, **{state: [0.0, 0.0, 0.0]})
+
+
+def test_spiking_net_refuses_input_on_another_device_and_integer_input() -> None:
+    net = SpikingNet(3, 4, 2)
+    with pytest.raises(ValueError, match=r"SpikingNet: x is on device meta, expected cpu"):
+        net(torch.zeros(5, 2, 3, device="meta"))
+    with pytest.raises(TypeError, match=r"SpikingNet: x must be a floating-point .* torch.int64"):
+        net(torch.zeros(5, 2, 3, dtype=torch.long))
+
+
+@pytest.mark.parametrize("path", sc_neurocore.list_paths())
+def test_a_surrogate_parameter_on_the_meta_device_is_refused(path: str) -> None:
+    with pytest.raises(ValueError, match=r"parameter 'alpha' is a tensor on device meta"):
+        sc_neurocore.get_surrogate("atan", path, alpha=torch.tensor(2.0, device="meta"))

@@ -293,3 +293,15 @@ def test_speed_target_verdicts_follow_the_limits() -> None:
     assert (good[speed], good[matmul], good[memory]) == (True, True, True)
     assert (bad[speed], bad[matmul], bad[memory]) == (False, False, False)
     assert f"workload n=128: {OURS} time / matmuls alone" not in good
+
+
+def test_cli_threads_option_sets_torch_threads(capsys: pytest.CaptureFixture[str]) -> None:
+    before = torch.get_num_threads()
+    try:
+        arguments = ["bench", "--quick", "--only", "registry", "--threads", "1", "--json", "-"]
+        assert main(arguments) == 0
+        assert json.loads(capsys.readouterr().out)["meta"]["torch_threads"] == 1
+    finally:
+        torch.set_num_threads(before)
+    assert main(["bench", "--threads", "0"]) == 2
+    assert "--threads" in capsys.readouterr().err

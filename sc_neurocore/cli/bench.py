@@ -40,6 +40,13 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="skip torch.compile (network section, compiled peers)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch threads for the run (default: torch's; 1 gives steadier figures on a "
+        "machine whose cores are oversubscribed)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     parser.set_defaults(handler=run)
 
@@ -53,6 +60,12 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(f"--only: unknown section(s) {unknown}; choose from {list(SECTIONS)}")
     config = BenchConfig.quick_preset(sections) if args.quick else BenchConfig.full(sections)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UsageError(f"--threads must be a positive int, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.no_compile:
         config = dataclasses.replace(config, compile_network=False, compile_peers=False)
     handle = None

@@ -11,6 +11,7 @@ from .core.callforms import atan_surrogate
 from .core.spec import check_like
 from .neurons.base import SurrogateCallable, check_surrogate
 from .neurons.cells import LIFCell
+from .neurons.membrane import membrane_sum
 
 __all__ = ["SpikingNet"]
 
@@ -29,9 +30,11 @@ class SpikingNet(nn.Module):
 
     Feed-forward layers do not depend on later layers, so each Linear runs once on the
     whole sequence ``(T, batch, n)`` and only the neurons step through time.  With
-    ``fused=True`` the hidden layers use the fused multi-step ``LIF`` of
-    :mod:`sc_neurocore.neurons.fused` (same equations, one op per layer); the output
-    layer always steps, because ``membrane_sum`` needs every step's membrane.
+    ``fused=True`` every layer uses the fused multi-step ``LIF`` of
+    :mod:`sc_neurocore.neurons.fused` (same equations, one op per layer), and the output's
+    membrane sum comes from its closed form (:func:`~sc_neurocore.neurons.membrane.membrane_sum`):
+    spike counts are identical to the stepped network's, the membrane sum agrees to
+    floating-point rounding (its terms are added in another order).
     The ``state_dict`` has the same keys either way and records no path, so a model
     trained one way loads the other way.
     """
@@ -65,7 +68,9 @@ class SpikingNet(nn.Module):
         self.fused = bool(fused)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
         self.neurons = nn.ModuleList(hidden_neuron(**options) for _ in range(n_layers - 1))
-        self.neurons.append(LIFCell(**options))
+        # The output layer's membrane sum has a closed form only for the subtractive reset.
+        self.fused_output = self.fused and options.get("reset", "subtract") == "subtract"
+        self.neurons.append((hidden_neuron if self.fused_output else LIFCell)(**options))
 
     @property
     def surrogate_fn(self) -> SurrogateCallable:
@@ -82,7 +87,12 @@ class SpikingNet(nn.Module):
         for layer, neuron in zip(self.layers[:-1], self.neurons[:-1]):
             current = layer(spikes)
             spikes = neuron(current)[0] if self.fused else _step(neuron, current)
-        return _step_and_sum(self.neurons[-1], self.layers[-1](spikes))
+        current = self.layers[-1](spikes)
+        output: Any = self.neurons[-1]
+        if self.fused_output:
+            spikes = output(current)[0]
+            return spikes.sum(0), membrane_sum(current, spikes, output.beta, output.threshold)
+        return _step_and_sum(output, current)
 
     def extra_repr(self) -> str:
         return f"fused={self.fused}"

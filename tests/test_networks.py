@@ -198,3 +198,22 @@ def test_batches_cover_every_sample_once() -> None:
     assert [len(b) for _, b in batches(x, y, 4)] == [4, 4, 2]
     with pytest.raises(ValueError, match="batch_size"):
         next(batches(x, y, 0))
+
+
+def test_fused_network_output_layer_runs_fused_with_the_stepped_gradients() -> None:
+    torch.manual_seed(0)
+    stepped = SpikingNet(6, 8, 3, learn_beta=True, learn_threshold=True)
+    fused = SpikingNet(6, 8, 3, fused=True, learn_beta=True, learn_threshold=True)
+    fused.load_state_dict(stepped.state_dict())
+    assert fused.fused_output and type(fused.neurons[-1]) is type(fused.neurons[0])
+    x = rate_encode(torch.rand(4, 6), 20, torch.Generator().manual_seed(3))
+    (counts, membrane), (want_counts, want_membrane) = fused(x), stepped(x)
+    assert torch.equal(counts, want_counts)  # the same spikes, summed exactly
+    torch.testing.assert_close(membrane, want_membrane, rtol=1e-5, atol=1e-5)
+    weights = torch.randn_like(membrane)
+    grads = [
+        torch.autograd.grad(((c + m) * weights).sum(), list(net.parameters()))
+        for net, (c, m) in ((fused, (counts, membrane)), (stepped, (want_counts, want_membrane)))
+    ]
+    for mine, want in zip(*grads):
+        torch.testing.assert_close(mine, want, rtol=1e-4, atol=1e-5)

@@ -75,7 +75,8 @@ def _snntorch_layer() -> Layer:
     return _stepped(leaky, leaky.init_leaky)
 
 
-def _spikingjelly_layer() -> Layer:
+def spikingjelly_layer(**options: Any) -> Layer:
+    """SpikingJelly's multi-step LIFNode; ``options`` go to ``LIFNode`` (e.g. ``backend``)."""
     from spikingjelly.activation_based import neuron, surrogate
 
     # tau = 1 / (1 - beta) with decay_input=False and v_reset=None is v = beta v + x.
@@ -87,6 +88,7 @@ def _spikingjelly_layer() -> Layer:
         surrogate_function=surrogate.ATan(alpha=2.0),
         detach_reset=True,
         step_mode="m",
+        **options,
     )
 
     def layer(x: Tensor) -> Tensor:
@@ -137,7 +139,7 @@ def build_layer(spec: dict[str, Any]) -> Layer:
     if kind == "snntorch":
         return _snntorch_layer()
     if kind == "spikingjelly":
-        return _spikingjelly_layer()
+        return spikingjelly_layer()
     if kind == "norse":
         return _norse_layer(bool(spec.get("compiled", False)))
     raise ValueError(f"unknown LIF candidate kind {kind!r}")

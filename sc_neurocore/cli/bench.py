@@ -48,6 +48,13 @@ def register(subparsers: Any) -> None:
         "machine whose cores are oversubscribed)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="cuda: the GPU sections (surrogates, fused LIF vs SpikingJelly, workload); "
+        "needs a CUDA GPU",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -55,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from ..bench import SECTIONS, BenchConfig, render, run_bench
     from ..bench.progress import Progress
 
+    if args.device == "cuda":
+        return run_gpu(args)
     sections = tuple(args.only) if args.only else SECTIONS
     unknown = [name for name in sections if name not in SECTIONS]
     if unknown:
@@ -86,4 +95,34 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text + "\n")
     else:
         print(render(results))
+    return 0
+
+
+def run_gpu(args: argparse.Namespace) -> int:
+    """``bench --device cuda``: the GPU sections, or a clear error without CUDA."""
+    from ..bench.gpu import GPU_SECTIONS, GpuConfig, check_device, run_gpu_bench
+    from ..bench.gpu_targets import render_gpu
+
+    sections = tuple(args.only) if args.only else GPU_SECTIONS
+    unknown = [name for name in sections if name not in GPU_SECTIONS]
+    if unknown:
+        raise UsageError(f"--only: unknown GPU section(s) {unknown}; choose from {GPU_SECTIONS}")
+    try:
+        check_device("cuda")
+    except RuntimeError as error:
+        raise UsageError(str(error)) from None
+    config = (
+        GpuConfig.quick_preset("cuda", sections) if args.quick else GpuConfig(sections=sections)
+    )
+    if args.no_compile:
+        config = dataclasses.replace(config, compile_peers=False)
+    results = run_gpu_bench(config)
+    text = json.dumps(results, indent=1)
+    if args.json == "-":
+        sys.stdout.write(text + "\n")
+        return 0
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    print(render_gpu(results))
     return 0

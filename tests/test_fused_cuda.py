@@ -1,0 +1,70 @@
+"""The fused LIF's compiled Triton kernels on a real CUDA GPU (skipped without one)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import sc_neurocore
+from sc_neurocore.kernels.fused_choice import lif_kernels
+from sc_neurocore.kernels.triton.lif import TritonLIF
+from sc_neurocore.neurons.cells import LIFCell
+from sc_neurocore.neurons.fused import LIF, fused_kernel
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def _pair(name: str):
+    options = dict(beta=0.85, threshold=0.9, surrogate_fn=sc_neurocore.get_surrogate(name))
+    options.update(learn_beta=True, learn_threshold=True)
+    fused, cell = LIF(**options).cuda(), LIFCell(**options).cuda()
+    cell.load_state_dict(fused.state_dict())
+    return fused, cell
+
+
+def _grads(layer, x: torch.Tensor):
+    x = x.detach().clone().requires_grad_(True)
+    if isinstance(layer, LIFCell):
+        v, spikes = None, []
+        for current in x.unbind(0):
+            spike, v = layer(current, v)
+            spikes.append(spike)
+        out = torch.stack(spikes), v
+    else:
+        out = layer(x)
+    loss = (out[0] * torch.linspace(-1, 2, out[0].numel(), device="cuda").view_as(out[0])).sum()
+    return out, torch.autograd.grad(loss + out[1].sum(), [x, *layer.parameters()])
+
+
+@pytest.mark.parametrize("name", sc_neurocore.list_surrogates())
+def test_cuda_runs_triton_and_matches_lifcell_in_float32(name: str) -> None:
+    assert fused_kernel(name, "cuda")[0] == "triton"
+    x = torch.randn(16, 8, 300, device="cuda") * 0.8 + 0.3
+    assert isinstance(lif_kernels(sc_neurocore.get_spec(name), x), TritonLIF)
+    fused, cell = _pair(name)
+    (spikes, v), grads = _grads(fused, x)
+    (spikes_ref, v_ref), grads_ref = _grads(cell, x)
+    assert torch.equal(spikes, spikes_ref) and bool(spikes.any())
+    torch.testing.assert_close(v, v_ref)
+    for mine, reference in zip(grads, grads_ref):
+        torch.testing.assert_close(mine, reference, rtol=1e-4, atol=1e-4)
+
+
+def test_one_compiled_kernel_serves_every_sequence_length() -> None:
+    layer = LIF().cuda()
+    kernels = lif_kernels(sc_neurocore.get_spec("atan"), torch.zeros(1, 1, device="cuda"))
+    assert isinstance(kernels, TritonLIF)
+    for steps in (3, 7, 40):
+        x = torch.randn(steps, 4, 64, device="cuda", requires_grad=True)
+        layer(x)[0].sum().backward()
+    # one specialisation per device: T is a runtime argument (Triton keeps (cache, ...) per device)
+    caches = [entry[0] for entry in kernels.module.forward.device_caches.values()]
+    assert [len(cache) for cache in caches] == [1]
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_half_inputs_on_cuda_compute_in_float32(dtype: torch.dtype) -> None:
+    x = torch.randn(12, 4, 128, device="cuda") * 0.8 + 0.3
+    spikes, _ = LIF().cuda()(x.to(dtype))
+    expected, _ = LIF().cuda()(x.to(dtype).float())
+    assert spikes.dtype == dtype and torch.equal(spikes.float(), expected)

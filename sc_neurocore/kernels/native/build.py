@@ -3,8 +3,10 @@
 Every compiled kernel family of sc-neurocore (the fused LIF, the element-wise surrogate
 kernels) is a C template with its surrogate's expression filled in, compiled with the
 system C compiler (no Python or torch headers: a build takes a second or two) and keyed
-by a hash of the source and the compiler command, so it is built once per machine and
-surrogate.  :func:`load_library` tries :data:`BUILD_ATTEMPTS` from the fastest build down
+by a hash of the source, the compiler command, the compiler's identity (its ``--version``
+output), the machine and the C library, so it is built once per machine and surrogate.
+What makes the cache safe to load from (ownership, modes, hashes, the build lock) lives in
+:mod:`.cache`.  :func:`load_library` tries :data:`BUILD_ATTEMPTS` from the fastest build down
 to plain C and returns the loaded library or the reason there is none.
 """
 
@@ -15,13 +17,18 @@ import hashlib
 import logging
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+
+from .cache import ENV_CACHE, build_lock, cache_dir, load_verified, record_hash, verify
+from .cache import warn_fallback as _warn_fallback
 
 __all__ = [
     "BUILD_ATTEMPTS",
@@ -35,7 +42,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-ENV_CACHE = "SC_NEUROCORE_CACHE_DIR"
 #: The includes and the thread pool every template starts with (its SC_PRELUDE line).
 PRELUDE = Path(__file__).with_name("prelude.c")
 #: torch dtype name -> (C type, symbol suffix); the templates are instantiated per entry.
@@ -120,14 +126,37 @@ class BuildOptions:
 BUILD_ATTEMPTS = (BuildOptions(True, True), BuildOptions(False, True), BuildOptions(False, False))
 
 
+def _compiler() -> list[str] | None:
+    """``$CC`` split as a shell would (``CC="ccache gcc"``), else ``cc``; None if not found."""
+    try:
+        argv = shlex.split(os.environ.get("CC") or "cc")
+    except ValueError:
+        return None
+    if not argv or shutil.which(argv[0]) is None:
+        return None
+    return argv
+
+
+@lru_cache(maxsize=16)
+def compiler_identity(compiler: tuple[str, ...]) -> str:
+    """What ``<compiler> --version`` prints: a compiler upgrade changes the cache key."""
+    try:
+        result = subprocess.run(
+            [*compiler, "--version"], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"unknown ({error})"
+    return (result.stdout or result.stderr).strip()
+
+
 def _compiler_command(options: BuildOptions) -> list[str] | None:
-    compiler = os.environ.get("CC") or "cc"
-    if shutil.which(compiler) is None:
+    compiler = _compiler()
+    if compiler is None:
         return None
     # fp-contract=off: only the explicit fma() calls fuse, exactly as torch's kernels do;
     # no-trapping-math lets the comparisons vectorise.
     command = [
-        compiler,
+        *compiler,
         "-std=gnu11",
         "-O3",
         "-fPIC",
@@ -144,27 +173,51 @@ def _compiler_command(options: BuildOptions) -> list[str] | None:
     return [*command, "SOURCE", "-o", "TARGET", "-lm"]
 
 
-def cache_dir() -> Path:
-    """Where compiled kernels live: ``$SC_NEUROCORE_CACHE_DIR`` or the user's cache."""
-    configured = os.environ.get(ENV_CACHE)
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "sc_neurocore" / "native"
+def cache_key(source: str, command: list[str]) -> str:
+    """The hash naming a build: source, command, compiler identity, machine, C library."""
+    compiler = tuple(command[: command.index("-std=gnu11")])
+    parts = [
+        source,
+        *command,
+        compiler_identity(compiler),
+        platform.machine(),
+        platform.system(),
+        " ".join(platform.libc_ver()),
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
+
+
+def _is_valid(target: Path) -> bool:
+    try:
+        os.close(verify(target))
+    except (OSError, ValueError) as error:
+        if os.path.lexists(target):
+            _log.warning("rebuilding %s: %s", target, error)
+        return False
+    return True
 
 
 def build_library(stem: str, source: str, options: BuildOptions) -> Path:
-    """Compile ``source`` (or find it in the cache) as ``<stem>_<hash>.so``; raise with why."""
+    """Compile ``source`` (or find it verified in the cache) as ``<stem>_<hash>.so``.
+
+    Under the build lock: a library whose recorded SHA-256 matches is reused; anything
+    else at that name (a foreign file, a symlink, a truncated build) is replaced.
+    """
     command = _compiler_command(options)
     if command is None:
         raise RuntimeError("no C compiler found (set CC or install cc)")
-    digest = hashlib.sha256("\0".join([source, *command]).encode()).hexdigest()[:20]
     directory = cache_dir()
-    target = directory / f"{stem}_{digest}.so"
-    if target.exists():
-        return target
+    target = directory / f"{stem}_{cache_key(source, command)}.so"
+    with build_lock(directory, target.name):
+        if _is_valid(target):
+            return target
+        _compile(stem, source, command, target)
+    return target
+
+
+def _compile(stem: str, source: str, command: list[str], target: Path) -> None:
+    directory = target.parent
     _log.info("building compiled kernels %s into %s", stem, directory)
-    directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=directory) as scratch:
         source_file = Path(scratch) / f"{stem}.c"
         source_file.write_text(source)
@@ -177,8 +230,8 @@ def build_library(stem: str, source: str, options: BuildOptions) -> Path:
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()
             raise RuntimeError(f"{argv[0]} failed: " + " | ".join(detail[-3:]))
-        os.replace(built, target)  # atomic: concurrent builders agree on the result
-    return target
+        os.replace(built, target)  # atomic; replaces a symlink itself, never its target
+    record_hash(target)
 
 
 def load_library(
@@ -198,12 +251,24 @@ def load_library(
     for options in BUILD_ATTEMPTS:
         try:
             path = build(options) if build else build_library(stem, source_for(options), options)
-            library = ctypes.CDLL(str(path))
+            library = load_verified(path)
             declare(library)
             return library
-        except (OSError, RuntimeError, subprocess.SubprocessError, AttributeError) as error:
+        except (
+            OSError,
+            RuntimeError,
+            ValueError,
+            subprocess.SubprocessError,
+            AttributeError,
+        ) as error:
             _log.info("build %s of %s failed: %s", options, stem, error)
             errors.append(str(error))
+    _warn_fallback(
+        f"build:{stem.split('_')[0]}",
+        f"sc-neurocore: compiled kernels {stem} are unavailable ({errors[-1]}); running the "
+        "torch kernels instead (same results, slower). Set SC_NEUROCORE_NATIVE=0 to choose "
+        "them without this warning.",
+    )
     return errors[-1]
 
 

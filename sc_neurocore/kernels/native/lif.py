@@ -84,6 +84,24 @@ def _declare(library: ctypes.CDLL, suffix: str) -> None:
         function.restype = None
 
 
+def _pointer(name: str, tensor: Tensor, dtype: torch.dtype, numel: int) -> int:
+    """``tensor``'s address, only for memory the C loop may read or write as ``numel``
+    contiguous CPU elements of ``dtype`` (never a meta, fake, strided or short tensor)."""
+    if (
+        type(tensor) is not Tensor
+        or tensor.device.type != "cpu"
+        or tensor.dtype != dtype
+        or tensor.numel() != numel
+        or not tensor.is_contiguous()
+    ):
+        raise RuntimeError(
+            f"compiled LIF: refusing to pass {name} ({type(tensor).__name__} on "
+            f"{tensor.device}, {tensor.dtype}, {tensor.numel()} elements) where {numel} "
+            f"contiguous CPU {dtype} elements are needed"
+        )
+    return tensor.data_ptr()
+
+
 def _initial_membrane(v0: Tensor | None, x: Tensor) -> Tensor:
     """``v_0`` as a contiguous array in x's dtype (zeros when omitted)."""
     if v0 is None:
@@ -137,14 +155,15 @@ class NativeLIF:
         beta_array, threshold_array, per_neuron = _parameter_arrays(beta, threshold, x)
         v_out = torch.empty(x.shape[1:], dtype=x.dtype)
         steps, n, chunk, threads = self._layout(x)
+        dtype, each = x.dtype, n if per_neuron else 1
         self._function("lif_forward", x.dtype)(
-            x.data_ptr(),
-            v0.data_ptr(),
-            beta_array.data_ptr(),
-            threshold_array.data_ptr(),
+            _pointer("x", x, dtype, steps * n),
+            _pointer("v0", v0, dtype, n),
+            _pointer("beta", beta_array, dtype, each),
+            _pointer("threshold", threshold_array, dtype, each),
             int(per_neuron),
-            spikes.data_ptr(),
-            v_out.data_ptr(),
+            _pointer("spikes", spikes, dtype, steps * n),
+            _pointer("v_T", v_out, dtype, n),
             steps,
             n,
             chunk,
@@ -178,18 +197,23 @@ class NativeLIF:
         beta_array, threshold_array, per_neuron = _parameter_arrays(beta, threshold, x)
         values = torch.tensor(params or [0.0], dtype=torch.float64)
         steps, n, chunk, threads = self._layout(x)
+        dtype, each, f64 = x.dtype, n if per_neuron else 1, torch.float64
         self._function("lif_backward", x.dtype)(
-            grad_spikes.data_ptr(),
+            _pointer("grad_spikes", grad_spikes, dtype, 1 if broadcast else steps * n),
             int(broadcast),
-            grad_v.data_ptr(),
-            x.data_ptr(),
-            v0.data_ptr(),
-            beta_array.data_ptr(),
-            threshold_array.data_ptr(),
+            _pointer("grad_v", grad_v, dtype, n),
+            _pointer("x", x, dtype, steps * n),
+            _pointer("v0", v0, dtype, n),
+            _pointer("beta", beta_array, dtype, each),
+            _pointer("threshold", threshold_array, dtype, each),
             int(per_neuron),
-            values.data_ptr(),
-            grad_h.data_ptr(),
-            *((None, None) if sums is None else (sums[0].data_ptr(), sums[1].data_ptr())),
+            _pointer("params", values, f64, values.numel()),
+            _pointer("grad_h", grad_h, dtype, steps * n),
+            *(
+                (None, None)
+                if sums is None
+                else (_pointer("sums", sums[0], f64, n), _pointer("sums", sums[1], f64, n))
+            ),
             steps,
             n,
             chunk,
@@ -203,7 +227,10 @@ class NativeLIF:
         out = torch.empty_like(x)
         values = torch.tensor(params or [0.0], dtype=torch.float64)
         self._function("surrogate", x.dtype)(
-            x.data_ptr(), out.data_ptr(), x.numel(), values.data_ptr()
+            _pointer("x", x, x.dtype, x.numel()),
+            _pointer("out", out, x.dtype, x.numel()),
+            x.numel(),
+            _pointer("params", values, torch.float64, values.numel()),
         )
         return out
 

@@ -1,0 +1,244 @@
+"""The compiled-kernel cache: a directory only this user can write, libraries loaded only
+when their recorded SHA-256 matches, and one build across processes.
+
+Loading a shared library runs its code in this process, so whoever can write the cache can
+run code as the user.  Hence: the directory is created ``0700`` and used only while it is
+owned by this user and not writable by group or others (and no parent is writable by
+anyone without the sticky bit); otherwise a warning names the problem and this process
+builds into a private temporary directory.  Every library is opened without following
+symbolic links, must be a regular file of this user, and is loaded only if its SHA-256
+equals the one recorded beside it (``<library>.sha256``, written atomically after the
+build); anything else is rebuilt.  On Linux the verified open file itself is loaded
+(``/proc/self/fd``), so the bytes checked are the bytes run.  Builders of the same
+library, in any number of processes, serialise on a file lock: one compiles, the others
+load its result.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import hashlib
+import hmac
+import os
+import shutil
+import stat
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = [
+    "ENV_CACHE",
+    "KernelFallbackWarning",
+    "build_lock",
+    "cache_dir",
+    "configured_cache_dir",
+    "directory_problem",
+    "load_verified",
+    "record_hash",
+    "verify",
+    "warn_fallback",
+]
+
+ENV_CACHE = "SC_NEUROCORE_CACHE_DIR"
+HASH_SUFFIX = ".sha256"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+class KernelFallbackWarning(RuntimeWarning):
+    """Compiled kernels could not be used (or the cache was unsafe): torch kernels run."""
+
+
+_warned: set[str] = set()
+
+
+def warn_fallback(topic: str, message: str) -> None:
+    """Warn once per process and ``topic``: a fallback is never silent, nor repeated."""
+    if topic in _warned:
+        return
+    _warned.add(topic)
+    warnings.warn(message, KernelFallbackWarning, stacklevel=3)
+
+
+def configured_cache_dir() -> Path:
+    """``$SC_NEUROCORE_CACHE_DIR``, else ``sc_neurocore/native`` in the user's cache directory."""
+    configured = os.environ.get(ENV_CACHE)
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "sc_neurocore" / "native"
+
+
+def directory_problem(directory: Path) -> str | None:
+    """Why ``directory`` must not hold code this process loads, or None if it may."""
+    try:
+        info = os.lstat(directory)
+    except OSError as error:
+        return f"it cannot be read: {error}"
+    if stat.S_ISLNK(info.st_mode):
+        return "it is a symbolic link"
+    if not stat.S_ISDIR(info.st_mode):
+        return "it is not a directory"
+    if info.st_uid != os.geteuid():
+        return f"it is owned by uid {info.st_uid}, not by this user (uid {os.geteuid()})"
+    if info.st_mode & 0o022:
+        return f"it is writable by its group or by others (mode {stat.filemode(info.st_mode)})"
+    for parent in directory.absolute().parents:
+        try:
+            mode = os.stat(parent).st_mode
+        except OSError:
+            continue
+        if mode & 0o002 and not mode & stat.S_ISVTX:
+            return f"its parent {parent} is writable by anyone (so the cache can be swapped)"
+    return None
+
+
+_private: Path | None = None
+
+
+def _private_dir() -> Path:
+    global _private
+    if _private is None:
+        _private = Path(tempfile.mkdtemp(prefix="sc-neurocore-kernels-"))  # 0700, this user
+        atexit.register(shutil.rmtree, _private, ignore_errors=True)
+    return _private
+
+
+def cache_dir() -> Path:
+    """The directory kernels are built into and loaded from, checked on every call.
+
+    The configured one (created ``0700``) if it is safe, else a private directory for
+    this process, with a :class:`KernelFallbackWarning` that says why.
+    """
+    directory = configured_cache_dir()
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        problem: str | None = f"it cannot be created: {error}"
+    else:
+        problem = directory_problem(directory)
+    if problem is None:
+        return directory
+    private = _private_dir()
+    warn_fallback(
+        f"cache:{directory}",
+        f"sc-neurocore: not loading compiled kernels from {directory}: {problem}. This process "
+        f"builds them into the private directory {private} instead; fix the directory "
+        f"(chmod 700, owned by you) or set {ENV_CACHE} (see docs/trust.md).",
+    )
+    return private
+
+
+def _open_own_file(path: Path) -> int:
+    """An open descriptor on ``path`` if it is this user's regular, non-shared-writable file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
+    except OSError as error:
+        if os.path.islink(path):
+            raise PermissionError(f"{path.name} is a symbolic link") from error
+        raise
+    info = os.fstat(fd)
+    problem = None
+    if not stat.S_ISREG(info.st_mode):
+        problem = "is not a regular file"
+    elif info.st_uid != os.geteuid():
+        problem = f"is owned by uid {info.st_uid}"
+    elif info.st_mode & 0o022:
+        problem = "is writable by its group or by others"
+    if problem is not None:
+        os.close(fd)
+        raise PermissionError(f"{path.name} {problem}")
+    return fd
+
+
+def _sha256(fd: int) -> str:
+    digest = hashlib.sha256()
+    os.lseek(fd, 0, os.SEEK_SET)
+    while chunk := os.read(fd, 1 << 20):
+        digest.update(chunk)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return digest.hexdigest()
+
+
+def _recorded_hash(library: Path) -> str:
+    fd = _open_own_file(library.with_name(library.name + HASH_SUFFIX))
+    try:
+        text = os.read(fd, 256).decode("ascii", "replace").split()
+    finally:
+        os.close(fd)
+    if not text or len(text[0]) != 64:
+        raise ValueError(f"{library.name}{HASH_SUFFIX} holds no SHA-256")
+    return text[0]
+
+
+def verify(library: Path) -> int:
+    """An open descriptor on ``library`` whose SHA-256 matches its record; raise with why."""
+    expected = _recorded_hash(library)
+    fd = _open_own_file(library)
+    actual = _sha256(fd)
+    if not hmac.compare_digest(actual, expected):
+        os.close(fd)
+        raise ValueError(f"{library.name}: SHA-256 {actual[:12]}... is not the recorded one")
+    return fd
+
+
+def record_hash(library: Path) -> None:
+    """Write ``<library>.sha256`` atomically (a reader sees the old record or the new one)."""
+    fd = _open_own_file(library)
+    try:
+        digest = _sha256(fd)
+    finally:
+        os.close(fd)
+    handle, temporary = tempfile.mkstemp(dir=library.parent, prefix=".sha256-")
+    try:
+        with os.fdopen(handle, "w", encoding="ascii") as out:
+            out.write(f"{digest}  {library.name}\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, library.with_name(library.name + HASH_SUFFIX))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+#: Descriptors of loaded libraries, kept open for the process: the dynamic loader knows a
+#: library by the name it was opened under, so a reused ``/proc/self/fd/N`` would alias.
+_loaded_descriptors: list[int] = []
+
+
+def load_verified(library: Path) -> ctypes.CDLL:
+    """Load ``library`` if :func:`verify` accepts it (the very file it hashed, on Linux)."""
+    fd = verify(library)
+    by_descriptor = f"/proc/self/fd/{fd}"
+    if not (sys.platform.startswith("linux") and os.path.exists(by_descriptor)):
+        os.close(fd)
+        return ctypes.CDLL(str(library))
+    try:
+        loaded = ctypes.CDLL(by_descriptor)
+    except OSError:
+        os.close(fd)
+        raise
+    _loaded_descriptors.append(fd)
+    return loaded
+
+
+@contextlib.contextmanager
+def build_lock(directory: Path, name: str) -> Iterator[None]:
+    """Hold ``<directory>/<name>.lock`` exclusively: one builder of ``name`` at a time,
+    across threads and processes (8 DDP ranks starting at once compile once)."""
+    try:
+        import fcntl
+    except ImportError:  # no POSIX locks: builds still end in an atomic rename
+        yield
+        return
+    fd = os.open(directory / f"{name}.lock", os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -21,7 +21,7 @@ from .core.registry import (
     set_default_path,
 )
 from .core.report import explain, path_report, plugin_report, surrogate_report
-from .core.spec import ExecutionPath, Implementation, SurrogateSpec, check_input
+from .core.spec import ExecutionPath, Implementation, Scale, SurrogateSpec, check_input
 
 __version__ = "0.1.0"
 
@@ -31,6 +31,7 @@ __all__ = [
     "Implementation",
     "PathUnavailableError",
     "PluginWarning",
+    "Scale",
     "Surrogate",
     "SurrogateLookupError",
     "SurrogateSpec",

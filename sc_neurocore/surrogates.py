@@ -21,10 +21,11 @@ import torch
 from torch import Tensor
 
 from .core.hookspecs import hookimpl
-from .core.spec import SurrogateSpec
+from .core.spec import STEEPNESS_HALF_WIDTH, Scale, SurrogateSpec
 from .kernels.torch.scalars import scalar_like
 
 PI = math.pi
+H = STEEPNESS_HALF_WIDTH  # the common steepness k has half-width at half maximum H / k
 
 
 # fast_sigmoid: g = slope / (1 + slope*|x|)^2, Zenke & Ganguli 2018 (SuperSpike's fast sigmoid).
@@ -104,6 +105,7 @@ BUILTIN_SURROGATES: tuple[SurrogateSpec, ...] = (
         formula="slope / (1 + slope * abs(x)) ** 2",
         grad_mul=fast_sigmoid_grad_mul,
         primitive=fast_sigmoid_primitive,
+        scale=Scale("slope"),
         description="Derivative of the fast sigmoid x/(1+|x|): slope / (1 + slope|x|)^2",
         reference="Zenke & Ganguli 2018, SuperSpike, Neural Computation 30(6)",
     ),
@@ -113,6 +115,7 @@ BUILTIN_SURROGATES: tuple[SurrogateSpec, ...] = (
         formula="1 / (1 + beta * abs(x)) ** 2",
         grad_mul=superspike_grad_mul,
         primitive=superspike_primitive,
+        scale=Scale("beta"),
         description="SuperSpike's unit-peak fast sigmoid derivative: 1 / (1 + beta|x|)^2",
         reference="Zenke & Ganguli 2018, SuperSpike, Neural Computation 30(6)",
     ),
@@ -122,6 +125,7 @@ BUILTIN_SURROGATES: tuple[SurrogateSpec, ...] = (
         formula="alpha / (2 * (1 + (pi * alpha * x / 2) ** 2))",
         grad_mul=atan_grad_mul,
         primitive=atan_primitive,
+        scale=Scale("alpha", 2 / (PI * H)),
         description="Arctangent derivative: alpha / (2 (1 + (pi alpha x / 2)^2))",
         reference="Fang et al. 2021, Incorporating learnable membrane time constant, ICCV",
     ),
@@ -131,6 +135,7 @@ BUILTIN_SURROGATES: tuple[SurrogateSpec, ...] = (
         formula="slope / (2 * (1 + cosh(slope * x)))",
         grad_mul=sigmoid_grad_mul,
         primitive=sigmoid_primitive,
+        scale=Scale("slope", 2 * math.atanh(math.sqrt(0.5)) / H),
         description="Logistic derivative: slope s (1 - s), s = sigmoid(slope x)",
         reference="Neftci, Mostafa & Zenke 2019, IEEE Signal Processing Magazine 36(6)",
     ),
@@ -149,6 +154,7 @@ BUILTIN_SURROGATES: tuple[SurrogateSpec, ...] = (
         formula="maximum(0, 1 - abs(x) / width) / width",
         grad_mul=triangular_grad_mul,
         primitive=triangular_primitive,
+        scale=Scale("width", 2 * H, inverse=True),
         description="Triangular window: max(0, 1 - |x|/width) / width",
         reference="Bellec et al. 2018, Long short-term memory and learning-to-learn, NeurIPS",
     ),

@@ -1,5 +1,7 @@
 """``sc-neurocore train``: train a SpikingNet on scikit-learn's digits with a chosen
-surrogate and path, or once per path (``--compare-paths``) to show they agree."""
+surrogate and path, or once per path (``--compare-paths``) to show they agree.
+
+With ``--task`` it trains a task's readout classifier instead (see :mod:`.train_task`)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 import torch
 
 from . import UsageError
+from .train_task import add_task_arguments, train_task
 
 #: Tuned on a 2-core CPU: >= 95 % test accuracy in a few seconds (docs/demo.md).
 DEFAULTS: dict[str, Any] = dict(
@@ -37,12 +40,16 @@ class Run:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "train",
-        help="train a spiking network on the handwritten digits",
-        description="Train SpikingNet (64-hidden-10, rate-encoded) on scikit-learn's 1,797 "
-        "8x8 handwritten digits (fixed 80/20 split) and report the test accuracy.",
+        help="train a spiking network on the digits, or on a task (--task)",
+        description="Without --task: train SpikingNet (64-hidden-10, rate-encoded) on "
+        "scikit-learn's 1,797 8x8 handwritten digits (fixed 80/20 split) and report the test "
+        "accuracy. With --task: train the current-based LIF classifier on that task's preset "
+        "(options left out take the preset's values).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--surrogate", default=DEFAULTS["surrogate"], help="registered name")
+    parser.add_argument(
+        "--surrogate", default=None, help=f"registered name (digits demo: {DEFAULTS['surrogate']})"
+    )
     parser.add_argument("--path", default=None, help="registered path; default: the default path")
     parser.add_argument(
         "--param",
@@ -59,11 +66,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         ("batch-size", "images per optimizer step"),
         ("threads", "CPU threads for torch; the layers are small, so more mostly add overhead"),
     ):
-        parser.add_argument(
-            f"--{name}", type=int, default=DEFAULTS[name.replace("-", "_")], help=meaning
-        )
+        default = DEFAULTS[name.replace("-", "_")]
+        parser.add_argument(f"--{name}", type=int, default=None, help=f"{meaning} ({default})")
     parser.add_argument(
-        "--lr", type=float, default=DEFAULTS["lr"], help="initial Adam learning rate (cosine decay)"
+        "--lr", type=float, default=None, help=f"initial Adam learning rate ({DEFAULTS['lr']})"
     )
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument(
@@ -72,6 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="train once per available path with the same seed and compare the losses",
     )
     parser.add_argument("--fused", action="store_true", help="fused multi-step LIF layers")
+    add_task_arguments(parser)
     parser.set_defaults(handler=main)
 
 
@@ -203,7 +210,12 @@ def _compare(runs: list[Run]) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.task is not None:
+        return train_task(args)
     began = time.perf_counter()
+    for name, default in DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     _check_args(args)
     params = parse_params(args.param)
     paths = _paths(args)

@@ -145,6 +145,44 @@ def check_state(owner: str, argument: str, value: object, like: torch.Tensor) ->
             f"{owner}: {argument} must be a torch.Tensor or None, got {type(value).__name__}"
         )
     check_like(owner, argument, value, like, "the input")
+#: Half-width at half maximum of SuperSpike's g = 1/(1 + k|x|)^2 at steepness k, times k.
+STEEPNESS_HALF_WIDTH = math.sqrt(2.0) - 1.0
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Which parameter sets a surrogate's steepness, and how it maps to a common steepness.
+
+    The common steepness ``k`` is SuperSpike's ``beta``: a shape at steepness ``k`` has the
+    half-width at half maximum of ``1/(1 + k|x|)^2``, ``(sqrt(2) - 1)/k``, so shapes compare
+    at equal width. The parameter is ``factor * k``, or ``factor / k`` if ``inverse`` (a
+    width). Optional: a spec without one has no scale to sweep.
+    """
+
+    param: str
+    factor: float = 1.0
+    inverse: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.param, str) or not self.param.isidentifier():
+            raise ValueError(f"Scale: param must be a parameter name, got {self.param!r}")
+        factor = self.factor
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)):
+            raise TypeError(f"Scale: factor must be a number, got {factor!r}")
+        if not (0.0 < factor < math.inf):
+            raise ValueError(f"Scale: factor must be a finite number > 0, got {factor!r}")
+        object.__setattr__(self, "factor", float(factor))
+        object.__setattr__(self, "inverse", bool(self.inverse))
+
+    def value(self, steepness: float) -> float:
+        """The parameter's value at common ``steepness``."""
+        if not (0.0 < steepness < math.inf):
+            raise ValueError(f"steepness must be a finite number > 0, got {steepness!r}")
+        return self.factor / steepness if self.inverse else self.factor * steepness
+
+    def steepness(self, value: float) -> float:
+        """The common steepness of the parameter ``value``."""
+        return self.factor / value if self.inverse else value / self.factor
 
 
 @dataclass(frozen=True)
@@ -164,6 +202,8 @@ class SurrogateSpec:
     generated from it, and it supplies ``c_grad`` when that is not given.  A spec with
     only ``grad`` (plugin API 1) runs the torch kernels wherever no formula is needed.
     :meth:`from_formula` derives ``grad`` too, so the math is written once.
+    ``scale``, optional, names the parameter that sets the steepness (see :class:`Scale`);
+    the surrogate sweep compares shapes at equal steepness through it.
     """
 
     name: str
@@ -175,6 +215,7 @@ class SurrogateSpec:
     grad_mul: SurrogateFn | None = None
     c_grad: str | None = None
     formula: str | None = None
+    scale: Scale | None = None
     defaults: Mapping[str, float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -211,6 +252,16 @@ class SurrogateSpec:
             assert parsed is not None
             if self.c_grad is None:
                 object.__setattr__(self, "c_grad", parsed.c())
+        if self.scale is not None:
+            if not isinstance(self.scale, Scale):
+                raise TypeError(
+                    f"surrogate {self.name!r}: scale must be a Scale or None, got {self.scale!r}"
+                )
+            if self.scale.param not in self.defaults:
+                raise ValueError(
+                    f"surrogate {self.name!r}: scale parameter {self.scale.param!r} is not one of "
+                    f"its parameters {tuple(self.defaults)}"
+                )
         if not isinstance(self.description, str) or not self.description:
             raise TypeError(f"surrogate {self.name!r}: description must be a non-empty string")
 

@@ -126,7 +126,28 @@ def decay_attribute(name: str) -> property:
     return _constrained(name, f"{name}_logit", torch.sigmoid)
 
 
-class SpikingCell(nn.Module):
+class ConstrainedModule(nn.Module):
+    """A module whose values are fixed (float or buffer) or learned through a constraint."""
+
+    def _register(self, name: str, value: Value, learn: bool, kind: str) -> None:
+        """Store ``value`` as fixed (float or non-persistent buffer) or as a learned parameter."""
+        if not learn:
+            if isinstance(value, Tensor):
+                self.register_buffer("_" + name, value, persistent=False)
+            else:
+                setattr(self, "_" + name, value)
+            return
+        tensor = torch.as_tensor(value, dtype=torch.get_default_dtype())
+        raw = torch.logit(tensor) if kind == "logit" else torch.log(tensor)
+        setattr(self, "_" + name, None)
+        self.register_parameter(f"{name}_{kind}", nn.Parameter(raw))
+
+    def _decay(self, name: str, value: object, learn: bool = False) -> None:
+        """Check and store a decay factor; learnable ones need a ``decay_attribute`` property."""
+        self._register(name, check_unit(name, value, open_interval=learn), learn, "logit")
+
+
+class SpikingCell(ConstrainedModule):
     """Base of the single-step cells: surrogate, threshold, constrained values, repr.
 
     Subclasses implement ``forward(input, *state) -> (spike, *new_state)``; an omitted
@@ -150,23 +171,6 @@ class SpikingCell(nn.Module):
         )
         self._register("threshold", check_positive("threshold", threshold), learn_threshold, "log")
 
-    def _register(self, name: str, value: Value, learn: bool, kind: str) -> None:
-        """Store ``value`` as fixed (float or non-persistent buffer) or as a learned parameter."""
-        if not learn:
-            if isinstance(value, Tensor):
-                self.register_buffer("_" + name, value, persistent=False)
-            else:
-                setattr(self, "_" + name, value)
-            return
-        tensor = torch.as_tensor(value, dtype=torch.get_default_dtype())
-        raw = torch.logit(tensor) if kind == "logit" else torch.log(tensor)
-        setattr(self, "_" + name, None)
-        self.register_parameter(f"{name}_{kind}", nn.Parameter(raw))
-
-    def _decay(self, name: str, value: object, learn: bool = False) -> None:
-        """Check and store a decay factor; learnable ones need a ``decay_attribute`` property."""
-        self._register(name, check_unit(name, value, open_interval=learn), learn, "logit")
-
     def fire(
         self, v: Tensor, threshold: Value, reset_by: Value | None = None
     ) -> tuple[Tensor, Tensor]:
@@ -175,7 +179,7 @@ class SpikingCell(nn.Module):
         return spike, reset(v, spike, threshold if reset_by is None else reset_by)
 
     def extra_repr(self) -> str:
-        fields = [f"{name}={_show(getattr(self, name))}" for name in self.repr_fields]
+        fields = [f"{name}={show_value(getattr(self, name))}" for name in self.repr_fields]
         learned = [name for name, _ in self.named_parameters(recurse=False)]
         fields.append(f"surrogate={describe_surrogate(self.surrogate_fn)}")
         if learned:
@@ -217,7 +221,7 @@ def decayed(state: Tensor, decay: Value, drive: Tensor) -> Tensor:
     return torch.add(drive, state, alpha=decay)
 
 
-def _show(value: Value) -> str:
+def show_value(value: Value) -> str:
     if isinstance(value, Tensor):
         if value.numel() == 1:
             return f"{float(value.detach()):.4g}"

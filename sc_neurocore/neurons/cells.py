@@ -34,6 +34,7 @@ __all__ = [
     "LIFCell",
     "LapicqueCell",
     "RecurrentLIFCell",
+    "RecurrentSynapticCell",
     "SecondOrderLIFCell",
     "SynapticCell",
 ]
@@ -343,3 +344,40 @@ class RecurrentLIFCell(LIFCell):
             check_state(type(self).__name__, "spike", spike, input_current)
             input_current = input_current + self.recurrent(spike)
         return super().forward(input_current, v)
+
+
+class RecurrentSynapticCell(SynapticCell):
+    """Current-based LIF whose current also integrates a linear map of its previous spikes.
+
+    ``i = alpha*i + I + W @ spike_prev; v = beta*v + i``; ``forward(input, spike, i, v) ->
+    (spike, i, v)``, ``W = self.recurrent`` (``nn.Linear(n_neurons, n_neurons, bias=False)``).
+    """
+
+    def __init__(
+        self,
+        n_neurons: int,
+        alpha: float | Tensor = 0.9,
+        beta: float | Tensor = 0.8,
+        threshold: float | Tensor = 1.0,
+        surrogate_fn: SurrogateCallable | None = None,
+        learn_alpha: bool = False,
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+    ) -> None:
+        if isinstance(n_neurons, bool) or not isinstance(n_neurons, int) or n_neurons < 1:
+            raise ValueError(f"n_neurons must be a positive int, got {n_neurons!r}")
+        super().__init__(
+            alpha, beta, threshold, surrogate_fn, learn_alpha, learn_beta, learn_threshold
+        )
+        self.recurrent = nn.Linear(n_neurons, n_neurons, bias=False)
+
+    def forward(  # type: ignore[override]
+        self,
+        input_current: Tensor,
+        spike: Tensor | None = None,
+        i: Tensor | None = None,
+        v: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        if spike is not None:
+            input_current = input_current + self.recurrent(spike)
+        return super().forward(input_current, i, v)

@@ -18,7 +18,10 @@ can overflow, the overflow lands in an ``exp(-inf)`` or a denominator and yields
 
 from __future__ import annotations
 
-from sc_neurocore import SurrogateSpec, hookimpl
+import math
+
+from sc_neurocore import Scale, SurrogateSpec, hookimpl
+from sc_neurocore.core.spec import STEEPNESS_HALF_WIDTH as H
 
 from . import formulas as f
 
@@ -26,6 +29,10 @@ from . import formulas as f
 SC_NEUROCORE_PLUGIN_API = 1
 
 __version__ = "0.1.0"
+
+#: Half-width at half maximum of multi_gaussian at sigma = 1 with the default height and scale
+#: (found numerically; the width is proportional to sigma).
+MULTI_GAUSSIAN_HALF_WIDTH = 1.14245
 
 SURROGATES: tuple[SurrogateSpec, ...] = (
     SurrogateSpec(
@@ -35,6 +42,7 @@ SURROGATES: tuple[SurrogateSpec, ...] = (
         grad_mul=f.rectangular_grad_mul,
         primitive=f.rectangular_primitive,
         formula="where(abs(x) <= width / 2, 1, 0) / width",
+        scale=Scale("width", 2 * H, inverse=True),
         description="Boxcar window: 1/width where |x| <= width/2, else 0",
         reference="Wu et al. 2018, Spatio-temporal backpropagation (STBP), Front. Neurosci. 12:331",
     ),
@@ -45,6 +53,7 @@ SURROGATES: tuple[SurrogateSpec, ...] = (
         grad_mul=f.exponential_grad_mul,
         primitive=f.exponential_primitive,
         formula="alpha * exp(-beta * abs(x))",
+        scale=Scale("beta", math.log(2) / H),
         description="SLAYER's spike escape rate: alpha exp(-beta |x|)",
         reference="Shrestha & Orchard 2018, SLAYER: spike layer error reassignment, NeurIPS",
     ),
@@ -55,6 +64,7 @@ SURROGATES: tuple[SurrogateSpec, ...] = (
         grad_mul=f.gaussian_grad_mul,
         primitive=f.gaussian_primitive,
         formula="exp(-(x ** 2) / (2 * sigma * sigma)) / (sigma * sqrt(2 * pi))",
+        scale=Scale("sigma", H / math.sqrt(2 * math.log(2)), inverse=True),
         description="Normal density: exp(-x^2 / (2 sigma^2)) / (sigma sqrt(2 pi))",
         reference="Yin, Corradi & Bohte 2021, Nature Machine Intelligence 3 (Gaussian baseline)",
     ),
@@ -71,6 +81,7 @@ SURROGATES: tuple[SurrogateSpec, ...] = (
             " - height * exp(-((x + sigma) ** 2) / (2 * (scale * sigma) * (scale * sigma)))"
             " / ((scale * sigma) * sqrt(2 * pi))"
         ),
+        scale=Scale("sigma", H / MULTI_GAUSSIAN_HALF_WIDTH, inverse=True),
         description=(
             "(1+h) N(0, s) - h N(s, scale s) - h N(-s, scale s); negative side lobes by design"
         ),
@@ -84,6 +95,7 @@ SURROGATES: tuple[SurrogateSpec, ...] = (
         grad_mul=f.piecewise_quadratic_grad_mul,
         primitive=f.piecewise_quadratic_primitive,
         formula="maximum(0, 1 - (x / width) ** 2) * (0.75 / width)",
+        scale=Scale("width", math.sqrt(2) * H, inverse=True),
         description="Quadratic window: 3/(4 width) max(0, 1 - (x/width)^2)",
         reference="Esser et al. 2016, PNAS 113(41); Bellec et al. 2018, NeurIPS (piecewise family)",
     ),
@@ -94,6 +106,7 @@ SURROGATES: tuple[SurrogateSpec, ...] = (
         grad_mul=f.soft_sign_grad_mul,
         primitive=f.soft_sign_primitive,
         formula="alpha / (2 * (1 + alpha * abs(x)) ** 2)",
+        scale=Scale("alpha"),
         description="Derivative of the soft-sign step (1 + ax/(1+|ax|))/2: a / (2 (1 + a|x|)^2)",
         reference="Elliott 1993, A better activation function for artificial neural networks",
     ),
@@ -104,6 +117,7 @@ SURROGATES: tuple[SurrogateSpec, ...] = (
         grad_mul=f.erfc_grad_mul,
         primitive=f.erfc_primitive,
         formula="(alpha / sqrt(pi)) * exp(-((alpha * x) ** 2))",
+        scale=Scale("alpha", math.sqrt(math.log(2)) / H),
         description="Derivative of the step erfc(-alpha x)/2: alpha/sqrt(pi) exp(-(alpha x)^2)",
         reference="Neftci, Mostafa & Zenke 2019, IEEE Signal Processing Magazine 36(6)",
     ),
@@ -114,6 +128,7 @@ SURROGATES: tuple[SurrogateSpec, ...] = (
         grad_mul=f.tanh_grad_mul,
         primitive=f.tanh_primitive,
         formula="(beta / 2) / cosh(beta * x) ** 2",
+        scale=Scale("beta", math.acosh(math.sqrt(2)) / H),
         description="Derivative of the step (1 + tanh(beta x))/2: beta / (2 cosh^2(beta x))",
         reference="Neftci, Mostafa & Zenke 2019, IEEE Signal Processing Magazine 36(6)",
     ),

@@ -1,0 +1,178 @@
+"""The leaky integrator, stepwise and fused: a non-spiking readout and a synaptic filter.
+
+``LeakyIntegratorCell`` is one step, ``v = beta*v + I`` (no threshold, no spike): the
+readout of Zenke & Vogels' and stork's Randman networks, whose membrane over time feeds a
+readout reduction (max, last or mean) and a cross-entropy. ``LeakyIntegrator`` runs the
+same equation over a whole time-major sequence in one ``torch.library`` operator,
+``sc_neurocore_fused::leaky``, whose backward is the closed-form reverse-time filter
+(``sc_neurocore_fused::leaky_backward``); :class:`~sc_neurocore.neurons.synaptic.SynapticLIF`
+uses the same operator for its synaptic current. Under ``torch.func`` transforms it steps
+in Python with the same results.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..kernels.torch.leaky import decay_gradient, leaky_backward, leaky_forward
+from ..kernels.torch.lif import kernel_value
+from .base import ConstrainedModule, Value, decay_attribute, decayed, show_value
+
+__all__ = ["LeakyIntegrator", "LeakyIntegratorCell", "leaky_sequence"]
+
+NAMESPACE = "sc_neurocore_fused"
+_transforms_active = torch._C._are_functorch_transforms_active
+_is_compiling = torch.compiler.is_compiling
+
+
+def check_sequence(owner: str, x: Any, state: Any, state_name: str) -> None:
+    """Raise a clear error for a time-major input or an initial state the op cannot take."""
+    if not isinstance(x, Tensor) or not x.is_floating_point():
+        described = x.dtype if isinstance(x, Tensor) else type(x).__name__
+        raise TypeError(f"{owner}: inputs must be a floating-point torch.Tensor, got {described}")
+    if x.dim() < 2 or x.shape[0] == 0:
+        raise ValueError(
+            f"{owner}: inputs must be time-major (T, batch, ...) with T >= 1, "
+            f"got shape {tuple(x.shape)}"
+        )
+    if state is None:
+        return
+    if not isinstance(state, Tensor) or not state.is_floating_point():
+        described = state.dtype if isinstance(state, Tensor) else type(state).__name__
+        raise TypeError(
+            f"{owner}: {state_name} must be a floating-point tensor or None, got {described}"
+        )
+    if state.shape != x.shape[1:]:
+        raise ValueError(
+            f"{owner}: {state_name} must have the shape of one time step, {tuple(x.shape[1:])}, "
+            f"got {tuple(state.shape)}"
+        )
+
+
+# --- the operators -------------------------------------------------------------------------
+
+_library = torch.library.Library(NAMESPACE, "FRAGMENT")
+_library.define("leaky(Tensor x, Tensor? y0, Tensor decay) -> Tensor")
+_library.define(
+    "leaky_backward(Tensor grad_y, Tensor y, Tensor? y0, Tensor decay, bool decay_grad)"
+    " -> (Tensor, Tensor, Tensor)"
+)
+leaky_op = torch.ops.sc_neurocore_fused.leaky.default
+leaky_backward_op = torch.ops.sc_neurocore_fused.leaky_backward.default
+
+
+def _leaky_kernel(x: Tensor, y0: Tensor | None, decay: Tensor) -> Tensor:
+    check_sequence("LeakyIntegrator", x, y0, "y0")
+    return leaky_forward(x, y0, kernel_value(decay, x.dtype))
+
+
+def _leaky_fake(x: Tensor, y0: Tensor | None, decay: Tensor) -> Tensor:
+    return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+
+def _leaky_backward_kernel(
+    grad_y: Tensor, y: Tensor, y0: Tensor | None, decay: Tensor, decay_grad: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    value = kernel_value(decay, y.dtype)
+    grad_x = leaky_backward(grad_y.to(y.dtype), value)
+    grad_y0 = (grad_x[0] * value).to(y.dtype if y0 is None else y0.dtype)
+    if not decay_grad:
+        return grad_x, grad_y0, torch.zeros_like(decay)
+    total = decay_gradient(grad_x, y, None if y0 is None else y0.to(y.dtype))
+    return grad_x, grad_y0, total.sum_to_size(decay.shape).to(decay.dtype)
+
+
+def _leaky_backward_fake(
+    grad_y: Tensor, y: Tensor, y0: Tensor | None, decay: Tensor, decay_grad: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    grad_y0 = y.new_empty(y.shape[1:], dtype=y.dtype if y0 is None else y0.dtype)
+    return torch.empty_like(y), grad_y0, torch.empty_like(decay)
+
+
+def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+    _, y0, decay = inputs
+    ctx.save_for_backward(output, y0, decay)  # the output is alive anyway (next layer's input)
+
+
+def _backward(ctx: Any, grad_y: Tensor) -> tuple[Tensor | None, ...]:
+    y, y0, decay = ctx.saved_tensors
+    needs = ctx.needs_input_grad
+    grads = leaky_backward_op(grad_y, y, y0, decay, needs[2])
+    return tuple(grad if need else None for grad, need in zip(grads, needs))
+
+
+def _no_double_backward(ctx: Any, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
+    raise RuntimeError(
+        "LeakyIntegrator: the fused operator has no second derivative; for higher-order "
+        "gradients use torch.func (which runs the stepwise fallback) or LeakyIntegratorCell"
+    )
+
+
+_library.impl("leaky", _leaky_kernel, "CompositeExplicitAutograd")
+_library.impl("leaky_backward", _leaky_backward_kernel, "CompositeExplicitAutograd")
+torch.library.register_fake(f"{NAMESPACE}::leaky", _leaky_fake, lib=_library)
+torch.library.register_fake(f"{NAMESPACE}::leaky_backward", _leaky_backward_fake, lib=_library)
+torch.library.register_autograd(
+    f"{NAMESPACE}::leaky", _backward, setup_context=_setup_context, lib=_library
+)
+torch.library.register_autograd(
+    f"{NAMESPACE}::leaky_backward",
+    _no_double_backward,
+    setup_context=lambda ctx, inputs, output: None,
+    lib=_library,
+)
+
+
+def _stepwise(x: Tensor, y0: Tensor | None, decay: Value) -> Tensor:
+    """The fallback under ``torch.func``: ``decayed`` per step, autograd records each."""
+    y = torch.zeros_like(x[0]) if y0 is None else y0.to(x.dtype)
+    outputs = []
+    for drive in x.unbind(0):
+        y = decayed(y, decay, drive)
+        outputs.append(y)
+    return torch.stack(outputs)
+
+
+def leaky_sequence(x: Tensor, y0: Tensor | None, decay: Value) -> Tensor:
+    """``y_t = decay*y_{t-1} + x_t`` over time-major ``x``, fused unless a transform is active."""
+    check_sequence("LeakyIntegrator", x, y0, "y0")
+    if not _is_compiling() and _transforms_active():
+        return _stepwise(x, y0, decay)
+    tensor = decay if isinstance(decay, Tensor) else torch.tensor(decay, dtype=torch.float64)
+    return leaky_op(x, y0, tensor)
+
+
+class _Leaky(ConstrainedModule):
+    """A module with one decay factor ``beta`` (learned as ``beta_logit`` if asked)."""
+
+    beta = decay_attribute("beta")
+
+    def __init__(self, beta: Value = 0.9, learn_beta: bool = False) -> None:
+        super().__init__()
+        self._decay("beta", beta, learn_beta)
+
+    def extra_repr(self) -> str:
+        learned = [name for name, _ in self.named_parameters(recurse=False)]
+        return f"beta={show_value(self.beta)}" + (f", learned={learned}" if learned else "")
+
+
+class LeakyIntegratorCell(_Leaky):
+    """Non-spiking leaky integrator, one step: ``v = beta*v + I``; returns ``v``.
+
+    ``LeakyIntegratorCell(beta=0.9, learn_beta=False)``; ``forward(input, v=None)``.
+    """
+
+    def forward(self, input_current: Tensor, v: Tensor | None = None) -> Tensor:
+        state = torch.zeros_like(input_current) if v is None else v
+        return decayed(state, self.beta, input_current)
+
+
+class LeakyIntegrator(_Leaky):
+    """Multi-step :class:`LeakyIntegratorCell`: ``forward(inputs (T, batch, ...), v0=None)``
+    returns the membrane at every step, ``(T, batch, ...)``, in one fused operator."""
+
+    def forward(self, inputs: Tensor, v0: Tensor | None = None) -> Tensor:
+        return leaky_sequence(inputs, v0, self.beta)

@@ -1,0 +1,58 @@
+"""``SynapticLIF``: the current-based LIF (``SynapticCell``) fused over a whole sequence.
+
+Per step, exactly :class:`~sc_neurocore.training.SynapticCell`::
+
+    i_t = alpha * i_{t-1} + x_t          (synaptic current: a leaky integrator)
+    v_t = beta * v_{t-1} + i_t, spike on v_t - threshold, reset
+
+The current depends on the input alone, so it is one linear filter of the whole
+sequence, computed once by the fused leaky-integrator operator; the membrane and the
+spikes are then the fused LIF operator on that current. Both operators have closed-form
+backward passes (the LIF's through the surrogate of the registered spec, the filter's in
+reverse time), so the chain rule through the two is the closed-form BPTT of the cell:
+``dL/dx_t = dL/di_t = dL/dh_t + alpha * dL/di_{t+1}``. Which callables run fused, the
+compiled kernels and the stepwise fallback are those of :class:`~sc_neurocore.neurons.fused.LIF`.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from .base import SurrogateCallable, Value, decay_attribute
+from .fused import LIF
+from .integrator import check_sequence, leaky_sequence
+
+__all__ = ["SynapticLIF"]
+
+
+class SynapticLIF(LIF):
+    """Multi-step current-based LIF: ``forward(inputs (T, batch, ...), i0=None, v0=None)``
+    returns ``(spikes, i_T, v_T)``.
+
+    Arguments and learnable parameters (``alpha_logit``, ``beta_logit``, ``threshold_log``)
+    are those of :class:`~sc_neurocore.training.SynapticCell`, so state dicts interchange.
+    """
+
+    alpha = decay_attribute("alpha")
+    repr_fields = ("alpha", "beta", "threshold")
+
+    def __init__(
+        self,
+        alpha: Value = 0.9,
+        beta: Value = 0.8,
+        threshold: Value = 1.0,
+        surrogate_fn: SurrogateCallable | None = None,
+        learn_alpha: bool = False,
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+    ) -> None:
+        super().__init__(beta, threshold, surrogate_fn, learn_beta, learn_threshold)
+        self._decay("alpha", alpha, learn_alpha)
+
+    def forward(  # type: ignore[override]
+        self, inputs: Tensor, i0: Tensor | None = None, v0: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        check_sequence("SynapticLIF", inputs, i0, "i0")
+        current = leaky_sequence(inputs, i0, self.alpha)
+        spikes, v = super().forward(current, v0)
+        return spikes, current[-1], v

@@ -167,7 +167,7 @@ def test_synaptic_lif_state_dict_interchanges_with_the_cell() -> None:
     fused = SynapticLIF(0.7, 0.8, learn_alpha=True, learn_beta=True)
     cell = SynapticCell(0.6, 0.5, learn_alpha=True, learn_beta=True)
     cell.load_state_dict(fused.state_dict())
-    assert math.isclose(float(cell.alpha), 0.7, rel_tol=1e-6)
+    assert math.isclose(float(cell.alpha.detach()), 0.7, rel_tol=1e-6)
 
 
 @pytest.mark.parametrize(

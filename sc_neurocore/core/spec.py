@@ -145,6 +145,8 @@ def check_state(owner: str, argument: str, value: object, like: torch.Tensor) ->
             f"{owner}: {argument} must be a torch.Tensor or None, got {type(value).__name__}"
         )
     check_like(owner, argument, value, like, "the input")
+
+
 #: Half-width at half maximum of SuperSpike's g = 1/(1 + k|x|)^2 at steepness k, times k.
 STEEPNESS_HALF_WIDTH = math.sqrt(2.0) - 1.0
 

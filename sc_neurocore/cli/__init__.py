@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -14,6 +15,29 @@ COMMAND_MODULES: tuple[str, ...] = ("listing", "check", "bench", "train")
 
 class UsageError(Exception):
     """Bad arguments: reported on stderr in one line, exit status 2."""
+
+
+#: Exit status of a command that failed with an unexpected error (a traceback is shown).
+BUG_STATUS = 1
+
+
+def _report_bug(command: str) -> int:
+    """Anything but a usage or lookup error is a bug here or in a plugin: show all of it."""
+    import platform
+
+    import torch
+
+    from .. import __version__
+
+    traceback.print_exc()
+    print(
+        f"\nsc-neurocore {command}: unexpected error (above). This is a bug in sc-neurocore or "
+        f"in a plugin; please report it with the traceback and: sc-neurocore {__version__}, "
+        f"torch {torch.__version__}, Python {platform.python_version()}, {platform.platform()}. "
+        "`sc-neurocore plugins` lists the installed plugins.",
+        file=sys.stderr,
+    )
+    return BUG_STATUS
 
 
 class _OneLineErrors(argparse.ArgumentParser):
@@ -44,8 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 0
+    from ..core.errors import SurrogateLookupError
+
     try:
         return int(handler(args) or 0)
-    except (UsageError, LookupError, ValueError, TypeError) as error:
+    except (UsageError, SurrogateLookupError) as error:
+        # The project's own messages for bad arguments and unknown names: one line.
         print(f"sc-neurocore {args.command}: error: {error}".splitlines()[0], file=sys.stderr)
         return 2
+    except Exception:
+        return _report_bug(args.command)

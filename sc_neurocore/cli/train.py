@@ -145,7 +145,10 @@ def train_once(args: argparse.Namespace, path: str, params: dict[str, float], di
     from ..tasks.losses import spike_count_cross_entropy
 
     device = torch.device(args.device)
-    surrogate: Surrogate = get_surrogate(args.surrogate, path, **params)  # type: ignore[assignment]
+    try:  # the user's --param values are checked by the spec: a bad one is a usage error
+        surrogate: Surrogate = get_surrogate(args.surrogate, path, **params)  # type: ignore[assignment]
+    except (TypeError, ValueError) as error:
+        raise UsageError(f"--param: {error}") from None
     torch.manual_seed(args.seed)
     shuffle = torch.Generator().manual_seed(args.seed)
     encode = partial(

@@ -11,6 +11,8 @@ from .core.errors import (
 )
 from .core.hookspecs import PLUGIN_API_VERSION, hookimpl
 from .core.registry import (
+    Registry,
+    default_registry,
     get_default_path,
     get_spec,
     get_surrogate,
@@ -22,8 +24,7 @@ from .core.registry import (
 )
 from .core.report import explain, path_report, plugin_report, surrogate_report
 from .core.spec import ExecutionPath, Implementation, Scale, SurrogateSpec, check_input
-
-__version__ = "0.1.0"
+from .core.version import __version__
 
 __all__ = [
     "PLUGIN_API_VERSION",
@@ -31,6 +32,7 @@ __all__ = [
     "Implementation",
     "PathUnavailableError",
     "PluginWarning",
+    "Registry",
     "Scale",
     "Surrogate",
     "SurrogateLookupError",
@@ -40,6 +42,7 @@ __all__ = [
     "UnsupportedPairError",
     "__version__",
     "check_input",
+    "default_registry",
     "explain",
     "get_default_path",
     "get_spec",

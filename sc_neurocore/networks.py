@@ -8,18 +8,13 @@ import torch
 from torch import Tensor, nn
 
 from .core.callforms import atan_surrogate
+from .core.settings import positive_int
 from .core.spec import check_like
 from .neurons.base import SurrogateCallable, check_surrogate
 from .neurons.cells import LIFCell
 from .neurons.membrane import membrane_sum
 
 __all__ = ["SpikingNet"]
-
-
-def _check_size(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 class SpikingNet(nn.Module):
@@ -53,9 +48,9 @@ class SpikingNet(nn.Module):
         learn_threshold: bool = False,
     ) -> None:
         super().__init__()
-        sizes = [_check_size("n_input", n_input)]
-        sizes += [_check_size("n_hidden", n_hidden)] * (_check_size("n_layers", n_layers) - 1)
-        sizes.append(_check_size("n_output", n_output))
+        sizes = [positive_int("n_input", n_input)]
+        sizes += [positive_int("n_hidden", n_hidden)] * (positive_int("n_layers", n_layers) - 1)
+        sizes.append(positive_int("n_output", n_output))
         surrogate = check_surrogate(atan_surrogate if surrogate_fn is None else surrogate_fn)
         options: dict[str, Any] = dict(
             beta=beta,

@@ -56,6 +56,6 @@ def path_of(params: dict[str, Any], default_path: str) -> str | None:
         return str(pair[1])
     form = params.get("form")
     if form is not None:
-        pinned = getattr(form, "surrogate_path", None) or getattr(form, "path", None)
+        pinned = getattr(form, "path", None)  # a CallForm or Surrogate; plain callables have none
         return str(pinned) if pinned else default_path
     return None

@@ -38,12 +38,11 @@ FULLGRAPH_BAD_DTYPE_ERROR = {"legacy_autograd": torch._dynamo.exc.Unsupported}
 
 
 def _surrogate_name(form) -> str:
-    return getattr(form, "surrogate_name", None) or form.name
+    return form.spec.name
 
 
 def _form_path(form) -> str:
-    pinned = getattr(form, "surrogate_path", None) or getattr(form, "path", None)
-    return pinned or sc_neurocore.get_default_path()
+    return form.path or sc_neurocore.get_default_path()
 
 
 @pytest.fixture(autouse=True)
@@ -254,17 +253,15 @@ def test_integer_input_under_compile(path: str, fullgraph: bool) -> None:
 
 _COLD_START_SCRIPT = """
 import json, sys, torch
-import sc_neurocore.core.registry as registry
+from sc_neurocore import default_registry
 from sc_neurocore.training import surrogate as forms
 from sc_neurocore.networks import SpikingNet
 
 def cold():
     # The state of a fresh process: nothing scanned, nothing resolved.
-    registry._table = None
-    registry._fast.clear()
-    registry._bound.clear()
+    default_registry.unload()
 
-assert registry._table is None, "the registry was used before the test started"
+assert not default_registry.snapshot.loaded, "the registry was used before the test started"
 report = {}
 for name in sys.argv[1:]:
     torch.manual_seed(0)

@@ -18,12 +18,12 @@ _SCRIPT = """
 import json, sys, threading
 import torch
 import sc_neurocore
-import sc_neurocore.core.registry as registry
+from sc_neurocore import default_registry
 from sc_neurocore.paths import custom_op
 from sc_neurocore.training import surrogate as forms
 
 THREADS = int(sys.argv[1])
-assert registry._table is None, "registry already loaded: the test would prove nothing"
+assert not default_registry.snapshot.loaded, "registry already loaded: the test would prove nothing"
 sys.setswitchinterval(1e-6)
 barrier = threading.Barrier(THREADS)
 results, errors = [None] * THREADS, []
@@ -53,7 +53,7 @@ def work(index):
         out = {}
         for surrogate in sc_neurocore.list_surrogates():
             for path in sc_neurocore.list_paths():
-                if registry.coverage(surrogate, path)[0]:
+                if default_registry.coverage(surrogate, path)[0]:
                     out[surrogate + "@" + path] = spike_and_grad(
                         sc_neurocore.get_surrogate(surrogate, path)
                     )

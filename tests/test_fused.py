@@ -139,7 +139,7 @@ def test_per_neuron_beta_and_threshold_match_lifcell(learn: bool) -> None:
 @pytest.mark.parametrize("suffix", ["", "_custom_op", "_legacy"])
 def test_call_forms_and_partials_run_fused(form: str, suffix: str) -> None:
     call_form = getattr(surrogate, form + suffix)
-    spec = sc_neurocore.get_spec(call_form.surrogate_name)
+    spec = call_form.spec
     partial = functools.partial(call_form, **{key: d * 0.7 for key, d in spec.params})
     x, v0 = _sequence()
     for fn in (call_form, partial):

@@ -9,7 +9,6 @@ peak-memory measurement (see :mod:`.memory`).
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +17,7 @@ from torch import Tensor
 
 from ..core.registry import coverage, get_spec, get_surrogate, list_paths, list_surrogates
 from .config import BenchConfig
+from .peers import module_present
 from .progress import Progress
 from .timing import Samples, interleaved, median_ratio
 
@@ -149,17 +149,10 @@ def fwd_bwd(layer: Layer, x: Tensor, g: Tensor) -> Callable[[], object]:
     return lambda: torch.autograd.grad(layer(x), x, g)
 
 
-def _module_present(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def candidates(installed: dict[str, str | None], notes: list[str]) -> dict[str, dict[str, Any]]:
     """label -> description of every LIF candidate available here."""
     found: dict[str, dict[str, Any]] = {}
-    if _module_present("sc_neurocore.neurons.cells"):
+    if module_present("sc_neurocore.neurons.cells"):
         for path in list_paths():
             if coverage("atan", path)[0]:
                 found[f"LIFCell loop [{path}]"] = {"kind": "cell", "path": path}
@@ -177,7 +170,7 @@ def candidates(installed: dict[str, str | None], notes: list[str]) -> dict[str, 
         found["norse.LIFBoxCell loop"] = {"kind": "norse"}
     else:
         notes.append("Norse not installed (pip install --no-deps norse nir nirtorch): skipped")
-    if _module_present("sc_neurocore.neurons.fused"):
+    if module_present("sc_neurocore.neurons.fused"):
         from ..kernels.native.lif import native_status
 
         for surrogate in list_surrogates():

@@ -9,7 +9,6 @@ layer (``fused=True``) runs eager when that module exists.
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,15 +18,9 @@ import torch.nn.functional as F
 
 from ..core.registry import coverage, get_surrogate, list_paths
 from .config import BenchConfig
+from .peers import module_present
 from .progress import Progress
 from .timing import interleaved, median_ratio
-
-
-def _present(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def training_step(
@@ -90,7 +83,7 @@ def run_network(
     config: BenchConfig, progress: Progress, installed: dict[str, str | None]
 ) -> dict[str, Any]:
     notes: list[str] = []
-    if not _present("sc_neurocore.networks"):
+    if not module_present("sc_neurocore.networks"):
         progress.start("network", 1)
         progress.step("skipped")
         notes.append("sc_neurocore.networks is missing: SpikingNet not measured")
@@ -103,7 +96,7 @@ def run_network(
             plan.append((f"{path} compiled", path, True, False))
     if not config.compile_network:
         notes.append("torch.compile skipped (--quick or --no-compile)")
-    if _present("sc_neurocore.neurons.fused"):
+    if module_present("sc_neurocore.neurons.fused"):
         plan.append(("fused hidden layer eager", paths[0], False, True))
         if config.compile_network:
             plan.append(("fused hidden layer compiled", paths[0], True, True))

@@ -19,6 +19,14 @@ from torch import Tensor
 PEERS: tuple[str, ...] = ("snntorch", "spikingjelly", "norse")
 
 
+def module_present(name: str) -> bool:
+    """Whether ``name`` can be imported here (without importing it)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 @dataclass(frozen=True)
 class PeerSurrogate:
     """A peer's surrogate spike function standing in for one of ours."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .peers import PEERS
+
 Results = dict[str, Any]
-PEER_LIBRARIES = ("snntorch", "spikingjelly", "norse")
 
 
 def seconds(value: float) -> str:
@@ -74,7 +75,7 @@ def _peer_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             ", ".join(
                 f"{path} {1 / value:.2f}"
                 for path, value in row["vs"].items()
-                if value and path not in PEER_LIBRARIES
+                if value and path not in PEERS
             ),
         ]
         for row in section["rows"]

@@ -1,27 +1,47 @@
-"""The object ``get_surrogate`` returns: a surrogate with its path and parameters bound."""
+"""The callables users hand to cells: a surrogate bound to its path, spec and parameters.
+
+:class:`Surrogate` is what ``get_surrogate`` returns; :class:`CallForm` is the type of the
+seed call forms (``atan_surrogate``, ...).  Both carry their spec, so a neuron that wants
+to fuse a surrogate asks the callable it was given, never the registry.  This module
+imports no registry: the call forms get theirs when they are made.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+import sys
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from torch import Tensor
+from torch.compiler import is_compiling
 
-from .spec import SurrogateFn
+from .spec import SurrogateFn, SurrogateSpec, signature_of
+
+__all__ = ["CallForm", "Surrogate"]
 
 
 class Surrogate:
     """``f(x)``: the spike with this surrogate's gradient.  Picklable, comparable, hashable."""
 
-    __slots__ = ("name", "path", "_params", "_fn")
+    __slots__ = ("spec", "path", "_params", "_fn")
 
-    def __init__(self, name: str, path: str, params: dict[str, float], fn: SurrogateFn) -> None:
-        self.name = name
+    def __init__(
+        self, spec: SurrogateSpec, path: str, params: dict[str, float], fn: SurrogateFn
+    ) -> None:
+        self.spec = spec
         self.path = path
         self._params = dict(params)
         self._fn = fn
 
     @property
+    def name(self) -> str:
+        """The registry name of the surrogate."""
+        return self.spec.name
+
+    @property
     def params(self) -> dict[str, float]:
+        """The bound parameter values, in the spec's order."""
         return dict(self._params)
 
     def __call__(self, x: Tensor) -> Tensor:
@@ -41,11 +61,107 @@ class Surrogate:
         return f"Surrogate({self.name!r}, path={self.path!r}{params})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_restore, (self.name, self.path, tuple(self._params.items())))
+        # Only a registry makes Surrogates, so its module is loaded whenever one exists.
+        restore = sys.modules[f"{__package__}.registry"].restore_surrogate
+        return (restore, (self.name, self.path, tuple(self._params.items())))
 
 
-def _restore(name: str, path: str, params: tuple[tuple[str, float], ...]) -> Surrogate:
-    from .registry import get_surrogate
+class Resolver(Protocol):
+    """What a call form needs of a registry."""
 
-    surrogate: Surrogate = get_surrogate(name, path, **dict(params))  # type: ignore[assignment]
-    return surrogate
+    snapshot: Any
+    traced: dict[tuple[str, str | None], tuple[SurrogateFn, Callable[..., Any]]]
+
+    def get_spec(self, name: str) -> SurrogateSpec: ...
+
+    def call_form_entry(
+        self, name: str, path: str | None
+    ) -> tuple[SurrogateFn, Callable[..., Any]]: ...
+
+
+class CallForm:
+    """A seed call form such as ``atan_surrogate(x, alpha=2.0, *, path=None)``.
+
+    ``path`` is ``None`` for the dispatcher (it follows the default path and takes a
+    ``path=`` keyword) and a path name for the pinned forms (``atan_surrogate_legacy``).
+    The spec is looked up when first needed, so importing the call forms scans nothing.
+    """
+
+    def __init__(self, registry: Resolver, surrogate: str, path: str | None, name: str) -> None:
+        self.surrogate = surrogate
+        self.path = path
+        self.__name__ = self.__qualname__ = name
+        self.__module__ = "sc_neurocore.core.callforms"
+        self._registry = registry
+
+    @property
+    def spec(self) -> SurrogateSpec:
+        """The registered spec of this call form's surrogate."""
+        return self._registry.get_spec(self.surrogate)
+
+    @property
+    def __signature__(self) -> inspect.Signature:  # type: ignore[override]
+        signature = signature_of(self.spec)
+        if self.path is not None:
+            return signature
+        keyword = inspect.Parameter("path", inspect.Parameter.KEYWORD_ONLY, default=None)
+        return signature.replace(parameters=[*signature.parameters.values(), keyword])
+
+    @property
+    def __doc__(self) -> str:  # type: ignore[override]
+        spec = self.spec
+        where = f"the {self.path} path" if self.path else "the default path (see set_default_path)"
+        return (
+            f"Spike ``(x > 0)`` in x's dtype with the {spec.name!r} surrogate gradient on "
+            f"{where}.\n\ng(x): {spec.description}.  Reference: {spec.reference}."
+        )
+
+    def __call__(self, x: Tensor, *args: Any, path: str | None = None, **kwargs: Any) -> Tensor:
+        pinned = self.path
+        if pinned is not None and path is not None:
+            raise TypeError(f"{self.__name__}() runs on {pinned!r} only; it takes no path=")
+        key = (self.surrogate, pinned or path)
+        entry = self._registry.snapshot.forms.get(key) or _entry_at_trace_time(self._registry, *key)
+        fn, bind = entry
+        return fn(x, **bind(args, kwargs))
+
+    def __repr__(self) -> str:
+        return f"<call form {self.__name__} of {self.surrogate!r}>"
+
+    def __reduce__(self) -> str:
+        return self.__name__  # pickled by reference to sc_neurocore.core.callforms
+
+
+def _entry_at_trace_time(
+    registry: Resolver, name: str, path: str | None
+) -> tuple[SurrogateFn, Callable[..., Any]]:
+    """The call-form entry on a cache miss, also when the miss happens inside torch.compile.
+
+    Tracing the registry's first load (a lock, an entry-point scan) would break the graph
+    of a model compiled before it ever ran eagerly, so under Dynamo the lookup runs for
+    real in :func:`_resolve_for_trace` and the graph reads its result from a side table.
+    """
+    if not is_compiling():
+        return registry.call_form_entry(name, path)
+    _resolve_for_trace(registry, name, path)
+    return registry.traced[(name, path)]
+
+
+def _resolve_for_trace(registry: Any, name: str, path: str | None) -> bool:
+    table = registry.table()
+    cached = (name, path) in table.forms
+    entry = registry.call_form_entry(name, path)
+    table = registry.table()
+    registry.traced[(name, path)] = entry
+    if not cached:
+        # Dynamo guarded on the key being absent from the hot cache; filling it during
+        # the same trace would fail that guard.  The next eager call fills it.
+        table.forms.pop((name, path), None)
+    return True
+
+
+# Dynamo calls this for real at trace time instead of tracing it: the flag is what
+# torch.compiler.assume_constant_result sets, set directly so that importing this
+# module does not import Dynamo.  (A function result cannot be such a constant, hence
+# the side table ``Registry.traced``.)
+_resolve_for_trace._dynamo_marked_constant = True  # type: ignore[attr-defined]

@@ -9,9 +9,8 @@ it returned is used.  Nothing here decides conflicts; the registry does.
 
 from __future__ import annotations
 
-import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +18,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginWarning
+from .settings import env_flag, env_names, normalize_distribution
 from .spec import ExecutionPath, Implementation, SurrogateSpec
 
 CORE_DISTRIBUTION = "sc-neurocore"
@@ -78,63 +78,87 @@ class Discovered:
     contributions: dict[str, list[tuple[Any, PluginRecord]]]
 
 
-def _normalize(distribution: str) -> str:
-    return distribution.lower().replace("_", "-").replace(".", "-")
+@dataclass(frozen=True)
+class PluginSource:
+    """One plugin to load: its record and how to get the plugin object."""
+
+    record: PluginRecord
+    load: Callable[[], object]
 
 
-def _env_names(variable: str) -> set[str]:
-    """Comma-separated names; a ``distribution:name`` entry has its distribution normalized."""
-    names = set()
-    for part in os.environ.get(variable, "").split(","):
-        part = part.strip()
-        if ":" in part:
-            distribution, _, name = part.partition(":")
-            part = f"{_normalize(distribution.strip())}:{name.strip()}"
-        if part:
-            names.add(part)
-    return names
+def _metadata_of(ep: Any) -> tuple[str, str]:
+    """``(distribution, version)`` of an entry point; raises if the metadata is unreadable."""
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return "(unknown)", ""
+    name = dist.metadata["Name"]
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"its distribution metadata has no Name (got {name!r})")
+    return name, str(dist.version or "")
 
 
-def _entry_points() -> list[tuple[PluginRecord, Any]]:
-    """All entry points of the group, de-duplicated, built-ins first, then by name."""
+def entry_point_sources() -> list[PluginSource]:
+    """All entry points of the group, de-duplicated, built-ins first, then by name.
+
+    An entry point whose distribution metadata cannot be read becomes a source that
+    fails when loaded, so it is isolated and reported like any other broken plugin.
+    """
     import importlib_metadata  # imported here so that `import sc_neurocore` stays cheap
 
-    found: dict[tuple[str, str], tuple[PluginRecord, Any]] = {}
-    for ep in importlib_metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
-        dist = getattr(ep, "dist", None)
-        dist_name = (dist.metadata["Name"] if dist is not None else None) or "(unknown)"
-        version = dist.version if dist is not None else ""
-        builtin = _normalize(dist_name) == CORE_DISTRIBUTION and ep.value.startswith(
+    found: dict[tuple[str, str], PluginSource] = {}
+    for index, ep in enumerate(importlib_metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP)):
+        try:
+            dist_name, version = _metadata_of(ep)
+        except Exception as error:  # malformed metadata must not break discovery
+            record = PluginRecord(
+                str(getattr(ep, "name", f"entry-point-{index}")),
+                "(unreadable metadata)",
+                "",
+                str(getattr(ep, "value", "")),
+                False,
+            )
+            found[("", f"{record.name}#{index}")] = PluginSource(record, _failing(error))
+            continue
+        builtin = normalize_distribution(dist_name) == CORE_DISTRIBUTION and ep.value.startswith(
             "sc_neurocore."
         )
-        key = (_normalize(dist_name), ep.name)
+        key = (normalize_distribution(dist_name), ep.name)
         # A distribution seen twice (editable + wheel, symlinked site-packages): keep one.
-        found.setdefault(key, (PluginRecord(ep.name, dist_name, version, ep.value, builtin), ep))
-    entries = sorted(
+        record = PluginRecord(ep.name, dist_name, version, ep.value, builtin)
+        found.setdefault(key, PluginSource(record, ep.load))
+    sources = sorted(
         found.values(),
-        key=lambda item: (
-            not item[0].builtin,
-            item[0].name.lower(),
-            _normalize(item[0].distribution),
+        key=lambda source: (
+            not source.record.builtin,
+            source.record.name.lower(),
+            normalize_distribution(source.record.distribution),
         ),
     )
-    if not any(record.builtin for record, _ in entries):
-        from .. import __version__
-
-        fallback = [
-            (PluginRecord(name, CORE_DISTRIBUTION, __version__, value, True), None)
-            for name, value in BUILTIN_ENTRY_POINTS.items()
-        ]
-        entries = fallback + entries
-    return entries
+    if not any(source.record.builtin for source in sources):
+        sources = builtin_sources() + sources
+    return sources
 
 
-def _load_object(record: PluginRecord, entry_point: Any) -> Any:
-    if entry_point is not None:
-        return entry_point.load()
+def builtin_sources() -> list[PluginSource]:
+    """The built-in plugins by module name: for a bare source tree without metadata."""
     import importlib
 
-    return importlib.import_module(record.value)
+    from .version import __version__
+
+    return [
+        PluginSource(
+            PluginRecord(name, CORE_DISTRIBUTION, __version__, value, True),
+            lambda value=value: importlib.import_module(value),  # type: ignore[misc]
+        )
+        for name, value in BUILTIN_ENTRY_POINTS.items()
+    ]
+
+
+def _failing(error: Exception) -> Callable[[], object]:
+    def load() -> object:
+        raise error
+
+    return load
 
 
 def _check_api_version(record: PluginRecord, plugin: object) -> None:
@@ -154,40 +178,41 @@ class _Skip(Exception):
     """The plugin is well-formed but must not be loaded here."""
 
 
-def _collect(
-    manager: pluggy.PluginManager, plugin: object, record: PluginRecord
-) -> dict[str, list[Any]]:
-    """Call each of this plugin's hooks and type-check every returned item."""
-    name = manager.register(plugin, name=f"{record.distribution}:{record.name}")
-    if name is None:
-        raise _Skip("blocked")
+def _register(manager: pluggy.PluginManager, plugin: object, record: PluginRecord) -> None:
+    """Register one plugin with pluggy, which validates its hook implementations."""
+    manager.register(plugin, name=plugin_name(record))
     unknown = [
         caller.name for caller in manager.get_hookcallers(plugin) or [] if caller.name not in HOOKS
     ]
     if unknown:
         raise TypeError(f"unknown hook(s) {unknown}; known hooks are {sorted(HOOKS)}")
-    contributions: dict[str, list[Any]] = {}
-    for caller in manager.get_hookcallers(plugin) or []:
-        kind, expected = HOOKS[caller.name]
-        for impl in caller.get_hookimpls():
-            if impl.plugin is not plugin:
-                continue
-            returned = impl.function()
-            if returned is None:
-                returned = ()
-            if isinstance(returned, (str, bytes)) or not isinstance(returned, Iterable):
+
+
+def plugin_name(record: PluginRecord) -> str:
+    """The name a plugin is registered under with pluggy: ``distribution:entry-point``."""
+    return f"{record.distribution}:{record.name}"
+
+
+def _call_one(manager: pluggy.PluginManager, hook: str, plugin: object) -> list[Any]:
+    """Call ``hook`` of ``plugin`` alone, through pluggy (its own wrappers apply), and
+    type-check every returned item."""
+    others = [other for other in manager.get_plugins() if other is not plugin]
+    caller = manager.subset_hook_caller(hook, remove_plugins=others)
+    kind, expected = HOOKS[hook]
+    items: list[Any] = []
+    for returned in caller():
+        if returned is None:
+            continue
+        if isinstance(returned, (str, bytes)) or not isinstance(returned, Iterable):
+            raise TypeError(f"{hook}() must return an iterable, got {type(returned).__name__}")
+        for item in returned:
+            if not isinstance(item, expected):
                 raise TypeError(
-                    f"{caller.name}() must return an iterable, got {type(returned).__name__}"
+                    f"{hook}() returned {type(item).__name__} {item!r}; "
+                    f"expected {expected.__name__} objects"
                 )
-            items = list(returned)
-            for item in items:
-                if not isinstance(item, expected):
-                    raise TypeError(
-                        f"{caller.name}() returned {type(item).__name__} {item!r}; "
-                        f"expected {expected.__name__} objects"
-                    )
-            contributions.setdefault(kind, []).extend(items)
-    return contributions
+            items.append(item)
+    return items
 
 
 def _label(item: Any) -> str:
@@ -196,29 +221,23 @@ def _label(item: Any) -> str:
     return str(item.name)
 
 
-def discover(warn: bool = True) -> Discovered:
-    """Load every plugin of the entry-point group in isolation."""
-    disabled = _env_names(DISABLE_VARIABLE)
-    no_autoload = os.environ.get(NO_AUTOLOAD_VARIABLE, "").strip().lower() in (
-        "1",
-        "true",
-        "yes",
-        "on",
-    )
-    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    manager.add_hookspecs(hookspecs)
+def _load(
+    manager: pluggy.PluginManager, sources: Iterable[PluginSource], warn: bool
+) -> tuple[list[PluginRecord], dict[int, object]]:
+    """Import and register every enabled plugin, each in isolation."""
+    disabled = env_names(DISABLE_VARIABLE)
+    no_autoload = env_flag(NO_AUTOLOAD_VARIABLE, False)
     records: list[PluginRecord] = []
-    contributions: dict[str, list[tuple[Any, PluginRecord]]] = {
-        kind: [] for kind, _ in HOOKS.values()
-    }
-    loaded_objects: dict[int, PluginRecord] = {}
-    for record, entry_point in _entry_points():
+    plugins: dict[int, object] = {}  # id(record) -> plugin object
+    seen: dict[int, PluginRecord] = {}  # id(plugin) -> record
+    for source in sources:
+        record = source.record
         records.append(record)
         if not record.builtin and no_autoload:
             record.status, record.error = DISABLED, f"{NO_AUTOLOAD_VARIABLE} is set"
             continue
         # "name" disables that entry point of any distribution, "dist:name" of one only.
-        qualified = f"{_normalize(record.distribution)}:{record.name}"
+        qualified = f"{normalize_distribution(record.distribution)}:{record.name}"
         if record.name in disabled or qualified in disabled:
             if record.builtin:
                 _warn(
@@ -230,37 +249,72 @@ def discover(warn: bool = True) -> Discovered:
                 record.status, record.error = DISABLED, f"listed in {DISABLE_VARIABLE}"
                 continue
         try:
-            plugin = _load_object(record, entry_point)
-            twin = loaded_objects.get(id(plugin))
+            plugin = source.load()
+            twin = seen.get(id(plugin))
             if twin is not None:
-                raise _Skip(
+                record.status = SKIPPED
+                record.error = (
                     f"same object as entry point {twin.name!r} of {twin.distribution}; loaded once"
                 )
+                continue
             _check_api_version(record, plugin)
-            provided = _collect(manager, plugin, record)
+            hash(plugin)  # pluggy keeps plugins in sets: a module, class or plain instance
+            _register(manager, plugin, record)
         except _Skip as skip:
             record.status, record.error = SKIPPED, str(skip)
-            if "loaded once" not in record.error:
-                _warn(warn, _describe(record))
+            _warn(warn, _describe(record))
             continue
         except (Exception, SystemExit) as error:  # a broken plugin must never break core
-            record.status, record.error = FAILED, f"{type(error).__name__}: {error}"
-            _warn(warn, _describe(record))
-            _unregister(manager, record)
+            _fail(manager, record, error, warn)
             continue
-        loaded_objects[id(plugin)] = record
+        seen[id(plugin)] = record
+        plugins[id(record)] = plugin
+    return records, plugins
+
+
+def _fail(
+    manager: pluggy.PluginManager, record: PluginRecord, error: BaseException, warn: bool
+) -> None:
+    record.status, record.error = FAILED, f"{type(error).__name__}: {error}"
+    _warn(warn, _describe(record))
+    if manager.has_plugin(plugin_name(record)):
+        manager.unregister(name=plugin_name(record))
+
+
+def discover(sources: Iterable[PluginSource] | None = None, warn: bool = True) -> Discovered:
+    """Load every plugin (default: the entry-point group) and collect what each contributes.
+
+    Hooks are called one plugin at a time, in the order pluggy would call them
+    (``tryfirst``/``trylast`` apply), through a hook caller holding that plugin alone: a
+    plugin that raises, or returns something malformed, is failed as a whole and nothing
+    it returned from any hook is used.
+    """
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    records, plugins = _load(manager, entry_point_sources() if sources is None else sources, warn)
+    by_plugin = {id(plugins[id(record)]): record for record in records if id(record) in plugins}
+    pending: dict[int, dict[str, list[Any]]] = {id(record): {} for record in records}
+    for hook in HOOKS:
+        # pluggy calls implementations from the end of this list: that is the call order.
+        for impl in reversed(getattr(manager.hook, hook).get_hookimpls()):
+            record = by_plugin[id(impl.plugin)]
+            if record.status == FAILED:
+                continue
+            try:
+                pending[id(record)][HOOKS[hook][0]] = _call_one(manager, hook, impl.plugin)
+            except (Exception, SystemExit) as error:
+                _fail(manager, record, error, warn)
+    contributions: dict[str, list[tuple[Any, PluginRecord]]] = {
+        kind: [] for kind, _ in HOOKS.values()
+    }
+    for record in records:
+        if id(record) not in plugins or record.status == FAILED:
+            continue
         record.status = LOADED
-        for kind, items in provided.items():
+        for kind, items in pending[id(record)].items():
             record.provides[kind] = [_label(item) for item in items]
             contributions[kind].extend((item, record) for item in items)
     return Discovered(records, contributions)
-
-
-def _unregister(manager: pluggy.PluginManager, record: PluginRecord) -> None:
-    try:
-        manager.unregister(name=f"{record.distribution}:{record.name}")
-    except Exception:  # never registered
-        pass
 
 
 def _describe(record: PluginRecord) -> str:

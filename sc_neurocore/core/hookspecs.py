@@ -5,6 +5,11 @@ named like the specifications below; it is advertised through the
 ``sc_neurocore.plugins`` entry-point group.  Every hook is optional and returns an
 iterable.  A plugin may set ``SC_NEUROCORE_PLUGIN_API = <int>`` to declare the
 contract version it was written for.
+
+Hooks are called one plugin at a time through a pluggy hook caller holding that plugin
+alone: ``tryfirst``/``trylast`` order the calls, a wrapper wraps its own plugin's call only,
+and which contribution wins a name is decided by the registry's conflict rules
+(docs/plugins.md).
 """
 
 from __future__ import annotations

@@ -1,19 +1,24 @@
-"""The (surrogate, path) table: joins what discovery found, resolves, caches.
+"""The (surrogate, path) table: one :class:`Registry` object holds every piece of state.
 
-Nothing is scanned until first use.  Afterwards a repeated lookup costs one dict
-access; ``refresh_plugins()`` rebuilds the table after packages change.
+A registry discovers plugins on first use and keeps the result as an immutable
+:class:`Table` snapshot that also carries every cache (built pairs, the hot lookup of
+the call forms, ``get_surrogate`` objects).  ``refresh()`` and ``set_default_path()``
+replace the snapshot under the lock; a lookup that started before writes into the old
+snapshot only, so nothing stale survives.  The module-level functions delegate to the
+process-wide :data:`default_registry`; tests build registries of their own.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .discovery import Discovered, PluginRecord, _normalize, discover
+from .bound import Surrogate
+from .conflicts import PREFER_VARIABLE, Provided, decide, key_of, parse_preferences
+from .discovery import Discovered, PluginRecord, PluginSource, builtin_sources, discover
 from .errors import (
     PathUnavailableError,
     PluginWarning,
@@ -22,25 +27,29 @@ from .errors import (
     UnsupportedPairError,
     unknown_name_message,
 )
+from .settings import env_text, normalize_distribution
 from .spec import ExecutionPath, SurrogateFn, SurrogateSpec
+
+__all__ = [
+    "DEFAULT_PATH",
+    "FALLBACK_PATH",
+    "PATH_VARIABLE",
+    "PREFER_VARIABLE",
+    "Provided",
+    "Registry",
+    "Table",
+    "default_registry",
+]
 
 DEFAULT_PATH = "custom_op"
 FALLBACK_PATH = "legacy_autograd"
 PATH_VARIABLE = "SC_NEUROCORE_SURROGATE_PATH"
-PREFER_VARIABLE = "SC_NEUROCORE_PREFER"
+KINDS = ("surrogates", "paths", "implementations")
 
 
 @dataclass(frozen=True)
-class Provided:
-    """An item a plugin contributed, with the plugin it came from."""
-
-    item: Any
-    record: PluginRecord
-
-
-@dataclass
 class Table:
-    """One consistent snapshot of everything registered."""
+    """One consistent snapshot of everything registered, with the caches built on it."""
 
     discovered: Discovered
     surrogates: dict[str, Provided] = field(default_factory=dict)
@@ -49,121 +58,324 @@ class Table:
     claims: dict[tuple[str, Any], list[Provided]] = field(default_factory=dict)
     decisions: dict[tuple[str, Any], str] = field(default_factory=dict)
     path_status: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    #: the path used for ``path=None`` while this snapshot is current
+    default_path: str | None = None
+    #: (surrogate, path) -> built callable, or the error building it gave
     built: dict[tuple[str, str], SurrogateFn | Exception] = field(default_factory=dict)
-
-
-_lock = threading.RLock()
-_table: Table | None = None
-_default_path: str | None = None
-_preferences: dict[str, str] = {}
-#: (surrogate, path or None) -> callable; the hot path of every call form.
-_fast: dict[tuple[str, str | None], SurrogateFn] = {}
-
-
-def parse_preferences(value: str) -> dict[str, str]:
-    """``"name=dist,name2=dist2"`` -> ``{name: normalized dist}``; bad entries warn."""
-    prefs = {}
-    for part in value.split(","):
-        if not part.strip():
-            continue
-        name, _, distribution = part.partition("=")
-        if not name.strip() or not distribution.strip():
-            warnings.warn(
-                f"{PREFER_VARIABLE}: ignoring {part.strip()!r}; expected NAME=DISTRIBUTION",
-                PluginWarning,
-                stacklevel=2,
-            )
-            continue
-        prefs[name.strip()] = _normalize(distribution.strip())
-    return prefs
-
-
-def _parse_preferences() -> dict[str, str]:
-    prefs = parse_preferences(os.environ.get(PREFER_VARIABLE, ""))
-    prefs.update(_preferences)
-    return prefs
-
-
-def _key_of(kind: str, item: Any) -> Any:
-    if kind == "implementations":
-        return (item.surrogate, item.path)
-    return item.name
-
-
-def _label(key: Any) -> str:
-    return "@".join(key) if isinstance(key, tuple) else str(key)
-
-
-def _decide(
-    kind: str, key: Any, claims: list[Provided], prefs: dict[str, str]
-) -> tuple[Provided, str]:
-    """Pick the winner among claims on one name; built-ins always win."""
-    noun = kind[:-1]
-    builtins = [claim for claim in claims if claim.record.builtin]
-    others = [claim for claim in claims if not claim.record.builtin]
-    if builtins:
-        for claim in others:
-            warnings.warn(
-                f"plugin {claim.record.name!r} from {claim.record.distribution} tried to replace "
-                f"built-in {noun} {_label(key)!r}; its version is ignored",
-                PluginWarning,
-                stacklevel=5,
-            )
-        return builtins[0], "built-in" + (" (third-party replacements refused)" if others else "")
-    if len(others) == 1:
-        return others[0], f"only provider: {others[0].record.distribution}"
-    ordered = sorted(others, key=lambda c: (_normalize(c.record.distribution), c.record.name))
-    wanted = prefs.get(_label(key))
-    chosen = next(
-        (
-            c
-            for c in ordered
-            if wanted in (_normalize(c.record.distribution), _normalize(c.record.name))
-        ),
-        None,
+    #: (surrogate, path or None) -> callable; the hot lookup of ``resolve``
+    fast: dict[tuple[str, str | None], SurrogateFn] = field(default_factory=dict)
+    #: call-form lookups: (surrogate, path or None) -> (callable, parameter binder)
+    forms: dict[tuple[str, str | None], tuple[SurrogateFn, Callable[..., Any]]] = field(
+        default_factory=dict
     )
-    names = ", ".join(c.record.distribution for c in ordered)
-    if chosen is not None:
-        return chosen, f"chosen explicitly ({PREFER_VARIABLE} or prefer()) among {names}"
-    if wanted is not None:
-        warnings.warn(
-            f"preference {_label(key)}={wanted} matches none of the providers of {noun} "
-            f"{_label(key)!r} ({names}); falling back to the first by name",
-            PluginWarning,
-            stacklevel=5,
+    #: get_surrogate(...) objects by their arguments
+    bound: dict[Any, Surrogate] = field(default_factory=dict)
+    generation: int = 0
+    loaded: bool = True
+
+
+_UNLOADED = Table(Discovered([], {}), loaded=False)
+
+
+class Registry:
+    """Plugins, the (surrogate, path) table, preferences, the default path and caches.
+
+    ``Registry()`` discovers the ``sc_neurocore.plugins`` entry points on first use;
+    ``Registry(sources=...)`` uses the given :class:`~sc_neurocore.core.discovery.PluginSource`
+    objects instead (see :meth:`from_plugins`).  Every method is thread-safe.
+    """
+
+    def __init__(
+        self, sources: Iterable[PluginSource] | None = None, *, environment: bool = True
+    ) -> None:
+        self._sources = None if sources is None else tuple(sources)
+        self._environment = environment
+        self._lock = threading.RLock()
+        self.snapshot: Table = _UNLOADED  # the current Table; replaced, never mutated in place
+        self._generation = 0
+        self._default_path: str | None = None
+        self._preferences: dict[str, str] = {}
+        #: call-form entries resolved while Dynamo traced (see core.bound); emptied, never
+        #: replaced, on every new snapshot, because a trace keeps the dict it first read
+        self.traced: dict[tuple[str, str | None], tuple[SurrogateFn, Callable[..., Any]]] = {}
+
+    @classmethod
+    def from_plugins(
+        cls,
+        plugins: dict[str, object],
+        *,
+        with_builtins: bool = False,
+        builtin: bool = False,
+        distribution: str = "test",
+    ) -> Registry:
+        """A registry of the given plugin objects (modules or objects with hookimpls),
+        after the built-in plugins if ``with_builtins``; ``builtin`` marks the given ones
+        as built-in."""
+        sources = builtin_sources() if with_builtins else []
+        sources += [
+            PluginSource(PluginRecord(name, distribution, "0", name, builtin), _given(obj))
+            for name, obj in plugins.items()
+        ]
+        return cls(sources)
+
+    # --- the snapshot --------------------------------------------------------------------
+
+    def table(self) -> Table:
+        """The current snapshot, discovering plugins on first use."""
+        current = self.snapshot
+        if current.loaded:
+            return current
+        with self._lock:
+            if not self.snapshot.loaded:
+                self._swap(self._build_table())
+            return self.snapshot
+
+    @property
+    def generation(self) -> int:
+        """Increases each time the snapshot is replaced."""
+        return self.snapshot.generation
+
+    def _swap(self, new: Table) -> None:
+        self.traced.clear()
+        self._generation += 1
+        self.snapshot = replace(new, generation=self._generation)
+
+    def unload(self) -> None:
+        """Forget everything; the next use discovers plugins again (a fresh process's state)."""
+        with self._lock:
+            self._swap(_UNLOADED)
+
+    def refresh(self) -> None:
+        """Rescan plugins now, e.g. after ``pip install`` of a plugin into this process."""
+        import importlib
+
+        import importlib_metadata
+
+        importlib.invalidate_caches()
+        getattr(importlib_metadata, "_cache_clear", lambda: None)()
+        with self._lock:
+            self._swap(self._build_table())
+
+    def _build_table(self) -> Table:
+        discovered = discover(self._sources)
+        prefs = parse_preferences(env_text(PREFER_VARIABLE)) if self._environment else {}
+        prefs.update(self._preferences)
+        table = Table(discovered, default_path=self._default_path)
+        winners: dict[str, dict[Any, Provided]] = {
+            "surrogates": table.surrogates,
+            "paths": table.paths,
+            "implementations": table.implementations,
+        }
+        for kind in KINDS:
+            grouped: dict[Any, list[Provided]] = {}
+            for item, record in discovered.contributions.get(kind, []):
+                grouped.setdefault(key_of(kind, item), []).append(Provided(item, record))
+            builtin_keys = _builtin_pairs(table) if kind == "implementations" else frozenset()
+            for key, claims in grouped.items():
+                winner, reason = decide(kind, key, claims, prefs, builtin_keys)
+                if winner is not None:
+                    winners[kind][key] = winner
+                table.claims[(kind, key)] = claims
+                table.decisions[(kind, key)] = reason
+        for name, provided in table.paths.items():
+            table.path_status[name] = _path_available(provided.item)
+        return table
+
+    # --- preferences and the default path ------------------------------------------------
+
+    def prefer(self, name: str, distribution: str | None) -> None:
+        """Resolve a name claimed by several third-party distributions in favour of one.
+
+        ``name`` is a surrogate or path name (``"surrogate@path"`` for an Implementation);
+        ``distribution`` is the winner's distribution (or entry-point) name, ``None`` to
+        forget the choice.  Overrides ``SC_NEUROCORE_PREFER``; built-ins always win.
+        """
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"prefer(): name must be a non-empty string, got {name!r}")
+        if distribution is not None and (not isinstance(distribution, str) or not distribution):
+            raise TypeError(
+                f"prefer(): distribution must be a non-empty string or None, got {distribution!r}"
+            )
+        with self._lock:
+            if distribution is None:
+                self._preferences.pop(name, None)
+            else:
+                self._preferences[name] = normalize_distribution(distribution)
+            self.refresh()
+
+    def set_default_path(self, name: str | None) -> None:
+        """Choose the path used when ``path=None``; ``None`` restores the default."""
+        with self._lock:
+            current = self.table()
+            if name is not None:
+                self._check_path(current, name)
+            self._default_path = name
+            # get_surrogate(name) objects and call forms pin the path they resolved.
+            self._swap(replace(current, default_path=name, fast={}, forms={}, bound={}))
+
+    def get_default_path(self) -> str:
+        """The path used for ``path=None``: set_default_path, the environment, or custom_op."""
+        current = self.table()
+        if current.default_path is not None:
+            return current.default_path
+        from_env = env_text(PATH_VARIABLE) if self._environment else ""
+        if from_env:
+            if from_env not in current.paths:
+                raise UnknownPathError(
+                    unknown_name_message(
+                        f"path (from {PATH_VARIABLE})", from_env, self.list_paths()
+                    )
+                )
+            return from_env
+        if current.path_status.get(DEFAULT_PATH, (False, ""))[0]:
+            return DEFAULT_PATH
+        return FALLBACK_PATH
+
+    # --- lookups -------------------------------------------------------------------------
+
+    def list_surrogates(self) -> tuple[str, ...]:
+        """Registered surrogate names: built-ins first, then third-party ones by name."""
+        return _ordered(self.table().surrogates)
+
+    def list_paths(self) -> tuple[str, ...]:
+        """Registered path names: built-ins first, then third-party ones by name."""
+        return _ordered(self.table().paths)
+
+    def get_spec(self, name: str) -> SurrogateSpec:
+        """The registered spec for a surrogate name."""
+        provided = self.table().surrogates.get(name) if isinstance(name, str) else None
+        if provided is None:
+            raise UnknownSurrogateError(
+                unknown_name_message("surrogate", name, self.list_surrogates())
+            )
+        spec: SurrogateSpec = provided.item
+        return spec
+
+    def resolve(self, name: str, path: str | None = None) -> SurrogateFn:
+        """The implementation ``fn(x, **params)`` of (name, path); cached after the first call."""
+        current = self.table()
+        fn = current.fast.get((name, path))
+        if fn is not None:
+            return fn
+        if not isinstance(name, str) or name not in current.surrogates:
+            raise UnknownSurrogateError(
+                unknown_name_message("surrogate", name, self.list_surrogates())
+            )
+        if path is not None and not isinstance(path, str):
+            raise TypeError(f"path must be a string or None, got {type(path).__name__} {path!r}")
+        actual = self.get_default_path() if path is None else path
+        self._check_path(current, actual)
+        result = self._build_pair(current, name, actual)
+        if isinstance(result, Exception):
+            raise result
+        current.fast[(name, path)] = result
+        return result
+
+    def coverage(self, name: str, path: str) -> tuple[bool, str]:
+        """Whether (name, path) resolves here, and why not."""
+        try:
+            self.resolve(name, path)
+        except LookupError as error:
+            return False, str(error)
+        return True, ""
+
+    def get_surrogate(self, name: str, path: str | None = None, **params: Any) -> Surrogate:
+        """A picklable callable ``f(x)`` for (name, path) with ``params`` bound."""
+        current = self.table()
+        key: tuple[Any, ...] | None = (name, path, *params.items())
+        try:
+            cached = current.bound.get(key)
+        except TypeError:  # an unhashable parameter value (a tensor is hashable, lists are not)
+            cached, key = None, None
+        if cached is not None:
+            return cached
+        spec = self.get_spec(name)
+        actual = self.get_default_path() if path is None else path
+        fn = self.resolve(name, actual)
+        surrogate = Surrogate(spec, actual, spec.bind((), params), fn)
+        if key is not None and not any(hasattr(v, "data_ptr") for v in params.values()):
+            current.bound[key] = surrogate
+        return surrogate
+
+    def call_form_entry(
+        self, name: str, path: str | None
+    ) -> tuple[SurrogateFn, Callable[..., Any]]:
+        """``(callable, binder)`` for a call form of ``name`` on ``path`` (cached)."""
+        current = self.table()
+        entry = current.forms.get((name, path))
+        if entry is None:
+            entry = (self.resolve(name, path), _binder(self.get_spec(name)))
+            current.forms[(name, path)] = entry
+        return entry
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _check_path(self, current: Table, path: str) -> None:
+        if path not in current.paths:
+            raise UnknownPathError(unknown_name_message("path", path, self.list_paths()))
+        ok, reason = current.path_status[path]
+        if not ok:
+            raise PathUnavailableError(
+                f"path {path!r} is registered but unavailable here: {reason}"
+            )
+
+    def _build_pair(self, current: Table, name: str, path: str) -> SurrogateFn | Exception:
+        key = (name, path)
+        with self._lock:
+            if key in current.built:
+                return current.built[key]
+            override = current.implementations.get(key)
+            result: SurrogateFn | Exception
+            if override is not None:
+                result = override.item.fn
+            else:
+                result = _build_with(current.paths[path], current.surrogates[name].item)
+            current.built[key] = result
+            return result
+
+
+def _given(plugin: object) -> Callable[[], object]:
+    return lambda: plugin
+
+
+def _builtin_pairs(table: Table) -> frozenset[tuple[str, str]]:
+    """Pairs of a built-in surrogate and a built-in path: no Implementation may replace them."""
+    surrogates = [name for name, p in table.surrogates.items() if p.record.builtin]
+    paths = [name for name, p in table.paths.items() if p.record.builtin]
+    return frozenset((s, p) for s in surrogates for p in paths)
+
+
+def _build_with(path: Provided, spec: SurrogateSpec) -> SurrogateFn | Exception:
+    try:
+        result = path.item.build(spec)
+        if not callable(result):
+            raise TypeError(f"build() returned {type(result).__name__}, not a callable")
+        return result  # type: ignore[no-any-return]
+    except NotImplementedError as gap:
+        return UnsupportedPairError(
+            f"path {path.item.name!r} does not cover surrogate {spec.name!r}: {gap}"
         )
-    chosen = ordered[0]
-    warnings.warn(
-        f"{noun} {_label(key)!r} is provided by several distributions ({names}); using "
-        f"{chosen.record.distribution} (first by name). Choose with "
-        f"sc_neurocore.prefer({_label(key)!r}, '<distribution>') or "
-        f"{PREFER_VARIABLE}={_label(key)}=<distribution>",
-        PluginWarning,
-        stacklevel=5,
-    )
-    return chosen, f"first by distribution name among {names} (conflict)"
+    except Exception as error:
+        failure = UnsupportedPairError(
+            f"path {path.item.name!r} (from {path.record.distribution}) failed to build "
+            f"surrogate {spec.name!r}: {type(error).__name__}: {error}"
+        )
+        warnings.warn(str(failure), PluginWarning, stacklevel=5)
+        return failure
 
 
-def _build_table() -> Table:
-    table = Table(discover())
-    prefs = _parse_preferences()
-    targets: dict[str, dict[Any, Provided]] = {
-        "surrogates": table.surrogates,
-        "paths": table.paths,
-        "implementations": table.implementations,
-    }
-    for kind, target in targets.items():
-        grouped: dict[Any, list[Provided]] = {}
-        for item, record in table.discovered.contributions.get(kind, []):
-            grouped.setdefault(_key_of(kind, item), []).append(Provided(item, record))
-        for key, claims in grouped.items():
-            winner, reason = _decide(kind, key, claims, prefs)
-            target[key] = winner
-            table.claims[(kind, key)] = claims
-            table.decisions[(kind, key)] = reason
-    for name, provided in table.paths.items():
-        table.path_status[name] = _path_available(provided.item)
-    return table
+def _binder(spec: SurrogateSpec) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, float]]:
+    """Bind call-form arguments to the spec's parameters, with a fast path for positionals."""
+    from .spec import check_param
+
+    name, names = spec.name, spec.param_names
+
+    def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, float]:
+        if not kwargs and len(args) == len(names):
+            return {key: check_param(name, key, value) for key, value in zip(names, args)}
+        return spec.bind(args, kwargs)
+
+    return bind
 
 
 def _path_available(path: ExecutionPath) -> tuple[bool, str]:
@@ -176,192 +388,84 @@ def _path_available(path: ExecutionPath) -> tuple[bool, str]:
         return False, f"available() raised {type(error).__name__}: {error}"
 
 
-def table() -> Table:
-    """The current snapshot, loading plugins on first use (thread-safe)."""
-    current = _table
-    if current is not None:
-        return current
-    return _load()
-
-
-def _load() -> Table:
-    global _table
-    with _lock:
-        if _table is None:
-            _table = _build_table()
-        return _table
-
-
-def refresh_plugins() -> None:
-    """Rescan entry points, e.g. after ``pip install`` of a plugin into this process."""
-    global _table
-    import importlib
-
-    import importlib_metadata
-
-    importlib.invalidate_caches()
-    getattr(importlib_metadata, "_cache_clear", lambda: None)()
-    with _lock:
-        _table = None
-        _fast.clear()
-        _bound.clear()
-        _load()
-
-
-def prefer(name: str, distribution: str | None) -> None:
-    """Resolve a name claimed by several third-party distributions in favour of one.
-
-    ``name`` is a surrogate or path name (``"surrogate@path"`` for an Implementation);
-    ``distribution`` is the winner's distribution (or entry-point) name, ``None`` to
-    forget the choice.  Overrides ``SC_NEUROCORE_PREFER``; built-ins always win.
-    """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"prefer(): name must be a non-empty string, got {name!r}")
-    if distribution is not None and (not isinstance(distribution, str) or not distribution):
-        raise TypeError(
-            f"prefer(): distribution must be a non-empty string or None, got {distribution!r}"
-        )
-    with _lock:
-        if distribution is None:
-            _preferences.pop(name, None)
-        else:
-            _preferences[name] = _normalize(distribution)
-    refresh_plugins()
-
-
-def list_surrogates() -> tuple[str, ...]:
-    return _ordered(table().surrogates)
-
-
-def list_paths() -> tuple[str, ...]:
-    return _ordered(table().paths)
-
-
 def _ordered(entries: dict[str, Provided]) -> tuple[str, ...]:
     builtin = [name for name, p in entries.items() if p.record.builtin]
     others = sorted(name for name, p in entries.items() if not p.record.builtin)
     return tuple(builtin + others)
 
 
-def get_spec(name: str) -> SurrogateSpec:
-    """The registered spec for a surrogate name."""
-    provided = table().surrogates.get(name)
-    if provided is None:
-        raise UnknownSurrogateError(unknown_name_message("surrogate", name, list_surrogates()))
-    spec: SurrogateSpec = provided.item
-    return spec
+#: The process-wide registry behind ``sc_neurocore.get_surrogate`` and friends.
+default_registry = Registry()
+
+
+def restore_surrogate(name: str, path: str, params: tuple[tuple[str, float], ...]) -> Surrogate:
+    """Unpickle a :class:`~sc_neurocore.core.bound.Surrogate` through the default registry."""
+    return default_registry.get_surrogate(name, path, **dict(params))
+
+
+def table() -> Table:
+    """The default registry's current snapshot (discovering plugins on first use)."""
+    return default_registry.table()
+
+
+def refresh_plugins() -> None:
+    """Rescan plugins now, e.g. after ``pip install`` of a plugin into this process."""
+    default_registry.refresh()
+
+
+def prefer(name: str, distribution: str | None) -> None:
+    """Resolve a name claimed by several third-party distributions in favour of one.
+
+    ``name`` is a surrogate or path name (``"surrogate@path"`` for an Implementation);
+    ``distribution`` is the winner's distribution (or entry-point) name, ``None`` to forget
+    the choice.  Overrides ``SC_NEUROCORE_PREFER``; built-ins always win.
+    """
+    default_registry.prefer(name, distribution)
 
 
 def set_default_path(name: str | None) -> None:
     """Choose the path used when ``path=None``; ``None`` restores the default."""
-    global _default_path
-    if name is not None:
-        _check_path(table(), name)
-    with _lock:
-        _default_path = name
-        _fast.clear()
-        _bound.clear()  # get_surrogate(name) objects pin the path they resolved
+    default_registry.set_default_path(name)
 
 
 def get_default_path() -> str:
-    if _default_path is not None:
-        return _default_path
-    from_env = os.environ.get(PATH_VARIABLE, "").strip()
-    current = table()
-    if from_env:
-        if from_env not in current.paths:
-            raise UnknownPathError(
-                unknown_name_message(f"path (from {PATH_VARIABLE})", from_env, list_paths())
-            )
-        return from_env
-    if current.path_status.get(DEFAULT_PATH, (False, ""))[0]:
-        return DEFAULT_PATH
-    return FALLBACK_PATH
+    """The path used for ``path=None``: set_default_path, ``SC_NEUROCORE_SURROGATE_PATH``, or
+    ``custom_op`` (``legacy_autograd`` where custom_op is unavailable)."""
+    return default_registry.get_default_path()
 
 
-def _check_path(current: Table, path: str) -> None:
-    if path not in current.paths:
-        raise UnknownPathError(unknown_name_message("path", path, list_paths()))
-    ok, reason = current.path_status[path]
-    if not ok:
-        raise PathUnavailableError(f"path {path!r} is registered but unavailable here: {reason}")
+def list_surrogates() -> tuple[str, ...]:
+    """Registered surrogate names: built-ins first, then third-party ones by name."""
+    return default_registry.list_surrogates()
+
+
+def list_paths() -> tuple[str, ...]:
+    """Registered path names: built-ins first, then third-party ones by name."""
+    return default_registry.list_paths()
+
+
+def get_spec(name: str) -> SurrogateSpec:
+    """The registered :class:`~sc_neurocore.core.spec.SurrogateSpec` of a surrogate name."""
+    return default_registry.get_spec(name)
 
 
 def resolve(name: str, path: str | None = None) -> SurrogateFn:
     """The implementation ``fn(x, **params)`` of (name, path); cached after the first call."""
-    fn = _fast.get((name, path))
-    if fn is not None:
-        return fn
-    current = table()
-    if not isinstance(name, str) or name not in current.surrogates:
-        raise UnknownSurrogateError(unknown_name_message("surrogate", name, list_surrogates()))
-    if path is not None and not isinstance(path, str):
-        raise TypeError(f"path must be a string or None, got {type(path).__name__} {path!r}")
-    actual = get_default_path() if path is None else path
-    _check_path(current, actual)
-    result = _build_pair(current, name, actual)
-    if isinstance(result, Exception):
-        raise result
-    _fast[(name, path)] = result
-    return result
-
-
-def _build_pair(current: Table, name: str, path: str) -> SurrogateFn | Exception:
-    key = (name, path)
-    with _lock:
-        if key in current.built:
-            return current.built[key]
-        override = current.implementations.get(key)
-        result: SurrogateFn | Exception
-        if override is not None:
-            result = override.item.fn
-        else:
-            path_provider = current.paths[path]
-            try:
-                result = path_provider.item.build(current.surrogates[name].item)
-                if not callable(result):
-                    raise TypeError(f"build() returned {type(result).__name__}, not a callable")
-            except NotImplementedError as gap:
-                result = UnsupportedPairError(
-                    f"path {path!r} does not cover surrogate {name!r}: {gap}"
-                )
-            except Exception as error:
-                result = UnsupportedPairError(
-                    f"path {path!r} (from {path_provider.record.distribution}) failed to build "
-                    f"surrogate {name!r}: {type(error).__name__}: {error}"
-                )
-                warnings.warn(str(result), PluginWarning, stacklevel=4)
-        current.built[key] = result
-        return result
+    return default_registry.resolve(name, path)
 
 
 def coverage(name: str, path: str) -> tuple[bool, str]:
     """Whether (name, path) resolves here, and why not."""
-    try:
-        resolve(name, path)
-    except LookupError as error:
-        return False, str(error)
-    return True, ""
+    return default_registry.coverage(name, path)
 
 
-_bound: dict[Any, Any] = {}
+def get_surrogate(name: str, path: str | None = None, **params: Any) -> Surrogate:
+    """A picklable, comparable callable ``f(x)`` for (name, path) with ``params`` bound.
 
-
-def get_surrogate(name: str, path: str | None = None, **params: Any) -> Callable[..., Any]:
-    """A picklable callable ``f(x)`` for (name, path) with ``params`` bound."""
-    key: tuple[Any, ...] | None = (name, path, *params.items()) if params else (name, path)
-    try:
-        cached = _bound.get(key)
-    except TypeError:  # an unhashable parameter value (a tensor is hashable, lists are not)
-        cached, key = None, None
-    if cached is not None:
-        return cached
-    from .bound import Surrogate
-
-    spec = get_spec(name)
-    actual = get_default_path() if path is None else path
-    fn = resolve(name, actual)
-    surrogate = Surrogate(name, actual, spec.bind((), params), fn)
-    if key is not None and not any(hasattr(v, "data_ptr") for v in params.values()):
-        _bound[key] = surrogate
-    return surrogate
+    ``path=None`` pins the default path at the time of the call.  Raises
+    :class:`~sc_neurocore.core.errors.UnknownSurrogateError`,
+    :class:`~sc_neurocore.core.errors.UnknownPathError` (both with suggestions),
+    :class:`~sc_neurocore.core.errors.PathUnavailableError` or ``TypeError``/``ValueError``
+    for bad parameters.
+    """
+    return default_registry.get_surrogate(name, path, **params)

@@ -18,7 +18,6 @@ here cannot tell.  ``empty_cache()`` returns the memory;
 from __future__ import annotations
 
 import ctypes
-import os
 import sys
 import threading
 from collections.abc import Callable
@@ -27,6 +26,7 @@ import torch
 from torch import Tensor
 
 from ..core.compat import storage_use_count
+from ..core.settings import env_flag
 
 __all__ = ["empty_cache", "sequence_buffer", "set_pooling"]
 
@@ -54,7 +54,7 @@ def _load_madvise() -> Callable[..., int] | None:
 
 
 _madvise = _load_madvise()
-_enabled = os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+_enabled = env_flag(ENV_SWITCH, True)
 _lock = threading.Lock()
 _pool: list[torch.UntypedStorage] = []  # most recently used last
 

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..core.bound import CallForm, Surrogate
 from ..core.callforms import atan_surrogate
 
 Value = float | Tensor
@@ -83,28 +84,22 @@ def check_surrogate(surrogate_fn: object) -> SurrogateCallable:
     return surrogate_fn  # type: ignore[return-value]
 
 
-def _spec_defaults(name: str) -> dict[str, float]:
-    from ..core.registry import get_spec
-
-    try:
-        return dict(get_spec(name).defaults)
-    except LookupError:
-        return {}
-
-
 def describe_surrogate(fn: object) -> str:
     """``name(path=..., p=v)`` for call forms, ``get_surrogate`` objects and partials of them."""
     keywords: dict[str, Any] = {}
     if isinstance(fn, functools.partial):
         keywords, fn = dict(fn.keywords), fn.func
-    name = getattr(fn, "name", None) or getattr(fn, "surrogate_name", None)
-    if not isinstance(name, str):
-        return getattr(fn, "__qualname__", None) or repr(fn)
-    if hasattr(fn, "params") and hasattr(fn, "path"):  # a bound Surrogate
-        path, params = fn.path, dict(fn.params)
+    if isinstance(fn, Surrogate):
+        path, params = fn.path, fn.params
+    elif isinstance(fn, CallForm):
+        path = keywords.pop("path", fn.path) or "default"
+        try:
+            params = {**fn.spec.defaults, **keywords}
+        except LookupError:  # the surrogate is not registered (any more): show the name only
+            params = keywords
     else:
-        path = keywords.pop("path", getattr(fn, "surrogate_path", None)) or "default"
-        params = {**_spec_defaults(name), **keywords}
+        return getattr(fn, "__qualname__", None) or repr(fn)
+    name = fn.surrogate if isinstance(fn, CallForm) else fn.name
     details = "".join(f", {key}={value!r}" for key, value in params.items())
     return f"{name}(path={path}{details})"
 

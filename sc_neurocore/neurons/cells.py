@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..core.settings import positive_int
 from ..core.spec import check_state
 from .base import (
     LeakyCell,
@@ -332,8 +333,7 @@ class RecurrentLIFCell(LIFCell):
         learn_beta: bool = False,
         learn_threshold: bool = False,
     ) -> None:
-        if isinstance(n_neurons, bool) or not isinstance(n_neurons, int) or n_neurons < 1:
-            raise ValueError(f"n_neurons must be a positive int, got {n_neurons!r}")
+        positive_int("n_neurons", n_neurons)
         super().__init__(beta, threshold, surrogate_fn, learn_beta, learn_threshold)
         self.recurrent = nn.Linear(n_neurons, n_neurons, bias=False)
 

@@ -21,8 +21,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..core.bound import Surrogate
+from ..core.bound import CallForm, Surrogate
 from ..core.compat import transforms_active as _transforms_active
+
+# An operator's schema carries the surrogate's name (an exported program holds nothing
+# else), so the fused operators, not the layers, turn a name back into its spec.
 from ..core.registry import get_spec
 from ..core.spec import check_like
 from ..kernels.buffers import empty_cache, sequence_buffer
@@ -331,18 +334,19 @@ def fused_surrogate(fn: object) -> FusedKey | None:
             return None
         keywords, fn = dict(fn.keywords), fn.func
         keywords.pop("path", None)
+    # By type only: a user's wrapper (functools.wraps copies attributes) runs stepwise.
     if isinstance(fn, Surrogate):
-        name, params = fn.name, fn.params
-    elif isinstance(getattr(fn, "surrogate_name", None), str) and hasattr(fn, "surrogate_path"):
-        name, params = fn.surrogate_name, {}  # type: ignore[attr-defined]
+        params: dict[str, Any] = fn.params
+    elif isinstance(fn, CallForm):
+        params = {}
     else:
         return None
     try:
-        spec = get_spec(name)
+        spec = fn.spec
         values = spec.bind((), {**params, **keywords})
     except (LookupError, TypeError, ValueError):
         return None
-    return name, tuple(values.values())
+    return spec.name, tuple(values.values())
 
 
 class LIF(LeakyCell):

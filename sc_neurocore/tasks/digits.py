@@ -9,6 +9,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from ..core.settings import positive_int
+
 __all__ = ["Digits", "batches", "load_digits"]
 
 #: The split never depends on the training seed, so results compare across seeds.
@@ -51,8 +53,7 @@ def batches(
     generator: torch.Generator | None = None,
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """``(x, y)`` mini-batches along the first dimension; shuffled by ``generator`` if asked."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    positive_int("batch_size", batch_size)
     order = torch.randperm(len(x), generator=generator) if shuffle else torch.arange(len(x))
     for start in range(0, len(x), batch_size):
         index = order[start : start + batch_size]

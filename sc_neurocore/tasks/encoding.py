@@ -5,14 +5,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..core.settings import positive_int
+
 __all__ = ["latency_encode", "rate_encode"]
 
 
 def _check(x: object, timesteps: object) -> Tensor:
     if not isinstance(x, Tensor) or not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor, got {type(x).__name__}")
-    if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
-        raise ValueError(f"timesteps must be a positive int, got {timesteps!r}")
+    positive_int("timesteps", timesteps)
     if x.numel() and bool(((x < 0) | (x > 1)).any()):
         raise ValueError(
             f"x must hold intensities in [0, 1], got values in [{x.min().item()}, {x.max().item()}]"

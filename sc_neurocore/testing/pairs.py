@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..core.discovery import _normalize
 from ..core.errors import UnknownPathError, UnknownSurrogateError, unknown_name_message
 from ..core.registry import coverage, list_paths, list_surrogates, table
+from ..core.settings import normalize_distribution
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,8 @@ def select_pairs(
     current = table()
     wanted_surrogates = set(_check_names("surrogate", surrogates, list_surrogates()))
     wanted_paths = set(_check_names("path", paths, list_paths()))
-    wanted_dists = {_normalize(d) for d in distributions}
-    known_dists = {_normalize(r.distribution) for r in current.discovered.records}
+    wanted_dists = {normalize_distribution(d) for d in distributions}
+    known_dists = {normalize_distribution(r.distribution) for r in current.discovered.records}
     unknown = wanted_dists - known_dists
     if unknown:
         raise LookupError(
@@ -69,7 +69,10 @@ def select_pairs(
                 continue
             s_dist = current.surrogates[surrogate].record.distribution
             p_dist = current.paths[path].record.distribution
-            if wanted_dists and not wanted_dists & {_normalize(s_dist), _normalize(p_dist)}:
+            if wanted_dists and not wanted_dists & {
+                normalize_distribution(s_dist),
+                normalize_distribution(p_dist),
+            }:
                 continue
             covered, reason = coverage(surrogate, path)
             selected.append(Pair(surrogate, path, s_dist, p_dist, covered, reason))

@@ -3,27 +3,6 @@
 Nothing is defined here; each name lives in the module that owns it.
 """
 
-from ..core.callforms import (
-    SURROGATE_PATHS,
-    atan_surrogate,
-    atan_surrogate_custom_op,
-    atan_surrogate_legacy,
-    fast_sigmoid,
-    fast_sigmoid_custom_op,
-    fast_sigmoid_legacy,
-    sigmoid_surrogate,
-    sigmoid_surrogate_custom_op,
-    sigmoid_surrogate_legacy,
-    straight_through,
-    straight_through_custom_op,
-    straight_through_legacy,
-    superspike,
-    superspike_custom_op,
-    superspike_legacy,
-    triangular,
-    triangular_custom_op,
-    triangular_legacy,
-)
 from ..networks import SpikingNet
 from ..neurons.cells import (
     AdExCell,
@@ -42,8 +21,11 @@ from ..tasks.digits import Digits, batches, load_digits
 from ..tasks.encoding import latency_encode, rate_encode
 from ..tasks.loops import Evaluation, evaluate, predict, train_epoch
 from ..tasks.losses import spike_count_cross_entropy
+from . import surrogate
+from .surrogate import *  # noqa: F403  (the 18 call forms and SURROGATE_PATHS)
 
 __all__ = [
+    *surrogate.__all__,
     "ALIFCell",
     "AdExCell",
     "AlphaCell",
@@ -55,37 +37,18 @@ __all__ = [
     "LIFCell",
     "LapicqueCell",
     "RecurrentLIFCell",
-    "SURROGATE_PATHS",
     "SecondOrderLIFCell",
     "SpikingNet",
     "SynapticCell",
-    "atan_surrogate",
-    "atan_surrogate_custom_op",
-    "atan_surrogate_legacy",
     "batches",
     "compiled_kernel_status",
     "evaluate",
-    "fast_sigmoid",
-    "fast_sigmoid_custom_op",
-    "fast_sigmoid_legacy",
     "latency_encode",
     "load_digits",
     "predict",
     "rate_encode",
     "release_buffers",
     "set_compiled_kernels",
-    "sigmoid_surrogate",
-    "sigmoid_surrogate_custom_op",
-    "sigmoid_surrogate_legacy",
     "spike_count_cross_entropy",
-    "straight_through",
-    "straight_through_custom_op",
-    "straight_through_legacy",
-    "superspike",
-    "superspike_custom_op",
-    "superspike_legacy",
     "train_epoch",
-    "triangular",
-    "triangular_custom_op",
-    "triangular_legacy",
 ]

@@ -16,7 +16,6 @@ kernels with the same results; :func:`native_status` says which and why.
 from __future__ import annotations
 
 import ctypes
-import os
 import subprocess  # noqa: F401  (tests patch subprocess.run through this module)
 import threading
 from dataclasses import dataclass
@@ -25,7 +24,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ...core.settings import env_flag
 from ...core.spec import SurrogateSpec
+from ..torch.lif import initial_membrane
 from .build import (
     BUILD_ATTEMPTS,
     ENV_CACHE,
@@ -102,13 +103,6 @@ def _pointer(name: str, tensor: Tensor, dtype: torch.dtype, numel: int) -> int:
     return tensor.data_ptr()
 
 
-def _initial_membrane(v0: Tensor | None, x: Tensor) -> Tensor:
-    """``v_0`` as a contiguous array in x's dtype (zeros when omitted)."""
-    if v0 is None:
-        return torch.zeros(x.shape[1:], dtype=x.dtype)
-    return v0.to(x.dtype).contiguous()
-
-
 def _parameter_arrays(
     beta: Tensor | float, threshold: Tensor | float, x: Tensor
 ) -> tuple[Tensor, Tensor, bool]:
@@ -151,7 +145,7 @@ class NativeLIF:
     ) -> tuple[Tensor, Tensor]:
         """Fill ``spikes`` (a contiguous buffer like ``x``); return ``(spikes, v_T)``."""
         x = x.contiguous()
-        v0 = _initial_membrane(v0, x)
+        v0 = initial_membrane(x, v0)
         beta_array, threshold_array, per_neuron = _parameter_arrays(beta, threshold, x)
         v_out = torch.empty(x.shape[1:], dtype=x.dtype)
         steps, n, chunk, threads = self._layout(x)
@@ -189,7 +183,7 @@ class NativeLIF:
         dL/dthreshold.  A ``grad_spikes`` expanded from one value is read as that value.
         The spikes are not needed: recomputing the membrane recomputes them exactly.
         """
-        x, v0 = x.contiguous(), _initial_membrane(v0, x)
+        x, v0 = x.contiguous(), initial_membrane(x, v0)
         broadcast = grad_spikes.numel() > 0 and all(stride == 0 for stride in grad_spikes.stride())
         grad_spikes = (grad_spikes.reshape(-1)[:1] if broadcast else grad_spikes).to(x.dtype)
         grad_spikes = grad_spikes.contiguous()
@@ -235,7 +229,7 @@ class NativeLIF:
         return out
 
 
-_enabled = os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+_enabled = env_flag(ENV_SWITCH, True)
 _lock = threading.Lock()
 #: (name, c_grad) -> the loaded kernels, or the reason there are none
 _built: dict[tuple[str, str], NativeLIF | str] = {}

@@ -64,7 +64,7 @@ def _subtract_reset(out: Tensor, h: Tensor, spikes: Tensor, threshold: Value) ->
     return torch.sub(h, spikes, alpha=threshold, out=out)
 
 
-def _initial_membrane(x: Tensor, v0: Tensor | None) -> Tensor:
+def initial_membrane(x: Tensor, v0: Tensor | None) -> Tensor:
     """A fresh contiguous ``v_0``: zeros, or ``v0`` cast to the input dtype."""
     v = torch.empty_like(x[0], memory_format=torch.contiguous_format)
     return v.zero_() if v0 is None else v.copy_(v0)
@@ -75,7 +75,7 @@ def lif_forward(
 ) -> tuple[Tensor, Tensor]:
     """``(spikes, v_T)`` for time-major ``x``; the membrane is updated in place."""
     spikes = sequence_buffer(x)
-    v = _initial_membrane(x, v0)
+    v = initial_membrane(x, v0)
     for t in range(x.shape[0]):
         s_t = spikes[t]
         _multiply_add(v, x[t], beta, v)  # v holds h_t
@@ -88,7 +88,7 @@ def recompute_membrane(
     out: Tensor, x: Tensor, spikes: Tensor, v0: Tensor | None, beta: Value, threshold: Value
 ) -> Tensor:
     """Write the pre-reset membrane ``h_t`` into ``out[t]``: the forward again, spikes known."""
-    v = _initial_membrane(x, v0)
+    v = initial_membrane(x, v0)
     for t in range(x.shape[0]):
         h_t = out[t]
         _multiply_add(h_t, x[t], beta, v)
@@ -151,7 +151,7 @@ def _previous_membrane(
     )
     if start > 0:
         return v_prev
-    return torch.cat((_initial_membrane(h, v0).unsqueeze(0), v_prev))
+    return torch.cat((initial_membrane(h, v0).unsqueeze(0), v_prev))
 
 
 def _following_grad_v(grad_h: Tensor, grad_v: Tensor, start: int, stop: int, beta: Value) -> Tensor:

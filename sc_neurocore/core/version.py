@@ -1,0 +1,3 @@
+"""The release of this source tree (``sc_neurocore.__version__``)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,166 @@
+"""The import rules of docs/architecture.md, checked on the source tree.
+
+Every import statement of the package (module level and inside functions) is read with
+``ast``; each folder may import only what its rule allows, nobody imports a private name
+from another module, and module-level imports form no cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "sc_neurocore"
+ROOT = "sc_neurocore"
+
+#: What the kernels of every backend may know: formulas, tensors and settings.
+KERNEL_SAFE = ("core.spec", "core.formula", "core.settings", "core.compat", "core.errors")
+
+#: folder or module (relative to the package) -> prefixes it may import (relative too).
+RULES: dict[str, tuple[str, ...]] = {
+    "core": ("core",),
+    "kernels": ("kernels", *KERNEL_SAFE),
+    "surrogates": ("core.spec", "core.hookspecs", "core.formula", "kernels"),
+    "paths": ("paths", "kernels", "core.hookspecs", *KERNEL_SAFE),
+    "neurons": ("neurons", "kernels", "core.bound", "core.callforms", *KERNEL_SAFE),
+    "networks": ("neurons", "kernels", "core.bound", "core.callforms", *KERNEL_SAFE),
+    "__init__": ("core",),
+}
+
+#: Imports that break a rule on purpose, each with the reason (docs/architecture.md).
+EXCEPTIONS: dict[tuple[str, str], str] = {
+    ("neurons.fused", "core.registry"): (
+        "the fused operators' schema carries a surrogate's name (an exported program holds "
+        "nothing else), so the operator, not the layer, turns the name back into a spec"
+    ),
+}
+
+
+def _module_name(path: Path) -> str:
+    relative = path.relative_to(PACKAGE).with_suffix("")
+    parts = relative.parts[:-1] if relative.name == "__init__" else relative.parts
+    return ".".join(parts) or "__init__"
+
+
+def _resolve(module: str, node: ast.ImportFrom, is_package: bool) -> str:
+    """The absolute target (relative to the package) of a ``from ... import``."""
+    if node.level == 0:
+        return (node.module or "").removeprefix(ROOT).lstrip(".")
+    base = module.split(".") if module != "__init__" else []
+    if not is_package:
+        base = base[:-1]
+    base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+    return ".".join([*base, *([node.module] if node.module else [])])
+
+
+def _imports() -> list[tuple[str, str, list[str], bool]]:
+    """(importer, imported, names, at module level) for every import inside the package."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module, is_package = _module_name(path), path.name == "__init__.py"
+        tree = ast.parse(path.read_text())
+        top_level = {id(node) for node in tree.body}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                if node.level == 0 and not (node.module or "").startswith(ROOT):
+                    continue
+                target = _resolve(module, node, is_package)
+                names = [alias.name for alias in node.names]
+                # "from . import x" imports the submodule x
+                if node.module is None or target in ("", module.rpartition(".")[0]):
+                    for name in names:
+                        found.append(
+                            (module, f"{target}.{name}".strip("."), [], id(node) in top_level)
+                        )
+                    continue
+                found.append((module, target, names, id(node) in top_level))
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith(ROOT + "."):
+                        target = alias.name.removeprefix(ROOT + ".")
+                        found.append((module, target, [], id(node) in top_level))
+    return found
+
+
+def _group(module: str) -> str:
+    return module.split(".")[0]
+
+
+def _allowed(module: str, target: str) -> bool:
+    rule = RULES.get(_group(module))
+    if rule is None or target in ("", "__init__"):
+        return True
+    return any(target == prefix or target.startswith(prefix + ".") for prefix in rule)
+
+
+def test_the_rules_see_the_whole_package() -> None:
+    imports = _imports()
+    assert len(imports) > 100
+    assert {_group(module) for module, *_ in imports} >= set(RULES) - {"surrogates"}
+
+
+@pytest.mark.parametrize("group", sorted(RULES))
+def test_each_folder_imports_only_what_its_rule_allows(group: str) -> None:
+    broken = [
+        f"{module} imports {target}"
+        for module, target, _, _ in _imports()
+        if _group(module) == group
+        and not _allowed(module, target)
+        and (module, target) not in EXCEPTIONS
+    ]
+    assert not broken, "\n".join(broken)
+
+
+def test_nobody_imports_a_private_name_of_another_module() -> None:
+    private = [
+        f"{module} imports {name} from {target}"
+        for module, target, names, _ in _imports()
+        for name in names
+        if name.startswith("_") and name != "__version__" and target != module
+    ]
+    assert not private, "\n".join(private)
+
+
+def test_module_level_imports_form_no_cycle() -> None:
+    modules = {_module_name(path) for path in PACKAGE.rglob("*.py")}
+    edges: dict[str, set[str]] = {module: set() for module in modules}
+    for module, target, names, top in _imports():
+        if not top:
+            continue
+        for candidate in [f"{target}.{name}" for name in names] + [target]:
+            if candidate in modules and candidate != module:
+                edges[module].add(candidate)
+                break
+    # A package's __init__ importing its own submodules is how re-exports work: not a cycle.
+    state: dict[str, int] = {}
+    cycle: list[str] = []
+
+    def visit(node: str, trail: list[str]) -> bool:
+        state[node] = 1
+        for nxt in sorted(edges[node]):
+            if nxt.startswith(node + ".") or node == "__init__":
+                continue
+            if state.get(nxt) == 1:
+                cycle.extend([*trail, node, nxt])
+                return True
+            if state.get(nxt) is None and visit(nxt, [*trail, node]):
+                return True
+        state[node] = 2
+        return False
+
+    for module in sorted(modules):
+        if state.get(module) is None and visit(module, []):
+            break
+    assert not cycle, " -> ".join(cycle)
+
+
+def test_architecture_page_names_every_folder_and_top_level_module() -> None:
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    entries = [p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()]
+    entries += [
+        p.name for p in PACKAGE.glob("*.py") if p.name not in ("__init__.py", "__main__.py")
+    ]
+    missing = [name for name in entries if name.removesuffix(".py") not in page]
+    assert not missing, f"docs/architecture.md does not mention {missing}"

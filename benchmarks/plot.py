@@ -1,8 +1,9 @@
 """Bar chart of a benchmark run: ``python benchmarks/plot.py [results.json] [out.png]``.
 
-Left: surrogate fwd+bwd at the largest size as a multiple of one ``torch.mul`` (lower
-is faster), for every path and peer.  Right: LIF layer fwd+bwd throughput.  Needs
-matplotlib (``pip install 'sc-neurocore[plot]'``).
+Top left: surrogate fwd+bwd at the largest size as a multiple of one ``torch.mul`` (lower
+is faster), for every path and peer.  Top right: LIF layer fwd+bwd throughput.  Bottom: the
+open-neuromorphic workload, each candidate's time over the matrix products alone per n.
+Needs matplotlib (``pip install 'sc-neurocore[plot]'``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,44 @@ def surrogate_bars(results: dict[str, Any]) -> tuple[int, list[str], dict[str, l
     return largest, names, series
 
 
+def workload_bars(results: dict[str, Any]) -> tuple[list[int], dict[str, list[float]]]:
+    """The workload's sizes and, per candidate, its time over the matmuls alone at each."""
+    rows = results["sections"].get("workload", {}).get("rows", [])
+    sizes = sorted({row["n"] for row in rows})
+    series: dict[str, list[float]] = {}
+    for row in rows:
+        if row.get("kind") == "baseline":
+            continue
+        values = series.setdefault(row["candidate"], [float("nan")] * len(sizes))
+        values[sizes.index(row["n"])] = row["over_matmuls"]
+    return sizes, series
+
+
+def _plot_workload(axis: Any, results: dict[str, Any]) -> None:
+    import matplotlib.ticker
+
+    sizes, series = workload_bars(results)
+    width = 0.8 / max(len(series), 1)
+    for index, (label, values) in enumerate(series.items()):
+        positions = [i + (index - (len(series) - 1) / 2) * width for i in range(len(sizes))]
+        axis.bar(positions, values, width, label=label)
+    axis.axhline(1.0, color="black", linewidth=0.8)
+    axis.set_xticks(range(len(sizes)), [f"n = {n}" for n in sizes])
+    axis.set_yscale("log")
+    axis.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    axis.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axis.set_yticks([1, 1.5, 2, 3, 5, 10, 20, 50])
+    axis.set_ylabel("fwd+bwd time / matmuls alone (log; lower is faster)")
+    section = results["sections"].get("workload", {})
+    axis.set_title(
+        f"Open-neuromorphic workload: Linear(n, n) + LIF, T={section.get('steps')}, "
+        f"batch {section.get('batch')}"
+    )
+    if series:
+        axis.legend(fontsize=8)
+    axis.grid(axis="y", alpha=0.3)
+
+
 def plot(results: dict[str, Any], output: Path) -> None:
     import matplotlib
 
@@ -46,7 +85,10 @@ def plot(results: dict[str, Any], output: Path) -> None:
 
     largest, names, series = surrogate_bars(results)
     lif = results["sections"].get("lif", {}).get("rows", [])
-    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8), width_ratios=(1.3, 1))
+    figure = plt.figure(figsize=(13, 9.6))
+    grid = figure.add_gridspec(2, 2, width_ratios=(1.3, 1))
+    left, right = figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[0, 1])
+    _plot_workload(figure.add_subplot(grid[1, :]), results)
     width = 0.8 / max(len(series), 1)
     for index, (label, values) in enumerate(series.items()):
         positions = [i + (index - (len(series) - 1) / 2) * width for i in range(len(names))]

@@ -51,8 +51,36 @@ __all__ = [
 ENV_SWITCH = "SC_NEUROCORE_NATIVE"
 SOURCE = Path(__file__).with_name("lif.c")
 DTYPES = {torch.float32: ("float", "f32"), torch.float64: ("double", "f64")}
-#: Bytes of one chunk's membrane history (T x chunk) kept in cache between the two passes.
-CHUNK_BYTES = 1 << 19
+
+
+def cache_size(text: str) -> int | None:
+    """Bytes of a sysfs cache size such as ``"2048K"`` or ``"1M"`` (None if unreadable)."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    text = text.strip().upper()
+    scale = units.get(text[-1:], 1)
+    digits = text[:-1] if text[-1:] in units else text
+    return int(digits) * scale if digits.isdigit() else None
+
+
+def private_cache_bytes(root: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> int | None:
+    """The size of one core's L2 cache (Linux sysfs), or None where it cannot be read."""
+    try:
+        for index in sorted(root.glob("index*")):
+            level = (index / "level").read_text().strip()
+            kind = (index / "type").read_text().strip()
+            if level == "2" and kind in ("Unified", "Data"):
+                return cache_size((index / "size").read_text())
+    except OSError:
+        return None
+    return None
+
+
+#: Bytes of one chunk's membrane history (T x chunk) kept in cache between the two passes:
+#: three quarters of a core's L2 (the rest holds the rows streamed through), 512 KiB where
+#: the size is unknown.  Measured on a 2 MiB L2: 1.5 MiB chunks ran the fwd+bwd 4-16 %
+#: faster than 512 KiB ones.
+_L2_BYTES = private_cache_bytes()
+CHUNK_BYTES = 1 << 19 if _L2_BYTES is None else max(1 << 18, min(3 * _L2_BYTES // 4, 1 << 22))
 #: Neuron-steps per thread below which starting another thread costs more than it saves.
 STEPS_PER_THREAD = 1 << 16
 

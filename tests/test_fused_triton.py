@@ -19,10 +19,13 @@ from sc_neurocore.kernels.fused_choice import fused_kernel_choice, lif_kernels
 from sc_neurocore.kernels.torch.lif import ParameterSums, lif_backward, lif_forward
 from sc_neurocore.kernels.triton import lif as triton_lif_module
 from sc_neurocore.kernels.triton.fused_source import load_kernels
+from sc_neurocore.kernels.triton.leaky import TritonLeaky
 from sc_neurocore.kernels.triton.lif import TritonLIF, triton_status
 from sc_neurocore.kernels.triton.neurons import RESETS, lif_template
-from sc_neurocore.neurons.cells import LIFCell
+from sc_neurocore.neurons.cells import LIFCell, SynapticCell
 from sc_neurocore.neurons.fused import LIF
+from sc_neurocore.neurons.integrator import LeakyIntegrator, LeakyIntegratorCell
+from sc_neurocore.neurons.synaptic import SynapticLIF
 
 SURROGATES = sc_neurocore.list_surrogates()
 STEPS, BATCH, NEURONS = 9, 2, 5
@@ -33,15 +36,16 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Triton's interpreter on, the Triton kernels forced, and their calls counted."""
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     monkeypatch.setenv("SC_NEUROCORE_KERNEL", "triton")
-    counted = {"forward": 0, "backward": 0}
-    for kind in counted:
-        original = getattr(TritonLIF, kind)
+    counted = {"forward": 0, "backward": 0, "leaky forward": 0, "leaky backward": 0}
+    for owner, prefix in ((TritonLIF, ""), (TritonLeaky, "leaky ")):
+        for kind in ("forward", "backward"):
+            original = getattr(owner, kind)
 
-        def spy(self, *args, _kind=kind, _original=original, **kwargs):
-            counted[_kind] += 1
-            return _original(self, *args, **kwargs)
+            def spy(self, *args, _kind=prefix + kind, _original=original, **kwargs):
+                counted[_kind] += 1
+                return _original(self, *args, **kwargs)
 
-        monkeypatch.setattr(TritonLIF, kind, spy)
+            monkeypatch.setattr(owner, kind, spy)
     return counted
 
 
@@ -257,3 +261,59 @@ def test_unset_switch_keeps_cpu_tensors_off_the_interpreter(monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     monkeypatch.delenv("SC_NEUROCORE_KERNEL", raising=False)
     assert not isinstance(lif_kernels(sc_neurocore.get_spec("atan"), torch.zeros(2, 2)), TritonLIF)
+
+
+def _stepped(cell, x, *states):
+    outputs = []
+    for current in x.unbind(0):
+        out = cell(current, *states)
+        states = out[1:] if isinstance(out, tuple) else (out,)
+        outputs.append(out[0] if isinstance(out, tuple) else out)
+    return torch.stack(outputs), *states
+
+
+@pytest.mark.parametrize("learn", [False, True], ids=["fixed", "learned"])
+def test_leaky_integrator_runs_triton_and_matches_its_cell(calls, learn: bool) -> None:
+    beta = torch.linspace(0.5, 0.95, NEURONS, dtype=torch.float64)
+    fused = LeakyIntegrator(beta, learn_beta=learn).double()
+    cell = LeakyIntegratorCell(beta, learn_beta=learn).double()
+    cell.load_state_dict(fused.state_dict())
+    x, v0 = _inputs(seed=5)
+    leaves = [x.clone().requires_grad_(True), v0.clone().requires_grad_(True)]
+    y = fused(*leaves)
+    assert calls["leaky forward"] == 1
+    got = torch.autograd.grad((y * y).sum(), [*leaves, *fused.parameters()])
+    assert calls["leaky backward"] == 1
+    reference = [x.clone().requires_grad_(True), v0.clone().requires_grad_(True)]
+    y_ref, _ = _stepped(cell, *reference)
+    want = torch.autograd.grad((y_ref * y_ref).sum(), [*reference, *cell.parameters()])
+    assert torch.equal(y, y_ref)
+    for mine, expected in zip(got, want, strict=True):
+        torch.testing.assert_close(mine, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", SURROGATES)
+def test_synaptic_lif_runs_triton_and_matches_its_cell(calls, name: str) -> None:
+    if not _runs_triton(name):
+        return
+    options = dict(
+        alpha=0.85, beta=0.8, threshold=0.9, surrogate_fn=sc_neurocore.get_surrogate(name)
+    )
+    options.update(learn_alpha=True, learn_beta=True, learn_threshold=True)
+    fused, cell = SynapticLIF(**options).double(), SynapticCell(**options).double()
+    cell.load_state_dict(fused.state_dict())
+    x, v0 = _inputs(seed=6)
+    i0 = v0 * 0.5
+    leaves = [t.clone().requires_grad_(True) for t in (x, i0, v0)]
+    spikes, i, v = fused(*leaves)
+    loss = (spikes * torch.linspace(-1, 2, spikes.numel()).view_as(spikes)).sum() + (v * i).sum()
+    got = torch.autograd.grad(loss, [*leaves, *fused.parameters()])
+    assert calls["forward"] == calls["leaky forward"] == 1 and calls["backward"] == 1
+    reference = [t.clone().requires_grad_(True) for t in (x, i0, v0)]
+    spikes_ref, i_ref, v_ref = _stepped(cell, *reference)
+    weights = torch.linspace(-1, 2, spikes.numel()).view_as(spikes)
+    loss_ref = (spikes_ref * weights).sum() + (v_ref * i_ref).sum()
+    want = torch.autograd.grad(loss_ref, [*reference, *cell.parameters()])
+    assert torch.equal(spikes, spikes_ref) and bool(spikes.any())
+    for mine, expected in zip(got, want, strict=True):
+        torch.testing.assert_close(mine, expected, rtol=1e-9, atol=1e-11)

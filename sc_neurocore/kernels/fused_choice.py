@@ -15,6 +15,7 @@ from torch import Tensor
 from ..core.settings import env_text
 from ..core.spec import SurrogateSpec
 from .native.lif import NativeLIF, native_lif, native_status
+from .triton.leaky import TritonLeaky, triton_leaky, triton_leaky_status
 from .triton.lif import TritonLIF, triton_lif, triton_status
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "FusedKernels",
     "compute_dtype",
     "fused_kernel_choice",
+    "leaky_kernel_choice",
+    "leaky_kernels",
     "lif_kernels",
     "requested_kernel",
 ]
@@ -80,9 +83,48 @@ def lif_kernels(spec: SurrogateSpec, x: Tensor, reset: str = "subtract") -> Fuse
     return native
 
 
-def compute_dtype(kernels: FusedKernels, dtype: torch.dtype) -> torch.dtype:
+def leaky_kernels(x: Tensor) -> TritonLeaky | None:
+    """The kernels of the fused leaky integrator on ``x`` (``None``: torch kernels).
+
+    Triton on CUDA (or forced, on CPU under the interpreter); it has no compiled C kernels.
+    """
+    family = requested_kernel()
+    if family == "torch" or (family is None and x.device.type != "cuda"):
+        return None
+    if family == "native":
+        raise RuntimeError(
+            f"{ENV_KERNEL}=native: the fused leaky integrator has no compiled C kernels "
+            f"(unset {ENV_KERNEL} or choose torch)"
+        )
+    found = triton_leaky(x)
+    if found is None and family == "triton":
+        raise RuntimeError(
+            f"{ENV_KERNEL}=triton: the fused leaky integrator cannot run triton kernels on this "
+            f"{x.device.type} {x.dtype} tensor: {triton_leaky_status(x.device)}"
+        )
+    return found
+
+
+def leaky_kernel_choice(device: str) -> tuple[str, str]:
+    """``(kernel, reason)`` for the fused leaky integrator on a ``device`` tensor."""
+    family = requested_kernel()
+    kind = torch.device(device).type
+    if family == "torch":
+        return "torch", f"forced by {ENV_KERNEL}=torch"
+    if family == "native":
+        return "error", f"{ENV_KERNEL}=native: no compiled C kernels for this operator"
+    if family == "triton" or kind == "cuda":
+        status = triton_leaky_status(kind)
+        if status == "triton":
+            return "triton", f"forced by {ENV_KERNEL}=triton" if kind == "cpu" else ""
+        return ("error" if family == "triton" else "torch"), status
+    return "torch", "no compiled C kernels for this operator (torch ops are the CPU kernels)"
+
+
+def compute_dtype(kernels: object, dtype: torch.dtype) -> torch.dtype:
     """The dtype the kernels compute in: Triton lifts float16/bfloat16 to float32."""
-    if isinstance(kernels, TritonLIF) and dtype in (torch.float16, torch.bfloat16):
+    triton_kernels = isinstance(kernels, (TritonLIF, TritonLeaky))
+    if triton_kernels and dtype in (torch.float16, torch.bfloat16):
         return torch.float32
     return dtype
 

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..kernels.fused_choice import compute_dtype, leaky_kernels
 from ..kernels.torch.leaky import decay_gradient, leaky_backward, leaky_forward
 from ..kernels.torch.lif import kernel_value
 from .base import ConstrainedModule, Value, decay_attribute, decayed, show_value
@@ -66,7 +67,11 @@ leaky_backward_op = torch.ops.sc_neurocore_fused.leaky_backward.default
 
 def _leaky_kernel(x: Tensor, y0: Tensor | None, decay: Tensor) -> Tensor:
     check_sequence("LeakyIntegrator", x, y0, "y0")
-    return leaky_forward(x, y0, kernel_value(decay, x.dtype))
+    kernels = leaky_kernels(x)  # Triton on CUDA
+    value = kernel_value(decay, compute_dtype(kernels, x.dtype))
+    if kernels is not None:
+        return kernels.forward(x, y0, value)
+    return leaky_forward(x, y0, value)
 
 
 def _leaky_fake(x: Tensor, y0: Tensor | None, decay: Tensor) -> Tensor:
@@ -76,12 +81,18 @@ def _leaky_fake(x: Tensor, y0: Tensor | None, decay: Tensor) -> Tensor:
 def _leaky_backward_kernel(
     grad_y: Tensor, y: Tensor, y0: Tensor | None, decay: Tensor, decay_grad: bool
 ) -> tuple[Tensor, Tensor, Tensor]:
-    value = kernel_value(decay, y.dtype)
-    grad_x = leaky_backward(grad_y.to(y.dtype), value)
+    kernels = leaky_kernels(y)  # Triton on CUDA
+    value = kernel_value(decay, compute_dtype(kernels, y.dtype))
+    total: Tensor | None = None
+    if kernels is not None:
+        grad_x, total = kernels.backward(grad_y, y, y0, value, decay_grad)
+    else:
+        grad_x = leaky_backward(grad_y.to(y.dtype), value)
     grad_y0 = (grad_x[0] * value).to(y.dtype if y0 is None else y0.dtype)
     if not decay_grad:
         return grad_x, grad_y0, torch.zeros_like(decay)
-    total = decay_gradient(grad_x, y, None if y0 is None else y0.to(y.dtype))
+    if total is None:
+        total = decay_gradient(grad_x, y, None if y0 is None else y0.to(y.dtype))
     return grad_x, grad_y0, total.sum_to_size(decay.shape).to(decay.dtype)
 
 

@@ -68,7 +68,7 @@ def forward(x_ptr, v0_ptr, beta_ptr, threshold_ptr, v_reset_ptr, spikes_ptr, v_o
         x = tl.load(x_ptrs, mask=mask, other=0).to(COMPUTE)
         h = integrate(v, x, beta)
         spike = (h > threshold).to(COMPUTE)
-        tl.store(s_ptrs, spike.to(spikes_ptr.dtype.element_ty), mask=mask)
+        tl.store(s_ptrs, (@@OUTPUT@@).to(spikes_ptr.dtype.element_ty), mask=mask)
         v = reset(h, spike, threshold, v_reset)
         x_ptrs += n
         s_ptrs += n
@@ -84,8 +84,8 @@ _BACKWARD = """
 def backward(grad_spikes_ptr, grad_spikes_stride, grad_v_ptr, x_ptr, v0_ptr, beta_ptr,
              threshold_ptr, v_reset_ptr, params_ptr, h_ptr, grad_x_ptr, sum_beta_ptr,
              sum_threshold_ptr, steps, n, beta_stride, threshold_stride, v_reset_stride,
-             HAS_V0: tl.constexpr, SUMS: tl.constexpr, COMPUTE: tl.constexpr,
-             BLOCK: tl.constexpr):
+             HAS_V0: tl.constexpr, SUMS: tl.constexpr, RECOMPUTE: tl.constexpr,
+             COMPUTE: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
     beta = tl.load(beta_ptr + offs * beta_stride, mask=mask, other=0).to(COMPUTE)
@@ -96,17 +96,18 @@ def backward(grad_spikes_ptr, grad_spikes_stride, grad_v_ptr, x_ptr, v0_ptr, bet
         v_initial = tl.load(v0_ptr + offs, mask=mask, other=0).to(COMPUTE)
     else:
         v_initial = tl.zeros([BLOCK], dtype=COMPUTE)
-    v = v_initial
-    x_ptrs = x_ptr + offs
-    h_ptrs = h_ptr + offs
-    for step in range(steps):
-        x = tl.load(x_ptrs, mask=mask, other=0).to(COMPUTE)
-        h = integrate(v, x, beta)
-        tl.store(h_ptrs, h, mask=mask)
-        spike = (h > threshold).to(COMPUTE)
-        v = reset(h, spike, threshold, v_reset)
-        x_ptrs += n
-        h_ptrs += n
+    if RECOMPUTE:  # else h_ptr holds the membrane already (a non-spiking neuron's output)
+        v = v_initial
+        x_ptrs = x_ptr + offs
+        h_ptrs = h_ptr + offs
+        for step in range(steps):
+            x = tl.load(x_ptrs, mask=mask, other=0).to(COMPUTE)
+            h = integrate(v, x, beta)
+            tl.store(h_ptrs, h, mask=mask)
+            spike = (h > threshold).to(COMPUTE)
+            v = reset(h, spike, threshold, v_reset)
+            x_ptrs += n
+            h_ptrs += n
     carry = tl.load(grad_v_ptr + offs, mask=mask, other=0).to(COMPUTE)
     factor = tl.full([BLOCK], 1.0, COMPUTE)
     sum_beta = tl.zeros([BLOCK], dtype=COMPUTE)
@@ -123,7 +124,7 @@ def backward(grad_spikes_ptr, grad_spikes_stride, grad_v_ptr, x_ptr, v0_ptr, bet
         grad_spike = tl.load(
             grad_spikes_ptr + at * grad_spikes_stride, mask=mask, other=0
         ).to(COMPUTE)
-        term = grad_spike * surrogate(h - threshold, @@ARGUMENTS@@).to(COMPUTE)
+        term = @@TERM@@
         dv_dh = @@DV_DH@@
         grad_h = tl.fma(factor * dv_dh, carry, term)
         if SUMS:
@@ -144,36 +145,44 @@ def backward(grad_spikes_ptr, grad_spikes_stride, grad_v_ptr, x_ptr, v0_ptr, bet
 """
 
 
-def helpers_used(formula: Formula) -> list[str]:
+def helpers_used(formula: Formula | None) -> list[str]:
     """The formula helpers (``sc_atan``, ...) its Triton expression calls."""
+    if formula is None:
+        return []
     grad = formula.triton()
     return [name for name in TRITON_HELPERS if f"{name}(" in grad]
 
 
-def _helper_imports(formula: Formula) -> str:
+def _helper_imports(formula: Formula | None) -> str:
     used = helpers_used(formula)
     return f"from sc_neurocore.kernels.triton import {', '.join(used)}" if used else ""
 
 
-def generate_source(template: NeuronTemplate, formula: Formula) -> str:
+def generate_source(template: NeuronTemplate, formula: Formula | None) -> str:
     """The Triton module for ``template`` with the surrogate ``formula`` inlined; its
-    parameters are read from a float64 array, in the formula's order."""
-    grad = formula.triton()
-    names = list(formula.params) or ["_unused"]
+    parameters are read from a float64 array, in the formula's order.  A non-spiking
+    template has no surrogate (``formula`` None)."""
+    grad = "0.0" if formula is None else formula.triton()
+    names = (list(formula.params) if formula is not None else []) or ["_unused"]
     # Loaded under their own names: a surrogate parameter may be called beta or threshold.
     arguments = [f"surrogate_{index}" for index in range(len(names))]
     loads = "\n".join(
         f"    {argument} = tl.load(params_ptr + {index}).to(COMPUTE)"
         for index, argument in enumerate(arguments)
     )
+    term = "grad_spike"  # a non-spiking output's gradient enters the membrane as it is
+    if template.spiking:
+        term = "grad_spike * surrogate(h - threshold, @@ARGUMENTS@@).to(COMPUTE)"
     source = _HEADER + _FORWARD + _BACKWARD
     for marker, text in (
+        ("@@TERM@@", term),
         ("@@NAME@@", template.name),
         ("@@HELPERS@@", _helper_imports(formula)),
         ("@@PARAMS@@", ", ".join(names)),
         ("@@ARGUMENTS@@", ", ".join(arguments)),
         ("@@GRAD@@", grad),
         ("@@LOAD_PARAMS@@", loads),
+        ("@@OUTPUT@@", "spike" if template.spiking else "h"),
         ("@@INTEGRATE@@", template.integrate),
         ("@@RESET@@", template.reset),
         ("@@DV_DH@@", template.dv_dh),
@@ -203,14 +212,15 @@ def _import(path: Path) -> ModuleType:
     return module
 
 
-def load_kernels(template: NeuronTemplate, formula: Formula) -> ModuleType:
+def load_kernels(template: NeuronTemplate, formula: Formula | None = None) -> ModuleType:
     """The loaded module (``forward``, ``backward``, ``surrogate``) for this template and formula.
 
     ``@triton.jit`` decides at decoration whether kernels run compiled or in the interpreter
     (``TRITON_INTERPRET=1``), so modules are kept per mode.
     """
     interpret = os.environ.get("TRITON_INTERPRET", "").strip() == "1"
-    key = (template.key, formula.text, formula.params, interpret)
+    text, params = ("", ()) if formula is None else (formula.text, formula.params)
+    key = (template.key, text, params, interpret)
     module = _loaded.get(key)
     if module is not None:
         return module

@@ -14,7 +14,6 @@ reason where the kernels cannot run (no Triton, no CUDA and no interpreter, no f
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -24,26 +23,12 @@ from torch import Tensor
 from ...core.formula import Formula
 from ...core.spec import SurrogateSpec
 from .fused_source import helpers_used, load_kernels
+from .launch import BLOCK, compute_dtype, device_status, grid, per_neuron
 from .neurons import NeuronTemplate, lif_template
 
-__all__ = ["TritonLIF", "interpreting", "triton_lif", "triton_status"]
+__all__ = ["TritonLIF", "triton_lif", "triton_status"]
 
-#: Neurons per program; each program walks all T steps for its block.
-BLOCK = 128
 DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-
-
-def interpreting() -> bool:
-    """Whether Triton kernels run in its CPU interpreter (``TRITON_INTERPRET=1``)."""
-    return os.environ.get("TRITON_INTERPRET", "").strip() == "1"
-
-
-def _triton_missing() -> str | None:
-    try:
-        import triton  # noqa: F401
-    except ImportError as error:  # pragma: no cover - CI installs the extra
-        return f"triton is not installed ({error}); pip install 'sc-neurocore[triton]'"
-    return None
 
 
 def surrogate_expression(spec: SurrogateSpec) -> tuple[Formula | None, str]:
@@ -66,39 +51,11 @@ def _has_helper(name: str) -> bool:
 def triton_status(spec: SurrogateSpec, device: torch.device | str) -> str:
     """``"triton"`` if the fused LIF for ``spec`` can run Triton kernels on ``device``'s
     kind of tensor, else why not."""
-    kind = torch.device(device).type
-    missing = _triton_missing()
-    if missing:
-        return missing
-    if kind == "cpu" and not interpreting():
-        return "Triton kernels run on CUDA (or on CPU tensors under TRITON_INTERPRET=1)"
-    if kind == "cuda" and interpreting():
-        return "TRITON_INTERPRET=1 runs Triton on CPU tensors only"
-    if kind not in ("cpu", "cuda"):
-        return f"no Triton kernels for {kind} tensors"
-    if kind == "cuda" and not torch.cuda.is_available():
-        return "CUDA is not available"
+    unavailable = device_status(device)
+    if unavailable:
+        return unavailable
     formula, reason = surrogate_expression(spec)
     return "triton" if formula is not None else reason
-
-
-def _compute_dtype(dtype: torch.dtype):
-    import triton.language as tl
-
-    return tl.float64 if dtype == torch.float64 else tl.float32
-
-
-def _grid(n: int) -> tuple[int]:
-    return ((n + BLOCK - 1) // BLOCK,)
-
-
-def _per_neuron(value: Tensor | float, x: Tensor) -> tuple[Tensor, int]:
-    """A parameter as a kernel array and its stride: one element (stride 0) or one per neuron."""
-    if not isinstance(value, Tensor):
-        return torch.tensor([value], dtype=torch.float64, device=x.device), 0
-    if value.numel() == 1:
-        return value.reshape(1).to(x.device), 0
-    return value.to(x.device).expand(x.shape[1:]).contiguous(), 1
 
 
 @dataclass(frozen=True)
@@ -125,11 +82,11 @@ class TritonLIF:
         if n == 0:
             return spikes, v_out
         (beta_array, beta_stride), (threshold_array, threshold_stride) = (
-            _per_neuron(value, x) for value in (beta, threshold)
+            per_neuron(value, x) for value in (beta, threshold)
         )
-        v_reset, v_reset_stride = _per_neuron(self.v_reset, x)
+        v_reset, v_reset_stride = per_neuron(self.v_reset, x)
         v0_array = x if v0 is None else v0.to(x.dtype).contiguous()
-        self.module.forward[_grid(n)](
+        self.module.forward[grid(n)](
             x,
             v0_array,
             beta_array,
@@ -143,7 +100,7 @@ class TritonLIF:
             threshold_stride,
             v_reset_stride,
             HAS_V0=v0 is not None,
-            COMPUTE=_compute_dtype(x.dtype),
+            COMPUTE=compute_dtype(x.dtype),
             BLOCK=BLOCK,
         )
         return spikes, v_out
@@ -174,14 +131,14 @@ class TritonLIF:
         grad_spikes = (grad_spikes.reshape(-1)[:1] if broadcast else grad_spikes).contiguous()
         grad_v = grad_v.to(x.dtype).expand(x.shape[1:]).contiguous()
         (beta_array, beta_stride), (threshold_array, threshold_stride) = (
-            _per_neuron(value, x) for value in (beta, threshold)
+            per_neuron(value, x) for value in (beta, threshold)
         )
-        v_reset, v_reset_stride = _per_neuron(self.v_reset, x)
+        v_reset, v_reset_stride = per_neuron(self.v_reset, x)
         values = torch.tensor(params or [0.0], dtype=torch.float64, device=x.device)
         compute = torch.float64 if x.dtype == torch.float64 else torch.float32
         membrane = grad_h if x.dtype == compute else torch.empty_like(grad_h, dtype=compute)
         sum_beta, sum_threshold = sums if sums is not None else (values, values)
-        self.module.backward[_grid(n)](
+        self.module.backward[grid(n)](
             grad_spikes,
             0 if broadcast else 1,
             grad_v,
@@ -202,7 +159,8 @@ class TritonLIF:
             v_reset_stride,
             HAS_V0=v0 is not None,
             SUMS=sums is not None,
-            COMPUTE=_compute_dtype(x.dtype),
+            RECOMPUTE=True,
+            COMPUTE=compute_dtype(x.dtype),
             BLOCK=BLOCK,
         )
         return grad_h

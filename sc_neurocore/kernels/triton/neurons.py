@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["RESETS", "NeuronTemplate", "lif_template"]
+__all__ = ["LEAKY", "RESETS", "NeuronTemplate", "lif_template"]
 
 
 @dataclass(frozen=True)
@@ -32,11 +32,15 @@ class NeuronTemplate:
     reset: str
     dv_dh: str
     dv_dthreshold: str
+    #: False: no spike, the per-step output is the membrane itself (a leaky integrator);
+    #: its gradient enters the membrane directly instead of through the surrogate.
+    spiking: bool = True
 
     @property
     def key(self) -> str:
         """What distinguishes this template's generated source from another's."""
-        return "|".join((self.name, self.integrate, self.reset, self.dv_dh, self.dv_dthreshold))
+        fields = (self.name, self.integrate, self.reset, self.dv_dh, self.dv_dthreshold)
+        return "|".join((*fields, str(self.spiking)))
 
 
 #: reset mode -> (state after a spike, d state / d h, d state / d threshold), spike fixed.
@@ -62,3 +66,15 @@ def lif_template(reset: str = "subtract") -> NeuronTemplate:
         dv_dh=dv_dh,
         dv_dthreshold=dv_dthreshold,
     )
+
+
+#: The leaky integrator ``y = beta * y + x`` (``LeakyIntegrator``, the synaptic current of
+#: ``SynapticLIF``): the LIF's integration with no spike and no reset.
+LEAKY = NeuronTemplate(
+    name="leaky",
+    integrate="tl.fma(beta, v, x)",
+    reset="h",
+    dv_dh="1.0",
+    dv_dthreshold="0.0",
+    spiking=False,
+)

@@ -1,0 +1,72 @@
+"""What every fused-neuron Triton kernel launch shares: block size, grid, parameter arrays."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "BLOCK",
+    "compute_dtype",
+    "device_status",
+    "grid",
+    "interpreting",
+    "per_neuron",
+    "triton_missing",
+]
+
+#: Neurons per program; each program walks all T steps for its block.
+BLOCK = 128
+
+
+def interpreting() -> bool:
+    """Whether Triton kernels run in its CPU interpreter (``TRITON_INTERPRET=1``)."""
+    return os.environ.get("TRITON_INTERPRET", "").strip() == "1"
+
+
+def triton_missing() -> str | None:
+    try:
+        import triton  # noqa: F401
+    except ImportError as error:  # pragma: no cover - CI installs the extra
+        return f"triton is not installed ({error}); pip install 'sc-neurocore[triton]'"
+    return None
+
+
+def device_status(device: torch.device | str) -> str | None:
+    """Why Triton kernels cannot run on ``device``'s kind of tensor here, or ``None``."""
+    kind = torch.device(device).type
+    missing = triton_missing()
+    if missing:
+        return missing
+    if kind == "cpu" and not interpreting():
+        return "Triton kernels run on CUDA (or on CPU tensors under TRITON_INTERPRET=1)"
+    if kind == "cuda" and interpreting():
+        return "TRITON_INTERPRET=1 runs Triton on CPU tensors only"
+    if kind not in ("cpu", "cuda"):
+        return f"no Triton kernels for {kind} tensors"
+    if kind == "cuda" and not torch.cuda.is_available():
+        return "CUDA is not available"
+    return None
+
+
+def compute_dtype(dtype: torch.dtype) -> Any:
+    """The Triton dtype kernels compute in: float64 for float64, float32 for the rest."""
+    import triton.language as tl
+
+    return tl.float64 if dtype == torch.float64 else tl.float32
+
+
+def grid(n: int) -> tuple[int]:
+    return ((n + BLOCK - 1) // BLOCK,)
+
+
+def per_neuron(value: Tensor | float, x: Tensor) -> tuple[Tensor, int]:
+    """A parameter as a kernel array and its stride: one element (stride 0) or one per neuron."""
+    if not isinstance(value, Tensor):
+        return torch.tensor([value], dtype=torch.float64, device=x.device), 0
+    if value.numel() == 1:
+        return value.reshape(1).to(x.device), 0
+    return value.to(x.device).expand(x.shape[1:]).contiguous(), 1

@@ -8,11 +8,13 @@ Nothing in the matrix is typed by hand: a cell says ✅ only if tests ran there 
     python scripts/gen_compat_matrix.py            # writes docs/compatibility.md
     python scripts/gen_compat_matrix.py -o -       # prints it instead
     python scripts/gen_compat_matrix.py -x         # other options go to pytest
+    python scripts/gen_compat_matrix.py --check    # CI: regenerate, compare byte for byte
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import platform
 import sys
 from collections import Counter, defaultdict
@@ -166,9 +168,31 @@ def _devices() -> list[str]:
     return devices
 
 
+def compare(committed: Path, page: str) -> int:
+    """0 if ``committed`` holds exactly ``page``, else 1 after printing a unified diff."""
+    old = committed.read_text(encoding="utf-8") if committed.exists() else ""
+    if old.encode("utf-8") == page.encode("utf-8"):
+        print(f"{committed} is up to date")
+        return 0
+    diff = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        page.splitlines(keepends=True),
+        fromfile=f"{committed} (committed)",
+        tofile="regenerated",
+    )
+    sys.stdout.writelines(diff)
+    print(f"\n{committed} is stale: run python scripts/gen_compat_matrix.py", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", default=str(ROOT / "docs" / "compatibility.md"))
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; fail (exit 1, with a diff) unless OUTPUT equals the regenerated page",
+    )
     args, pytest_args = parser.parse_known_args(argv)  # the rest goes to pytest
     recorder = Recorder(sc_neurocore.list_paths(), sc_neurocore.get_default_path())
     tests = sorted(str(p) for p in (ROOT / "tests").glob("test_compat_*.py"))
@@ -177,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"compat tests without a feature tag: {recorder.untagged}", file=sys.stderr)
         return 1
     page = render(recorder)
+    if args.check:
+        return max(int(status), compare(Path(args.output), page))
     if args.output == "-":
         sys.stdout.write(page)
     else:

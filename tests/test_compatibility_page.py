@@ -55,3 +55,29 @@ def test_feature_tag_rejects_unknown_names_and_path_of_reads_parameters() -> Non
     assert path_of({"pair": ("atan", "legacy_autograd")}, "custom_op") == "legacy_autograd"
     assert path_of({"form": lambda x: x}, "custom_op") == "custom_op"
     assert path_of({"dtype": "float32"}, "custom_op") is None
+
+
+def _generator():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "gen_compat_matrix", ROOT / "scripts" / "gen_compat_matrix.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_check_mode_compares_the_regenerated_page_byte_for_byte(tmp_path, capsys) -> None:
+    """CI runs ``gen_compat_matrix.py --check``: any byte of difference fails with a diff."""
+    compare = _generator().compare
+    page = PAGE.read_text(encoding="utf-8")
+    committed = tmp_path / "compatibility.md"
+    committed.write_text(page, encoding="utf-8")
+    assert compare(committed, page) == 0
+    committed.write_text(page.replace("✅ ", "✅  ", 1), encoding="utf-8")
+    assert compare(committed, page) == 1
+    assert "stale" in capsys.readouterr().err
+    committed.write_text(page + "\n", encoding="utf-8")  # a trailing newline is a difference
+    assert compare(committed, page) == 1

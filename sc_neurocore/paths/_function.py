@@ -19,19 +19,31 @@ from ..kernels.torch.surrogate import surrogate_backward
 
 
 def surrogate_function(
-    spec: SurrogateSpec, forward: Callable[..., Tensor], class_name: str
+    spec: SurrogateSpec,
+    forward: Callable[..., Tensor],
+    class_name: str,
+    backward_kernel: Callable[[Tensor, Tensor, tuple[float, ...]], Tensor] | None = None,
 ) -> type[torch.autograd.Function]:
-    """Generate the autograd.Function for ``spec`` whose forward is ``forward(x, *params)``."""
+    """Generate the autograd.Function for ``spec`` whose forward is ``forward(x, *params)``.
+
+    Its backward is ``backward_kernel(x, grad_out, params)`` when one is given and no
+    graph of the backward is recorded (the kernel is not differentiable), else
+    ``grad_out * g(x)`` in torch ops.
+    """
     grad, grad_mul, names = spec.grad, spec.grad_mul, spec.param_names
     no_param_grads = (None,) * len(names)
+    transforms_active = compat.transforms_active
 
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
         ctx.save_for_backward(inputs[0])
-        ctx.params = dict(zip(names, inputs[1:]))
+        ctx.values = inputs[1:]
 
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         (x,) = ctx.saved_tensors
-        return (surrogate_backward(grad, grad_mul, x, grad_out, ctx.params), *no_param_grads)
+        if backward_kernel is not None and not torch.is_grad_enabled() and not transforms_active():
+            return (backward_kernel(x, grad_out, ctx.values), *no_param_grads)
+        params = dict(zip(names, ctx.values))
+        return (surrogate_backward(grad, grad_mul, x, grad_out, params), *no_param_grads)
 
     namespace = {
         "__module__": __name__,

@@ -1,17 +1,24 @@
 """The ``custom_op`` path: one ``torch.library`` operator per surrogate spec.
 
 Each spec becomes ``sc_neurocore::<name>(Tensor x, float p1, ...) -> Tensor`` with a
-forward kernel, a fake (meta) kernel, an Autograd kernel and a vmap rule, so
-``torch.compile``, ``torch.export``, ``torch.func`` and ``opcheck`` all see one
-operator.  The Autograd kernel applies a setup_context-style autograd.Function (the
-same generated class shape as ``legacy_autograd``), which is what makes the operator
-work under ``torch.func`` where ``torch.library.register_autograd`` does not.
+forward kernel, a fake (meta) kernel, an Autograd kernel and a vmap rule, plus a
+companion ``sc_neurocore::<name>_backward(Tensor grad_out, Tensor x, float p1, ...)``
+computing ``grad_out * g(x)``, so ``torch.compile``, ``torch.export``, ``torch.func``
+and ``opcheck`` all see operators.  Both kernels run what
+:class:`~sc_neurocore.kernels.choice.ElementwiseDispatch` picks per tensor: the
+compiled C kernels on CPU float32/float64, the Triton kernels on CUDA, the torch
+kernels otherwise (and whenever ``SC_NEUROCORE_KERNEL``/``set_kernel`` forces them).
+The Autograd kernel applies a setup_context-style autograd.Function (the same
+generated class shape as ``legacy_autograd``, which stays on torch ops), which is what
+makes the operator work under ``torch.func`` where ``torch.library.register_autograd``
+does not; where a graph of the backward is recorded (double backward, transforms) its
+backward is the differentiable torch form.
 
 In plain eager mode (a real tensor, no compile, no transform, no dispatch or
-function mode, no JIT trace) the path applies that Function directly instead of
-entering the dispatcher: the result and the recorded backward are the same, and it
-saves the two Python-kernel round trips that make a textbook custom op ~1.5x slower
-than an autograd.Function on small tensors.
+function mode, no JIT trace) the path applies that Function directly and it calls the
+operator's kernels directly instead of entering the dispatcher: the kernels are the
+same, and it saves the Python-kernel round trips that make a textbook custom op ~1.5x
+slower than an autograd.Function on small tensors.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from torch import Tensor
 from ..core import compat
 from ..core.hookspecs import hookimpl
 from ..core.spec import ExecutionPath, SurrogateFn, SurrogateSpec, check_input
-from ..kernels.torch.surrogate import heaviside
+from ..kernels.choice import ElementwiseDispatch
 from ._function import class_name, fast_apply, surrogate_function
 
 NAME = "custom_op"
@@ -77,11 +84,21 @@ def _define(op_name: str, spec: SurrogateSpec) -> SurrogateFn:
     lib, qualname, surrogate = _library, f"{NAMESPACE}::{op_name}", spec.name
     params = "".join(f", float {name}" for name in spec.param_names)
     lib.define(f"{op_name}(Tensor x{params}) -> Tensor")
-    op = getattr(getattr(torch.ops, NAMESPACE), op_name).default
+    lib.define(f"{op_name}_backward(Tensor grad_out, Tensor x{params}) -> Tensor")
+    namespace = getattr(torch.ops, NAMESPACE)
+    op = getattr(namespace, op_name).default
+    backward_op = getattr(namespace, f"{op_name}_backward").default
+    dispatch = ElementwiseDispatch(spec)
 
     def forward_kernel(x: Tensor, *params: float) -> Tensor:
         check_input(x, surrogate)
-        return heaviside(x)
+        return dispatch.kernels(x).spike(x)
+
+    def backward_kernel(grad_out: Tensor, x: Tensor, *params: float) -> Tensor:
+        return dispatch.kernels(x).backward(x, grad_out, params)
+
+    def fake_backward(grad_out: Tensor, x: Tensor, *params: float) -> Tensor:
+        return torch.empty_like(x)
 
     def fake_kernel(x: Tensor, *params: float) -> Tensor:
         if not compat.is_fake(x):
@@ -92,12 +109,18 @@ def _define(op_name: str, spec: SurrogateSpec) -> SurrogateFn:
 
     def function_forward(x: Tensor, *params: float) -> Tensor:
         if _plain_eager(x) or _below_autograd is None:
-            check_input(x, surrogate)
-            return heaviside(x)
+            return forward_kernel(x)  # the operator's own kernel, without the dispatcher
         with _below_autograd():
             return op(x, *params)
 
-    function = surrogate_function(spec, function_forward, class_name(spec, "CustomOp"))
+    def function_backward(x: Tensor, grad_out: Tensor, params: tuple[float, ...]) -> Tensor:
+        if not _is_compiling() and _plain_eager(grad_out) and type(x) is Tensor:
+            return dispatch.kernels(x).backward(x, grad_out, params)
+        return backward_op(grad_out, x, *params)
+
+    function = surrogate_function(
+        spec, function_forward, class_name(spec, "CustomOp"), function_backward
+    )
     direct_apply = fast_apply(function)
     level_apply = None if _single_level is None else _single_level(function)
 
@@ -113,7 +136,9 @@ def _define(op_name: str, spec: SurrogateSpec) -> SurrogateFn:
 
     lib.impl(op_name, forward_kernel, "CompositeExplicitAutograd")
     lib.impl(op_name, autograd_kernel, "Autograd")
+    lib.impl(f"{op_name}_backward", backward_kernel, "CompositeExplicitAutograd")
     torch.library.register_fake(qualname, fake_kernel, lib=lib)
+    torch.library.register_fake(f"{qualname}_backward", fake_backward, lib=lib)
     torch.library.register_vmap(qualname, vmap_rule, lib=lib)
     names = spec.param_names
 
@@ -129,6 +154,8 @@ def _define(op_name: str, spec: SurrogateSpec) -> SurrogateFn:
 
     run.__name__ = run.__qualname__ = f"{surrogate}_{NAME}"
     run.op = op  # type: ignore[attr-defined]
+    run.backward_op = backward_op  # type: ignore[attr-defined]
+    run.dispatch = dispatch  # type: ignore[attr-defined]
     run.function = function  # type: ignore[attr-defined]
     return run
 

@@ -43,6 +43,7 @@ __all__ = [
     "BuildOptions",
     "NativeLIF",
     "cache_dir",
+    "native_enabled",
     "native_lif",
     "native_status",
     "set_native_enabled",
@@ -271,6 +272,11 @@ def set_native_enabled(enabled: bool) -> bool:
     global _enabled
     previous, _enabled = _enabled, bool(enabled)
     return previous
+
+
+def native_enabled() -> bool:
+    """Whether compiled kernels may run (``SC_NEUROCORE_NATIVE``, :func:`set_native_enabled`)."""
+    return _enabled
 
 
 def _load(spec: SurrogateSpec) -> NativeLIF | str:

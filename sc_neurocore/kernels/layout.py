@@ -1,0 +1,33 @@
+"""Putting the tensors of an element-wise kernel into one linear layout.
+
+The compiled and the Triton kernels walk flat memory: element ``i`` of the input, of
+``grad_out`` and of the output sit at the same offset.  The output is allocated like
+torch allocates ``(x > 0).to(x.dtype)`` (``empty_like``: x's strides when x is dense,
+channels-last and transposed included, else contiguous); any operand whose strides
+differ is copied into that layout first.  A ``grad_out`` expanded from one value (the
+gradient of ``y.sum()``, every stride 0) is not copied: the kernels read its one element.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["broadcast_value", "in_layout_of", "one_value"]
+
+
+def in_layout_of(t: Tensor, like: Tensor) -> Tensor:
+    """``t`` (same shape as ``like``) with ``like``'s dtype and strides, copied only if needed."""
+    if t.dtype == like.dtype and t.stride() == like.stride():
+        return t
+    return torch.empty_like(like).copy_(t)
+
+
+def broadcast_value(t: Tensor) -> bool:
+    """Whether every element of ``t`` is one stored value (all strides 0, non-empty)."""
+    return t.dim() > 0 and t.numel() > 0 and not any(t.stride())
+
+
+def one_value(t: Tensor, dtype: torch.dtype) -> Tensor:
+    """The one stored value of a broadcast ``t`` as a 1-element ``dtype`` tensor (no expansion)."""
+    return t.as_strided((1,), (1,)).to(dtype)

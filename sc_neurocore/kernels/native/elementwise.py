@@ -1,0 +1,129 @@
+"""Compiled element-wise surrogate kernels for CPU tensors: the spike and ``grad_out * g(x)``.
+
+Each is one vectorised C loop over memory, generated from the spec's formula (through
+its ``c_grad``, which the formula supplies; a plugin API 1 spec with a hand-written
+``c_grad`` gets the same), split over torch's OpenMP pool above
+:data:`ELEMENTS_PER_THREAD` elements per thread.  Built on first use into the kernel
+cache of :mod:`.build`; float32 and float64 only (other dtypes run the torch kernels).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ...core.spec import SurrogateSpec
+from ..layout import broadcast_value, in_layout_of, one_value
+from .build import argtypes, fill_template, load_library
+from .lif import SOURCE as _LIF_SOURCE
+
+__all__ = ["DTYPES", "NativeElementwise", "native_elementwise", "native_elementwise_status"]
+
+SOURCE = _LIF_SOURCE.with_name("elementwise.c")
+DTYPES = {torch.float32: "f32", torch.float64: "f64"}
+#: Elements per thread below which another thread costs more than it saves (torch's grain).
+ELEMENTS_PER_THREAD = 1 << 15
+MAX_THREADS = 64
+
+_VOID, _I64, _INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+SIGNATURES = {
+    "sc_spike": [_VOID, _VOID, _I64, _INT],
+    "sc_backward": [_VOID, _VOID, _INT, _VOID, _I64, _VOID, _INT],
+}
+_get_num_threads = torch.get_num_threads
+
+
+def _threads(n: int) -> int:
+    if n < 2 * ELEMENTS_PER_THREAD:
+        return 1
+    return max(1, min(_get_num_threads(), n // ELEMENTS_PER_THREAD, MAX_THREADS))
+
+
+@dataclass(frozen=True)
+class NativeElementwise:
+    """The loaded kernels of one surrogate; the caller checks device and dtype."""
+
+    spec: SurrogateSpec
+    library: ctypes.CDLL
+
+    def __post_init__(self) -> None:
+        functions = {
+            (kind, dtype): getattr(self.library, f"{kind}_{suffix}")
+            for dtype, suffix in DTYPES.items()
+            for kind in SIGNATURES
+        }
+        object.__setattr__(self, "_functions", functions)
+
+    def spike(self, x: Tensor) -> Tensor:
+        """``(x > 0)`` in x's dtype and layout."""
+        out = torch.empty_like(x)
+        n = x.numel()
+        if n:
+            x = in_layout_of(x, out)
+            self._functions[("sc_spike", x.dtype)](  # type: ignore[attr-defined]
+                x.data_ptr(), out.data_ptr(), n, _threads(n)
+            )
+        return out
+
+    def backward(self, x: Tensor, grad_out: Tensor, params: tuple[float, ...]) -> Tensor:
+        """``grad_out * g(x)`` in x's dtype and layout; ``params`` in the spec's order."""
+        out = torch.empty_like(x)
+        n = x.numel()
+        if not n:
+            return out
+        x = in_layout_of(x, out)
+        broadcast = broadcast_value(grad_out)
+        grad_out = one_value(grad_out, x.dtype) if broadcast else in_layout_of(grad_out, out)
+        values = (ctypes.c_double * max(1, len(params)))(*params)
+        self._functions[("sc_backward", x.dtype)](  # type: ignore[attr-defined]
+            x.data_ptr(),
+            grad_out.data_ptr(),
+            int(broadcast),
+            out.data_ptr(),
+            n,
+            values,
+            _threads(n),
+        )
+        return out
+
+
+_lock = threading.Lock()
+#: (name, c expression) -> the loaded kernels, or the reason there are none
+_built: dict[tuple[str, str], NativeElementwise | str] = {}
+
+
+def _load(spec: SurrogateSpec, expression: str) -> NativeElementwise | str:
+    found = load_library(
+        f"elementwise_{spec.name}",
+        lambda options: fill_template(SOURCE, spec.param_names, expression, options.vector_math),
+        lambda library: argtypes(library, SIGNATURES),
+    )
+    return found if isinstance(found, str) else NativeElementwise(spec, found)
+
+
+def _lookup(spec: SurrogateSpec) -> NativeElementwise | str:
+    if spec.c_grad is None:
+        return f"surrogate {spec.name!r} has neither a formula nor a c_grad"
+    key = (spec.name, spec.c_grad)
+    found = _built.get(key)
+    if found is None:
+        with _lock:
+            found = _built.get(key)
+            if found is None:
+                found = _built[key] = _load(spec, spec.c_grad)
+    return found
+
+
+def native_elementwise(spec: SurrogateSpec) -> NativeElementwise | str:
+    """The compiled kernels of ``spec`` (built on first call), or why there are none."""
+    return _lookup(spec)
+
+
+def native_elementwise_status(spec: SurrogateSpec) -> str:
+    """``"compiled"`` or why the element-wise kernels of ``spec`` are not compiled."""
+    found = _lookup(spec)
+    return "compiled" if isinstance(found, NativeElementwise) else found

@@ -1,5 +1,6 @@
 """sc-neurocore: surrogate-gradient spiking neural networks for PyTorch, with pluggable paths."""
 
+from .cli.kernels import kernel_report
 from .core.bound import Surrogate
 from .core.errors import (
     PathUnavailableError,
@@ -25,11 +26,13 @@ from .core.registry import (
 from .core.report import explain, path_report, plugin_report, surrogate_report
 from .core.spec import ExecutionPath, Implementation, Scale, SurrogateSpec, check_input
 from .core.version import __version__
+from .kernels.choice import KernelUnavailableError, set_kernel, use_kernel
 
 __all__ = [
     "PLUGIN_API_VERSION",
     "ExecutionPath",
     "Implementation",
+    "KernelUnavailableError",
     "PathUnavailableError",
     "PluginWarning",
     "Registry",
@@ -48,6 +51,7 @@ __all__ = [
     "get_spec",
     "get_surrogate",
     "hookimpl",
+    "kernel_report",
     "list_paths",
     "list_surrogates",
     "path_report",
@@ -55,5 +59,7 @@ __all__ = [
     "prefer",
     "refresh_plugins",
     "set_default_path",
+    "set_kernel",
     "surrogate_report",
+    "use_kernel",
 ]

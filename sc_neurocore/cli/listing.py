@@ -163,6 +163,9 @@ def explain_command(args: argparse.Namespace) -> int:
     if data["chosen"]:
         print(f"chosen: {data['chosen']}")
     print(f"why: {data['reason']}")
+    for row in data["kernels"]:
+        why = f" ({row['reason']})" if row["reason"] else ""
+        print(f"kernel on {row['device']}: {row['kernel']}{why}")
     return 0
 
 

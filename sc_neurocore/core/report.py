@@ -56,10 +56,13 @@ class Explanation:
     chosen: str
     reason: str
     candidates: tuple[dict[str, Any], ...]
+    #: which kernel serves the pair per device kind and why not a faster one (paths that say)
+    kernels: tuple[dict[str, str], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["candidates"] = [dict(c) for c in self.candidates]
+        data["kernels"] = [dict(k) for k in self.kernels]
         return data
 
 
@@ -197,4 +200,8 @@ def explain(surrogate: str, path: str | None = None) -> Explanation:
         reason = why
     if not resolved:
         reason = why if not reason else f"{reason}; but it cannot resolve: {why}"
-    return Explanation(surrogate, actual, resolved, chosen, reason, tuple(candidates))
+    kernels: tuple[dict[str, str], ...] = ()
+    describe = getattr(path_provider.item, "kernels", None) if path_provider else None
+    if resolved and override is None and describe is not None and spec_provider is not None:
+        kernels = tuple(describe(spec_provider.item))
+    return Explanation(surrogate, actual, resolved, chosen, reason, tuple(candidates), kernels)

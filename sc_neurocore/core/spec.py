@@ -339,12 +339,15 @@ class ExecutionPath:
     ``build(spec)`` returns ``fn(x, **params)``; it raises ``NotImplementedError`` with
     a reason when the path cannot serve that spec (a gap in the coverage matrix).
     ``available()`` returns ``(ok, reason)`` for paths that need something at runtime.
+    ``kernels(spec)``, optional, lists which kernel serves the spec on each device kind
+    (dicts with ``op``, ``surrogate``, ``device``, ``kernel``, ``reason``; see ``explain``).
     """
 
     name: str
     description: str
     build: Callable[[SurrogateSpec], SurrogateFn]
     available: Callable[[], tuple[bool, str]] | None = None
+    kernels: Callable[[SurrogateSpec], list[dict[str, str]]] | None = None
 
     def __post_init__(self) -> None:
         check_name("path", self.name)
@@ -352,6 +355,8 @@ class ExecutionPath:
             raise TypeError(f"path {self.name!r}: build must be callable, got {self.build!r}")
         if self.available is not None and not callable(self.available):
             raise TypeError(f"path {self.name!r}: available must be callable or None")
+        if self.kernels is not None and not callable(self.kernels):
+            raise TypeError(f"path {self.name!r}: kernels must be callable or None")
 
 
 @dataclass(frozen=True)

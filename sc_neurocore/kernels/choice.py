@@ -11,7 +11,6 @@ through Triton's interpreter (how CI tests the Triton kernels).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from .native.elementwise import DTYPES as NATIVE_DTYPES
 from .native.elementwise import NativeElementwise, native_elementwise
 from .native.lif import native_enabled
 from .torch.surrogate import heaviside, surrogate_backward
+from .triton.launch import interpreting
 
 __all__ = [
     "ENV_KERNEL",
@@ -69,7 +69,10 @@ def set_kernel(family: str | None) -> str | None:
     caller can restore it.
     """
     global _override
-    previous = requested_kernel()
+    try:
+        previous = requested_kernel()
+    except ValueError:  # a bad SC_NEUROCORE_KERNEL is what this call replaces
+        previous = None
     _override = _check_family(family, "kernel family")
     return previous
 
@@ -84,11 +87,6 @@ def use_kernel(family: str | None) -> Iterator[None]:
         yield
     finally:
         _override = saved
-
-
-def interpreting() -> bool:
-    """Whether Triton runs kernels in its CPU interpreter (``TRITON_INTERPRET=1``)."""
-    return os.environ.get("TRITON_INTERPRET", "").strip() == "1"
 
 
 def triton_reason(spec: SurrogateSpec, kind: str) -> str:

@@ -9,13 +9,16 @@ tensors through the Triton interpreter, which is how CI tests these kernels).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
-from ..core.settings import env_text
 from ..core.spec import SurrogateSpec
+from .choice import ENV_KERNEL, KERNEL_FAMILIES, requested_kernel
 from .native.lif import NativeLIF, native_lif, native_status
 from .triton.leaky import TritonLeaky, triton_leaky, triton_leaky_status
+from .report import DEVICE_KINDS, KernelChoice, register_kernel_report
 from .triton.lif import TritonLIF, triton_lif, triton_status
 
 __all__ = [
@@ -26,25 +29,13 @@ __all__ = [
     "fused_kernel_choice",
     "leaky_kernel_choice",
     "leaky_kernels",
+    "fused_kernel_rows",
     "lif_kernels",
     "requested_kernel",
 ]
 
-ENV_KERNEL = "SC_NEUROCORE_KERNEL"
-KERNEL_FAMILIES = ("torch", "native", "triton")
-
 #: What the operator calls: ``None`` means the torch kernels.
 FusedKernels = NativeLIF | TritonLIF | None
-
-
-def requested_kernel() -> str | None:
-    """The family ``SC_NEUROCORE_KERNEL`` forces, or ``None`` (the fastest available)."""
-    value = env_text(ENV_KERNEL).lower()
-    if not value:
-        return None
-    if value not in KERNEL_FAMILIES:
-        raise ValueError(f"{ENV_KERNEL} must be one of {KERNEL_FAMILIES} or unset, got {value!r}")
-    return value
 
 
 def _refuse(family: str, spec: SurrogateSpec, x: Tensor, reason: str) -> RuntimeError:
@@ -152,3 +143,14 @@ def fused_kernel_choice(spec: SurrogateSpec, device: str) -> tuple[str, str]:
     if family == "native":
         return "error", f"{ENV_KERNEL}=native cannot run here: {status}"
     return "torch", status
+
+
+@register_kernel_report
+def fused_kernel_rows(specs: Sequence[SurrogateSpec]) -> list[KernelChoice]:
+    """The fused LIF operator's rows for the kernel listing: one per surrogate and device."""
+    rows = []
+    for spec in specs:
+        for device in DEVICE_KINDS:
+            kernel, reason = fused_kernel_choice(spec, device)
+            rows.append(KernelChoice("sc_neurocore_fused::lif", spec.name, device, kernel, reason))
+    return rows

@@ -24,6 +24,7 @@ slower than an autograd.Function on small tensors.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -32,6 +33,7 @@ from ..core import compat
 from ..core.hookspecs import hookimpl
 from ..core.spec import ExecutionPath, SurrogateFn, SurrogateSpec, check_input
 from ..kernels.choice import ElementwiseDispatch
+from ..kernels.report import DEVICE_KINDS, KernelChoice, register_kernel_report
 from ._function import class_name, fast_apply, surrogate_function
 
 NAME = "custom_op"
@@ -160,6 +162,32 @@ def _define(op_name: str, spec: SurrogateSpec) -> SurrogateFn:
     return run
 
 
+def operator_name(spec: SurrogateSpec) -> str:
+    """The qualified name of the operator that serves ``spec`` (or will, once built)."""
+    with _lock:
+        for op_name, (built_spec, _) in _built.items():
+            if built_spec == spec:
+                return f"{NAMESPACE}::{op_name}"
+        return f"{NAMESPACE}::{_operator_name(spec)}"
+
+
+@register_kernel_report
+def kernel_rows(specs: Sequence[SurrogateSpec]) -> list[KernelChoice]:
+    """One row per surrogate and device kind: the element-wise kernels of its operator."""
+    rows = []
+    for spec in specs:
+        dispatch = ElementwiseDispatch(spec)
+        for device in DEVICE_KINDS:
+            kernel, reason = dispatch.choice(device)
+            rows.append(KernelChoice(operator_name(spec), spec.name, device, kernel, reason))
+    return rows
+
+
+def spec_kernels(spec: SurrogateSpec) -> list[dict[str, str]]:
+    """The rows of :func:`kernel_rows` for one spec, as dicts (for ``explain``)."""
+    return [row.as_dict() for row in kernel_rows([spec])]
+
+
 def build(spec: SurrogateSpec) -> SurrogateFn:
     with _lock:
         for built_spec, run in _built.values():
@@ -176,6 +204,7 @@ PATH = ExecutionPath(
     description="torch.library custom operator per surrogate; compile/export/func aware",
     build=build,
     available=available,
+    kernels=spec_kernels,
 )
 
 

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from .cache import ENV_CACHE, build_lock, cache_dir, load_verified, record_hash, verify
 from .cache import warn_fallback as _warn_fallback
@@ -272,7 +273,7 @@ def load_library(
     return errors[-1]
 
 
-def argtypes(library: ctypes.CDLL, signatures: Mapping[str, list[type]]) -> None:
+def argtypes(library: ctypes.CDLL, signatures: Mapping[str, list[Any]]) -> None:
     """Declare ``name -> argument types`` (no return value) for each symbol, per C type."""
     for _, suffix in C_TYPES.values():
         for name, types in signatures.items():

@@ -15,7 +15,6 @@ from __future__ import annotations
 import linecache
 import struct
 import threading
-from collections.abc import Callable
 from contextlib import nullcontext
 from functools import lru_cache
 from typing import Any
@@ -112,7 +111,7 @@ def _block(x: Tensor) -> int:
     return BLOCK_GPU if x.device.type == "cuda" else BLOCK_INTERPRETED
 
 
-def _launch(kernel: Callable[..., Any], n: int, block: int, *args: Any, **meta: Any) -> None:
+def _launch(kernel: Any, n: int, block: int, *args: Any, **meta: Any) -> None:
     kernel[(triton.cdiv(n, block),)](*args, BLOCK=block, **meta)
 
 

@@ -1,0 +1,46 @@
+"""``sc-neurocore kernels``: which kernel serves each operator on each device kind, and why.
+
+One row per (operator, surrogate, device kind): ``triton``, ``native`` (compiled C) or
+``torch``, with the reason wherever the fast kernel does not run (no formula, no
+compiler, no GPU, a forced family).  ``--json`` prints the rows as a list of objects
+with ``op``, ``surrogate``, ``device``, ``kernel`` and ``reason``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .listing import _emit, format_table, loading
+
+__all__ = ["kernel_report", "kernels_command", "register"]
+
+
+def kernel_report(device: str | None = None) -> list[dict[str, str]]:
+    """The kernel listing for every registered surrogate (optionally one device kind)."""
+    from .. import paths  # noqa: F401  (the operators register their report providers)
+    from ..core.registry import get_spec, list_surrogates
+    from ..kernels import fused_choice  # noqa: F401
+    from ..kernels.report import collect
+    from ..paths import custom_op  # noqa: F401
+
+    specs = [get_spec(name) for name in list_surrogates()]
+    rows = [row.as_dict() for row in collect(specs)]
+    return [row for row in rows if device is None or row["device"] == device]
+
+
+def kernels_command(args: argparse.Namespace) -> int:
+    rows = loading(lambda: kernel_report(args.device))
+    table = format_table(
+        ["OP", "SURROGATE", "DEVICE", "KERNEL", "WHY NOT FASTER"],
+        [[r["op"], r["surrogate"], r["device"], r["kernel"], r["reason"] or "-"] for r in rows],
+    )
+    return _emit(args, rows, table)
+
+
+def register(subparsers: Any) -> None:
+    help_text = "list which kernel (triton, native C, torch) serves each operator, and why"
+    parser = subparsers.add_parser("kernels", help=help_text, description=help_text)
+    parser.add_argument("--json", action="store_true", help="print a JSON list of objects")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="one device kind")
+    parser.set_defaults(handler=kernels_command)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["broadcast_value", "in_layout_of", "one_value"]
+__all__ = ["broadcast_value", "in_layout_of", "is_dense", "one_value"]
 
 
 def in_layout_of(t: Tensor, like: Tensor) -> Tensor:
@@ -31,3 +31,13 @@ def broadcast_value(t: Tensor) -> bool:
 def one_value(t: Tensor, dtype: torch.dtype) -> Tensor:
     """The one stored value of a broadcast ``t`` as a 1-element ``dtype`` tensor (no expansion)."""
     return t.as_strided((1,), (1,)).to(dtype)
+
+
+def is_dense(t: Tensor) -> bool:
+    """Whether ``t``'s elements fill ``numel`` consecutive slots from its data pointer."""
+    expected = 1
+    for size, stride in sorted(zip(t.shape, t.stride()), key=lambda pair: pair[1]):
+        if size != 1 and stride != expected:
+            return False
+        expected *= size
+    return True

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ...core.spec import SurrogateSpec
-from ..layout import broadcast_value, in_layout_of, one_value
+from ..layout import broadcast_value, in_layout_of, is_dense, one_value
 from .build import argtypes, fill_template, load_library
 from .lif import SOURCE as _LIF_SOURCE
 
@@ -35,6 +35,24 @@ SIGNATURES = {
     "sc_backward": [_VOID, _VOID, _INT, _VOID, _I64, _VOID, _INT],
 }
 _get_num_threads = torch.get_num_threads
+
+
+def _pointer(name: str, t: Tensor, like: Tensor, numel: int) -> int:
+    """``t``'s address, only if the C loop may walk ``numel`` elements of ``like``'s dtype
+    from it: a plain CPU tensor, dense, laid out like the output (or one value)."""
+    if (
+        type(t) is not Tensor
+        or t.device.type != "cpu"
+        or t.dtype != like.dtype
+        or t.numel() != numel
+        or (numel != 1 and (t.stride() != like.stride() or not is_dense(t)))
+    ):
+        raise RuntimeError(
+            f"compiled surrogate kernel: refusing to pass {name} ({type(t).__name__} on "
+            f"{t.device}, {t.dtype}, shape {tuple(t.shape)}, strides {t.stride()}) where "
+            f"{numel} dense CPU {like.dtype} elements laid out like the output are needed"
+        )
+    return t.data_ptr()
 
 
 def _threads(n: int) -> int:
@@ -65,7 +83,7 @@ class NativeElementwise:
         if n:
             x = in_layout_of(x, out)
             self._functions[("sc_spike", x.dtype)](  # type: ignore[attr-defined]
-                x.data_ptr(), out.data_ptr(), n, _threads(n)
+                _pointer("x", x, out, n), _pointer("out", out, out, n), n, _threads(n)
             )
         return out
 

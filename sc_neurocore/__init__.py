@@ -1,8 +1,8 @@
 """sc-neurocore: surrogate-gradient spiking neural networks for PyTorch, with pluggable paths."""
 
-from .cli.kernels import kernel_report
 from .core.bound import Surrogate
 from .core.errors import (
+    KernelUnavailableError,
     PathUnavailableError,
     PluginWarning,
     SurrogateLookupError,
@@ -24,9 +24,9 @@ from .core.registry import (
     set_default_path,
 )
 from .core.report import explain, path_report, plugin_report, surrogate_report
+from .core.settings import set_kernel, use_kernel
 from .core.spec import ExecutionPath, Implementation, Scale, SurrogateSpec, check_input
 from .core.version import __version__
-from .kernels.choice import KernelUnavailableError, set_kernel, use_kernel
 
 __all__ = [
     "PLUGIN_API_VERSION",
@@ -51,7 +51,6 @@ __all__ = [
     "get_spec",
     "get_surrogate",
     "hookimpl",
-    "kernel_report",
     "list_paths",
     "list_surrogates",
     "path_report",

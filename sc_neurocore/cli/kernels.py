@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .listing import _emit, format_table, loading
+from .listing import emit, format_table, loading
 
 __all__ = ["kernel_report", "kernels_command", "register"]
 
@@ -35,7 +35,7 @@ def kernels_command(args: argparse.Namespace) -> int:
         ["OP", "SURROGATE", "DEVICE", "KERNEL", "WHY NOT FASTER"],
         [[r["op"], r["surrogate"], r["device"], r["kernel"], r["reason"] or "-"] for r in rows],
     )
-    return _emit(args, rows, table)
+    return emit(args, rows, table)
 
 
 def register(subparsers: Any) -> None:

@@ -48,7 +48,7 @@ def loading(action: Callable[[], Any]) -> Any:
     return result
 
 
-def _emit(args: argparse.Namespace, objects: list[dict[str, Any]], table: str) -> int:
+def emit(args: argparse.Namespace, objects: list[dict[str, Any]], table: str) -> int:
     if args.json:
         print(json.dumps(objects, indent=2, default=str))
     else:
@@ -75,7 +75,7 @@ def paths_command(args: argparse.Namespace) -> int:
             ]
         )
     headers = ["PATH", "DISTRIBUTION", "VERSION", "AVAILABLE", "COVERS", "DESCRIPTION"]
-    return _emit(args, infos, format_table(headers, rows))
+    return emit(args, infos, format_table(headers, rows))
 
 
 def surrogates_command(args: argparse.Namespace) -> int:
@@ -102,7 +102,7 @@ def surrogates_command(args: argparse.Namespace) -> int:
     text = format_table(["SURROGATE", "PARAMS", *paths, "DISTRIBUTION"], rows)
     footer = f"{len(infos)} surrogates x {len(paths)} paths; "
     footer += f"{len(gaps)} gap(s): {', '.join(gaps)}" if gaps else "no gaps"
-    return _emit(args, infos, f"{text}\n\n{footer}")
+    return emit(args, infos, f"{text}\n\n{footer}")
 
 
 def plugins_command(args: argparse.Namespace) -> int:
@@ -127,7 +127,7 @@ def plugins_command(args: argparse.Namespace) -> int:
             ]
         )
     headers = ["PLUGIN", "DISTRIBUTION", "VERSION", "STATUS", "PROVIDES / ERROR"]
-    return _emit(args, records, format_table(headers, rows))
+    return emit(args, records, format_table(headers, rows))
 
 
 def explain_command(args: argparse.Namespace) -> int:

@@ -6,6 +6,10 @@ import difflib
 from collections.abc import Iterable
 
 
+class KernelUnavailableError(RuntimeError):
+    """The kernel family forced by ``SC_NEUROCORE_KERNEL``/``set_kernel`` cannot run a call."""
+
+
 class PluginWarning(UserWarning):
     """A plugin was skipped, failed, or lost a name conflict; core keeps working."""
 

@@ -7,8 +7,21 @@ of them, and every "positive int" argument fails with the same wording.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-__all__ = ["env_flag", "env_names", "env_text", "normalize_distribution", "positive_int"]
+__all__ = [
+    "ENV_KERNEL",
+    "KERNEL_FAMILIES",
+    "env_flag",
+    "env_names",
+    "env_text",
+    "normalize_distribution",
+    "positive_int",
+    "requested_kernel",
+    "set_kernel",
+    "use_kernel",
+]
 
 _FALSE = ("0", "false", "no", "off")
 _TRUE = ("1", "true", "yes", "on")
@@ -53,3 +66,51 @@ def positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return value
+
+
+#: The kernel switch: which family runs the operators' kernels (see kernels/choice.py).
+ENV_KERNEL = "SC_NEUROCORE_KERNEL"
+KERNEL_FAMILIES = ("torch", "native", "triton")
+_UNSET = "unset"
+_kernel_override: str | None = _UNSET
+
+
+def _check_family(family: object, what: str) -> str | None:
+    if family is None or family in KERNEL_FAMILIES:
+        return family  # type: ignore[return-value]
+    raise ValueError(f"{what} must be one of {KERNEL_FAMILIES} or None (unset), got {family!r}")
+
+
+def requested_kernel() -> str | None:
+    """The family forced by :func:`set_kernel` or ``SC_NEUROCORE_KERNEL``; ``None``: fastest."""
+    if _kernel_override != _UNSET:
+        return _kernel_override
+    value = env_text(ENV_KERNEL).lower()
+    return _check_family(value, ENV_KERNEL) if value else None
+
+
+def set_kernel(family: str | None) -> str | None:
+    """Force one kernel family (``"torch"``, ``"native"``, ``"triton"``) or ``None`` (fastest).
+
+    Overrides ``SC_NEUROCORE_KERNEL`` for this process; returns the previous choice so a
+    caller can restore it.
+    """
+    global _kernel_override
+    try:
+        previous = requested_kernel()
+    except ValueError:  # a bad SC_NEUROCORE_KERNEL is what this call replaces
+        previous = None
+    _kernel_override = _check_family(family, "kernel family")
+    return previous
+
+
+@contextmanager
+def use_kernel(family: str | None) -> Iterator[None]:
+    """``with use_kernel("native"): ...`` forces a family inside the block only."""
+    global _kernel_override
+    saved = _kernel_override
+    set_kernel(family)
+    try:
+        yield
+    finally:
+        _kernel_override = saved

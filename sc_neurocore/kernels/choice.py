@@ -1,7 +1,8 @@
-"""The one kernel switch, and which kernels run a surrogate's element-wise operator.
+"""Which kernels run a surrogate's element-wise operator, under the one kernel switch.
 
-Unset, the fastest family that can run does: Triton on CUDA tensors, the compiled C
-kernels on CPU float32/float64 tensors, the torch kernels otherwise.
+The switch lives in :mod:`sc_neurocore.core.settings` (re-exported here).  Unset, the
+fastest family that can run does: Triton on CUDA tensors, the compiled C kernels on CPU
+float32/float64 tensors, the torch kernels otherwise.
 ``SC_NEUROCORE_KERNEL=torch|native|triton`` (or :func:`set_kernel` at run time, which
 takes precedence) forces one family everywhere it is asked; where the forced family
 cannot run a call raises :class:`KernelUnavailableError` naming the reason, instead of
@@ -11,14 +12,14 @@ through Triton's interpreter (how CI tests the Triton kernels).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from ..core.settings import env_text
+from ..core.errors import KernelUnavailableError
+from ..core.settings import ENV_KERNEL, KERNEL_FAMILIES, requested_kernel, set_kernel, use_kernel
 from ..core.spec import SurrogateSpec
 from .native.elementwise import DTYPES as NATIVE_DTYPES
 from .native.elementwise import NativeElementwise, native_elementwise
@@ -37,56 +38,6 @@ __all__ = [
     "triton_reason",
     "use_kernel",
 ]
-
-ENV_KERNEL = "SC_NEUROCORE_KERNEL"
-KERNEL_FAMILIES = ("torch", "native", "triton")
-_UNSET = "unset"
-_override: str | None = _UNSET
-
-
-class KernelUnavailableError(RuntimeError):
-    """The kernel family forced by ``SC_NEUROCORE_KERNEL``/``set_kernel`` cannot run a call."""
-
-
-def _check_family(family: object, what: str) -> str | None:
-    if family is None or family in KERNEL_FAMILIES:
-        return family  # type: ignore[return-value]
-    raise ValueError(f"{what} must be one of {KERNEL_FAMILIES} or None (unset), got {family!r}")
-
-
-def requested_kernel() -> str | None:
-    """The family forced by :func:`set_kernel` or ``SC_NEUROCORE_KERNEL``; ``None``: fastest."""
-    if _override != _UNSET:
-        return _override
-    value = env_text(ENV_KERNEL).lower()
-    return _check_family(value, ENV_KERNEL) if value else None
-
-
-def set_kernel(family: str | None) -> str | None:
-    """Force one kernel family (``"torch"``, ``"native"``, ``"triton"``) or ``None`` (fastest).
-
-    Overrides ``SC_NEUROCORE_KERNEL`` for this process; returns the previous choice so a
-    caller can restore it.
-    """
-    global _override
-    try:
-        previous = requested_kernel()
-    except ValueError:  # a bad SC_NEUROCORE_KERNEL is what this call replaces
-        previous = None
-    _override = _check_family(family, "kernel family")
-    return previous
-
-
-@contextmanager
-def use_kernel(family: str | None) -> Iterator[None]:
-    """``with use_kernel("native"): ...`` forces a family inside the block only."""
-    global _override
-    saved = _override
-    set_kernel(family)
-    try:
-        yield
-    finally:
-        _override = saved
 
 
 def triton_reason(spec: SurrogateSpec, kind: str) -> str:

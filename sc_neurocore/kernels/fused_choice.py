@@ -17,8 +17,8 @@ from torch import Tensor
 from ..core.spec import SurrogateSpec
 from .choice import ENV_KERNEL, KERNEL_FAMILIES, requested_kernel
 from .native.lif import NativeLIF, native_lif, native_status
-from .triton.leaky import TritonLeaky, triton_leaky, triton_leaky_status
 from .report import DEVICE_KINDS, KernelChoice, register_kernel_report
+from .triton.leaky import TritonLeaky, triton_leaky, triton_leaky_status
 from .triton.lif import TritonLIF, triton_lif, triton_status
 
 __all__ = [

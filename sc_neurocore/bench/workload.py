@@ -115,8 +115,9 @@ def compare_dynamics(found: dict[str, dict[str, Any]], steps: int) -> dict[str, 
 def _timing_for(n: int, config: BenchConfig) -> Timing:
     if n < config.workload_large_n:
         return config.workload_timing
+    # No warm-up there: each candidate has just run once (the failure check) at this size.
     rounds = min(config.workload_timing.rounds, config.workload_large_rounds)
-    return Timing(rounds=rounds, warmup=config.workload_timing.warmup, min_sample_s=0)
+    return Timing(rounds=rounds, warmup=0, min_sample_s=0)
 
 
 def _peak(label: str, spec: dict[str, Any], shape: tuple[int, int, int], notes: list[str]):

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from torch import Tensor
 from torch.compiler import is_compiling
 
+from . import compat
 from .spec import SurrogateFn, SurrogateSpec, signature_of
 
 __all__ = ["CallForm", "Surrogate"]
@@ -160,8 +161,7 @@ def _resolve_for_trace(registry: Any, name: str, path: str | None) -> bool:
     return True
 
 
-# Dynamo calls this for real at trace time instead of tracing it: the flag is what
-# torch.compiler.assume_constant_result sets, set directly so that importing this
-# module does not import Dynamo.  (A function result cannot be such a constant, hence
-# the side table ``Registry.traced``.)
-_resolve_for_trace._dynamo_marked_constant = True  # type: ignore[attr-defined]
+# Dynamo calls this for real at trace time instead of tracing it (a function result cannot
+# be such a constant, hence the side table ``Registry.traced``); marked without importing
+# Dynamo where torch allows.
+_resolve_for_trace = compat.mark_trace_constant(_resolve_for_trace)

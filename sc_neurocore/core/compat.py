@@ -215,10 +215,9 @@ def _load_single_level() -> SingleLevel:
 
         return run
 
-    from torch.func import grad as func_grad
-
-    grad = func_grad(lambda x: single_level(_Double)(x).sum())(torch.ones(2))
-    _expect(grad.tolist() == [2.0, 2.0], f"single-level gradient {grad.tolist()}")
+    # Checked for presence only: running torch.func.grad here would import Dynamo (seconds)
+    # at the first registry use; the torch.func tests exercise the behaviour.
+    _expect(callable(getattr(base, "apply", None)), "_SingleLevelFunction has no apply")
     return single_level
 
 

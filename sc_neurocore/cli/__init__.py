@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 #: Modules that each add their subcommands through ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ("listing", "kernels", "check", "bench", "train")
+COMMAND_MODULES: tuple[str, ...] = ("listing", "kernels", "check", "bench", "train", "sweep")
 
 
 class UsageError(Exception):

@@ -135,13 +135,19 @@ def _report(files: list[str], heatmap: str | None, as_json: bool, title: str) ->
 
 
 def main(args: argparse.Namespace) -> int:
+    from ..tasks.run import resolve_surrogate
     from ..tasks.sweep import configurations, parse_shard, run_sweep, shard
 
     if args.report is not None:
         return _report(args.report, args.heatmap, args.json, f"{args.task} {args.preset}")
     config = config_of(args)
-    k, n = parse_shard(args.shard)
-    planned = shard(configurations(config), k, n)
+    try:  # bad names and values in the options: a usage error, not a bug
+        k, n = parse_shard(args.shard)
+        planned = shard(configurations(config), k, n)
+        for spec in planned:
+            resolve_surrogate(spec)
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error)) from None
     sys.stderr.write(f"sweep: {len(planned)} runs in shard {k}/{n} -> {args.out}\n")
     run_sweep(config, args.out, processes=args.processes, shard_of=(k, n), progress=_progress)
     return _report([args.out], args.heatmap, args.json, f"{args.task} {args.preset}")

@@ -164,14 +164,18 @@ def summary(report: dict[str, Any]) -> str:
 
 
 def train_task(args: argparse.Namespace) -> int:
-    from ..tasks.catalog import preset
+    from ..tasks.catalog import load_task, preset
     from ..tasks.run import resolve_surrogate, run
 
     began = time.perf_counter()
     spec = run_spec(args)
     _check_path(spec.path)
-    chosen = preset(spec.task, spec.preset)
-    name, params, steepness = resolve_surrogate(spec)
+    try:  # bad names and values in the options: a usage error, not a bug
+        chosen = preset(spec.task, spec.preset)
+        name, params, steepness = resolve_surrogate(spec)
+        data = load_task(spec.task, {**chosen.data, **spec.data})
+    except (ValueError, TypeError, FileNotFoundError, ImportError) as error:
+        raise UsageError(str(error)) from None
     human = sys.stderr if args.json else sys.stdout
     epochs = spec.epochs or chosen.training.epochs
     shown = ", ".join(f"{key}={value:g}" for key, value in params.items())
@@ -184,9 +188,7 @@ def train_task(args: argparse.Namespace) -> int:
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads or 1)
     try:
-        report = run(spec, progress=bar, on_epoch=bar.epoch_line)
-    except ImportError as error:
-        raise UsageError(str(error)) from None
+        report = run(spec, progress=bar, on_epoch=bar.epoch_line, data=data)
     finally:
         torch.set_num_threads(threads)
     report["wall_seconds"] = time.perf_counter() - began

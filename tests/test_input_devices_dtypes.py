@@ -82,3 +82,18 @@ def test_spiking_net_refuses_input_on_another_device_and_integer_input() -> None
 def test_a_surrogate_parameter_on_the_meta_device_is_refused(path: str) -> None:
     with pytest.raises(ValueError, match=r"parameter 'alpha' is a tensor on device meta"):
         sc_neurocore.get_surrogate("atan", path, alpha=torch.tensor(2.0, device="meta"))
+
+
+def test_the_leaky_integrator_and_synaptic_lif_refuse_foreign_states() -> None:
+    from sc_neurocore.neurons.integrator import LeakyIntegrator, LeakyIntegratorCell
+    from sc_neurocore.neurons.synaptic import SynapticLIF
+
+    x = _inputs()
+    with pytest.raises(ValueError, match=r"LeakyIntegrator: y0 is on device meta"):
+        LeakyIntegrator()(x, torch.zeros(STEP, device="meta"))
+    with pytest.raises(TypeError, match=r"SynapticLIF: i0 has dtype torch.float64"):
+        SynapticLIF()(x, torch.zeros(STEP, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"LIF: v0 is on device meta"):
+        SynapticLIF()(x, None, torch.zeros(STEP, device="meta"))
+    with pytest.raises(TypeError, match=r"LeakyIntegratorCell: v has dtype torch.float64"):
+        LeakyIntegratorCell()(x[0], torch.zeros(STEP, dtype=torch.float64))

@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..core.compat import transforms_active as _transforms_active
+from ..core.spec import check_like, check_state
 from ..kernels.fused_choice import compute_dtype, leaky_kernels
 from ..kernels.torch.leaky import decay_gradient, leaky_backward, leaky_forward
 from ..kernels.torch.lif import kernel_value
@@ -25,7 +27,6 @@ from .base import ConstrainedModule, Value, decay_attribute, decayed, show_value
 __all__ = ["LeakyIntegrator", "LeakyIntegratorCell", "leaky_sequence"]
 
 NAMESPACE = "sc_neurocore_fused"
-_transforms_active = torch._C._are_functorch_transforms_active
 _is_compiling = torch.compiler.is_compiling
 
 
@@ -51,6 +52,7 @@ def check_sequence(owner: str, x: Any, state: Any, state_name: str) -> None:
             f"{owner}: {state_name} must have the shape of one time step, {tuple(x.shape[1:])}, "
             f"got {tuple(state.shape)}"
         )
+    check_like(owner, state_name, state, x, "inputs")
 
 
 # --- the operators -------------------------------------------------------------------------
@@ -177,6 +179,8 @@ class LeakyIntegratorCell(_Leaky):
     """
 
     def forward(self, input_current: Tensor, v: Tensor | None = None) -> Tensor:
+        if v is not None:
+            check_state(type(self).__name__, "v", v, input_current)
         state = torch.zeros_like(input_current) if v is None else v
         return decayed(state, self.beta, input_current)
 

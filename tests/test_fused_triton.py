@@ -317,3 +317,34 @@ def test_synaptic_lif_runs_triton_and_matches_its_cell(calls, name: str) -> None
     assert torch.equal(spikes, spikes_ref) and bool(spikes.any())
     for mine, expected in zip(got, want, strict=True):
         torch.testing.assert_close(mine, expected, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 5, 16, 17, 37])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16], ids=str)
+def test_backward_chunks_cover_every_sequence_length(calls, steps: int, dtype) -> None:
+    """The backward recomputes the membrane chunk by chunk: lengths around the chunk size."""
+    spec = sc_neurocore.get_spec("atan")
+    generator = torch.Generator().manual_seed(steps)
+    x = (torch.randn(steps, 3, 7, generator=generator, dtype=torch.float64) * 0.8 + 0.3).to(dtype)
+    v0, grad_v = (torch.randn(3, 7, generator=generator, dtype=torch.float64) for _ in "ab")
+    grad_spikes = torch.randn(x.shape, generator=generator, dtype=torch.float64).to(dtype)
+    beta, threshold = torch.linspace(0.5, 0.95, 7, dtype=torch.float64), 0.9
+    kernels = lif_kernels(spec, x)
+    assert isinstance(kernels, TritonLIF)
+    reference = [t.double() for t in (x, v0.to(dtype))]
+    spikes, _ = kernels.forward(x, v0.to(dtype), beta, threshold, torch.empty_like(x))
+    expected_spikes, _ = lif_forward(*reference, beta, threshold)
+    assert torch.equal(spikes.double(), expected_spikes)
+    sums, expected_sums = ParameterSums(x[0]), ParameterSums(reference[0][0])
+    grad = kernels.backward(
+        grad_spikes, grad_v, x, v0.to(dtype), beta, threshold, [2.0], torch.empty_like(x),
+        (sums.beta, sums.threshold),
+    )  # fmt: skip
+    args = (grad_spikes.double(), grad_v, reference[0], expected_spikes, reference[1])
+    expected = lif_backward(spec, {"alpha": 2.0}, *args, beta, threshold, expected_sums)
+    tolerance = (
+        {"rtol": 1e-10, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 2e-2, "atol": 2e-2}
+    )
+    torch.testing.assert_close(grad.double(), expected, **tolerance)
+    torch.testing.assert_close(sums.beta, expected_sums.beta, **tolerance)
+    torch.testing.assert_close(sums.threshold, expected_sums.threshold, **tolerance)

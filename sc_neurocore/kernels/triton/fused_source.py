@@ -16,6 +16,7 @@ import hashlib
 import importlib.util
 import os
 import tempfile
+import textwrap
 import threading
 from pathlib import Path
 from types import ModuleType
@@ -75,17 +76,22 @@ def forward(x_ptr, v0_ptr, beta_ptr, threshold_ptr, v_reset_ptr, spikes_ptr, v_o
     tl.store(v_out_ptr + offs, v.to(v_out_ptr.dtype.element_ty), mask=mask)
 """
 
-# Pass 1 recomputes the pre-reset membrane h_t into h_ptr (the same operations as forward,
-# so the same spikes); pass 2 walks time in reverse, replacing nothing it still needs:
-# at step t it reads h_t and h_{t-1} and writes dL/dx_t (which may alias h_ptr).
-_BACKWARD = """
+# The reverse-time step shared by both backward kernels: from the pre-reset membrane h_t,
+# the state v_{t-1} before it, dL/d(output)_t and dL/dv_t = factor * carry, it returns dL/dh_t
+# (= dL/dx_t) and this step's terms of dL/dbeta and dL/dthreshold.
+_REVERSE_STEP = """
 
 @triton.jit
-def backward(grad_spikes_ptr, grad_spikes_stride, grad_v_ptr, x_ptr, v0_ptr, beta_ptr,
-             threshold_ptr, v_reset_ptr, params_ptr, h_ptr, grad_x_ptr, sum_beta_ptr,
-             sum_threshold_ptr, steps, n, beta_stride, threshold_stride, v_reset_stride,
-             HAS_V0: tl.constexpr, SUMS: tl.constexpr, RECOMPUTE: tl.constexpr,
-             COMPUTE: tl.constexpr, BLOCK: tl.constexpr):
+def reverse_step(h, v_before, grad_spike, carry, factor, threshold, @@ARGUMENTS@@):
+    spike = (h > threshold).to(h.dtype)
+    term = @@TERM@@
+    dv_dh = @@DV_DH@@
+    grad_h = tl.fma(factor * dv_dh, carry, term)
+    grad_v = factor * carry
+    return grad_h, grad_h * v_before, grad_v * (@@DV_DTHRESHOLD@@) - term
+"""
+
+_PROLOGUE = """
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
     beta = tl.load(beta_ptr + offs * beta_stride, mask=mask, other=0).to(COMPUTE)
@@ -96,53 +102,117 @@ def backward(grad_spikes_ptr, grad_spikes_stride, grad_v_ptr, x_ptr, v0_ptr, bet
         v_initial = tl.load(v0_ptr + offs, mask=mask, other=0).to(COMPUTE)
     else:
         v_initial = tl.zeros([BLOCK], dtype=COMPUTE)
-    if RECOMPUTE:  # else h_ptr holds the membrane already (a non-spiking neuron's output)
-        v = v_initial
-        x_ptrs = x_ptr + offs
-        h_ptrs = h_ptr + offs
-        for step in range(steps):
-            x = tl.load(x_ptrs, mask=mask, other=0).to(COMPUTE)
-            h = integrate(v, x, beta)
-            tl.store(h_ptrs, h, mask=mask)
-            spike = (h > threshold).to(COMPUTE)
-            v = reset(h, spike, threshold, v_reset)
-            x_ptrs += n
-            h_ptrs += n
     carry = tl.load(grad_v_ptr + offs, mask=mask, other=0).to(COMPUTE)
     factor = tl.full([BLOCK], 1.0, COMPUTE)
     sum_beta = tl.zeros([BLOCK], dtype=COMPUTE)
     sum_threshold = tl.zeros([BLOCK], dtype=COMPUTE)
-    h = tl.load(h_ptr + (steps - 1) * n + offs, mask=mask, other=0).to(COMPUTE)
-    for k in range(steps):
-        t = steps - 1 - k
-        at = t.to(tl.int64) * n + offs
-        if t > 0:  # read before dL/dx_t overwrites an aliased h_t; it is next step's h
-            h_before = tl.load(h_ptr + at - n, mask=mask, other=0).to(COMPUTE)
-        else:
-            h_before = tl.zeros([BLOCK], dtype=COMPUTE)
-        spike = (h > threshold).to(COMPUTE)
-        grad_spike = tl.load(
-            grad_spikes_ptr + at * grad_spikes_stride, mask=mask, other=0
-        ).to(COMPUTE)
-        term = @@TERM@@
-        dv_dh = @@DV_DH@@
-        grad_h = tl.fma(factor * dv_dh, carry, term)
-        if SUMS:
-            grad_v = factor * carry
-            if t > 0:
-                v_before = reset(h_before, (h_before > threshold).to(COMPUTE), threshold, v_reset)
-            else:
-                v_before = v_initial
-            sum_beta += grad_h * v_before
-            sum_threshold += grad_v * (@@DV_DTHRESHOLD@@) - term
-        tl.store(grad_x_ptr + at, grad_h.to(grad_x_ptr.dtype.element_ty), mask=mask)
-        carry = grad_h
-        factor = beta
-        h = h_before
+"""
+
+_EPILOGUE = """
     if SUMS:
         tl.store(sum_beta_ptr + offs, sum_beta.to(tl.float64), mask=mask)
         tl.store(sum_threshold_ptr + offs, sum_threshold.to(tl.float64), mask=mask)
 """
+
+_STEP_BACK = """
+grad_spike = tl.load(grad_spikes_ptr + at * grad_spikes_stride, mask=mask, other=0).to(COMPUTE)
+grad_h, d_beta, d_threshold = reverse_step(
+    h, v_before, grad_spike, carry, factor, threshold, @@ARGUMENTS@@
+)
+if SUMS:
+    sum_beta += d_beta
+    sum_threshold += d_threshold
+tl.store(grad_x_ptr + at, grad_h.to(grad_x_ptr.dtype.element_ty), mask=mask)
+carry = grad_h
+factor = beta
+"""
+
+# The spiking neurons' backward.  Pass 1 walks forward once and keeps only the state entering
+# every chunk of CHUNK steps (a checkpoint per chunk); pass 2 takes the chunks last first,
+# recomputes a chunk's pre-reset membrane into a (CHUNK, BLOCK) register tile with the same
+# operations as the forward (so the same spikes), then walks the chunk in reverse.  Memory
+# traffic: x twice, the output gradient once, dL/dx once; no (T, ...) scratch buffer.
+_BACKWARD = (
+    """
+
+@triton.jit
+def backward(grad_spikes_ptr, grad_spikes_stride, grad_v_ptr, x_ptr, v0_ptr, beta_ptr,
+             threshold_ptr, v_reset_ptr, params_ptr, checkpoint_ptr, grad_x_ptr, sum_beta_ptr,
+             sum_threshold_ptr, steps, n, beta_stride, threshold_stride, v_reset_stride,
+             HAS_V0: tl.constexpr, SUMS: tl.constexpr, COMPUTE: tl.constexpr,
+             BLOCK: tl.constexpr, CHUNK: tl.constexpr):"""
+    + _PROLOGUE
+    + """
+    v = v_initial
+    x_ptrs = x_ptr + offs
+    for step in range(steps):
+        if step % CHUNK == 0:
+            tl.store(checkpoint_ptr + (step // CHUNK) * n + offs, v, mask=mask)
+        x = tl.load(x_ptrs, mask=mask, other=0).to(COMPUTE)
+        h = integrate(v, x, beta)
+        v = reset(h, (h > threshold).to(COMPUTE), threshold, v_reset)
+        x_ptrs += n
+    rows = tl.arange(0, CHUNK)[:, None]
+    chunks = (steps + CHUNK - 1) // CHUNK
+    for c in range(chunks):
+        chunk = chunks - 1 - c
+        start = chunk * CHUNK
+        entering = tl.load(checkpoint_ptr + chunk.to(tl.int64) * n + offs, mask=mask, other=0)
+        entering = entering.to(COMPUTE)
+        v = entering
+        tile = tl.zeros([CHUNK, BLOCK], dtype=COMPUTE)
+        for i in tl.static_range(CHUNK):
+            at = (start + i).to(tl.int64) * n + offs
+            inside = mask & (offs * 0 + start + i < steps)
+            x = tl.load(x_ptr + at, mask=inside, other=0).to(COMPUTE)
+            h = integrate(v, x, beta)
+            tile = tl.where(rows == i, h[None, :], tile)
+            v = reset(h, (h > threshold).to(COMPUTE), threshold, v_reset)
+        for j in tl.static_range(CHUNK):
+            i: tl.constexpr = CHUNK - 1 - j
+            t = start + i
+            if t < steps:
+                h = tl.sum(tl.where(rows == i, tile, 0.0), axis=0)
+                if i > 0:
+                    h_before = tl.sum(tl.where(rows == i - 1, tile, 0.0), axis=0)
+                    spike_before = (h_before > threshold).to(COMPUTE)
+                    v_before = reset(h_before, spike_before, threshold, v_reset)
+                else:
+                    v_before = entering
+                at = t.to(tl.int64) * n + offs"""
+    + textwrap.indent(_STEP_BACK, " " * 16)
+    + _EPILOGUE
+)
+
+# A non-spiking neuron's backward: its output is the membrane itself, saved by the operator,
+# so h_t and h_{t-1} are read back (h_ptr) instead of recomputed.
+_BACKWARD_SAVED = (
+    """
+
+@triton.jit
+def backward_saved(grad_spikes_ptr, grad_spikes_stride, grad_v_ptr, v0_ptr, beta_ptr,
+                   threshold_ptr, v_reset_ptr, params_ptr, h_ptr, grad_x_ptr, sum_beta_ptr,
+                   sum_threshold_ptr, steps, n, beta_stride, threshold_stride, v_reset_stride,
+                   HAS_V0: tl.constexpr, SUMS: tl.constexpr, COMPUTE: tl.constexpr,
+                   BLOCK: tl.constexpr):"""
+    + _PROLOGUE
+    + """
+    h = tl.load(h_ptr + (offs * 0 + steps - 1) * n + offs, mask=mask, other=0).to(COMPUTE)
+    for k in range(steps):
+        t = steps - 1 - k
+        at = t.to(tl.int64) * n + offs
+        if t > 0:
+            h_before = tl.load(h_ptr + at - n, mask=mask, other=0).to(COMPUTE)
+            spike_before = (h_before > threshold).to(COMPUTE)
+            v_before = reset(h_before, spike_before, threshold, v_reset)
+        else:
+            h_before = tl.zeros([BLOCK], dtype=COMPUTE)
+            v_before = v_initial"""
+    + textwrap.indent(_STEP_BACK, " " * 8)
+    + """
+        h = h_before"""
+    + _EPILOGUE
+)
 
 
 def helpers_used(formula: Formula | None) -> list[str]:
@@ -172,8 +242,9 @@ def generate_source(template: NeuronTemplate, formula: Formula | None) -> str:
     )
     term = "grad_spike"  # a non-spiking output's gradient enters the membrane as it is
     if template.spiking:
-        term = "grad_spike * surrogate(h - threshold, @@ARGUMENTS@@).to(COMPUTE)"
-    source = _HEADER + _FORWARD + _BACKWARD
+        term = "grad_spike * surrogate(h - threshold, @@ARGUMENTS@@).to(h.dtype)"
+    backward = _BACKWARD if template.spiking else _BACKWARD_SAVED
+    source = _HEADER + _REVERSE_STEP + _FORWARD + backward
     for marker, text in (
         ("@@TERM@@", term),
         ("@@NAME@@", template.name),

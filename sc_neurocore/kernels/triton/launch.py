@@ -10,6 +10,8 @@ from torch import Tensor
 
 __all__ = [
     "BLOCK",
+    "MAX_CHUNK",
+    "chunk_steps",
     "compute_dtype",
     "device_status",
     "grid",
@@ -57,6 +59,19 @@ def compute_dtype(dtype: torch.dtype) -> Any:
     import triton.language as tl
 
     return tl.float64 if dtype == torch.float64 else tl.float32
+
+
+#: Steps per recomputed chunk of the backward (a (CHUNK, BLOCK) register tile).
+MAX_CHUNK = 16
+
+
+def chunk_steps(steps: int) -> int:
+    """The backward's chunk: ``MAX_CHUNK``, or the power of two covering a shorter sequence
+    (at most five compiled variants, whatever T is)."""
+    chunk = 1
+    while chunk < min(steps, MAX_CHUNK):
+        chunk *= 2
+    return chunk
 
 
 def grid(n: int) -> tuple[int]:

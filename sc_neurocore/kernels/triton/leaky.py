@@ -61,13 +61,12 @@ class TritonLeaky:
         zeros = torch.zeros(y.shape[1:], dtype=y.dtype, device=y.device)  # no final-state grad
         unused = torch.zeros(y.shape[1:], dtype=torch.float64, device=y.device)
         compute = torch.float64 if y.dtype == torch.float64 else torch.float32
-        self.module.backward[grid(n)](
-            grad_y, 0 if broadcast else 1, zeros, y,
+        self.module.backward_saved[grid(n)](
+            grad_y, 0 if broadcast else 1, zeros,
             y if y0 is None else y0.to(y.dtype).contiguous(), decay_array, unused, unused,
             unused, y.to(compute), grad_x, unused if summed is None else summed, unused,
             steps, n, decay_stride, 0, 0,
-            HAS_V0=y0 is not None, SUMS=sums, RECOMPUTE=False,
-            COMPUTE=compute_dtype(y.dtype), BLOCK=BLOCK,
+            HAS_V0=y0 is not None, SUMS=sums, COMPUTE=compute_dtype(y.dtype), BLOCK=BLOCK,
         )  # fmt: skip
         return grad_x, summed
 

@@ -23,7 +23,7 @@ from torch import Tensor
 from ...core.formula import Formula
 from ...core.spec import SurrogateSpec
 from .fused_source import helpers_used, load_kernels
-from .launch import BLOCK, compute_dtype, device_status, grid, per_neuron
+from .launch import BLOCK, chunk_steps, compute_dtype, device_status, grid, per_neuron
 from .neurons import NeuronTemplate, lif_template
 
 __all__ = ["TritonLIF", "triton_lif", "triton_status"]
@@ -136,33 +136,17 @@ class TritonLIF:
         v_reset, v_reset_stride = per_neuron(self.v_reset, x)
         values = torch.tensor(params or [0.0], dtype=torch.float64, device=x.device)
         compute = torch.float64 if x.dtype == torch.float64 else torch.float32
-        membrane = grad_h if x.dtype == compute else torch.empty_like(grad_h, dtype=compute)
+        chunk = chunk_steps(steps)
+        checkpoints = torch.empty((-(-steps // chunk), n), dtype=compute, device=x.device)
         sum_beta, sum_threshold = sums if sums is not None else (values, values)
         self.module.backward[grid(n)](
-            grad_spikes,
-            0 if broadcast else 1,
-            grad_v,
-            x,
+            grad_spikes, 0 if broadcast else 1, grad_v, x,
             x if v0 is None else v0.to(x.dtype).contiguous(),
-            beta_array,
-            threshold_array,
-            v_reset,
-            values,
-            membrane,
-            grad_h,
-            sum_beta,
-            sum_threshold,
-            steps,
-            n,
-            beta_stride,
-            threshold_stride,
-            v_reset_stride,
-            HAS_V0=v0 is not None,
-            SUMS=sums is not None,
-            RECOMPUTE=True,
-            COMPUTE=compute_dtype(x.dtype),
-            BLOCK=BLOCK,
-        )
+            beta_array, threshold_array, v_reset, values, checkpoints, grad_h,
+            sum_beta, sum_threshold, steps, n, beta_stride, threshold_stride, v_reset_stride,
+            HAS_V0=v0 is not None, SUMS=sums is not None, COMPUTE=compute_dtype(x.dtype),
+            BLOCK=BLOCK, CHUNK=chunk,
+        )  # fmt: skip
         return grad_h
 
 

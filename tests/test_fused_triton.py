@@ -348,3 +348,28 @@ def test_backward_chunks_cover_every_sequence_length(calls, steps: int, dtype) -
     torch.testing.assert_close(grad.double(), expected, **tolerance)
     torch.testing.assert_close(sums.beta, expected_sums.beta, **tolerance)
     torch.testing.assert_close(sums.threshold, expected_sums.threshold, **tolerance)
+
+
+BUILTINS = ("fast_sigmoid", "superspike", "atan", "sigmoid", "straight_through", "triangular")
+
+
+def test_every_builtin_surrogate_runs_the_triton_kernels(monkeypatch) -> None:
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    for name in BUILTINS:
+        assert triton_status(sc_neurocore.get_spec(name), "cpu") == "triton", name
+
+
+def test_kernel_listing_has_every_fused_operator_on_every_device(calls) -> None:
+    from sc_neurocore.kernels.report import DEVICE_KINDS, collect
+
+    specs = [sc_neurocore.get_spec(name) for name in SURROGATES]
+    rows = [row for row in collect(specs) if row.op.startswith("sc_neurocore_fused::")]
+    lif = {(r.surrogate, r.device): r for r in rows if r.op == "sc_neurocore_fused::lif"}
+    assert set(lif) == {(name, device) for name in SURROGATES for device in DEVICE_KINDS}
+    leaky = {r.device: r for r in rows if r.op == "sc_neurocore_fused::leaky"}
+    assert set(leaky) == set(DEVICE_KINDS)
+    for row in [*lif.values(), *leaky.values()]:  # forced triton under the interpreter
+        if row.device == "cpu":
+            assert row.kernel == "triton" and "SC_NEUROCORE_KERNEL=triton" in row.reason
+        elif not torch.cuda.is_available():
+            assert row.kernel in ("torch", "error") and row.reason, row

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from ..core.errors import KernelUnavailableError
 from ..core.spec import SurrogateSpec
 from .choice import ENV_KERNEL, KERNEL_FAMILIES, requested_kernel
 from .native.lif import NativeLIF, native_lif, native_status
@@ -30,6 +31,7 @@ __all__ = [
     "leaky_kernel_choice",
     "leaky_kernels",
     "fused_kernel_rows",
+    "leaky_kernel_rows",
     "lif_kernels",
     "requested_kernel",
 ]
@@ -38,8 +40,8 @@ __all__ = [
 FusedKernels = NativeLIF | TritonLIF | None
 
 
-def _refuse(family: str, spec: SurrogateSpec, x: Tensor, reason: str) -> RuntimeError:
-    return RuntimeError(
+def _refuse(family: str, spec: SurrogateSpec, x: Tensor, reason: str) -> KernelUnavailableError:
+    return KernelUnavailableError(
         f"{ENV_KERNEL}={family}: the fused neuron with surrogate {spec.name!r} cannot run "
         f"{family} kernels on this {x.device.type} {x.dtype} tensor: {reason}"
     )
@@ -83,13 +85,13 @@ def leaky_kernels(x: Tensor) -> TritonLeaky | None:
     if family == "torch" or (family is None and x.device.type != "cuda"):
         return None
     if family == "native":
-        raise RuntimeError(
+        raise KernelUnavailableError(
             f"{ENV_KERNEL}=native: the fused leaky integrator has no compiled C kernels "
             f"(unset {ENV_KERNEL} or choose torch)"
         )
     found = triton_leaky(x)
     if found is None and family == "triton":
-        raise RuntimeError(
+        raise KernelUnavailableError(
             f"{ENV_KERNEL}=triton: the fused leaky integrator cannot run triton kernels on this "
             f"{x.device.type} {x.dtype} tensor: {triton_leaky_status(x.device)}"
         )
@@ -154,3 +156,10 @@ def fused_kernel_rows(specs: Sequence[SurrogateSpec]) -> list[KernelChoice]:
             kernel, reason = fused_kernel_choice(spec, device)
             rows.append(KernelChoice("sc_neurocore_fused::lif", spec.name, device, kernel, reason))
     return rows
+
+
+@register_kernel_report
+def leaky_kernel_rows(specs: Sequence[SurrogateSpec]) -> list[KernelChoice]:
+    """The fused leaky integrator's rows (no surrogate: one per device kind)."""
+    op = "sc_neurocore_fused::leaky"
+    return [KernelChoice(op, "", device, *leaky_kernel_choice(device)) for device in DEVICE_KINDS]

@@ -50,7 +50,7 @@ def reset(h, spike, threshold, v_reset):
 # One program owns BLOCK neurons for all T steps; pointers advance by n per step.
 _FORWARD = """
 
-@triton.jit
+@triton.jit(do_not_specialize=["steps"])  # one compiled kernel for every T
 def forward(x_ptr, v0_ptr, beta_ptr, threshold_ptr, v_reset_ptr, spikes_ptr, v_out_ptr,
             steps, n, beta_stride, threshold_stride, v_reset_stride,
             HAS_V0: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr):
@@ -135,7 +135,7 @@ factor = beta
 _BACKWARD = (
     """
 
-@triton.jit
+@triton.jit(do_not_specialize=["steps"])  # one compiled kernel for every T
 def backward(grad_spikes_ptr, grad_spikes_stride, grad_v_ptr, x_ptr, v0_ptr, beta_ptr,
              threshold_ptr, v_reset_ptr, params_ptr, checkpoint_ptr, grad_x_ptr, sum_beta_ptr,
              sum_threshold_ptr, steps, n, beta_stride, threshold_stride, v_reset_stride,
@@ -189,7 +189,7 @@ def backward(grad_spikes_ptr, grad_spikes_stride, grad_v_ptr, x_ptr, v0_ptr, bet
 _BACKWARD_SAVED = (
     """
 
-@triton.jit
+@triton.jit(do_not_specialize=["steps"])  # one compiled kernel for every T
 def backward_saved(grad_spikes_ptr, grad_spikes_stride, grad_v_ptr, v0_ptr, beta_ptr,
                    threshold_ptr, v_reset_ptr, params_ptr, h_ptr, grad_x_ptr, sum_beta_ptr,
                    sum_threshold_ptr, steps, n, beta_stride, threshold_stride, v_reset_stride,

@@ -13,6 +13,11 @@ class's samples and becomes the single spike time of one input unit,
 ``round(value * (window - 1))``. Larger ``alpha`` means smoother manifolds; more
 dimensions and classes make the task harder.
 
+``noise_units`` (an extension, 0 in the published configuration) appends input units whose
+one spike falls at a uniformly random step of the window, independently of the class: they
+carry no information, so a learner must find the informative units, while a
+nearest-neighbour classifier of the raw spike times is swamped by them.
+
 Determinism: all draws come from numpy's PCG64 seeded by ``(seed, stream, class)`` and all
 math is float64; normalised values are rounded to 1e-9 before they are quantised to steps
 so a last-bit difference of a platform's ``sin`` cannot move a spike. The manifolds do not
@@ -32,7 +37,7 @@ from torch import Tensor
 __all__ = ["Randman", "RandmanConfig", "make_randman", "spike_raster"]
 
 #: Independent random streams per class: the manifold's coefficients, its sample points.
-_MANIFOLD_STREAM, _POINT_STREAM, _ORDER_STREAM = 0, 1, 2
+_MANIFOLD_STREAM, _POINT_STREAM, _ORDER_STREAM, _NOISE_STREAM = 0, 1, 2, 3
 #: Decimal places kept before quantising to steps (see the module docstring).
 _ROUND_DECIMALS = 9
 
@@ -56,10 +61,15 @@ class RandmanConfig:
     seed: int = 0
     window: int | None = None  # steps in which the spikes fall; None: all ``steps``
     frequencies: int = 5
+    noise_units: int = 0  # uninformative units appended (see the module docstring)
 
     def __post_init__(self) -> None:
         for name in ("classes", "units", "steps", "dim", "samples_per_class", "frequencies"):
             _positive_int(name, getattr(self, name))
+        if isinstance(self.noise_units, bool) or not isinstance(self.noise_units, int):
+            raise ValueError(f"randman: noise_units must be an int >= 0, got {self.noise_units!r}")
+        if self.noise_units < 0:
+            raise ValueError(f"randman: noise_units must be an int >= 0, got {self.noise_units!r}")
         if self.classes < 2:
             raise ValueError(f"randman: classes must be >= 2, got {self.classes!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -86,7 +96,7 @@ class RandmanConfig:
 
 @dataclass(frozen=True)
 class Randman:
-    """Spike times ``(samples, units)`` (int64 steps) and labels ``(samples,)``, shuffled."""
+    """Spike times ``(samples, units + noise_units)`` (int64 steps) and labels, shuffled."""
 
     config: RandmanConfig
     times: Tensor
@@ -136,6 +146,11 @@ def make_randman(config: RandmanConfig | None = None, **fields: Any) -> Randman:
         config.classes * config.samples_per_class
     )
     all_times, all_labels = np.concatenate(times)[order], np.concatenate(labels)[order]
+    if config.noise_units:
+        noise = _generator(config, _NOISE_STREAM, 0).integers(
+            0, last_step + 1, (len(all_labels), config.noise_units), dtype=np.int64
+        )
+        all_times = np.concatenate([all_times, noise], axis=1)
     return Randman(config, torch.from_numpy(all_times), torch.from_numpy(all_labels))
 
 

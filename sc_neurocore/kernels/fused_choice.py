@@ -17,6 +17,7 @@ from torch import Tensor
 from ..core.errors import KernelUnavailableError
 from ..core.spec import SurrogateSpec
 from .choice import ENV_KERNEL, KERNEL_FAMILIES, requested_kernel
+from .native.leaky import NativeLeaky, native_leaky, native_leaky_status
 from .native.lif import NativeLIF, native_lif, native_status
 from .report import DEVICE_KINDS, KernelChoice, register_kernel_report
 from .triton.leaky import TritonLeaky, triton_leaky, triton_leaky_status
@@ -76,19 +77,31 @@ def lif_kernels(spec: SurrogateSpec, x: Tensor, reset: str = "subtract") -> Fuse
     return native
 
 
-def leaky_kernels(x: Tensor) -> TritonLeaky | None:
+def _leaky_native_reason(x: Tensor) -> str:
+    if x.device.type != "cpu":
+        return "compiled kernels run on CPU tensors only"
+    if x.dtype not in (torch.float32, torch.float64):
+        return "compiled kernels take float32 and float64 only"
+    return native_leaky_status()
+
+
+def leaky_kernels(x: Tensor) -> TritonLeaky | NativeLeaky | None:
     """The kernels of the fused leaky integrator on ``x`` (``None``: torch kernels).
 
-    Triton on CUDA (or forced, on CPU under the interpreter); it has no compiled C kernels.
+    Triton on CUDA (or forced, on CPU under the interpreter); the compiled C kernels on CPU
+    float32/float64 (research's addition to this dispatcher).
     """
     family = requested_kernel()
-    if family == "torch" or (family is None and x.device.type != "cuda"):
+    if family == "torch":
         return None
-    if family == "native":
-        raise KernelUnavailableError(
-            f"{ENV_KERNEL}=native: the fused leaky integrator has no compiled C kernels "
-            f"(unset {ENV_KERNEL} or choose torch)"
-        )
+    if family == "native" or (family is None and x.device.type != "cuda"):
+        native = native_leaky(x)
+        if native is None and family == "native":
+            raise KernelUnavailableError(
+                f"{ENV_KERNEL}=native: the fused leaky integrator cannot run compiled kernels "
+                f"on this {x.device.type} {x.dtype} tensor: {_leaky_native_reason(x)}"
+            )
+        return native
     found = triton_leaky(x)
     if found is None and family == "triton":
         raise KernelUnavailableError(
@@ -104,14 +117,15 @@ def leaky_kernel_choice(device: str) -> tuple[str, str]:
     kind = torch.device(device).type
     if family == "torch":
         return "torch", f"forced by {ENV_KERNEL}=torch"
-    if family == "native":
-        return "error", f"{ENV_KERNEL}=native: no compiled C kernels for this operator"
-    if family == "triton" or kind == "cuda":
+    if family == "triton" or (kind == "cuda" and family != "native"):
         status = triton_leaky_status(kind)
         if status == "triton":
             return "triton", f"forced by {ENV_KERNEL}=triton" if kind == "cpu" else ""
         return ("error" if family == "triton" else "torch"), status
-    return "torch", "no compiled C kernels for this operator (torch ops are the CPU kernels)"
+    status = native_leaky_status() if kind == "cpu" else f"no compiled kernels for {kind}"
+    if status == "compiled":
+        return "native", ""
+    return ("error" if family == "native" else "torch"), status
 
 
 def compute_dtype(kernels: object, dtype: torch.dtype) -> torch.dtype:

@@ -69,7 +69,7 @@ leaky_backward_op = torch.ops.sc_neurocore_fused.leaky_backward.default
 
 def _leaky_kernel(x: Tensor, y0: Tensor | None, decay: Tensor) -> Tensor:
     check_sequence("LeakyIntegrator", x, y0, "y0")
-    kernels = leaky_kernels(x)  # Triton on CUDA
+    kernels = leaky_kernels(x)  # Triton on CUDA, compiled C on CPU
     value = kernel_value(decay, compute_dtype(kernels, x.dtype))
     if kernels is not None:
         return kernels.forward(x, y0, value)
@@ -83,7 +83,7 @@ def _leaky_fake(x: Tensor, y0: Tensor | None, decay: Tensor) -> Tensor:
 def _leaky_backward_kernel(
     grad_y: Tensor, y: Tensor, y0: Tensor | None, decay: Tensor, decay_grad: bool
 ) -> tuple[Tensor, Tensor, Tensor]:
-    kernels = leaky_kernels(y)  # Triton on CUDA
+    kernels = leaky_kernels(y)  # Triton on CUDA, compiled C on CPU
     value = kernel_value(decay, compute_dtype(kernels, y.dtype))
     total: Tensor | None = None
     if kernels is not None:

@@ -2,9 +2,9 @@
 
 The skeleton below is shared by every fused neuron; a :class:`~.neurons.NeuronTemplate`
 fills in the per-step update and the surrogate's Triton expression ``g(x)`` is inlined.
-``@triton.jit`` reads a kernel's source from its file, so the generated module is written
-to the kernel cache (``$SC_NEUROCORE_CACHE_DIR/triton``, named by a hash of its text) and
-imported from there; the loaded module is kept per (template, formula, interpreter mode).
+``@triton.jit`` reads a kernel's source through ``inspect``; the generated module is run from
+memory with its text registered in ``linecache``, so no generated file exists that could be
+planted; the loaded module is kept per (template, formula, interpreter mode).
 
 The time loop runs to a runtime ``steps`` argument, so one compiled kernel serves every T;
 constexprs are only the block size, the compute dtype and the presence of optional inputs.
@@ -13,12 +13,11 @@ constexprs are only the block size, the compute dtype and the presence of option
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import linecache
 import os
-import tempfile
+import sys
 import textwrap
 import threading
-from pathlib import Path
 from types import ModuleType
 
 from ...core.formula import TRITON_HELPERS, Formula
@@ -263,23 +262,23 @@ def generate_source(template: NeuronTemplate, formula: Formula | None) -> str:
     return source
 
 
-def _cache_dir() -> Path:
-    configured = os.environ.get("SC_NEUROCORE_CACHE_DIR")
-    if configured:
-        return Path(configured) / "triton"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "sc_neurocore" / "triton"
-
-
 _lock = threading.Lock()
 _loaded: dict[tuple[str, str, tuple[str, ...], bool], ModuleType] = {}
 
 
-def _import(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def _import(name: str, source: str) -> ModuleType:
+    """Run generated source as a module without writing it anywhere.
+
+    Triton reads a kernel's source through ``inspect``, which asks ``linecache`` first; the
+    text is registered there under a name no file has, so there is nothing on disk that
+    another user could plant or swap (docs/trust.md).
+    """
+    filename = f"<sc_neurocore generated {name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    module = ModuleType(name)
+    module.__file__ = filename
+    sys.modules[name] = module  # inspect.getmodule and dataclasses look modules up by name
+    exec(compile(source, filename, "exec"), module.__dict__)
     return module
 
 
@@ -300,14 +299,6 @@ def load_kernels(template: NeuronTemplate, formula: Formula | None = None) -> Mo
         if module is None:
             source = generate_source(template, formula)
             digest = hashlib.sha256(source.encode()).hexdigest()[:20]
-            directory = _cache_dir()
-            directory.mkdir(parents=True, exist_ok=True)
-            path = directory / f"fused_{template.name}_{digest}.py"
-            if not path.exists():
-                with tempfile.NamedTemporaryFile(
-                    "w", dir=directory, suffix=".py", delete=False
-                ) as scratch:
-                    scratch.write(source)
-                os.replace(scratch.name, path)  # atomic: concurrent writers agree
-            module = _loaded[key] = _import(path)
+            name = f"sc_neurocore_fused_{template.name}_{digest}_{int(interpret)}"
+            module = _loaded[key] = _import(name, source)
     return module

@@ -54,7 +54,7 @@ class GpuConfig:
     workload_steps: int = 500
     workload_batch: int = 16
     timing: Timing = Timing(rounds=11, warmup=2, min_sample_s=0)
-    workload_timing: Timing = Timing(rounds=5, warmup=1, min_sample_s=0)
+    workload_timing: Timing = Timing(rounds=3, warmup=1, min_sample_s=0)
     compile_peers: bool = True
 
     def __post_init__(self) -> None:

@@ -23,7 +23,15 @@ from torch import Tensor
 from ...core.formula import Formula
 from ...core.spec import SurrogateSpec
 from .fused_source import helpers_used, load_kernels
-from .launch import BLOCK, chunk_steps, compute_dtype, device_status, grid, per_neuron
+from .launch import (
+    BLOCK,
+    chunk_steps,
+    compute_dtype,
+    device_status,
+    grid,
+    interpreting,
+    per_neuron,
+)
 from .neurons import NeuronTemplate, lif_template
 
 __all__ = ["TritonLIF", "triton_lif", "triton_status"]
@@ -150,11 +158,21 @@ class TritonLIF:
         return grad_h
 
 
+#: (spec, device kind, reset, interpreter on) -> the kernels or None: the checks run per call
+#: of the operator, so their answer is kept (none of them changes within a process).
+_chosen: dict[tuple[SurrogateSpec, str, str, bool], TritonLIF | None] = {}
+
+
 def triton_lif(spec: SurrogateSpec, x: Tensor, reset: str = "subtract") -> TritonLIF | None:
     """The Triton kernels for ``spec`` if they can run on ``x``, else ``None``."""
-    if x.dtype not in DTYPES or triton_status(spec, x.device) != "triton":
+    if x.dtype not in DTYPES:
         return None
-    formula, _ = surrogate_expression(spec)
-    assert formula is not None
-    template = lif_template(reset)
-    return TritonLIF(spec, template, load_kernels(template, formula))
+    key = (spec, x.device.type, reset, interpreting())
+    if key not in _chosen:
+        found = None
+        if triton_status(spec, x.device) == "triton":
+            formula, _ = surrogate_expression(spec)
+            template = lif_template(reset)
+            found = TritonLIF(spec, template, load_kernels(template, formula))
+        _chosen[key] = found
+    return _chosen[key]

@@ -97,3 +97,12 @@ def test_the_leaky_integrator_and_synaptic_lif_refuse_foreign_states() -> None:
         SynapticLIF()(x, None, torch.zeros(STEP, device="meta"))
     with pytest.raises(TypeError, match=r"LeakyIntegratorCell: v has dtype torch.float64"):
         LeakyIntegratorCell()(x[0], torch.zeros(STEP, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("shape", [(3, 0), (3, 0, 2), (5, 2, 0)], ids=str)
+def test_an_empty_batch_runs_instead_of_crashing_the_process(shape: tuple[int, ...]) -> None:
+    """Found by the property tests: the compiled loop divided by zero neurons (SIGFPE)."""
+    x = torch.ones(shape, requires_grad=True)
+    spikes, v = LIF()(x)
+    spikes.sum().backward()
+    assert spikes.shape == shape and v.shape == shape[1:] and x.grad.shape == shape

@@ -304,8 +304,12 @@ def _lookup(spec: SurrogateSpec) -> NativeLIF | str:
 
 
 def native_lif(spec: SurrogateSpec, x: Tensor) -> NativeLIF | None:
-    """The compiled kernels for ``spec`` if they can run on ``x``, else ``None``."""
-    if not _enabled or x.device.type != "cpu" or x.dtype not in DTYPES:
+    """The compiled kernels for ``spec`` if they can run on ``x``, else ``None``.
+
+    An empty sequence (no neurons) runs the torch kernels: the C loop divides the
+    neurons among threads and chunks, and there is nothing to divide.
+    """
+    if not _enabled or x.device.type != "cpu" or x.dtype not in DTYPES or x.numel() == 0:
         return None
     found = _lookup(spec)
     return found if isinstance(found, NativeLIF) else None

@@ -6,6 +6,9 @@ wherever no faster family covers a tensor.
 
 from __future__ import annotations
 
+import math
+from functools import lru_cache
+
 import torch
 from torch import Tensor
 
@@ -31,13 +34,31 @@ def surrogate_backward(
     grad_out: Tensor,
     params: dict[str, float],
 ) -> Tensor:
-    """``grad_out * g(x)``; in place only when no graph or transform watches the backward."""
+    """``grad_out * g(x)``; in place only when no graph or transform watches the backward.
+
+    The in-place forms fold parameters into constants of x's dtype (``2 / slope``,
+    ``beta**2``); where such a constant could overflow that dtype (float16 with
+    ``slope=1e-6``, say) the plain formula runs instead.
+    """
     if (
         grad_mul is not None
         and type(x) is Tensor
         and type(grad_out) is Tensor
         and not torch.is_grad_enabled()
         and not _transforms_active()
+        and _constants_fit(x.dtype, params)
     ):
         return grad_mul(x, grad_out, **params)
     return grad_out * grad(x, **params)
+
+
+@lru_cache(maxsize=16)
+def _safe_range(dtype: torch.dtype) -> tuple[float, float]:
+    info = torch.finfo(dtype)
+    return 4 * math.sqrt(info.tiny), math.sqrt(info.max) / 4
+
+
+def _constants_fit(dtype: torch.dtype, params: dict[str, float]) -> bool:
+    """Whether products, squares and reciprocals of the parameters are finite in ``dtype``."""
+    low, high = _safe_range(dtype)
+    return all(low < abs(value) < high for value in params.values())

@@ -114,7 +114,17 @@ def _declare(library: ctypes.CDLL, suffix: str) -> None:
         function.restype = None
 
 
-def _pointer(name: str, tensor: Tensor, dtype: torch.dtype, numel: int) -> int:
+def _membrane(x: Tensor, v0: Tensor | None) -> Tensor:
+    """``v_0`` as a fresh contiguous array like one step of ``x``; a ``v0`` that is not a
+    plain CPU tensor of that size is refused here, before any copy touches it."""
+    if v0 is not None:
+        _pointer("v0", v0, v0.dtype, x[0].numel(), contiguous=False)
+    return initial_membrane(x, v0)
+
+
+def _pointer(
+    name: str, tensor: Tensor, dtype: torch.dtype, numel: int, *, contiguous: bool = True
+) -> int:
     """``tensor``'s address, only for memory the C loop may read or write as ``numel``
     contiguous CPU elements of ``dtype`` (never a meta, fake, strided or short tensor)."""
     if (
@@ -122,7 +132,7 @@ def _pointer(name: str, tensor: Tensor, dtype: torch.dtype, numel: int) -> int:
         or tensor.device.type != "cpu"
         or tensor.dtype != dtype
         or tensor.numel() != numel
-        or not tensor.is_contiguous()
+        or (contiguous and not tensor.is_contiguous())
     ):
         raise RuntimeError(
             f"compiled LIF: refusing to pass {name} ({type(tensor).__name__} on "
@@ -174,7 +184,7 @@ class NativeLIF:
     ) -> tuple[Tensor, Tensor]:
         """Fill ``spikes`` (a contiguous buffer like ``x``); return ``(spikes, v_T)``."""
         x = x.contiguous()
-        v0 = initial_membrane(x, v0)
+        v0 = _membrane(x, v0)
         beta_array, threshold_array, per_neuron = _parameter_arrays(beta, threshold, x)
         v_out = torch.empty(x.shape[1:], dtype=x.dtype)
         steps, n, chunk, threads = self._layout(x)
@@ -212,7 +222,7 @@ class NativeLIF:
         dL/dthreshold.  A ``grad_spikes`` expanded from one value is read as that value.
         The spikes are not needed: recomputing the membrane recomputes them exactly.
         """
-        x, v0 = x.contiguous(), initial_membrane(x, v0)
+        x, v0 = x.contiguous(), _membrane(x, v0)
         broadcast = grad_spikes.numel() > 0 and all(stride == 0 for stride in grad_spikes.stride())
         grad_spikes = (grad_spikes.reshape(-1)[:1] if broadcast else grad_spikes).to(x.dtype)
         grad_spikes = grad_spikes.contiguous()

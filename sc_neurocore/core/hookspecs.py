@@ -25,6 +25,7 @@ ENTRY_POINT_GROUP = "sc_neurocore.plugins"
 
 #: Version of this contract; bumped only when a change would break existing plugins.
 PLUGIN_API_VERSION = 1
+"""Version of the plugin contract; bumped only when a change would break existing plugins."""
 #: Contract versions this release can load.
 SUPPORTED_PLUGIN_API_VERSIONS: tuple[int, ...] = (1,)
 #: Module attribute through which a plugin declares the contract version it targets.

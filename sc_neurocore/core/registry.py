@@ -396,6 +396,7 @@ def _ordered(entries: dict[str, Provided]) -> tuple[str, ...]:
 
 #: The process-wide registry behind ``sc_neurocore.get_surrogate`` and friends.
 default_registry = Registry()
+"""The process-wide registry behind ``sc_neurocore.get_surrogate`` and the call forms."""
 
 
 def restore_surrogate(name: str, path: str, params: tuple[tuple[str, float], ...]) -> Surrogate:

@@ -100,6 +100,7 @@ def plugin_report() -> list[dict[str, Any]]:
 
 
 def path_report() -> list[PathInfo]:
+    """One :class:`PathInfo` per registered path: provider, availability, coverage, gaps."""
     current = table()
     infos = []
     for name in list_paths():
@@ -130,6 +131,7 @@ def path_report() -> list[PathInfo]:
 
 
 def surrogate_report() -> list[SurrogateInfo]:
+    """One :class:`SurrogateInfo` per registered surrogate: parameters, provider, paths."""
     current = table()
     infos = []
     for name in list_surrogates():

@@ -85,7 +85,10 @@ def requested_kernel() -> str | None:
     """The family forced by :func:`set_kernel` or ``SC_NEUROCORE_KERNEL``; ``None``: fastest."""
     if _kernel_override != _UNSET:
         return _kernel_override
-    value = env_text(ENV_KERNEL).lower()
+    raw = os.environ.get(ENV_KERNEL)  # read per call: cheap, and tests set it at run time
+    if not raw:
+        return None
+    value = raw.strip().lower()
     return _check_family(value, ENV_KERNEL) if value else None
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -85,7 +86,7 @@ class ElementwiseDispatch:
 
     def __init__(self, spec: SurrogateSpec) -> None:
         self.spec = spec
-        self._cache: dict[tuple[str, torch.dtype, str | None, bool], ElementwiseKernels | str] = {}
+        self._cache: dict[tuple[Any, ...], ElementwiseKernels | str] = {}
         grad, grad_mul, names = spec.grad, spec.grad_mul, spec.param_names
 
         def torch_backward(x: Tensor, grad_out: Tensor, params: tuple[float, ...]) -> Tensor:
@@ -95,11 +96,11 @@ class ElementwiseDispatch:
 
     def kernels(self, x: Tensor) -> ElementwiseKernels:
         """The kernels for ``x``; raises :class:`KernelUnavailableError` where forced can't run."""
-        family = requested_kernel()
-        key = (x.device.type, x.dtype, family, native_enabled())
+        # The key avoids building a torch.device per call (the hot path of small tensors).
+        key = (x.dtype, x.is_cpu, x.is_cuda, requested_kernel(), native_enabled())
         found = self._cache.get(key)
         if found is None:
-            found = self._cache[key] = self._choose(*key[:3])
+            found = self._cache[key] = self._choose(x.device.type, x.dtype, key[3])
         if isinstance(found, str):
             raise KernelUnavailableError(found)
         return found

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 from torch import Tensor
@@ -37,28 +38,39 @@ SIGNATURES = {
 _get_num_threads = torch.get_num_threads
 
 
-def _pointer(name: str, t: Tensor, like: Tensor, numel: int) -> int:
-    """``t``'s address, only if the C loop may walk ``numel`` elements of ``like``'s dtype
-    from it: a plain CPU tensor, dense, laid out like the output (or one value)."""
+def _output(out: Tensor) -> int:
+    """The address of an output we allocated: refused unless it is dense CPU memory."""
+    if type(out) is not Tensor or not out.is_cpu or not (out.is_contiguous() or is_dense(out)):
+        raise RuntimeError(f"compiled surrogate kernel: refusing a non-dense output {out!r}")
+    return out.data_ptr()
+
+
+def _operand(name: str, t: Tensor, out: Tensor, one: bool = False) -> int:
+    """``t``'s address, only if the C loop may walk it like ``out`` (or read its one value)."""
     if (
-        type(t) is not Tensor
-        or t.device.type != "cpu"
-        or t.dtype != like.dtype
-        or t.numel() != numel
-        or (numel != 1 and (t.stride() != like.stride() or not is_dense(t)))
+        type(t) is Tensor
+        and t.is_cpu
+        and t.dtype == out.dtype
+        and ((t.numel() == 1) if one else (t.shape == out.shape and t.stride() == out.stride()))
     ):
-        raise RuntimeError(
-            f"compiled surrogate kernel: refusing to pass {name} ({type(t).__name__} on "
-            f"{t.device}, {t.dtype}, shape {tuple(t.shape)}, strides {t.stride()}) where "
-            f"{numel} dense CPU {like.dtype} elements laid out like the output are needed"
-        )
-    return t.data_ptr()
+        return t.data_ptr()
+    raise RuntimeError(
+        f"compiled surrogate kernel: refusing to pass {name} ({type(t).__name__} on "
+        f"{t.device}, {t.dtype}, shape {tuple(t.shape)}, strides {t.stride()}) where "
+        f"CPU {out.dtype} elements laid out like the output {tuple(out.stride())} are needed"
+    )
 
 
 def _threads(n: int) -> int:
     if n < 2 * ELEMENTS_PER_THREAD:
         return 1
     return max(1, min(_get_num_threads(), n // ELEMENTS_PER_THREAD, MAX_THREADS))
+
+
+@lru_cache(maxsize=256)
+def _values(params: tuple[float, ...]) -> ctypes.Array[ctypes.c_double]:
+    """The parameters as a C double array (cached: the same few values come every call)."""
+    return (ctypes.c_double * max(1, len(params)))(*params)
 
 
 @dataclass(frozen=True)
@@ -69,41 +81,37 @@ class NativeElementwise:
     library: ctypes.CDLL
 
     def __post_init__(self) -> None:
-        functions = {
-            (kind, dtype): getattr(self.library, f"{kind}_{suffix}")
-            for dtype, suffix in DTYPES.items()
-            for kind in SIGNATURES
-        }
-        object.__setattr__(self, "_functions", functions)
+        for kind in SIGNATURES:
+            table = {dtype: getattr(self.library, f"{kind}_{sfx}") for dtype, sfx in DTYPES.items()}
+            object.__setattr__(self, f"_{kind}", table)
 
     def spike(self, x: Tensor) -> Tensor:
         """``(x > 0)`` in x's dtype and layout."""
         out = torch.empty_like(x)
-        n = x.numel()
+        n = out.numel()
         if n:
             x = in_layout_of(x, out)
-            self._functions[("sc_spike", x.dtype)](  # type: ignore[attr-defined]
-                _pointer("x", x, out, n), _pointer("out", out, out, n), n, _threads(n)
+            self._sc_spike[x.dtype](  # type: ignore[attr-defined]
+                _operand("x", x, out), _output(out), n, _threads(n)
             )
         return out
 
     def backward(self, x: Tensor, grad_out: Tensor, params: tuple[float, ...]) -> Tensor:
         """``grad_out * g(x)`` in x's dtype and layout; ``params`` in the spec's order."""
         out = torch.empty_like(x)
-        n = x.numel()
+        n = out.numel()
         if not n:
             return out
         x = in_layout_of(x, out)
         broadcast = broadcast_value(grad_out)
         grad_out = one_value(grad_out, x.dtype) if broadcast else in_layout_of(grad_out, out)
-        values = (ctypes.c_double * max(1, len(params)))(*params)
-        self._functions[("sc_backward", x.dtype)](  # type: ignore[attr-defined]
-            x.data_ptr(),
-            grad_out.data_ptr(),
+        self._sc_backward[x.dtype](  # type: ignore[attr-defined]
+            _operand("x", x, out),
+            _operand("grad_out", grad_out, out, one=broadcast),
             int(broadcast),
-            out.data_ptr(),
+            _output(out),
             n,
-            values,
+            _values(tuple(params)),
             _threads(n),
         )
         return out

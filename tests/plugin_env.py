@@ -45,8 +45,9 @@ REUSED = (
     "filelock",
     "typing_extensions",
 )
-#: Reused when the running environment has them (torch warns at import without numpy).
-OPTIONAL_REUSED = ("numpy",)
+#: Reused when the running environment has them (torch warns at import without numpy;
+#: triton lets the conformance kit run the Triton kernels of plugin surrogates).
+OPTIONAL_REUSED = ("numpy", "triton")
 #: Installed from the package index.  setuptools >= 70.1 builds wheels by itself, so
 #: the local projects then build inside the venv with no build isolation (no download).
 FROM_INDEX = ("pluggy", "importlib-metadata", "zipp", "pytest", "setuptools>=70.1")

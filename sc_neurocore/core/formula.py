@@ -214,7 +214,33 @@ _TRITON_FUNCTIONS = {
 TRITON_HELPERS = ("sc_atan", "sc_tanh", "sc_cosh", "sc_pow")
 
 
+def _has_names(node: Node) -> bool:
+    if isinstance(node, Var):
+        return True
+    if isinstance(node, Neg):
+        return _has_names(node.operand)
+    if isinstance(node, (Bin, Compare)):
+        return _has_names(node.left) or _has_names(node.right)
+    return isinstance(node, Call) and any(_has_names(a) for a in node.args)
+
+
+def _folded(node: Node) -> float | None:
+    """A name-free subtree's value, computed in Python's float64 (None if it is not one)."""
+    if isinstance(node, Num) or isinstance(node, Compare) or _has_names(node):
+        return None
+    try:
+        value = _torch_closure(node)(None, {})  # type: ignore[arg-type]
+    except (ArithmeticError, ValueError, TypeError, AttributeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
 def _triton(node: Node) -> str:
+    # Triton types a function of literals (sqrt(2 * pi)) as fp32: fold it to one literal,
+    # which then takes the precision of the fp64 or fp32 value it meets.
+    value = _folded(node)
+    if value is not None:
+        return _number(value)
     if isinstance(node, Num):
         return _number(node.value)
     if isinstance(node, Var):
@@ -358,6 +384,10 @@ class Formula:
         globals; ``x`` and the parameters should be fp32 (or fp64) values.
         """
         return _triton(self.tree)
+
+    def constant(self) -> float | None:
+        """g's value if it does not depend on ``x`` or any parameter (straight-through: 1)."""
+        return self.tree.value if isinstance(self.tree, Num) else None
 
     def uses(self) -> frozenset[str]:
         """The functions the formula calls (``**`` with a non-integer exponent: ``pow``)."""

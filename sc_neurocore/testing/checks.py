@@ -205,6 +205,41 @@ def check_formula(surrogate: str, dtype: torch.dtype, device: str = "cpu") -> No
         assert_gradient_close(actual, spec_truth(spec, x, torch.ones_like(x), params), dtype, what)
 
 
+def check_formula_kernels(surrogate: str, family: str) -> str | None:
+    """The element-wise ``native`` (C) or ``triton`` kernels generated from the spec equal
+    ``grad_out * grad`` in every dtype they take, a broadcast ``grad_out`` included.
+
+    Returns why nothing was compared (no compiler, no triton, no CUDA and no interpreter).
+    """
+    from ..core.errors import KernelUnavailableError
+    from ..kernels.choice import ElementwiseDispatch, use_kernel
+
+    spec = get_spec(surrogate)
+    dispatch = ElementwiseDispatch(spec)
+    device = "cuda" if family == "triton" and torch.cuda.is_available() else "cpu"
+    compared = 0
+    for dtype in FLOAT_DTYPES:
+        x = sample_points(dtype, device)
+        grad_out = grad_out_like(x)
+        with use_kernel(family):
+            try:
+                kernels = dispatch.kernels(x)
+            except KernelUnavailableError as error:
+                if "float32 and float64" in str(error):
+                    continue  # a dtype the family does not take
+                return str(error)
+        for params in parameter_sets(spec):
+            values = tuple(params.values())
+            what = f"{surrogate} {family} kernels {dtype} {params}"
+            for g in (grad_out, torch.ones((), dtype=dtype, device=device).expand(x.shape)):
+                actual = kernels.backward(x, g, values)
+                assert_gradient_close(actual, spec_truth(spec, x, g, params), dtype, what)
+            assert torch.equal(kernels.spike(x), reference_step(x)), f"{what}: spikes differ"
+        compared += 1
+    assert compared, f"{surrogate}: the {family} kernels took no float dtype"
+    return None
+
+
 def check_c_grad(surrogate: str) -> str | None:
     """The compiled ``c_grad`` equals ``grad`` in float32 and float64 on the CPU.
 

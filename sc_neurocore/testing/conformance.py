@@ -22,6 +22,7 @@ SPEC_ATTRIBUTES = {
     "test_spec_primitive_derivative_is_grad": "primitive",
     "test_spec_c_grad_matches_grad": "c_grad",
     "test_spec_formula_matches_grad": "formula",
+    "test_spec_formula_kernels_match_grad": "formula",
 }
 #: parameter name -> option name
 SELECTORS = {"surrogates": "sc_surrogate", "paths": "sc_path", "distributions": "sc_distribution"}
@@ -112,6 +113,13 @@ def test_spec_primitive_derivative_is_grad(surrogate: str, dtype: torch.dtype, d
 
 def test_spec_formula_matches_grad(surrogate: str, dtype: torch.dtype, device: str) -> None:
     checks.check_formula(surrogate, dtype, device)
+
+
+@pytest.mark.parametrize("family", ["native", "triton"])
+def test_spec_formula_kernels_match_grad(surrogate: str, family: str) -> None:
+    status = checks.check_formula_kernels(surrogate, family)
+    if status is not None:
+        pytest.skip(f"{surrogate}: no {family} kernels here ({status})")
 
 
 def test_spec_c_grad_matches_grad(surrogate: str) -> None:

@@ -93,23 +93,24 @@ def requested_kernel() -> str | None:
 
 
 def set_kernel(family: str | None) -> str | None:
-    """Force one kernel family (``"torch"``, ``"native"``, ``"triton"``) or ``None`` (fastest).
-
-    Overrides ``SC_NEUROCORE_KERNEL`` for this process; returns the previous choice so a
-    caller can restore it.
+    """Force one kernel family (``"torch"``, ``"native"``, ``"triton"``) for this process,
+    over ``SC_NEUROCORE_KERNEL``; ``None`` drops the override (the variable, if set, decides
+    again; unset, the fastest runs).  Returns the previous choice (``None``: not forced).
     """
     global _kernel_override
     try:
         previous = requested_kernel()
     except ValueError:  # a bad SC_NEUROCORE_KERNEL is what this call replaces
         previous = None
-    _kernel_override = _check_family(family, "kernel family")
+    checked = _check_family(family, "kernel family")
+    _kernel_override = _UNSET if checked is None else checked
     return previous
 
 
 @contextmanager
 def use_kernel(family: str | None) -> Iterator[None]:
-    """``with use_kernel("native"): ...`` forces a family inside the block only."""
+    """``with use_kernel("native"): ...`` forces a family inside the block only
+    (``use_kernel(None)``: no override inside the block)."""
     global _kernel_override
     saved = _kernel_override
     set_kernel(family)

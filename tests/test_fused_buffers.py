@@ -87,18 +87,18 @@ def test_empty_cache_and_disabling_stop_reuse() -> None:
     _buffers.sequence_buffer(_inputs(0))
     release_buffers()  # the public name of _buffers.empty_cache
     kept = _buffers.sequence_buffer(_inputs(0))  # the old block may come back from malloc
-    assert len(_buffers._pool) == 1 and _buffers._pool[0].data_ptr() == kept.data_ptr()
+    assert _buffers.pool.held() == [kept.data_ptr()]
     _buffers.set_pooling(False)
-    assert not _buffers._pool
+    assert not _buffers.pool
     fresh = _buffers.sequence_buffer(_inputs(0))
-    assert not _buffers._pool and fresh.shape == SHAPE
+    assert not _buffers.pool and fresh.shape == SHAPE
 
 
 def test_small_and_non_cpu_buffers_are_not_pooled() -> None:
     small = _buffers.sequence_buffer(torch.zeros(4, 4))
     meta = _buffers.sequence_buffer(torch.zeros(SHAPE, device="meta"))
     assert small.shape == (4, 4) and meta.device.type == "meta"
-    assert not _buffers._pool
+    assert not _buffers.pool
 
 
 def _grab(barrier, like: torch.Tensor, held: list[torch.Tensor]) -> None:

@@ -28,7 +28,7 @@ from torch import Tensor
 from ..core.compat import storage_use_count
 from ..core.settings import env_flag
 
-__all__ = ["empty_cache", "sequence_buffer", "set_pooling"]
+__all__ = ["BufferPool", "empty_cache", "pool", "sequence_buffer", "set_pooling"]
 
 ENV_SWITCH = "SC_NEUROCORE_BUFFER_POOL"
 #: Smaller buffers come from the C allocator's own free lists: pooling them gains nothing.
@@ -54,9 +54,6 @@ def _load_madvise() -> Callable[..., int] | None:
 
 
 _madvise = _load_madvise()
-_enabled = env_flag(ENV_SWITCH, True)
-_lock = threading.Lock()
-_pool: list[torch.UntypedStorage] = []  # most recently used last
 
 
 def _advise_huge_pages(storage: torch.UntypedStorage) -> None:
@@ -73,27 +70,6 @@ def _free(storage: torch.UntypedStorage) -> bool:
     return storage_use_count is not None and storage_use_count(storage) == 1
 
 
-def _pooled(like: Tensor, nbytes: int) -> Tensor:
-    """A tensor over a free pooled storage of ``nbytes``, or over a new one it pools.
-
-    The tensor is made while the lock is held: it raises the storage's use count, so no
-    other thread can see the storage as free in between.
-    """
-    shape, strides = like.shape, _contiguous(like.shape)
-    with _lock:
-        _pool[:] = [storage for storage in _pool if not storage.is_shared()]
-        for index, storage in enumerate(_pool):
-            if storage.nbytes() == nbytes and _free(storage):
-                _pool.append(_pool.pop(index))
-                return torch.empty(0, dtype=like.dtype).set_(storage, 0, shape, strides)
-        storage = torch.empty(nbytes, dtype=torch.uint8).untyped_storage()
-        _advise_huge_pages(storage)
-        _pool.append(storage)
-        if len(_pool) > POOL_SLOTS:
-            del _pool[0]  # forgotten, not freed: a caller may still hold it
-        return torch.empty(0, dtype=like.dtype).set_(storage, 0, shape, strides)
-
-
 def _contiguous(shape: torch.Size) -> tuple[int, ...]:
     strides, step = [], 1
     for size in reversed(shape):
@@ -102,32 +78,81 @@ def _contiguous(shape: torch.Size) -> tuple[int, ...]:
     return tuple(reversed(strides))
 
 
+class BufferPool:
+    """The pooled CPU storages (most recently used last), their lock and the on/off switch."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._lock = threading.Lock()
+        self._storages: list[torch.UntypedStorage] = []
+
+    def __len__(self) -> int:
+        return len(self._storages)
+
+    def held(self) -> list[int]:
+        """The data pointers of the pooled storages (for tests and diagnostics)."""
+        with self._lock:
+            return [storage.data_ptr() for storage in self._storages]
+
+    def buffer(self, like: Tensor) -> Tensor:
+        """An uninitialised contiguous tensor with the shape, dtype and device of ``like``."""
+        nbytes = like.numel() * like.element_size()
+        if (
+            not self.enabled
+            or storage_use_count is None
+            or like.device.type != "cpu"
+            or nbytes < POOL_MIN_BYTES
+        ):
+            out = torch.empty_like(like, memory_format=torch.contiguous_format)
+            if out.device.type == "cpu":
+                _advise_huge_pages(out.untyped_storage())
+            return out
+        return self._pooled(like, nbytes)
+
+    def _pooled(self, like: Tensor, nbytes: int) -> Tensor:
+        """A tensor over a free pooled storage of ``nbytes``, or over a new one it pools.
+
+        The tensor is made while the lock is held: it raises the storage's use count, so no
+        other thread can see the storage as free in between.
+        """
+        shape, strides = like.shape, _contiguous(like.shape)
+        with self._lock:
+            pool = self._storages
+            pool[:] = [storage for storage in pool if not storage.is_shared()]
+            for index, storage in enumerate(pool):
+                if storage.nbytes() == nbytes and _free(storage):
+                    pool.append(pool.pop(index))
+                    return torch.empty(0, dtype=like.dtype).set_(storage, 0, shape, strides)
+            storage = torch.empty(nbytes, dtype=torch.uint8).untyped_storage()
+            _advise_huge_pages(storage)
+            pool.append(storage)
+            if len(pool) > POOL_SLOTS:
+                del pool[0]  # forgotten, not freed: a caller may still hold it
+            return torch.empty(0, dtype=like.dtype).set_(storage, 0, shape, strides)
+
+    def clear(self) -> None:
+        """Drop the pool's references; buffers nobody holds go back to the allocator."""
+        with self._lock:
+            self._storages.clear()
+
+
+#: The process's pool of fused-layer sequence buffers.
+pool = BufferPool(env_flag(ENV_SWITCH, True))
+
+
 def sequence_buffer(like: Tensor) -> Tensor:
     """An uninitialised contiguous tensor with the shape, dtype and device of ``like``."""
-    nbytes = like.numel() * like.element_size()
-    if (
-        not _enabled
-        or storage_use_count is None
-        or like.device.type != "cpu"
-        or nbytes < POOL_MIN_BYTES
-    ):
-        out = torch.empty_like(like, memory_format=torch.contiguous_format)
-        if out.device.type == "cpu":
-            _advise_huge_pages(out.untyped_storage())
-        return out
-    return _pooled(like, nbytes)
+    return pool.buffer(like)
 
 
 def empty_cache() -> None:
     """Drop the pool's references; buffers nobody holds go back to the allocator."""
-    with _lock:
-        _pool.clear()
+    pool.clear()
 
 
 def set_pooling(enabled: bool) -> bool:
     """Turn buffer reuse on or off; returns the previous setting."""
-    global _enabled
-    previous, _enabled = _enabled, bool(enabled)
-    if not _enabled:
-        empty_cache()
+    previous, pool.enabled = pool.enabled, bool(enabled)
+    if not pool.enabled:
+        pool.clear()
     return previous

@@ -162,7 +162,7 @@ def heatmap(rows: list[dict[str, Any]], out: str | Path, title: str = "") -> Pat
     for axis, values, name in ((axes[0], best, "best over seeds"), (axes[1], mean, "mean +- sd")):
         image = axis.imshow(100 * values, vmin=0, vmax=100, cmap="viridis", aspect="auto")
         axis.set_xticks(range(len(scales)), [f"{s:g}" for s in scales])
-        axis.set_yticks(range(len(shapes)), shapes)
+        axis.set_yticks(range(len(shapes)), shapes if axis is axes[0] else [])
         axis.set_xlabel("common steepness (SuperSpike beta)")
         axis.set_title(name)
         for i in range(len(shapes)):
@@ -172,7 +172,8 @@ def heatmap(rows: list[dict[str, Any]], out: str | Path, title: str = "") -> Pat
                 text = f"{100 * values[i, j]:.0f}"
                 if values is mean:
                     text += f"\n+-{100 * spread[i, j]:.0f}"
-                axis.text(j, i, text, ha="center", va="center", fontsize=7, color="white")
+                shade = "black" if values[i, j] > 0.6 else "white"
+                axis.text(j, i, text, ha="center", va="center", fontsize=7, color=shade)
     figure.colorbar(image, ax=axes, label="test accuracy (%)")
     controls = [cell for cell in cells(rows) if cell.surrogate in CONTROL_NAMES]
     caption = "  ".join(f"{c.surrogate}: {100 * c.mean:.1f} %" for c in controls)

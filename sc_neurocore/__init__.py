@@ -27,6 +27,10 @@ from .core.report import explain, path_report, plugin_report, surrogate_report
 from .core.settings import set_kernel, use_kernel
 from .core.spec import ExecutionPath, Implementation, Scale, SurrogateSpec, check_input
 from .core.version import __version__
+from .interchange.operators import install_operator_lookup
+
+# torch.export.load in a fresh process finds the project's operators (defined on lookup).
+install_operator_lookup()
 
 __all__ = [
     "PLUGIN_API_VERSION",
@@ -51,6 +55,7 @@ __all__ = [
     "get_spec",
     "get_surrogate",
     "hookimpl",
+    "install_operator_lookup",
     "list_paths",
     "list_surrogates",
     "path_report",

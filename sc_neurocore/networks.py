@@ -30,6 +30,7 @@ class SpikingNet(nn.Module):
     membrane sum comes from its closed form (:func:`~sc_neurocore.neurons.membrane.membrane_sum`):
     spike counts are identical to the stepped network's, the membrane sum agrees to
     floating-point rounding (its terms are added in another order).
+    ``reset`` and ``v_reset`` apply to every layer's neurons (see :class:`LIFCell`).
     The ``state_dict`` has the same keys either way and records no path, so a model
     trained one way loads the other way.
     """
@@ -46,6 +47,8 @@ class SpikingNet(nn.Module):
         fused: bool = False,
         learn_beta: bool = False,
         learn_threshold: bool = False,
+        reset: str = "subtract",
+        v_reset: float = 0.0,
     ) -> None:
         super().__init__()
         sizes = [positive_int("n_input", n_input)]
@@ -58,6 +61,8 @@ class SpikingNet(nn.Module):
             surrogate_fn=surrogate,
             learn_beta=learn_beta,
             learn_threshold=learn_threshold,
+            reset=reset,
+            v_reset=v_reset,
         )
         hidden_neuron = _fused_lif() if fused else LIFCell
         self.fused = bool(fused)

@@ -13,6 +13,7 @@ import torch
 import sc_neurocore
 from sc_neurocore.kernels.native.lif import native_status, set_native_enabled
 from sc_neurocore.kernels.torch.lif import lif_backward, lif_forward
+from sc_neurocore.neurons.base import RESET_MODES
 from sc_neurocore.neurons.cells import LIFCell
 from sc_neurocore.neurons.fused import LIF, lif_backward_op, lif_op
 from sc_neurocore.training import atan_surrogate, surrogate
@@ -200,19 +201,22 @@ def test_backward_without_grad_mul_uses_the_plain_gradient() -> None:
 
 
 @pytest.mark.parametrize("name", SURROGATES)
-def test_opcheck_forward_and_backward_operators(name: str) -> None:
+@pytest.mark.parametrize("reset", RESET_MODES)
+def test_opcheck_forward_and_backward_operators(name: str, reset: str) -> None:
     spec = sc_neurocore.get_spec(name)
     params = [d * 1.1 for _, d in spec.params]
     x, v0 = _sequence(torch.float32)
     beta = torch.tensor(0.85, requires_grad=True)
     threshold = torch.tensor(0.9, requires_grad=True)
-    args = (x.requires_grad_(True), v0.requires_grad_(True), beta, threshold, name, params)
+    v_reset = torch.tensor(-0.2)
+    mode = (reset, v_reset, name, params)
+    args = (x.requires_grad_(True), v0.requires_grad_(True), beta, threshold, *mode)
     torch.library.opcheck(lif_op, args)
-    torch.library.opcheck(lif_op, (x, None, beta.detach(), threshold.detach(), name, params))
+    torch.library.opcheck(lif_op, (x, None, beta.detach(), threshold.detach(), *mode))
     spikes, v = lif_op(*args)
     backward_args = (torch.randn_like(spikes), torch.randn_like(v), x.detach(), spikes.detach())
     backward_args += (v0.detach(),)
-    constants = (beta.detach(), threshold.detach(), name, params, True)
+    constants = (beta.detach(), threshold.detach(), *mode, True)
     torch.library.opcheck(lif_backward_op, (*backward_args, *constants))
 
 

@@ -67,10 +67,6 @@ def lif_kernels(spec: SurrogateSpec, x: Tensor, reset: str = "subtract") -> Fuse
             raise _refuse("triton", spec, x, triton_status(spec, x.device))
         if found is not None or x.device.type == "cuda":
             return found
-    if reset != "subtract":
-        if family == "native":
-            raise _refuse("native", spec, x, f"compiled kernels have no reset={reset!r}")
-        return None
     native = native_lif(spec, x)
     if native is None and family == "native":
         raise _refuse("native", spec, x, _native_reason(spec, x))

@@ -1,5 +1,5 @@
 """What every neuron cell shares: argument checks, constrained learnable values, the
-fire-and-reset step, and a repr that names the surrogate.
+fire-and-reset step (three reset modes), and a repr that names the surrogate.
 
 Learnable values are stored unconstrained so an optimizer can move them freely while
 the value the equations see stays legal: a decay factor as a logit (``sigmoid`` keeps
@@ -22,6 +22,17 @@ from ..core.callforms import atan_surrogate
 
 Value = float | Tensor
 SurrogateCallable = Callable[[Tensor], Tensor]
+
+#: How a spike resets the membrane: subtract the threshold (default), set it to
+#: ``v_reset``, or leave it.
+RESET_MODES = ("subtract", "zero", "none")
+
+
+def check_reset(reset: object) -> str:
+    """``reset`` if it names one of :data:`RESET_MODES`, else raise naming the value."""
+    if not isinstance(reset, str) or reset not in RESET_MODES:
+        raise ValueError(f"reset must be one of {RESET_MODES}, got {reset!r}")
+    return reset
 
 
 def check_real(name: str, value: object) -> Value:
@@ -159,22 +170,41 @@ class SpikingCell(ConstrainedModule):
         threshold: Value,
         surrogate_fn: SurrogateCallable | None,
         learn_threshold: bool = False,
+        reset: str = "subtract",
+        v_reset: Value = 0.0,
     ) -> None:
         super().__init__()
         self.surrogate_fn = check_surrogate(
             atan_surrogate if surrogate_fn is None else surrogate_fn
         )
         self._register("threshold", check_positive("threshold", threshold), learn_threshold, "log")
+        self.reset = check_reset(reset)
+        self._register("v_reset", check_real("v_reset", v_reset), False, "")
+
+    @property
+    def v_reset(self) -> Value:
+        """The membrane a spike sets under ``reset="zero"`` (fixed)."""
+        return self._v_reset  # type: ignore[return-value]
 
     def fire(
         self, v: Tensor, threshold: Value, reset_by: Value | None = None
     ) -> tuple[Tensor, Tensor]:
-        """Spike on ``v - threshold``; subtract ``spike.detach() * reset_by`` (or threshold)."""
+        """Spike on ``v - threshold``, then reset by ``self.reset`` with the detached spike.
+
+        ``"subtract"``: ``v - spike * reset_by`` (``reset_by`` defaults to the threshold);
+        ``"zero"``: ``v_reset`` where the neuron spiked; ``"none"``: ``v`` unchanged.
+        """
         spike = self.surrogate_fn(v - threshold)
+        if self.reset == "zero":
+            return spike, reset_to(v, spike, self.v_reset)
+        if self.reset == "none":
+            return spike, v
         return spike, reset(v, spike, threshold if reset_by is None else reset_by)
 
     def extra_repr(self) -> str:
         fields = [f"{name}={show_value(getattr(self, name))}" for name in self.repr_fields]
+        if self.reset != "subtract":
+            fields.append(f"reset={self.reset!r}, v_reset={show_value(self.v_reset)}")
         learned = [name for name, _ in self.named_parameters(recurse=False)]
         fields.append(f"surrogate={describe_surrogate(self.surrogate_fn)}")
         if learned:
@@ -195,9 +225,16 @@ class LeakyCell(SpikingCell):
         surrogate_fn: SurrogateCallable | None = None,
         learn_beta: bool = False,
         learn_threshold: bool = False,
+        *,
+        reset: str = "subtract",
+        v_reset: Value = 0.0,
     ) -> None:
         super().__init__(
-            threshold=threshold, surrogate_fn=surrogate_fn, learn_threshold=learn_threshold
+            threshold=threshold,
+            surrogate_fn=surrogate_fn,
+            learn_threshold=learn_threshold,
+            reset=reset,
+            v_reset=v_reset,
         )
         self._decay("beta", beta, learn_beta)
 
@@ -207,6 +244,19 @@ def reset(v: Tensor, spike: Tensor, amount: Value) -> Tensor:
     if isinstance(amount, Tensor):
         return v - spike.detach() * amount
     return torch.sub(v, spike.detach(), alpha=amount)
+
+
+def reset_to(v: Tensor, spike: Tensor, v_reset: Value) -> Tensor:
+    """``v_reset`` where the (detached) spike is 1, ``v`` where it is 0: ``v*(1-s) + s*v_reset``.
+
+    Written as arithmetic so the gradient to ``v`` is ``1 - s`` (the detached convention);
+    for 0/1 spikes the values are exactly ``v`` and ``v_reset``, as the fused kernels give.
+    """
+    s = spike.detach()
+    kept = v * (1 - s)
+    if isinstance(v_reset, Tensor):
+        return torch.addcmul(kept, s, v_reset)
+    return torch.add(kept, s, alpha=v_reset) if v_reset != 0 else kept
 
 
 def decayed(state: Tensor, decay: Value, drive: Tensor) -> Tensor:

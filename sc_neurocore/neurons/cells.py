@@ -1,8 +1,10 @@
 """Single-step differentiable neuron cells: ``cell(input, *state) -> (spike, *new_state)``.
 
 Every cell spikes through ``surrogate_fn(v - threshold)`` (any callable ``f(x) -> Tensor``;
-default: the ``atan_surrogate`` dispatcher, which follows the default path) and, unless
-noted, resets by subtracting ``spike.detach() * threshold``.  A state passed as ``None``
+default: the ``atan_surrogate`` dispatcher, which follows the default path) and resets by
+its keyword-only ``reset``: ``"subtract"`` (default; unless noted, subtracts
+``spike.detach() * threshold``), ``"zero"`` (sets ``v_reset``, default 0, where it spiked)
+or ``"none"``.  A state passed as ``None``
 (or omitted) starts at zeros like the input.  The equations are in docs/cells.md.
 """
 
@@ -69,9 +71,16 @@ class IFCell(SpikingCell):
         threshold: float | Tensor = 1.0,
         surrogate_fn: SurrogateCallable | None = None,
         learn_threshold: bool = False,
+        *,
+        reset: str = "subtract",
+        v_reset: float | Tensor = 0.0,
     ) -> None:
         super().__init__(
-            threshold=threshold, surrogate_fn=surrogate_fn, learn_threshold=learn_threshold
+            threshold=threshold,
+            surrogate_fn=surrogate_fn,
+            learn_threshold=learn_threshold,
+            reset=reset,
+            v_reset=v_reset,
         )
 
     def forward(self, input_current: Tensor, v: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -94,8 +103,13 @@ class SynapticCell(LeakyCell):
         learn_alpha: bool = False,
         learn_beta: bool = False,
         learn_threshold: bool = False,
+        *,
+        reset: str = "subtract",
+        v_reset: float | Tensor = 0.0,
     ) -> None:
-        super().__init__(beta, threshold, surrogate_fn, learn_beta, learn_threshold)
+        super().__init__(
+            beta, threshold, surrogate_fn, learn_beta, learn_threshold, reset=reset, v_reset=v_reset
+        )
         self._decay("alpha", alpha, learn_alpha)
 
     def forward(
@@ -123,9 +137,20 @@ class SecondOrderLIFCell(SynapticCell):
         learn_alpha: bool = False,
         learn_beta: bool = False,
         learn_threshold: bool = False,
+        *,
+        reset: str = "subtract",
+        v_reset: float | Tensor = 0.0,
     ) -> None:
         super().__init__(
-            alpha, beta, threshold, surrogate_fn, learn_alpha, learn_beta, learn_threshold
+            alpha,
+            beta,
+            threshold,
+            surrogate_fn,
+            learn_alpha,
+            learn_beta,
+            learn_threshold,
+            reset=reset,
+            v_reset=v_reset,
         )
 
 
@@ -147,8 +172,13 @@ class ALIFCell(LeakyCell):
         surrogate_fn: SurrogateCallable | None = None,
         learn_beta: bool = False,
         learn_threshold: bool = False,
+        *,
+        reset: str = "subtract",
+        v_reset: float | Tensor = 0.0,
     ) -> None:
-        super().__init__(beta, threshold, surrogate_fn, learn_beta, learn_threshold)
+        super().__init__(
+            beta, threshold, surrogate_fn, learn_beta, learn_threshold, reset=reset, v_reset=v_reset
+        )
         self.rho = check_unit("rho", rho)
         self.beta_adapt = check_non_negative("beta_adapt", beta_adapt)
 
@@ -181,8 +211,13 @@ class ExpIFCell(LeakyCell):
         surrogate_fn: SurrogateCallable | None = None,
         learn_beta: bool = False,
         learn_threshold: bool = False,
+        *,
+        reset: str = "subtract",
+        v_reset: float | Tensor = 0.0,
     ) -> None:
-        super().__init__(beta, threshold, surrogate_fn, learn_beta, learn_threshold)
+        super().__init__(
+            beta, threshold, surrogate_fn, learn_beta, learn_threshold, reset=reset, v_reset=v_reset
+        )
         self.delta_t = check_positive("delta_t", delta_t)
         self.v_rh = check_real("v_rh", v_rh)
 
@@ -217,8 +252,21 @@ class AdExCell(ExpIFCell):
         surrogate_fn: SurrogateCallable | None = None,
         learn_beta: bool = False,
         learn_threshold: bool = False,
+        *,
+        reset: str = "subtract",
+        v_reset: float | Tensor = 0.0,
     ) -> None:
-        super().__init__(beta, threshold, delta_t, v_rh, surrogate_fn, learn_beta, learn_threshold)
+        super().__init__(
+            beta,
+            threshold,
+            delta_t,
+            v_rh,
+            surrogate_fn,
+            learn_beta,
+            learn_threshold,
+            reset=reset,
+            v_reset=v_reset,
+        )
         self.a = check_real("a", a)
         self.b = check_non_negative("b", b)
         self.rho = check_unit("rho", rho)
@@ -252,9 +300,16 @@ class LapicqueCell(SpikingCell):
         v_rest: float = 0.0,
         surrogate_fn: SurrogateCallable | None = None,
         learn_threshold: bool = False,
+        *,
+        reset: str = "subtract",
+        v_reset: float | Tensor = 0.0,
     ) -> None:
         super().__init__(
-            threshold=threshold, surrogate_fn=surrogate_fn, learn_threshold=learn_threshold
+            threshold=threshold,
+            surrogate_fn=surrogate_fn,
+            learn_threshold=learn_threshold,
+            reset=reset,
+            v_reset=v_reset,
         )
         self.tau = scalar("tau", check_positive("tau", tau))
         self.r = scalar("r", check_positive("r", r))
@@ -297,8 +352,13 @@ class AlphaCell(LeakyCell):
         surrogate_fn: SurrogateCallable | None = None,
         learn_beta: bool = False,
         learn_threshold: bool = False,
+        *,
+        reset: str = "subtract",
+        v_reset: float | Tensor = 0.0,
     ) -> None:
-        super().__init__(beta, threshold, surrogate_fn, learn_beta, learn_threshold)
+        super().__init__(
+            beta, threshold, surrogate_fn, learn_beta, learn_threshold, reset=reset, v_reset=v_reset
+        )
         self._decay("alpha_exc", alpha_exc)
         self._decay("alpha_inh", alpha_inh)
 
@@ -332,9 +392,14 @@ class RecurrentLIFCell(LIFCell):
         surrogate_fn: SurrogateCallable | None = None,
         learn_beta: bool = False,
         learn_threshold: bool = False,
+        *,
+        reset: str = "subtract",
+        v_reset: float | Tensor = 0.0,
     ) -> None:
         positive_int("n_neurons", n_neurons)
-        super().__init__(beta, threshold, surrogate_fn, learn_beta, learn_threshold)
+        super().__init__(
+            beta, threshold, surrogate_fn, learn_beta, learn_threshold, reset=reset, v_reset=v_reset
+        )
         self.recurrent = nn.Linear(n_neurons, n_neurons, bias=False)
 
     def forward(  # type: ignore[override]
@@ -363,11 +428,21 @@ class RecurrentSynapticCell(SynapticCell):
         learn_alpha: bool = False,
         learn_beta: bool = False,
         learn_threshold: bool = False,
+        *,
+        reset: str = "subtract",
+        v_reset: float | Tensor = 0.0,
     ) -> None:
-        if isinstance(n_neurons, bool) or not isinstance(n_neurons, int) or n_neurons < 1:
-            raise ValueError(f"n_neurons must be a positive int, got {n_neurons!r}")
+        positive_int("n_neurons", n_neurons)
         super().__init__(
-            alpha, beta, threshold, surrogate_fn, learn_alpha, learn_beta, learn_threshold
+            alpha,
+            beta,
+            threshold,
+            surrogate_fn,
+            learn_alpha,
+            learn_beta,
+            learn_threshold,
+            reset=reset,
+            v_reset=v_reset,
         )
         self.recurrent = nn.Linear(n_neurons, n_neurons, bias=False)
 

@@ -27,12 +27,14 @@ import threading
 from collections.abc import Sequence
 
 import torch
+import torch._decomp
 from torch import Tensor
 
 from ..core import compat
 from ..core.hookspecs import hookimpl
 from ..core.settings import requested_kernel
 from ..core.spec import ExecutionPath, SurrogateFn, SurrogateSpec, check_input
+from ..interchange.operators import defining
 from ..kernels.choice import ElementwiseDispatch
 from ..kernels.report import DEVICE_KINDS, KernelChoice, register_kernel_report
 from ._function import class_name, fast_apply, surrogate_function
@@ -70,14 +72,31 @@ def _plain_eager(x: object) -> bool:
     )
 
 
+def provider_of(spec: SurrogateSpec) -> str:
+    """Where a spec's math comes from: the module and name of its gradient function."""
+    grad = spec.grad
+    return f"{getattr(grad, '__module__', '?')}.{getattr(grad, '__qualname__', repr(grad))}"
+
+
 def _operator_name(spec: SurrogateSpec) -> str:
-    """``spec.name``, or a suffixed name if another spec already took it in this process."""
-    name, suffix = spec.name, 2
-    existing = _built.get(name)
-    while existing is not None and existing[0] != spec:
-        name, suffix = f"{spec.name}_v{suffix}", suffix + 1
-        existing = _built.get(name)
-    return name
+    """``spec.name``: the operator's name depends on the registry name only, so a program
+    exported in one process loads in any other.  A different spec under a name already
+    defined in this process is an error (an operator cannot be redefined)."""
+    existing = _built.get(spec.name)
+    if existing is not None and existing[0] != spec:
+        raise RuntimeError(
+            f"operator {NAMESPACE}::{spec.name} is already defined in this process by "
+            f"surrogate {spec.name!r} from {provider_of(existing[0])}; a second, different "
+            f"spec of that name from {provider_of(spec)} cannot define it again (restart the "
+            "process after changing which plugin provides it)"
+        )
+    return spec.name
+
+
+def heaviside_decomposition(x: Tensor, *params: float) -> Tensor:
+    """The operator's forward in aten ops, for exporters that lower it (ONNX: a Greater
+    and a Cast); torch.export keeps the operator itself unless asked to decompose it."""
+    return (x > 0).to(x.dtype)
 
 
 def _define(op_name: str, spec: SurrogateSpec) -> SurrogateFn:
@@ -91,6 +110,7 @@ def _define(op_name: str, spec: SurrogateSpec) -> SurrogateFn:
     namespace = getattr(torch.ops, NAMESPACE)
     op = getattr(namespace, op_name).default
     backward_op = getattr(namespace, f"{op_name}_backward").default
+    torch._decomp.register_decomposition(op)(heaviside_decomposition)
     dispatch = ElementwiseDispatch(spec)
 
     def forward_kernel(x: Tensor, *params: float) -> Tensor:
@@ -170,11 +190,7 @@ def _define(op_name: str, spec: SurrogateSpec) -> SurrogateFn:
 
 def operator_name(spec: SurrogateSpec) -> str:
     """The qualified name of the operator that serves ``spec`` (or will, once built)."""
-    with _lock:
-        for op_name, (built_spec, _) in _built.items():
-            if built_spec == spec:
-                return f"{NAMESPACE}::{op_name}"
-        return f"{NAMESPACE}::{_operator_name(spec)}"
+    return f"{NAMESPACE}::{spec.name}"
 
 
 @register_kernel_report
@@ -195,11 +211,10 @@ def spec_kernels(spec: SurrogateSpec) -> list[dict[str, str]]:
 
 
 def build(spec: SurrogateSpec) -> SurrogateFn:
-    with _lock:
-        for built_spec, run in _built.values():
-            if built_spec == spec:  # also a spec that was given a suffixed operator name
-                return run
+    with _lock, defining():
         op_name = _operator_name(spec)
+        if op_name in _built:
+            return _built[op_name][1]
         run = _define(op_name, spec)
         _built[op_name] = (spec, run)
         return run

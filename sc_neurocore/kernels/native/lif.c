@@ -7,8 +7,10 @@
  * scalar_t and DTYPE.
  *
  * The equations are LIFCell's, in the same floating-point operations as its torch
- * kernels (h = fma(beta, v, x), spike = h > threshold, v = h - spike * threshold), so
- * spikes are bit-identical; the backward is the closed-form recurrence of _fused_kernels.py.
+ * kernels (h = fma(beta, v, x), spike = h > threshold, v = reset_of(h, ...)), so spikes
+ * are bit-identical; the backward is the closed-form recurrence of kernels/torch/lif.py.
+ * The reset mode is a code: 0 subtract (v = h - spike * threshold), 1 zero (v = v_reset
+ * where spike, else h), 2 none (v = h).
  * Each thread owns a range of neurons and walks them in chunks small enough that one
  * chunk's membrane history (T x chunk) stays in its L2 cache between the two passes.
  */
@@ -18,31 +20,43 @@ SC_PRELUDE
 
 /* @@BODY@@ (everything below is repeated per dtype) */
 
+/* The membrane after the reset of pre-reset membrane h (0 or 1 spike). */
+static inline __attribute__((always_inline)) scalar_t reset_of_DTYPE(
+    const scalar_t h, const scalar_t spike, const scalar_t th, const scalar_t vr,
+    const int reset) {
+  if (reset == 0) return h - spike * th;
+  if (reset == 1) return spike != 0 ? vr : h;
+  return h;
+}
+
 typedef struct {
-  const scalar_t *x, *v0, *beta, *threshold;
+  const scalar_t *x, *v0, *beta, *threshold, *v_reset;
   scalar_t *spikes, *v_out;
   int64_t steps, n;
+  int reset;
 } forward_job_DTYPE;
 
 /* LIFCell's forward over one chunk of m neurons (x and out point at its first column):
- * h = fma(beta, v, x), spike = h > threshold, v = h - spike * threshold.  Writes the spikes
+ * h = fma(beta, v, x), spike = h > threshold, v = reset_of(h, spike).  Writes the spikes
  * (write_membrane = 0: the forward) or h itself (1: the backward's recomputation, which
  * must reproduce the forward bit for bit) per step; v enters as v_0 and leaves as v_T. */
 static inline __attribute__((always_inline)) void integrate_DTYPE(
     const scalar_t *x_chunk, scalar_t *out_chunk, scalar_t *restrict v,
-    const scalar_t *restrict beta, const scalar_t *restrict threshold, int64_t steps, int64_t n,
-    int64_t m, const int per_neuron, const int write_membrane) {
-  const scalar_t beta0 = beta[0], threshold0 = threshold[0];
+    const scalar_t *restrict beta, const scalar_t *restrict threshold,
+    const scalar_t *restrict v_reset, int64_t steps, int64_t n, int64_t m, const int per_neuron,
+    const int write_membrane, const int reset) {
+  const scalar_t beta0 = beta[0], threshold0 = threshold[0], v_reset0 = v_reset[0];
   for (int64_t t = 0; t < steps; t++) {
     const scalar_t *restrict x = x_chunk + t * n;
     scalar_t *restrict out = out_chunk + t * n;
     for (int64_t i = 0; i < m; i++) {
       const scalar_t b = per_neuron ? beta[i] : beta0;
       const scalar_t th = per_neuron ? threshold[i] : threshold0;
+      const scalar_t vr = per_neuron ? v_reset[i] : v_reset0;
       const scalar_t h = fma(b, v[i], x[i]);
       const scalar_t spike = (scalar_t)(h > th);
       out[i] = write_membrane ? h : spike;
-      v[i] = h - spike * th;
+      v[i] = reset_of_DTYPE(h, spike, th, vr, reset);
     }
   }
 }
@@ -56,7 +70,7 @@ static inline __attribute__((always_inline)) void forward_range_DTYPE(
     const int64_t offset = per_neuron ? c : 0;
     for (int64_t i = 0; i < m; i++) v[i] = job->v0[c + i];
     integrate_DTYPE(job->x + c, job->spikes + c, v, job->beta + offset, job->threshold + offset,
-                    job->steps, n, m, per_neuron, 0);
+                    job->v_reset + offset, job->steps, n, m, per_neuron, 0, job->reset);
     for (int64_t i = 0; i < m; i++) job->v_out[c + i] = v[i];
   }
 }
@@ -70,21 +84,21 @@ static void forward_per_neuron_DTYPE(const void *job, int64_t lo, int64_t hi, in
 }
 
 void sc_lif_forward_DTYPE(const scalar_t *x, const scalar_t *v0, const scalar_t *beta,
-                          const scalar_t *threshold, int per_neuron, scalar_t *spikes,
-                          scalar_t *v_out, int64_t steps, int64_t n, int64_t chunk,
-                          int threads) {
-  forward_job_DTYPE job = {x, v0, beta, threshold, spikes, v_out, steps, n};
+                          const scalar_t *threshold, const scalar_t *v_reset, int reset,
+                          int per_neuron, scalar_t *spikes, scalar_t *v_out, int64_t steps,
+                          int64_t n, int64_t chunk, int threads) {
+  forward_job_DTYPE job = {x, v0, beta, threshold, v_reset, spikes, v_out, steps, n, reset};
   parallel_for(per_neuron ? forward_per_neuron_DTYPE : forward_scalar_DTYPE, &job, n, chunk,
                threads);
 }
 
 typedef struct {
-  const scalar_t *grad_spikes, *grad_v, *x, *v0, *beta, *threshold;
+  const scalar_t *grad_spikes, *grad_v, *x, *v0, *beta, *threshold, *v_reset;
   const double *params;
   scalar_t *grad_h;
   double *sum_beta, *sum_threshold;
   int64_t steps, n;
-  int spikes_broadcast;
+  int spikes_broadcast, reset;
 } backward_job_DTYPE;
 
 static inline __attribute__((always_inline)) scalar_t surrogate_DTYPE(const scalar_t x,
@@ -107,11 +121,14 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
     const int64_t m = hi - c < chunk ? hi - c : chunk;
     const scalar_t *restrict beta = job->beta + (per_neuron ? c : 0);
     const scalar_t *restrict threshold = job->threshold + (per_neuron ? c : 0);
-    const scalar_t beta0 = beta[0], threshold0 = threshold[0];
+    const scalar_t *restrict v_reset = job->v_reset + (per_neuron ? c : 0);
+    const scalar_t beta0 = beta[0], threshold0 = threshold[0], v_reset0 = v_reset[0];
+    const int mode = job->reset;
     /* Pass 1, forward in time: the pre-reset membrane h_t into grad_h. */
     const scalar_t *restrict v0 = job->v0 + c;
     for (int64_t i = 0; i < m; i++) v[i] = v0[i];
-    integrate_DTYPE(job->x + c, job->grad_h + c, v, beta, threshold, steps, n, m, per_neuron, 1);
+    integrate_DTYPE(job->x + c, job->grad_h + c, v, beta, threshold, v_reset, steps, n, m,
+                    per_neuron, 1, mode);
     if (sums)
       for (int64_t i = 0; i < m; i++) chunk_beta[i] = chunk_threshold[i] = 0;
     /* Pass 2, backward in time: h_t is replaced by dL/dh_t; v carries dL/dh_{t+1}. */
@@ -123,20 +140,26 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
       scalar_t *restrict h = job->grad_h + t * n + c;
       /* v_{t-1}: the reset of h_{t-1} (not yet overwritten), or v_0 at the first step */
       const scalar_t *restrict before = t > 0 ? job->grad_h + (t - 1) * n + c : v0;
-      const scalar_t reset = t > 0;
+      const int after_reset = t > 0;
       const int last = t == steps - 1;
       for (int64_t i = 0; i < m; i++) {
         const scalar_t b = per_neuron ? beta[i] : beta0;
         const scalar_t th = per_neuron ? threshold[i] : threshold0;
+        const scalar_t vr = per_neuron ? v_reset[i] : v_reset0;
         const scalar_t g = job->spikes_broadcast ? grad_spikes0 : grad_spikes[i];
         const scalar_t ht = h[i];
+        const scalar_t spike = (scalar_t)(ht > th);
         const scalar_t term = g * surrogate_DTYPE(ht - th, params);
+        /* k_t = dv_t/dh_t: 1 - spike for the zero reset, else 1 */
+        const scalar_t kept = mode == 1 ? 1 - spike : 1;
         const scalar_t grad_v_t = last ? grad_v[i] : b * v[i]; /* dL/dv_t */
-        const scalar_t grad_h = last ? term + grad_v[i] : fma(b, v[i], term);
+        const scalar_t grad_h = last ? term + grad_v[i] * kept : fma(b, v[i] * kept, term);
         if (sums) {
-          const scalar_t v_prev = before[i] - reset * (scalar_t)(before[i] > th) * th;
+          const scalar_t v_prev =
+              after_reset ? reset_of_DTYPE(before[i], (scalar_t)(before[i] > th), th, vr, mode)
+                          : before[i];
           chunk_beta[i] += grad_h * v_prev;
-          chunk_threshold[i] += grad_v_t * (1 - (scalar_t)(ht > th)) - grad_h;
+          chunk_threshold[i] += grad_v_t * (mode == 2 ? 1 : 1 - spike) - grad_h;
         }
         h[i] = grad_h;
         v[i] = grad_h;
@@ -163,11 +186,12 @@ BACKWARD_VARIANT(backward_per_neuron_sums_DTYPE, 1, 1)
 void sc_lif_backward_DTYPE(const scalar_t *grad_spikes, int spikes_broadcast,
                            const scalar_t *grad_v, const scalar_t *x, const scalar_t *v0,
                            const scalar_t *beta, const scalar_t *threshold,
-                           int per_neuron, const double *params, scalar_t *grad_h,
-                           double *sum_beta, double *sum_threshold, int64_t steps, int64_t n,
-                           int64_t chunk, int threads) {
-  backward_job_DTYPE job = {grad_spikes, grad_v, x, v0, beta, threshold, params,
-                            grad_h, sum_beta, sum_threshold, steps, n, spikes_broadcast};
+                           const scalar_t *v_reset, int reset, int per_neuron,
+                           const double *params, scalar_t *grad_h, double *sum_beta,
+                           double *sum_threshold, int64_t steps, int64_t n, int64_t chunk,
+                           int threads) {
+  backward_job_DTYPE job = {grad_spikes, grad_v, x, v0, beta, threshold, v_reset, params,
+                            grad_h, sum_beta, sum_threshold, steps, n, spikes_broadcast, reset};
   const int sums = sum_beta != NULL;
   range_fn run =
       per_neuron ? (sums ? backward_per_neuron_sums_DTYPE : backward_per_neuron_DTYPE)

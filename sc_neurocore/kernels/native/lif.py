@@ -26,7 +26,7 @@ from torch import Tensor
 
 from ...core.settings import env_flag
 from ...core.spec import SurrogateSpec
-from ..torch.lif import initial_membrane
+from ..torch.lif import RESETS, initial_membrane
 from .build import (
     BUILD_ATTEMPTS,
     ENV_CACHE,
@@ -105,9 +105,9 @@ _INT = ctypes.c_int
 
 def _declare(library: ctypes.CDLL, suffix: str) -> None:
     forward = getattr(library, f"sc_lif_forward_{suffix}")
-    forward.argtypes = [_VOID] * 4 + [_INT] + [_VOID] * 2 + [_I64] * 3 + [_INT]
+    forward.argtypes = [_VOID] * 5 + [_INT] * 2 + [_VOID] * 2 + [_I64] * 3 + [_INT]
     backward = getattr(library, f"sc_lif_backward_{suffix}")
-    backward.argtypes = [_VOID, _INT] + [_VOID] * 5 + [_INT] + [_VOID] * 4 + [_I64] * 3 + [_INT]
+    backward.argtypes = [_VOID, _INT] + [_VOID] * 6 + [_INT] * 2 + [_VOID] * 4 + [_I64] * 3 + [_INT]
     surrogate = getattr(library, f"sc_surrogate_{suffix}")
     surrogate.argtypes = [_VOID, _VOID, _I64, _VOID]
     for function in (forward, backward, surrogate):
@@ -142,19 +142,22 @@ def _pointer(
     return tensor.data_ptr()
 
 
-def _parameter_arrays(
-    beta: Tensor | float, threshold: Tensor | float, x: Tensor
-) -> tuple[Tensor, Tensor, bool]:
-    """beta and threshold as C arrays: one element each, or both one per neuron."""
+#: The C code of each reset mode (the order of kernels.torch.lif.RESETS).
+RESET_CODES = {mode: code for code, mode in enumerate(RESETS)}
+#: The per-step parameters passed as arrays, in the order of the C signatures.
+PARAMETERS = ("beta", "threshold", "v_reset")
+
+
+def _parameter_arrays(x: Tensor, *parameters: Tensor | float) -> tuple[list[Tensor], bool]:
+    """The parameters as C arrays: one element each, or all of them one per neuron."""
     values = [
         value if isinstance(value, Tensor) else torch.tensor(value, dtype=torch.float64)
-        for value in (beta, threshold)
+        for value in parameters
     ]
     if all(value.numel() == 1 for value in values):
-        return (*(value.reshape(1).to(x.dtype) for value in values), False)  # type: ignore[return-value]
+        return [value.reshape(1).to(x.dtype) for value in values], False
     step = x.shape[1:]
-    beta_array, threshold_array = (value.to(x.dtype).expand(step).contiguous() for value in values)
-    return beta_array, threshold_array, True
+    return [value.to(x.dtype).expand(step).contiguous() for value in values], True
 
 
 @dataclass(frozen=True)
@@ -181,19 +184,21 @@ class NativeLIF:
         beta: Tensor | float,
         threshold: Tensor | float,
         spikes: Tensor,
+        reset: str = "subtract",
+        v_reset: Tensor | float = 0.0,
     ) -> tuple[Tensor, Tensor]:
         """Fill ``spikes`` (a contiguous buffer like ``x``); return ``(spikes, v_T)``."""
         x = x.contiguous()
         v0 = _membrane(x, v0)
-        beta_array, threshold_array, per_neuron = _parameter_arrays(beta, threshold, x)
+        arrays, per_neuron = _parameter_arrays(x, beta, threshold, v_reset)
         v_out = torch.empty(x.shape[1:], dtype=x.dtype)
         steps, n, chunk, threads = self._layout(x)
         dtype, each = x.dtype, n if per_neuron else 1
         self._function("lif_forward", x.dtype)(
             _pointer("x", x, dtype, steps * n),
             _pointer("v0", v0, dtype, n),
-            _pointer("beta", beta_array, dtype, each),
-            _pointer("threshold", threshold_array, dtype, each),
+            *(_pointer(name, a, dtype, each) for name, a in zip(PARAMETERS, arrays)),
+            RESET_CODES[reset],
             int(per_neuron),
             _pointer("spikes", spikes, dtype, steps * n),
             _pointer("v_T", v_out, dtype, n),
@@ -215,6 +220,8 @@ class NativeLIF:
         params: list[float],
         grad_h: Tensor,
         sums: tuple[Tensor, Tensor] | None,
+        reset: str = "subtract",
+        v_reset: Tensor | float = 0.0,
     ) -> Tensor:
         """Fill ``grad_h`` (a contiguous buffer like ``x``) with dL/dx; add to ``sums``.
 
@@ -227,7 +234,7 @@ class NativeLIF:
         grad_spikes = (grad_spikes.reshape(-1)[:1] if broadcast else grad_spikes).to(x.dtype)
         grad_spikes = grad_spikes.contiguous()
         grad_v = grad_v.to(x.dtype).expand(x.shape[1:]).contiguous()
-        beta_array, threshold_array, per_neuron = _parameter_arrays(beta, threshold, x)
+        arrays, per_neuron = _parameter_arrays(x, beta, threshold, v_reset)
         values = torch.tensor(params or [0.0], dtype=torch.float64)
         steps, n, chunk, threads = self._layout(x)
         dtype, each, f64 = x.dtype, n if per_neuron else 1, torch.float64
@@ -237,8 +244,8 @@ class NativeLIF:
             _pointer("grad_v", grad_v, dtype, n),
             _pointer("x", x, dtype, steps * n),
             _pointer("v0", v0, dtype, n),
-            _pointer("beta", beta_array, dtype, each),
-            _pointer("threshold", threshold_array, dtype, each),
+            *(_pointer(name, a, dtype, each) for name, a in zip(PARAMETERS, arrays)),
+            RESET_CODES[reset],
             int(per_neuron),
             _pointer("params", values, f64, values.numel()),
             _pointer("grad_h", grad_h, dtype, steps * n),

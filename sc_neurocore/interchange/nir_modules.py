@@ -1,0 +1,193 @@
+"""The torch modules an imported NIR graph is built from, and the graph that steps them.
+
+Nodes without a project counterpart become :class:`ContinuousNeuron` (any NIR neuron,
+discretised by :mod:`.discretisation`), :class:`Scale` or :class:`Threshold`;
+:class:`NIRModule` runs the nodes of a (possibly recurrent) graph one time step at a time:
+a node's input is the sum of its incoming edges, and an edge that closes a cycle carries
+the previous step's value (zero at the first step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..core.callforms import atan_surrogate
+from ..neurons.base import SpikingCell, SurrogateCallable, check_reset, check_surrogate, reset_to
+
+__all__ = ["STATEFUL", "ContinuousNeuron", "NIRModule", "Scale", "Threshold"]
+
+
+def _buffer(module: nn.Module, name: str, value: Any) -> None:
+    module.register_buffer(name, torch.as_tensor(value, dtype=torch.float64))
+
+
+class Scale(nn.Module):
+    """NIR ``Scale``: ``x * scale`` element-wise."""
+
+    scale: Tensor
+
+    def __init__(self, scale: Any) -> None:
+        super().__init__()
+        _buffer(self, "scale", scale)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.scale.to(x.dtype)
+
+
+class Threshold(nn.Module):
+    """NIR ``Threshold``: ``surrogate(x - threshold)``, a spike without state."""
+
+    threshold: Tensor
+
+    def __init__(self, threshold: Any, surrogate_fn: SurrogateCallable | None = None) -> None:
+        super().__init__()
+        _buffer(self, "threshold", threshold)
+        self.surrogate_fn = check_surrogate(surrogate_fn or atan_surrogate)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.surrogate_fn(x - self.threshold.to(x.dtype))
+
+
+class ContinuousNeuron(nn.Module):
+    """One NIR neuron node as a discrete step; ``forward(I, i_syn, v) -> (out, i_syn, v)``.
+
+    ``i_syn = syn_decay*i_syn + syn_gain*I`` (when ``synaptic``), then
+    ``v = decay*v + gain*drive + bias`` with ``drive`` = ``i_syn`` or ``I``; a firing node
+    spikes through ``surrogate_fn(v - threshold)`` and resets as ``reset`` says (NIR's
+    ``"zero"``: to ``v_reset``; detached, as the cells); ``out`` is the spike, or ``v`` for
+    a leaky integrator.  ``node`` is the NIR type and ``nir_params`` its original
+    parameters (kept so a re-export is exact).
+    """
+
+    def __init__(
+        self,
+        node: str,
+        nir_params: dict[str, Any],
+        step: Any,
+        synapse: Any | None,
+        threshold: Any | None,
+        v_reset: Any | None,
+        surrogate_fn: SurrogateCallable | None = None,
+        reset: str = "zero",
+    ) -> None:
+        super().__init__()
+        self.reset = check_reset(reset)
+        self.node, self.nir_params = node, dict(nir_params)
+        self.synaptic, self.fires = synapse is not None, threshold is not None
+        _buffer(self, "decay", step.decay)
+        _buffer(self, "gain", step.gain)
+        _buffer(self, "bias", step.bias)
+        if synapse is not None:
+            _buffer(self, "syn_decay", synapse.decay)
+            _buffer(self, "syn_gain", synapse.gain)
+        if threshold is not None:
+            _buffer(self, "threshold", threshold)
+            _buffer(self, "v_reset", v_reset)
+        self.surrogate_fn = check_surrogate(surrogate_fn or atan_surrogate)
+
+    def forward(
+        self, x: Tensor, i_syn: Tensor | None = None, v: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        def value(name: str) -> Tensor:
+            return getattr(self, name).to(x.dtype)
+
+        drive = x
+        i_new = torch.zeros_like(x) if i_syn is None else i_syn
+        if self.synaptic:
+            i_new = value("syn_decay") * i_new + value("syn_gain") * x
+            drive = i_new
+        v = torch.zeros_like(drive) if v is None else v
+        v = value("decay") * v + value("gain") * drive + value("bias")
+        if not self.fires:
+            return v, i_new, v
+        threshold = value("threshold")
+        spike = self.surrogate_fn(v - threshold)
+        if self.reset == "zero":
+            return spike, i_new, reset_to(v, spike, value("v_reset"))
+        if self.reset == "subtract":
+            return spike, i_new, v - spike.detach() * threshold
+        return spike, i_new, v
+
+    def extra_repr(self) -> str:
+        return f"node={self.node!r}, fires={self.fires}, synaptic={self.synaptic}"
+
+
+#: Node modules that carry state from step to step: ``m(x, *state) -> (out, *state)``.
+STATEFUL = (SpikingCell, ContinuousNeuron)
+
+
+class NIRModule(nn.Module):
+    """An imported graph: ``forward(x (T, batch, ...)) -> (T, batch, ...)`` of its output.
+
+    ``order`` lists the node names in evaluation order; ``edges`` are ``(source, target)``
+    pairs; ``inputs``/``outputs`` name the Input and Output nodes.  With several outputs
+    the result is a tuple in the order of ``outputs``.
+    """
+
+    def __init__(
+        self,
+        nodes: dict[str, nn.Module],
+        edges: Sequence[tuple[str, str]],
+        order: Sequence[str],
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+        graph_metadata: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.nodes = nn.ModuleDict({_key(name): module for name, module in nodes.items()})
+        self.names = {name: _key(name) for name in nodes}
+        self.edges, self.order = list(edges), list(order)
+        self.inputs, self.outputs = list(inputs), list(outputs)
+        self.graph_metadata = dict(graph_metadata or {})
+        position = {name: index for index, name in enumerate(self.order)}
+        #: target -> [(source, from the previous step?)]
+        self.sources: dict[str, list[tuple[str, bool]]] = {name: [] for name in self.order}
+        for source, target in self.edges:
+            self.sources[target].append((source, position[source] >= position[target]))
+
+    def node(self, name: str) -> nn.Module:
+        return self.nodes[self.names[name]]
+
+    def forward(self, x: Tensor, *extra: Tensor) -> Tensor | tuple[Tensor, ...]:
+        feeds = dict(zip(self.inputs, (x, *extra)))
+        steps = x.shape[0]
+        state: dict[str, tuple[Tensor, ...]] = {}
+        previous: dict[str, Tensor] = {}
+        recorded: dict[str, list[Tensor]] = {name: [] for name in self.outputs}
+        for t in range(steps):
+            current: dict[str, Tensor] = {}
+            for name in self.order:
+                if name in feeds:
+                    current[name] = feeds[name][t]
+                    continue
+                terms = [
+                    (previous if delayed else current).get(source)
+                    for source, delayed in self.sources[name]
+                ]
+                present = [term for term in terms if term is not None]
+                if not present:  # only fed back, at the first step
+                    continue
+                total = present[0]
+                for term in present[1:]:
+                    total = total + term
+                module = self.node(name)
+                if isinstance(module, STATEFUL):
+                    out, *new_state = module(total, *state.get(name, ()))
+                    state[name] = tuple(new_state)
+                    current[name] = out
+                else:
+                    current[name] = module(total)
+            for name in self.outputs:
+                recorded[name].append(current[name])
+            previous = current
+        results = tuple(torch.stack(recorded[name]) for name in self.outputs)
+        return results[0] if len(results) == 1 else results
+
+
+def _key(name: str) -> str:
+    """A ModuleDict key for a (possibly dotted) node name."""
+    return name.replace(".", "__")

@@ -1,0 +1,107 @@
+"""Operators that define themselves when looked up, so a saved program reloads anywhere.
+
+The project's operators (``sc_neurocore::<surrogate>`` and ``sc_neurocore_fused::lif``)
+are defined lazily: a surrogate's operator when the registry first builds it, the fused
+ones when :mod:`sc_neurocore.neurons.fused_op` is imported.  A fresh process that runs
+``torch.export.load`` has done neither, and the deserializer resolves each node's target
+by attribute lookup on ``torch.ops.<namespace>``.  :func:`install_operator_lookup` (run by
+``import sc_neurocore``, which stays cheap: nothing is scanned until a lookup misses)
+gives those two namespaces a lookup that, on a miss, asks the registry to build the
+surrogate of that name (discovering plugins first) or imports the fused operators, then
+looks again.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch._ops import _OpNamespace
+
+__all__ = [
+    "FUSED_NAMESPACE",
+    "SURROGATE_NAMESPACE",
+    "define_operator",
+    "defining",
+    "install_operator_lookup",
+]
+
+#: The namespace of the ``custom_op`` path (``sc_neurocore.paths.custom_op.NAMESPACE``).
+SURROGATE_NAMESPACE = "sc_neurocore"
+#: The namespace of the fused neuron operators (``sc_neurocore.neurons.fused_op.NAMESPACE``).
+FUSED_NAMESPACE = "sc_neurocore_fused"
+#: Modules whose import defines the fused operators.
+FUSED_MODULES = ("sc_neurocore.neurons.fused_op",)
+
+_busy = threading.local()
+
+
+@contextmanager
+def defining() -> Iterator[None]:
+    """Mark this thread as defining operators: its lookups of missing names (torch's
+    ``define`` checks whether the name exists) must not start another definition."""
+    previous = getattr(_busy, "active", False)
+    _busy.active = True
+    try:
+        yield
+    finally:
+        _busy.active = previous
+
+
+def define_operator(namespace: str, name: str) -> bool:
+    """Define ``namespace::name`` if the project provides it; whether it tried.
+
+    A surrogate's operator is built through the registry's ``custom_op`` path, so plugin
+    surrogates are found too; a name the registry does not hold defines nothing.
+    """
+    if getattr(_busy, "active", False):  # a lookup while defining: no recursion
+        return False
+    if namespace == FUSED_NAMESPACE:
+        for module in FUSED_MODULES:
+            importlib.import_module(module)
+        return True
+    from ..core.registry import get_surrogate, list_surrogates
+
+    surrogates = list_surrogates()
+    if name not in surrogates:  # the surrogate's backward operator, <name>_backward
+        name = name.removesuffix("_backward")
+        if name not in surrogates:
+            return False
+    get_surrogate(name, "custom_op")
+    return True
+
+
+class LookupNamespace(_OpNamespace):
+    """``torch.ops.<namespace>`` that defines a missing operator before giving up."""
+
+    # The namespace names its operators' module after its class's module, and the
+    # serializer writes that name as the node target: keep torch's.
+    __module__ = _OpNamespace.__module__
+
+    def __getattr__(self, op_name: str):  # type: ignore[no-untyped-def]
+        try:
+            return super().__getattr__(op_name)
+        except AttributeError:
+            if op_name.startswith("_") or not define_operator(self.name, op_name):
+                raise
+            return super().__getattr__(op_name)
+
+
+def install_operator_lookup() -> None:
+    """Give ``torch.ops.sc_neurocore`` and ``torch.ops.sc_neurocore_fused`` the lookup.
+
+    An existing namespace object keeps its identity (and its cached operators): only its
+    class changes.  Idempotent.
+    """
+    for namespace in (SURROGATE_NAMESPACE, FUSED_NAMESPACE):
+        current = torch.ops.__dict__.get(namespace)
+        if isinstance(current, LookupNamespace):
+            continue
+        if isinstance(current, _OpNamespace):
+            current.__class__ = LookupNamespace
+            continue
+        setattr(torch.ops, namespace, LookupNamespace(namespace))
+        torch.ops._dir.append(namespace)

@@ -1,0 +1,374 @@
+"""The fused multi-step LIF operators ``sc_neurocore_fused::lif`` and ``::lif_backward``.
+
+Schemas (``LIF_SCHEMA``, ``LIF_BACKWARD_SCHEMA``)::
+
+    lif(Tensor x, Tensor? v0, Tensor beta, Tensor threshold, str reset, Tensor v_reset,
+        str surrogate, float[] params) -> (Tensor spikes, Tensor v_T)
+
+``reset`` is one of ``RESET_MODES`` (``"subtract"``, ``"zero"``, ``"none"``); ``beta``,
+``threshold`` and ``v_reset`` broadcast to one time step; ``v_reset`` gets no gradient.
+The forward runs the kernels :func:`~sc_neurocore.kernels.fused_choice.lif_kernels` picks
+(Triton, compiled C) or the torch kernels; the backward is the closed-form recurrence of
+:mod:`sc_neurocore.kernels.torch.lif`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+import torch._decomp
+from torch import Tensor
+
+# An operator's schema carries the surrogate's name (an exported program holds nothing
+# else), so the fused operators, not the layers, turn a name back into its spec.
+from ..core.registry import get_spec
+from ..core.spec import check_like
+from ..interchange.operators import defining
+from ..kernels.buffers import sequence_buffer
+from ..kernels.fused_choice import FusedKernels, compute_dtype, lif_kernels
+from ..kernels.torch.lif import (
+    ParameterSums,
+    kernel_value,
+    lif_backward,
+    lif_forward,
+)
+from ..kernels.triton.lif import TritonLIF
+from .base import RESET_MODES, Value
+
+__all__ = [
+    "LIF_BACKWARD_SCHEMA",
+    "LIF_SCHEMA",
+    "NAMESPACE",
+    "check_arguments",
+    "lif_backward_op",
+    "lif_decomposition",
+    "lif_op",
+    "lif_sequence",
+]
+
+NAMESPACE = "sc_neurocore_fused"
+
+
+def check_arguments(
+    x: Any, v0: Any, beta: Any, threshold: Any, reset: Any = "subtract", v_reset: Any = 0.0
+) -> None:
+    """Raise a clear error for anything the fused LIF (or its fallback) cannot run."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"LIF: inputs must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"LIF: inputs must be a floating-point tensor, got dtype {x.dtype}; "
+            "convert explicitly (for example inputs.float())"
+        )
+    if x.dim() < 2:
+        raise ValueError(
+            f"LIF: inputs must be time-major (T, batch, ...) with at least 2 dimensions, "
+            f"got shape {tuple(x.shape)}"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(
+            f"LIF: inputs must have at least one time step, got shape {tuple(x.shape)}"
+        )
+    step = x.shape[1:]
+    if v0 is not None:
+        if not isinstance(v0, Tensor) or not v0.is_floating_point():
+            described = v0.dtype if isinstance(v0, Tensor) else type(v0).__name__
+            raise TypeError(f"LIF: v0 must be a floating-point tensor or None, got {described}")
+        if v0.shape != step:
+            raise ValueError(
+                f"LIF: v0 must have the shape of one time step of inputs, {tuple(step)}, "
+                f"got {tuple(v0.shape)}"
+            )
+        check_like("LIF", "v0", v0, x, "inputs")
+    if not isinstance(reset, str) or reset not in RESET_MODES:
+        raise ValueError(f"LIF: reset must be one of {RESET_MODES}, got {reset!r}")
+    for name, value in (("beta", beta), ("threshold", threshold), ("v_reset", v_reset)):
+        if not isinstance(value, Tensor):
+            continue
+        if not _broadcasts_to(value.shape, step):
+            raise ValueError(
+                f"LIF: {name} of shape {tuple(value.shape)} does not broadcast to one time "
+                f"step of inputs, {tuple(step)}"
+            )
+        # A one-element CPU value is read as a number (as torch reads CPU scalars);
+        # anything else is computed with, so it must live where the inputs do.
+        if value.device != x.device and not (value.numel() == 1 and value.device.type == "cpu"):
+            check_like("LIF", name, value, x, "inputs", dtype=False)
+
+
+def _broadcasts_to(shape: torch.Size, target: torch.Size) -> bool:
+    """Whether ``shape`` broadcasts to ``target`` without changing it (checked per call,
+    so it is written out rather than through ``torch.broadcast_shapes``, ~20x slower)."""
+    if len(shape) > len(target):
+        return False
+    return all(size in (1, wanted) for size, wanted in zip(reversed(shape), reversed(target)))
+
+
+def _kernels(spec: Any, x: Tensor, reset: str) -> tuple[torch.dtype, FusedKernels]:
+    kernels = lif_kernels(spec, x, reset)
+    return compute_dtype(kernels, x.dtype), kernels
+
+
+def _spec_params(surrogate: str, params: list[float]) -> tuple[Any, dict[str, float]]:
+    spec = get_spec(surrogate)
+    if len(params) != len(spec.param_names):
+        raise ValueError(
+            f"LIF: surrogate {surrogate!r} takes parameters {spec.param_names}, got {params!r}"
+        )
+    return spec, dict(zip(spec.param_names, params))
+
+
+# --- the operators -------------------------------------------------------------------------
+
+_library = torch.library.Library(NAMESPACE, "FRAGMENT")
+#: The fused operators' schemas; ``reset`` is one of RESET_MODES, ``v_reset`` broadcasts
+#: to one step like ``beta`` and ``threshold`` (and gets no gradient).
+LIF_SCHEMA = (
+    "lif(Tensor x, Tensor? v0, Tensor beta, Tensor threshold, str reset, Tensor v_reset, "
+    "str surrogate, float[] params) -> (Tensor, Tensor)"
+)
+LIF_BACKWARD_SCHEMA = (
+    "lif_backward(Tensor grad_spikes, Tensor grad_v, Tensor x, Tensor spikes, Tensor? v0, "
+    "Tensor beta, Tensor threshold, str reset, Tensor v_reset, str surrogate, float[] params, "
+    "bool params_grad) -> (Tensor, Tensor, Tensor, Tensor)"
+)
+with defining():
+    _library.define(LIF_SCHEMA)
+    _library.define(LIF_BACKWARD_SCHEMA)
+lif_op = torch.ops.sc_neurocore_fused.lif.default
+lif_backward_op = torch.ops.sc_neurocore_fused.lif_backward.default
+
+
+def _lif_kernel(
+    x: Tensor,
+    v0: Tensor | None,
+    beta: Tensor,
+    threshold: Tensor,
+    reset: str,
+    v_reset: Tensor,
+    surrogate: str,
+    params: list[float],
+) -> tuple[Tensor, Tensor]:
+    check_arguments(x, v0, beta, threshold, reset, v_reset)
+    spec, _ = _spec_params(surrogate, params)  # an unknown surrogate fails here, not in backward
+    dtype, kernels = _kernels(spec, x, reset)
+    beta_value, threshold_value = kernel_value(beta, dtype), kernel_value(threshold, dtype)
+    v_reset_value = kernel_value(v_reset, dtype)
+    buffer = sequence_buffer(x)
+    if isinstance(kernels, TritonLIF):  # the reset is compiled in, v_reset is a field
+        kernels = dataclasses.replace(kernels, v_reset=v_reset_value)  # type: ignore[arg-type]
+        return kernels.forward(x, v0, beta_value, threshold_value, buffer)
+    if kernels is not None:
+        return kernels.forward(x, v0, beta_value, threshold_value, buffer, reset, v_reset_value)
+    return lif_forward(x, v0, beta_value, threshold_value, reset, v_reset_value)
+
+
+def _lif_fake(
+    x: Tensor,
+    v0: Tensor | None,
+    beta: Tensor,
+    threshold: Tensor,
+    reset: str,
+    v_reset: Tensor,
+    surrogate: str,
+    params: list[float],
+) -> tuple[Tensor, Tensor]:
+    check_arguments(x, v0, beta, threshold, reset, v_reset)
+    spikes = torch.empty_like(x, memory_format=torch.contiguous_format)
+    return spikes, torch.empty_like(spikes[0])
+
+
+def _lif_backward_kernel(
+    grad_spikes: Tensor,
+    grad_v: Tensor,
+    x: Tensor,
+    spikes: Tensor,
+    v0: Tensor | None,
+    beta: Tensor,
+    threshold: Tensor,
+    reset: str,
+    v_reset: Tensor,
+    surrogate: str,
+    params: list[float],
+    params_grad: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    spec, named = _spec_params(surrogate, params)
+    dtype, kernels = _kernels(spec, x, reset)
+    beta_value, threshold_value = kernel_value(beta, dtype), kernel_value(threshold, dtype)
+    v_reset_value = kernel_value(v_reset, dtype)
+    sums = ParameterSums(x[0]) if params_grad else None
+    mode: tuple[Any, ...] = (reset, v_reset_value)
+    if isinstance(kernels, TritonLIF):
+        kernels, mode = dataclasses.replace(kernels, v_reset=v_reset_value), ()  # type: ignore[arg-type]
+    if kernels is not None:
+        grad_x = kernels.backward(
+            grad_spikes,
+            grad_v,
+            x,
+            v0,
+            beta_value,
+            threshold_value,
+            params,
+            sequence_buffer(x),
+            None if sums is None else (sums.beta, sums.threshold),
+            *mode,
+        )
+    else:
+        grad_x = lif_backward(
+            spec,
+            named,
+            grad_spikes,
+            grad_v,
+            x,
+            spikes,
+            v0,
+            beta_value,
+            threshold_value,
+            sums,
+            reset,
+            v_reset_value,
+        )
+    grad_v0 = (grad_x[0] * beta_value).to(x.dtype if v0 is None else v0.dtype)
+    if sums is None:
+        return grad_x, grad_v0, torch.zeros_like(beta), torch.zeros_like(threshold)
+    return grad_x, grad_v0, *sums.reduced(beta, threshold)
+
+
+def _lif_backward_fake(
+    grad_spikes: Tensor,
+    grad_v: Tensor,
+    x: Tensor,
+    spikes: Tensor,
+    v0: Tensor | None,
+    beta: Tensor,
+    threshold: Tensor,
+    reset: str,
+    v_reset: Tensor,
+    surrogate: str,
+    params: list[float],
+    params_grad: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    grad_x = torch.empty_like(x, memory_format=torch.contiguous_format)
+    grad_v0 = x.new_empty(x.shape[1:], dtype=x.dtype if v0 is None else v0.dtype)
+    return grad_x, grad_v0, torch.empty_like(beta), torch.empty_like(threshold)
+
+
+def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor]) -> None:
+    x, v0, beta, threshold, reset, v_reset, surrogate, params = inputs
+    # The input and the spikes are alive anyway (the caller's, and the next layer's input),
+    # so saving them costs no memory; backward recomputes the membrane from them.
+    ctx.save_for_backward(x, output[0], v0, beta, threshold, v_reset)
+    ctx.surrogate, ctx.params, ctx.reset = surrogate, params, reset
+    # Unused outputs get no gradient rather than a (T, batch, ...) tensor of zeros.
+    ctx.set_materialize_grads(False)
+
+
+def _backward(
+    ctx: Any, grad_spikes: Tensor | None, grad_v: Tensor | None
+) -> tuple[Tensor | None, ...]:
+    x, spikes, v0, beta, threshold, v_reset = ctx.saved_tensors
+    needs = ctx.needs_input_grad
+    if grad_spikes is None:
+        grad_spikes = spikes.new_zeros(()).expand(spikes.shape)
+    if grad_v is None:
+        grad_v = spikes.new_zeros(()).expand(spikes.shape[1:])
+    params_grad = needs[2] or needs[3]
+    grads = lif_backward_op(
+        grad_spikes,
+        grad_v,
+        x,
+        spikes,
+        v0,
+        beta,
+        threshold,
+        ctx.reset,
+        v_reset,
+        ctx.surrogate,
+        ctx.params,
+        params_grad,
+    )
+    # v_reset is a fixed value: no gradient, like the string and the surrogate parameters.
+    return (*(grad if need else None for grad, need in zip(grads, needs)), None, None, None, None)
+
+
+def _no_double_backward(ctx: Any, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
+    raise RuntimeError(
+        "LIF: the fused operator has no second derivative (double backward); for higher-order "
+        "gradients use torch.func (which runs the stepwise fallback) or LIFCell"
+    )
+
+
+_library.impl("lif", _lif_kernel, "CompositeExplicitAutograd")
+_library.impl("lif_backward", _lif_backward_kernel, "CompositeExplicitAutograd")
+torch.library.register_fake(f"{NAMESPACE}::lif", _lif_fake, lib=_library)
+torch.library.register_fake(f"{NAMESPACE}::lif_backward", _lif_backward_fake, lib=_library)
+torch.library.register_autograd(
+    f"{NAMESPACE}::lif", _backward, setup_context=_setup_context, lib=_library
+)
+torch.library.register_autograd(
+    f"{NAMESPACE}::lif_backward",
+    _no_double_backward,
+    setup_context=lambda ctx, inputs, output: None,
+    lib=_library,
+)
+
+
+def lif_decomposition(
+    x: Tensor,
+    v0: Tensor | None,
+    beta: Tensor,
+    threshold: Tensor,
+    reset: str,
+    v_reset: Tensor,
+    surrogate: str,
+    params: list[float],
+) -> tuple[Tensor, Tensor]:
+    """The forward in plain aten ops, one step after another, for exporters that lower the
+    operator (ONNX unrolls it over the static ``T``); training keeps the fused kernels."""
+    beta, threshold, v_reset = (value.to(x.dtype) for value in (beta, threshold, v_reset))
+    v = torch.zeros_like(x[0]) if v0 is None else v0.to(x.dtype)
+    spikes = []
+    for t in range(x.shape[0]):
+        h = x[t] + beta * v
+        spike = (h > threshold).to(x.dtype)
+        if reset == "subtract":
+            v = h - spike * threshold
+        elif reset == "zero":
+            v = torch.where(spike > 0, v_reset, h)
+        else:
+            v = h
+        spikes.append(spike)
+    return torch.stack(spikes), v
+
+
+torch._decomp.register_decomposition(lif_op)(lif_decomposition)
+
+
+def _as_tensor(value: Value) -> Tensor:
+    """A fixed float as a float64 scalar tensor (the kernels read it back exactly)."""
+    return value if isinstance(value, Tensor) else torch.tensor(value, dtype=torch.float64)
+
+
+def lif_sequence(
+    inputs: Tensor,
+    v0: Tensor | None,
+    beta: Value,
+    threshold: Value,
+    surrogate: str,
+    params: tuple[float, ...] = (),
+    reset: str = "subtract",
+    v_reset: Value = 0.0,
+) -> tuple[Tensor, Tensor]:
+    """``(spikes, v_T)`` of the fused operator for a registered ``surrogate`` name."""
+    return lif_op(
+        inputs,
+        v0,
+        _as_tensor(beta),
+        _as_tensor(threshold),
+        reset,
+        _as_tensor(v_reset),
+        surrogate,
+        list(params),
+    )

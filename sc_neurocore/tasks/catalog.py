@@ -121,7 +121,10 @@ PRESETS: dict[str, dict[str, Preset]] = {
                 alpha=1.0,
                 samples_per_class=1000,
             ),
-            training=TrainConfig(epochs=30, batch_size=100, lr=5e-3),
+            # Weaker input weights and a larger step than stork's: the noise units otherwise
+            # dominate the hidden drive (31 % test after 8 epochs vs 62 % after 10 here).
+            model=ClassifierConfig(input_scale=1.0),
+            training=TrainConfig(epochs=30, batch_size=100, lr=1e-2),
         ),
     },
     "digits": {

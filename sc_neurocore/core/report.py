@@ -8,6 +8,14 @@ from typing import Any
 from .registry import Provided, coverage, get_default_path, list_paths, list_surrogates, table
 
 
+def _as_json(info: Any, *sequences: str) -> dict[str, Any]:
+    """A report dataclass as a JSON-ready dict: its tuples of names as lists."""
+    data: dict[str, Any] = asdict(info)
+    for name in sequences:
+        data[name] = list(data[name])
+    return data
+
+
 @dataclass(frozen=True)
 class PathInfo:
     name: str
@@ -22,9 +30,7 @@ class PathInfo:
     missing: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["surrogates"] = list(self.surrogates)
-        return data
+        return _as_json(self, "surrogates")
 
 
 @dataclass(frozen=True)
@@ -41,9 +47,7 @@ class SurrogateInfo:
     paths: tuple[str, ...]
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["paths"] = list(self.paths)
-        return data
+        return _as_json(self, "paths")
 
 
 @dataclass(frozen=True)
@@ -60,10 +64,7 @@ class Explanation:
     kernels: tuple[dict[str, str], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["candidates"] = [dict(c) for c in self.candidates]
-        data["kernels"] = [dict(k) for k in self.kernels]
-        return data
+        return _as_json(self, "candidates", "kernels")
 
 
 def plugin_report() -> list[dict[str, Any]]:

@@ -64,6 +64,8 @@ def build(spec: SurrogateSpec):  # noqa: ANN201 - returns fn(x, **params)
     return run
 
 
+# The contract's usual tail, as every path module has it (compare sc_neurocore.paths): a
+# plugin is its own distribution and reaches core through the public API only.
 PATH = ExecutionPath(
     name=NAME,
     description="heaviside(x) + (p(x) - p(x).detach()) with the spec's primitive p; aten ops only",

@@ -131,8 +131,13 @@ def _define(op_name: str, spec: SurrogateSpec) -> SurrogateFn:
         return torch.empty_like(x)
 
     def function_forward(x: Tensor, *params: float) -> Tensor:
-        if _plain_eager(x) or _below_autograd is None:
+        if _plain_eager(x):
             return forward_kernel(x)  # the operator's own kernel, without the dispatcher
+        if _below_autograd is None:
+            # No way below Autograd (see core.compat): x may be a transform's wrapper
+            # without storage, which only the torch kernels can take.
+            check_input(x, surrogate)
+            return dispatch.torch.spike(x)
         with _below_autograd():
             return op(x, *params)
 

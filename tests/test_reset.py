@@ -142,3 +142,22 @@ def test_spiking_net_fused_and_stepwise_agree(reset: str) -> None:
     fused_counts, fused_membrane = fused(x)
     assert torch.equal(counts, fused_counts)
     torch.testing.assert_close(membrane, fused_membrane, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("reset", RESET_MODES)
+def test_fused_synaptic_layer_matches_its_cell(reset: str) -> None:
+    from sc_neurocore.neurons.cells import SynapticCell
+    from sc_neurocore.neurons.synaptic import SynapticLIF
+
+    options = dict(alpha=0.7, beta=0.85, threshold=0.6, reset=reset, v_reset=-0.2)
+    fused, cell = SynapticLIF(**options).double(), SynapticCell(**options).double()
+    x, _ = _inputs(3)
+    spikes, _, v = fused(x)
+    i = w = None
+    stepped = []
+    for current in x:
+        spike, i, w = cell(current, i, w)
+        stepped.append(spike)
+    assert torch.equal(spikes, torch.stack(stepped))
+    assert 0 < int(spikes.sum()) < spikes.numel()
+    torch.testing.assert_close(v, w, rtol=1e-12, atol=1e-12)

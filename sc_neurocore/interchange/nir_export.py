@@ -22,6 +22,8 @@ from ..networks import SpikingNet
 from ..neurons.base import SpikingCell
 from ..neurons.cells import IFCell, LIFCell, RecurrentLIFCell, SynapticCell
 from ..neurons.fused import LIF, fused_surrogate
+from ..neurons.integrator import LeakyIntegrator, LeakyIntegratorCell
+from ..neurons.synaptic import SynapticLIF
 from .discretisation import check_dt, check_method, leaky_time_constants
 from .nir_modules import ContinuousNeuron, NIRModule, Scale, Threshold
 
@@ -110,6 +112,13 @@ def _leaky_node(cell: Any, kind: str, shape: tuple[int, ...], dt: float, method:
     return import_nir().LIF(tau=tau, r=r, **_firing(cell, shape), metadata=meta)
 
 
+def _integrator_node(cell: Any, shape: tuple[int, ...], dt: float, method: str) -> Any:
+    """A leaky integrator readout (no spike): NIR ``LI`` with unit gain."""
+    tau, r = leaky_time_constants(_array(cell.beta, shape), dt, method)
+    meta = {METADATA_KEY: {"module": type(cell).__name__, "dt": dt, "method": method}}
+    return import_nir().LI(tau=tau, r=r, v_leak=np.zeros(shape), metadata=meta)
+
+
 def _synaptic_node(cell: SynapticCell, shape: tuple[int, ...], dt: float, method: str) -> Any:
     tau_syn, w_in = leaky_time_constants(_array(cell.alpha, shape), dt, method)
     tau_mem, r = leaky_time_constants(_array(cell.beta, shape), dt, method)
@@ -176,10 +185,12 @@ def node_of(layer: nn.Module, shape: tuple[int, ...], dt: float, method: str) ->
         return nir.Flatten({"input": np.array(shape)}, start, end)
     if isinstance(layer, RecurrentLIFCell):
         return _recurrent_graph(layer, shape, dt, method)
-    if isinstance(layer, (LIFCell, LIF)):
+    if type(layer) in (SynapticCell, SynapticLIF):  # before LIF: SynapticLIF is one
+        return _synaptic_node(layer, shape, dt, method)  # type: ignore[arg-type]
+    if isinstance(layer, (LIFCell, LIF)) and not isinstance(layer, SynapticLIF):
         return _leaky_node(layer, type(layer).__name__, shape, dt, method)
-    if isinstance(layer, SynapticCell) and type(layer) is SynapticCell:
-        return _synaptic_node(layer, shape, dt, method)
+    if isinstance(layer, (LeakyIntegratorCell, LeakyIntegrator)):
+        return _integrator_node(layer, shape, dt, method)
     if isinstance(layer, IFCell):
         return _if_node(layer, shape, dt, method)
     if isinstance(layer, ContinuousNeuron):
@@ -190,7 +201,8 @@ def node_of(layer: nn.Module, shape: tuple[int, ...], dt: float, method: str) ->
         return nir.Threshold(layer.threshold.numpy())
     raise TypeError(
         f"to_nir: {type(layer).__name__} has no NIR node (supported: Linear, Conv1d, Conv2d, "
-        "Flatten, LIFCell, LIF, IFCell, SynapticCell, RecurrentLIFCell, SpikingNet, "
+        "Flatten, LIFCell, LIF, IFCell, SynapticCell, SynapticLIF, RecurrentLIFCell, "
+        "LeakyIntegratorCell, LeakyIntegrator, SpikingNet, "
         "nn.Sequential of these, and modules from from_nir)"
     )
 

@@ -25,7 +25,14 @@ from .nir_modules import ContinuousNeuron, NIRModule, Scale, Threshold
 
 __all__ = ["from_nir"]
 
-CELLS = {"LIFCell": LIFCell, "LIF": LIFCell, "IFCell": IFCell, "SynapticCell": SynapticCell}
+#: Exported cell type -> the stepwise cell an import rebuilds (fused layers step as their cell).
+CELLS = {
+    "LIFCell": LIFCell,
+    "LIF": LIFCell,
+    "IFCell": IFCell,
+    "SynapticCell": SynapticCell,
+    "SynapticLIF": SynapticCell,
+}
 
 
 def _plain(value: Any) -> Any:
@@ -93,7 +100,7 @@ def _neuron(
 ) -> nn.Module:
     meta = _plain(node.metadata.get(METADATA_KEY, {}))
     surrogate = _surrogate(meta, surrogate)
-    if meta:
+    if meta.get("module") in CELLS:  # exported by this project from a cell it can rebuild
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NIRMetadataWarning)
             cell = _restored(node, meta, dt, method, surrogate, dtype)

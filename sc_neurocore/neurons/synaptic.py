@@ -45,8 +45,13 @@ class SynapticLIF(LIF):
         learn_alpha: bool = False,
         learn_beta: bool = False,
         learn_threshold: bool = False,
+        *,
+        reset: str = "subtract",
+        v_reset: Value = 0.0,
     ) -> None:
-        super().__init__(beta, threshold, surrogate_fn, learn_beta, learn_threshold)
+        super().__init__(
+            beta, threshold, surrogate_fn, learn_beta, learn_threshold, reset=reset, v_reset=v_reset
+        )
         self._decay("alpha", alpha, learn_alpha)
 
     def forward(  # type: ignore[override]

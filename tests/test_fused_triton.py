@@ -373,3 +373,21 @@ def test_kernel_listing_has_every_fused_operator_on_every_device(calls) -> None:
             assert row.kernel == "triton" and "SC_NEUROCORE_KERNEL=triton" in row.reason
         elif not torch.cuda.is_available():
             assert row.kernel in ("torch", "error") and row.reason, row
+
+
+@pytest.mark.parametrize("reset", sorted(RESETS))
+@pytest.mark.parametrize("name", SURROGATES)
+def test_every_reset_mode_runs_triton_through_the_operator(calls, reset: str, name: str):
+    """``LIF(reset=..., v_reset=...)`` on the Triton kernels against stepping ``LIFCell``."""
+    surrogate_fn = sc_neurocore.get_surrogate(name)
+    options = dict(beta=0.85, threshold=0.8, surrogate_fn=surrogate_fn, learn_beta=True)
+    options.update(learn_threshold=True, reset=reset, v_reset=torch.linspace(-0.4, 0.2, NEURONS))
+    fused, cell = LIF(**options).double(), LIFCell(**options).double()
+    cell.load_state_dict(fused.state_dict())
+    x, v0 = _inputs(seed=7)
+    got, want = _run(fused, x, v0, "weighted"), _run(cell, x, v0, "weighted")
+    assert calls["forward"] >= 1 and calls["backward"] >= 1
+    assert torch.equal(got[0], want[0]) and bool(want[0].any())
+    torch.testing.assert_close(got[1], want[1], rtol=1e-12, atol=1e-13)
+    for index, (mine, reference) in enumerate(zip(got[2], want[2], strict=True)):
+        torch.testing.assert_close(mine, reference, rtol=1e-9, atol=1e-11, msg=f"grad {index}")

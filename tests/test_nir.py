@@ -20,8 +20,9 @@ from sc_neurocore.neurons.integrator import LeakyIntegratorCell
 from sc_neurocore.neurons.synaptic import SynapticLIF
 
 from .nir_reference import simulate
+from .optional import require  # noqa: E402
 
-nir = pytest.importorskip("nir")
+nir = require("nir")
 from sc_neurocore.nir import NIRMetadataWarning, from_nir, to_nir  # noqa: E402
 
 DT = 1e-3

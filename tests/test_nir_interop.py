@@ -7,12 +7,12 @@ import logging
 import warnings
 from pathlib import Path
 
-import pytest
+from .optional import require  # noqa: E402
 
-pytest.importorskip("nir")
-pytest.importorskip("snntorch")
-pytest.importorskip("norse")
-pytest.importorskip("nirtorch")
+require("nir")
+require("snntorch")
+require("norse")
+require("nirtorch")
 
 from sc_neurocore.bench.nir_interop import interop_rows, markdown_table  # noqa: E402
 

@@ -17,8 +17,10 @@ from sc_neurocore.neurons.base import RESET_MODES
 from sc_neurocore.neurons.cells import IFCell, LIFCell, RecurrentLIFCell, SynapticCell
 from sc_neurocore.neurons.fused import LIF
 
-ort = pytest.importorskip("onnxruntime")
-pytest.importorskip("onnxscript")
+from .optional import require  # noqa: E402
+
+ort = require("onnxruntime")
+require("onnxscript")
 SURROGATES = sc_neurocore.list_surrogates()
 
 
@@ -70,7 +72,7 @@ class FusedLayers(torch.nn.Module):
 def _imported() -> torch.nn.Module:
     from sc_neurocore.nir import from_nir, to_nir
 
-    pytest.importorskip("nir")
+    require("nir")
     torch.manual_seed(2)
     net = torch.nn.Sequential(
         torch.nn.Linear(6, 7),

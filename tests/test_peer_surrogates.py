@@ -12,9 +12,11 @@ import torch
 
 import sc_neurocore
 
-snn = pytest.importorskip("snntorch")
-sj_neuron = pytest.importorskip("spikingjelly.activation_based.neuron")
-sj_functional = pytest.importorskip("spikingjelly.activation_based.functional")
+from .optional import require  # noqa: E402
+
+snn = require("snntorch")
+sj_neuron = require("spikingjelly.activation_based.neuron")
+sj_functional = require("spikingjelly.activation_based.functional")
 
 SURROGATES = sc_neurocore.list_surrogates()
 

@@ -217,3 +217,15 @@ def test_fused_network_output_layer_runs_fused_with_the_stepped_gradients() -> N
     ]
     for mine, want in zip(*grads):
         torch.testing.assert_close(mine, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("reset", ["zero", "none"])
+def test_fused_network_without_subtractive_reset_steps_its_output_layer(reset: str) -> None:
+    torch.manual_seed(0)
+    stepped = SpikingNet(6, 8, 3, reset=reset)
+    fused = SpikingNet(6, 8, 3, fused=True, reset=reset)
+    fused.load_state_dict(stepped.state_dict())
+    assert not fused.fused_output  # the closed form holds for the subtractive reset only
+    x = rate_encode(torch.rand(4, 6), 12, torch.Generator().manual_seed(4))
+    for mine, want in zip(fused(x), stepped(x)):
+        torch.testing.assert_close(mine, want)

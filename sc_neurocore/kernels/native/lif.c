@@ -131,29 +131,32 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
                     per_neuron, 1, mode);
     if (sums)
       for (int64_t i = 0; i < m; i++) chunk_beta[i] = chunk_threshold[i] = 0;
-    /* Pass 2, backward in time: h_t is replaced by dL/dh_t; v carries dL/dh_{t+1}. */
+    /* Pass 2, backward in time: h_t is replaced by dL/dh_t; v carries dL/dv_t / factor.
+     * It starts as dL/dv_T with factor 1 (fma(1, a, b) == a + b exactly), then holds
+     * dL/dh_{t+1} with factor beta: no branch on the last step inside the loop. */
+    const int broadcast = job->spikes_broadcast;
+    for (int64_t i = 0; i < m; i++) v[i] = job->grad_v[c + i];
     for (int64_t t = steps - 1; t >= 0; t--) {
-      const scalar_t *restrict grad_spikes =
-          job->grad_spikes + (job->spikes_broadcast ? 0 : t * n + c);
+      const scalar_t *restrict grad_spikes = job->grad_spikes + (broadcast ? 0 : t * n + c);
       const scalar_t grad_spikes0 = grad_spikes[0];
-      const scalar_t *restrict grad_v = job->grad_v + c;
       scalar_t *restrict h = job->grad_h + t * n + c;
       /* v_{t-1}: the reset of h_{t-1} (not yet overwritten), or v_0 at the first step */
       const scalar_t *restrict before = t > 0 ? job->grad_h + (t - 1) * n + c : v0;
       const int after_reset = t > 0;
       const int last = t == steps - 1;
+      const scalar_t factor0 = last ? 1 : beta0;
       for (int64_t i = 0; i < m; i++) {
-        const scalar_t b = per_neuron ? beta[i] : beta0;
+        const scalar_t factor = per_neuron ? (last ? 1 : beta[i]) : factor0;
         const scalar_t th = per_neuron ? threshold[i] : threshold0;
         const scalar_t vr = per_neuron ? v_reset[i] : v_reset0;
-        const scalar_t g = job->spikes_broadcast ? grad_spikes0 : grad_spikes[i];
+        const scalar_t g = broadcast ? grad_spikes0 : grad_spikes[i];
         const scalar_t ht = h[i];
         const scalar_t spike = (scalar_t)(ht > th);
         const scalar_t term = g * surrogate_DTYPE(ht - th, params);
         /* k_t = dv_t/dh_t: 1 - spike for the zero reset, else 1 */
         const scalar_t kept = mode == 1 ? 1 - spike : 1;
-        const scalar_t grad_v_t = last ? grad_v[i] : b * v[i]; /* dL/dv_t */
-        const scalar_t grad_h = last ? term + grad_v[i] * kept : fma(b, v[i] * kept, term);
+        const scalar_t grad_v_t = factor * v[i]; /* dL/dv_t */
+        const scalar_t grad_h = fma(factor, v[i] * kept, term);
         if (sums) {
           const scalar_t v_prev =
               after_reset ? reset_of_DTYPE(before[i], (scalar_t)(before[i] > th), th, vr, mode)

@@ -13,7 +13,7 @@ from sc_neurocore.networks import SpikingNet
 from sc_neurocore.neurons import cells
 from sc_neurocore.neurons.base import RESET_MODES
 from sc_neurocore.neurons.cells import IFCell, LIFCell
-from sc_neurocore.neurons.fused import LIF
+from sc_neurocore.neurons.fused import LIF, fused_kernel
 
 SURROGATES = sc_neurocore.list_surrogates()
 SPIKING_CELLS = [getattr(cells, name) for name in cells.__all__]
@@ -21,7 +21,12 @@ SPIKING_CELLS = [getattr(cells, name) for name in cells.__all__]
 
 def _kernels() -> list[str]:
     status = native_status(sc_neurocore.get_spec("atan"))
-    return ["compiled", "torch"] if status == "compiled" else ["torch"]
+    families = ["compiled", "torch"] if status == "compiled" else ["torch"]
+    try:
+        import triton  # noqa: F401  (CPU: the Triton interpreter runs the kernels)
+    except ImportError:
+        return families
+    return [*families, "triton"]
 
 
 def _inputs(seed: int = 0, steps: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,7 +110,7 @@ def _run(module, x, v0, parameters):
 @pytest.mark.parametrize("reset", RESET_MODES)
 @pytest.mark.parametrize("name", SURROGATES)
 def test_fused_matches_stepwise_for_every_surrogate_and_reset(
-    name: str, reset: str, kernel: str
+    name: str, reset: str, kernel: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = sc_neurocore.get_spec(name)
     surrogate = sc_neurocore.get_surrogate(name, **{k: d * 1.2 for k, d in spec.params})
@@ -115,6 +120,10 @@ def test_fused_matches_stepwise_for_every_surrogate_and_reset(
     fused, cell = LIF(**options).double(), LIFCell(**options).double()
     cell.load_state_dict(fused.state_dict())
     assert fused.fused
+    if kernel == "triton":  # through the operator: lif_kernels picks the reset's template
+        monkeypatch.setenv("TRITON_INTERPRET", "1")
+        monkeypatch.setenv("SC_NEUROCORE_KERNEL", "triton")
+        assert fused_kernel(name)[0] == "triton"
     previous = set_native_enabled(kernel == "compiled")
     try:
         x, v0 = _inputs()

@@ -14,7 +14,7 @@
 # constraints.txt; the dev tools are installed without triton where that torch's triton
 # is older than the "triton" extra allows (the Triton tests then skip).  The last lines
 # are one pytest summary per version; the exit status is non-zero if any run failed.
-# Record the results in docs/compatibility.md ("torch releases") and, if the lower bound
+# Record the results in docs/trust.md ("Tested torch releases") and, if the lower bound
 # moved, in pyproject.toml.
 set -uo pipefail
 cd "$(dirname "$0")/.."

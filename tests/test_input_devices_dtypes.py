@@ -106,3 +106,13 @@ def test_an_empty_batch_runs_instead_of_crashing_the_process(shape: tuple[int, .
     spikes, v = LIF()(x)
     spikes.sum().backward()
     assert spikes.shape == shape and v.shape == shape[1:] and x.grad.shape == shape
+
+
+@pytest.mark.parametrize("shape", [(3, 0), (4, 2, 0)], ids=str)
+def test_an_empty_batch_through_the_leaky_integrator_and_synaptic_lif(shape) -> None:
+    from sc_neurocore.neurons.integrator import LeakyIntegrator
+    from sc_neurocore.neurons.synaptic import SynapticLIF
+
+    x = torch.ones(shape, requires_grad=True)
+    (LeakyIntegrator()(x).sum() + SynapticLIF()(x)[0].sum()).backward()
+    assert x.grad is not None and x.grad.shape == shape

@@ -84,6 +84,8 @@ class NativeLeaky:
         steps, n, dtype = x.shape[0], x[0].numel(), x.dtype
         state = _state(x, y0)
         decays, per_neuron = _decay_array(decay, x)
+        if n == 0:  # no neurons: nothing to compute (the C loop would divide by zero)
+            return out
         self._function("forward", dtype)(
             _address("x", x, dtype, steps * n),
             _address("y0", state, dtype, n),
@@ -107,6 +109,8 @@ class NativeLeaky:
         grad_y = grad_y.to(dtype).expand(y.shape).contiguous()
         state = _state(y, y0)
         decays, per_neuron = _decay_array(decay, y)
+        if n == 0:  # no neurons: nothing to compute (the C loop would divide by zero)
+            return grad_x, decay_sum
         self._function("backward", dtype)(
             _address("grad_y", grad_y, dtype, steps * n),
             _address("y", y, dtype, steps * n),

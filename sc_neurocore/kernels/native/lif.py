@@ -193,6 +193,8 @@ class NativeLIF:
         arrays, per_neuron = _parameter_arrays(x, beta, threshold, v_reset)
         v_out = torch.empty(x.shape[1:], dtype=x.dtype)
         steps, n, chunk, threads = self._layout(x)
+        if n == 0:  # no neurons: nothing to compute (the C loop would divide by zero)
+            return spikes, v_out
         dtype, each = x.dtype, n if per_neuron else 1
         self._function("lif_forward", x.dtype)(
             _pointer("x", x, dtype, steps * n),
@@ -237,6 +239,8 @@ class NativeLIF:
         arrays, per_neuron = _parameter_arrays(x, beta, threshold, v_reset)
         values = torch.tensor(params or [0.0], dtype=torch.float64)
         steps, n, chunk, threads = self._layout(x)
+        if n == 0:  # no neurons: nothing to compute (the C loop would divide by zero)
+            return grad_h
         dtype, each, f64 = x.dtype, n if per_neuron else 1, torch.float64
         self._function("lif_backward", x.dtype)(
             _pointer("grad_spikes", grad_spikes, dtype, 1 if broadcast else steps * n),
@@ -321,12 +325,8 @@ def _lookup(spec: SurrogateSpec) -> NativeLIF | str:
 
 
 def native_lif(spec: SurrogateSpec, x: Tensor) -> NativeLIF | None:
-    """The compiled kernels for ``spec`` if they can run on ``x``, else ``None``.
-
-    An empty sequence (no neurons) runs the torch kernels: the C loop divides the
-    neurons among threads and chunks, and there is nothing to divide.
-    """
-    if not _enabled or x.device.type != "cpu" or x.dtype not in DTYPES or x.numel() == 0:
+    """The compiled kernels for ``spec`` if they can run on ``x``, else ``None``."""
+    if not _enabled or x.device.type != "cpu" or x.dtype not in DTYPES:
         return None
     found = _lookup(spec)
     return found if isinstance(found, NativeLIF) else None

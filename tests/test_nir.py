@@ -167,10 +167,15 @@ def _models() -> dict[str, tuple[torch.nn.Module, tuple[int, ...]]]:
         torch.nn.Linear(3 * 4 * 4, 4),
         LIFCell(0.9, 0.5, reset="zero"),
     )
-    return {
-        name: (model.double(), (2, 4, 4) if name == "conv" else (N_IN,))
-        for name, model in models.items()
-    }
+    models["conv1d"] = torch.nn.Sequential(
+        torch.nn.Conv1d(2, 3, 3, stride=2, padding=1),
+        LIFCell(0.9, 0.4, reset="zero"),
+        torch.nn.Flatten(),
+        torch.nn.Linear(3 * 4, 4),
+        LIFCell(0.9, 0.4, reset="zero"),
+    )
+    shapes = {"conv": (2, 4, 4), "conv1d": (2, 8)}
+    return {name: (model.double(), shapes.get(name, (N_IN,))) for name, model in models.items()}
 
 
 def _reference_outputs(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -211,9 +211,42 @@ def record_hash(library: Path) -> None:
 _loaded_descriptors: list[int] = []
 
 
+def _private_copy(fd: int, name: str) -> int | None:
+    """The bytes behind ``fd`` copied into a sealed anonymous memory file, or None where
+    the platform has none (the file itself is loaded then).
+
+    The process then runs its own copy: a later change to the cache file, even in place
+    (a truncation, a rewrite of the same inode), can neither alter nor unmap loaded code.
+    """
+    create = getattr(os, "memfd_create", None)
+    if create is None:
+        return None
+    try:
+        copy = create(f"sc-neurocore-{name}", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    except OSError:
+        return None
+    os.lseek(fd, 0, os.SEEK_SET)
+    while chunk := os.read(fd, 1 << 20):
+        os.write(copy, chunk)
+    with contextlib.suppress(ImportError, OSError, AttributeError):
+        import fcntl
+
+        seals = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+        fcntl.fcntl(copy, fcntl.F_ADD_SEALS, seals)
+    return copy
+
+
 def load_verified(library: Path) -> ctypes.CDLL:
-    """Load ``library`` if :func:`verify` accepts it (the very file it hashed, on Linux)."""
+    """Load ``library`` if :func:`verify` accepts it: on Linux a sealed private copy whose
+    own SHA-256 matches the record, elsewhere the verified file itself."""
     fd = verify(library)
+    copy = _private_copy(fd, library.name)
+    if copy is not None:
+        os.close(fd)
+        if not hmac.compare_digest(_sha256(copy), _recorded_hash(library)):
+            os.close(copy)
+            raise ValueError(f"{library.name} changed while it was being loaded")
+        fd = copy
     by_descriptor = f"/proc/self/fd/{fd}"
     if not (sys.platform.startswith("linux") and os.path.exists(by_descriptor)):
         os.close(fd)

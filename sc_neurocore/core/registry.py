@@ -11,24 +11,30 @@ process-wide :data:`default_registry`; tests build registries of their own.
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from .bound import Surrogate
 from .conflicts import PREFER_VARIABLE, Provided, decide, key_of, parse_preferences
-from .discovery import Discovered, PluginRecord, PluginSource, builtin_sources, discover
+from .discovery import PluginRecord, PluginSource, builtin_sources, discover
 from .errors import (
     PathUnavailableError,
-    PluginWarning,
     UnknownPathError,
     UnknownSurrogateError,
-    UnsupportedPairError,
     unknown_name_message,
 )
 from .settings import env_text, normalize_distribution
-from .spec import ExecutionPath, SurrogateFn, SurrogateSpec
+from .spec import SurrogateFn, SurrogateSpec
+from .table import (
+    UNLOADED,
+    Table,
+    binder,
+    build_with,
+    builtin_pairs,
+    ordered,
+    path_available,
+)
 
 __all__ = [
     "DEFAULT_PATH",
@@ -47,36 +53,6 @@ PATH_VARIABLE = "SC_NEUROCORE_SURROGATE_PATH"
 KINDS = ("surrogates", "paths", "implementations")
 
 
-@dataclass(frozen=True)
-class Table:
-    """One consistent snapshot of everything registered, with the caches built on it."""
-
-    discovered: Discovered
-    surrogates: dict[str, Provided] = field(default_factory=dict)
-    paths: dict[str, Provided] = field(default_factory=dict)
-    implementations: dict[tuple[str, str], Provided] = field(default_factory=dict)
-    claims: dict[tuple[str, Any], list[Provided]] = field(default_factory=dict)
-    decisions: dict[tuple[str, Any], str] = field(default_factory=dict)
-    path_status: dict[str, tuple[bool, str]] = field(default_factory=dict)
-    #: the path used for ``path=None`` while this snapshot is current
-    default_path: str | None = None
-    #: (surrogate, path) -> built callable, or the error building it gave
-    built: dict[tuple[str, str], SurrogateFn | Exception] = field(default_factory=dict)
-    #: (surrogate, path or None) -> callable; the hot lookup of ``resolve``
-    fast: dict[tuple[str, str | None], SurrogateFn] = field(default_factory=dict)
-    #: call-form lookups: (surrogate, path or None) -> (callable, parameter binder)
-    forms: dict[tuple[str, str | None], tuple[SurrogateFn, Callable[..., Any]]] = field(
-        default_factory=dict
-    )
-    #: get_surrogate(...) objects by their arguments
-    bound: dict[Any, Surrogate] = field(default_factory=dict)
-    generation: int = 0
-    loaded: bool = True
-
-
-_UNLOADED = Table(Discovered([], {}), loaded=False)
-
-
 class Registry:
     """Plugins, the (surrogate, path) table, preferences, the default path and caches.
 
@@ -91,7 +67,7 @@ class Registry:
         self._sources = None if sources is None else tuple(sources)
         self._environment = environment
         self._lock = threading.RLock()
-        self.snapshot: Table = _UNLOADED  # the current Table; replaced, never mutated in place
+        self.snapshot: Table = UNLOADED  # the current Table; replaced, never mutated in place
         self._generation = 0
         self._default_path: str | None = None
         self._preferences: dict[str, str] = {}
@@ -143,7 +119,7 @@ class Registry:
     def unload(self) -> None:
         """Forget everything; the next use discovers plugins again (a fresh process's state)."""
         with self._lock:
-            self._swap(_UNLOADED)
+            self._swap(UNLOADED)
 
     def refresh(self) -> None:
         """Rescan plugins now, e.g. after ``pip install`` of a plugin into this process."""
@@ -170,7 +146,7 @@ class Registry:
             grouped: dict[Any, list[Provided]] = {}
             for item, record in discovered.contributions.get(kind, []):
                 grouped.setdefault(key_of(kind, item), []).append(Provided(item, record))
-            builtin_keys = _builtin_pairs(table) if kind == "implementations" else frozenset()
+            builtin_keys = builtin_pairs(table) if kind == "implementations" else frozenset()
             for key, claims in grouped.items():
                 winner, reason = decide(kind, key, claims, prefs, builtin_keys)
                 if winner is not None:
@@ -178,7 +154,7 @@ class Registry:
                 table.claims[(kind, key)] = claims
                 table.decisions[(kind, key)] = reason
         for name, provided in table.paths.items():
-            table.path_status[name] = _path_available(provided.item)
+            table.path_status[name] = path_available(provided.item)
         return table
 
     # --- preferences and the default path ------------------------------------------------
@@ -235,11 +211,11 @@ class Registry:
 
     def list_surrogates(self) -> tuple[str, ...]:
         """Registered surrogate names: built-ins first, then third-party ones by name."""
-        return _ordered(self.table().surrogates)
+        return ordered(self.table().surrogates)
 
     def list_paths(self) -> tuple[str, ...]:
         """Registered path names: built-ins first, then third-party ones by name."""
-        return _ordered(self.table().paths)
+        return ordered(self.table().paths)
 
     def get_spec(self, name: str) -> SurrogateSpec:
         """The registered spec for a surrogate name."""
@@ -304,7 +280,7 @@ class Registry:
         current = self.table()
         entry = current.forms.get((name, path))
         if entry is None:
-            entry = (self.resolve(name, path), _binder(self.get_spec(name)))
+            entry = (self.resolve(name, path), binder(self.get_spec(name)))
             current.forms[(name, path)] = entry
         return entry
 
@@ -329,69 +305,13 @@ class Registry:
             if override is not None:
                 result = override.item.fn
             else:
-                result = _build_with(current.paths[path], current.surrogates[name].item)
+                result = build_with(current.paths[path], current.surrogates[name].item)
             current.built[key] = result
             return result
 
 
 def _given(plugin: object) -> Callable[[], object]:
     return lambda: plugin
-
-
-def _builtin_pairs(table: Table) -> frozenset[tuple[str, str]]:
-    """Pairs of a built-in surrogate and a built-in path: no Implementation may replace them."""
-    surrogates = [name for name, p in table.surrogates.items() if p.record.builtin]
-    paths = [name for name, p in table.paths.items() if p.record.builtin]
-    return frozenset((s, p) for s in surrogates for p in paths)
-
-
-def _build_with(path: Provided, spec: SurrogateSpec) -> SurrogateFn | Exception:
-    try:
-        result = path.item.build(spec)
-        if not callable(result):
-            raise TypeError(f"build() returned {type(result).__name__}, not a callable")
-        return result  # type: ignore[no-any-return]
-    except NotImplementedError as gap:
-        return UnsupportedPairError(
-            f"path {path.item.name!r} does not cover surrogate {spec.name!r}: {gap}"
-        )
-    except Exception as error:
-        failure = UnsupportedPairError(
-            f"path {path.item.name!r} (from {path.record.distribution}) failed to build "
-            f"surrogate {spec.name!r}: {type(error).__name__}: {error}"
-        )
-        warnings.warn(str(failure), PluginWarning, stacklevel=5)
-        return failure
-
-
-def _binder(spec: SurrogateSpec) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, float]]:
-    """Bind call-form arguments to the spec's parameters, with a fast path for positionals."""
-    from .spec import check_param
-
-    name, names = spec.name, spec.param_names
-
-    def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, float]:
-        if not kwargs and len(args) == len(names):
-            return {key: check_param(name, key, value) for key, value in zip(names, args)}
-        return spec.bind(args, kwargs)
-
-    return bind
-
-
-def _path_available(path: ExecutionPath) -> tuple[bool, str]:
-    if path.available is None:
-        return True, ""
-    try:
-        ok, reason = path.available()
-        return bool(ok), str(reason)
-    except Exception as error:  # a broken availability probe means "not here"
-        return False, f"available() raised {type(error).__name__}: {error}"
-
-
-def _ordered(entries: dict[str, Provided]) -> tuple[str, ...]:
-    builtin = [name for name, p in entries.items() if p.record.builtin]
-    others = sorted(name for name, p in entries.items() if not p.record.builtin)
-    return tuple(builtin + others)
 
 
 #: The process-wide registry behind ``sc_neurocore.get_surrogate`` and friends.

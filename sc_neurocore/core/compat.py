@@ -26,6 +26,7 @@ from .settings import env_names
 
 __all__ = [
     "FORCE_ENV",
+    "OpNamespace",
     "SHIMS",
     "Shim",
     "below_autograd",
@@ -35,6 +36,7 @@ __all__ = [
     "is_fake",
     "jit_tracing",
     "mark_trace_constant",
+    "register_decomposition",
     "shim_status",
     "single_level_function",
     "storage_use_count",
@@ -313,6 +315,49 @@ mark_trace_constant: Callable[[F], F] = _choose(
     "torch.compiler.assume_constant_result (public; imports Dynamo)",
     _load_mark_constant,
     _public_assume_constant,
+)
+
+
+# --- decompositions and operator namespaces (export, interchange) ---------------------------
+
+
+def _load_register_decomposition() -> Callable[..., Any]:
+    import torch._decomp
+
+    register = torch._decomp.register_decomposition
+    _expect(callable(register), "register_decomposition is not callable")
+    return register  # type: ignore[no-any-return]
+
+
+def _no_decomposition(op: Any) -> Callable[[F], F]:
+    return lambda fn: fn
+
+
+#: ``register_decomposition(op)(fn)``: how an exported or decomposed graph may lower ``op``;
+#: the fallback registers nothing (graphs then keep the operator itself).
+register_decomposition: Callable[..., Any] = _choose(
+    "register_decomposition",
+    "torch._decomp.register_decomposition",
+    "no decomposition (exported graphs keep the operator)",
+    _load_register_decomposition,
+    _no_decomposition,
+)
+
+
+def _load_op_namespace() -> type:
+    from torch._ops import _OpNamespace
+
+    _expect(isinstance(torch.ops.aten, _OpNamespace), "torch.ops.aten is no _OpNamespace")
+    return _OpNamespace  # type: ignore[no-any-return]
+
+
+#: The class of ``torch.ops.<namespace>`` objects (the fallback asks ``torch.ops.aten``).
+OpNamespace: type = _choose(
+    "op_namespace",
+    "torch._ops._OpNamespace",
+    "type(torch.ops.aten)",
+    _load_op_namespace,
+    type(torch.ops.aten),
 )
 
 

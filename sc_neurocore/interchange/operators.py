@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
-from torch._ops import _OpNamespace
+
+from ..core.compat import OpNamespace as _OpNamespace
 
 __all__ = [
     "FUSED_NAMESPACE",

@@ -18,11 +18,11 @@ import dataclasses
 from typing import Any
 
 import torch
-import torch._decomp
 from torch import Tensor
 
 # An operator's schema carries the surrogate's name (an exported program holds nothing
 # else), so the fused operators, not the layers, turn a name back into its spec.
+from ..core import compat
 from ..core.registry import get_spec
 from ..core.spec import check_like
 from ..interchange.operators import defining
@@ -343,7 +343,7 @@ def lif_decomposition(
     return torch.stack(spikes), v
 
 
-torch._decomp.register_decomposition(lif_op)(lif_decomposition)
+compat.register_decomposition(lif_op)(lif_decomposition)
 
 
 def _as_tensor(value: Value) -> Tensor:

@@ -27,7 +27,6 @@ import threading
 from collections.abc import Sequence
 
 import torch
-import torch._decomp
 from torch import Tensor
 
 from ..core import compat
@@ -110,7 +109,7 @@ def _define(op_name: str, spec: SurrogateSpec) -> SurrogateFn:
     namespace = getattr(torch.ops, NAMESPACE)
     op = getattr(namespace, op_name).default
     backward_op = getattr(namespace, f"{op_name}_backward").default
-    torch._decomp.register_decomposition(op)(heaviside_decomposition)
+    compat.register_decomposition(op)(heaviside_decomposition)
     dispatch = ElementwiseDispatch(spec)
 
     def forward_kernel(x: Tensor, *params: float) -> Tensor:

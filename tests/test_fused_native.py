@@ -15,6 +15,7 @@ import torch
 import sc_neurocore
 from sc_neurocore.core.spec import SurrogateSpec
 from sc_neurocore.kernels.native import lif as _native
+from sc_neurocore.kernels.native.build import KernelTable
 from sc_neurocore.neurons.fused import LIF
 
 NATIVE_SPECS = [s for s in map(sc_neurocore.get_spec, sc_neurocore.list_surrogates()) if s.c_grad]
@@ -32,7 +33,7 @@ def _compiled(spec: SurrogateSpec) -> _native.NativeLIF:
 @pytest.fixture
 def fresh_builds(monkeypatch: pytest.MonkeyPatch, tmp_path):
     """An empty kernel cache and no remembered builds, restored afterwards."""
-    monkeypatch.setattr(_native, "_built", {})
+    monkeypatch.setattr(_native, "kernels", KernelTable())
     monkeypatch.setenv(_native.ENV_CACHE, str(tmp_path))
     return tmp_path
 
@@ -123,7 +124,7 @@ def test_builds_are_cached_on_disk_and_reused(fresh_builds, monkeypatch):
     built = sorted(fresh_builds.glob("lif_superspike_*.so"))
     assert len(built) == 1
     stamp = built[0].stat().st_mtime_ns
-    monkeypatch.setattr(_native, "_built", {})
+    monkeypatch.setattr(_native, "kernels", KernelTable())
     monkeypatch.setattr(_native.subprocess, "run", _refuse_to_compile)
     assert _native.native_status(spec) == "compiled"
     assert built[0].stat().st_mtime_ns == stamp

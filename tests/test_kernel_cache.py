@@ -253,9 +253,10 @@ def test_the_registry_is_usable_while_a_kernel_compiles(
 
     import sc_neurocore
     from sc_neurocore.kernels.native import lif as native
+    from sc_neurocore.kernels.native.build import KernelTable
     from sc_neurocore.neurons.fused import LIF
 
-    monkeypatch.setattr(native, "_built", {})
+    monkeypatch.setattr(native, "kernels", KernelTable())
     script = _wrapper(tmp_path, "slowlif", "slow lif cc", delay=3.0)
     monkeypatch.setenv("CC", f"sh {script}")
     layer = LIF(surrogate_fn=sc_neurocore.get_surrogate("superspike"))

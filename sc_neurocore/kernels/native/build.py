@@ -22,11 +22,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .cache import ENV_CACHE, build_lock, cache_dir, load_verified, record_hash, verify
 from .cache import warn_fallback as _warn_fallback
@@ -39,9 +40,40 @@ __all__ = [
     "cache_dir",
     "fill_template",
     "load_library",
+    "KernelTable",
 ]
 
 _log = logging.getLogger(__name__)
+
+Key = TypeVar("Key")
+Loaded = TypeVar("Loaded")
+
+
+class KernelTable(Generic[Key, Loaded]):
+    """Loaded kernels (or the reason there are none) by key, each loaded once per process.
+
+    The lookup of a loaded key takes no lock; a miss loads under the table's lock, which
+    is never the registry's.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[Key, Loaded | str] = {}
+
+    def get(self, key: Key, load: Callable[[], Loaded | str]) -> Loaded | str:
+        found = self._entries.get(key)
+        if found is None:
+            with self._lock:
+                found = self._entries.get(key)
+                if found is None:
+                    found = self._entries[key] = load()
+        return found
+
+    def clear(self) -> None:
+        """Forget every entry: the next lookup loads again (from the verified cache)."""
+        with self._lock:
+            self._entries.clear()
+
 
 #: The includes and the thread pool every template starts with (its SC_PRELUDE line).
 PRELUDE = Path(__file__).with_name("prelude.c")

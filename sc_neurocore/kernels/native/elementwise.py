@@ -10,7 +10,6 @@ cache of :mod:`.build`; float32 and float64 only (other dtypes run the torch ker
 from __future__ import annotations
 
 import ctypes
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -19,7 +18,7 @@ from torch import Tensor
 
 from ...core.spec import SurrogateSpec
 from ..layout import broadcast_value, in_layout_of, is_dense, one_value
-from .build import argtypes, fill_template, load_library
+from .build import KernelTable, argtypes, fill_template, load_library
 from .lif import SOURCE as _LIF_SOURCE
 
 __all__ = ["DTYPES", "NativeElementwise", "native_elementwise", "native_elementwise_status"]
@@ -117,9 +116,8 @@ class NativeElementwise:
         return out
 
 
-_lock = threading.Lock()
 #: (name, c expression) -> the loaded kernels, or the reason there are none
-_built: dict[tuple[str, str], NativeElementwise | str] = {}
+kernels: KernelTable[tuple[str, str], NativeElementwise] = KernelTable()
 
 
 def _load(spec: SurrogateSpec, expression: str) -> NativeElementwise | str:
@@ -134,14 +132,8 @@ def _load(spec: SurrogateSpec, expression: str) -> NativeElementwise | str:
 def _lookup(spec: SurrogateSpec) -> NativeElementwise | str:
     if spec.c_grad is None:
         return f"surrogate {spec.name!r} has neither a formula nor a c_grad"
-    key = (spec.name, spec.c_grad)
-    found = _built.get(key)
-    if found is None:
-        with _lock:
-            found = _built.get(key)
-            if found is None:
-                found = _built[key] = _load(spec, spec.c_grad)
-    return found
+    c_grad = spec.c_grad
+    return kernels.get((spec.name, c_grad), lambda: _load(spec, c_grad))
 
 
 def native_elementwise(spec: SurrogateSpec) -> NativeElementwise | str:

@@ -11,7 +11,6 @@ compute the same values.
 from __future__ import annotations
 
 import ctypes
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import torch
 from torch import Tensor
 
 from ..buffers import sequence_buffer
-from .build import argtypes, fill_template, load_library
+from .build import KernelTable, argtypes, fill_template, load_library
 from .lif import DTYPES, native_enabled
 
 __all__ = ["NativeLeaky", "native_leaky", "native_leaky_status"]
@@ -126,21 +125,21 @@ class NativeLeaky:
         return grad_x, decay_sum
 
 
-_lock = threading.Lock()
-_built: list[NativeLeaky | str] = []
+#: the loaded kernels (one library serves every dtype), or the reason there are none
+kernels: KernelTable[str, NativeLeaky] = KernelTable()
+
+
+def _load() -> NativeLeaky | str:
+    found = load_library(
+        "leaky",
+        lambda options: fill_template(SOURCE, (), "0", options.vector_math),
+        lambda library: argtypes(library, SIGNATURES),
+    )
+    return found if isinstance(found, str) else NativeLeaky(found)
 
 
 def _lookup() -> NativeLeaky | str:
-    if not _built:
-        with _lock:
-            if not _built:
-                found = load_library(
-                    "leaky",
-                    lambda options: fill_template(SOURCE, (), "0", options.vector_math),
-                    lambda library: argtypes(library, SIGNATURES),
-                )
-                _built.append(found if isinstance(found, str) else NativeLeaky(found))
-    return _built[0]
+    return kernels.get("leaky", _load)
 
 
 def native_leaky(x: Tensor) -> NativeLeaky | None:

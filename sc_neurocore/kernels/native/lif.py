@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ctypes
 import subprocess  # noqa: F401  (tests patch subprocess.run through this module)
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from .build import (
     BUILD_ATTEMPTS,
     ENV_CACHE,
     BuildOptions,
+    KernelTable,
     build_library,
     cache_dir,
     fill_template,
@@ -280,9 +280,8 @@ class NativeLIF:
 
 
 _enabled = env_flag(ENV_SWITCH, True)
-_lock = threading.Lock()
 #: (name, c_grad) -> the loaded kernels, or the reason there are none
-_built: dict[tuple[str, str], NativeLIF | str] = {}
+kernels: KernelTable[tuple[str, str], NativeLIF] = KernelTable()
 
 
 def set_native_enabled(enabled: bool) -> bool:
@@ -314,14 +313,7 @@ def _load(spec: SurrogateSpec) -> NativeLIF | str:
 def _lookup(spec: SurrogateSpec) -> NativeLIF | str:
     if spec.c_grad is None:
         return f"surrogate {spec.name!r} has no c_grad"
-    key = (spec.name, spec.c_grad)
-    found = _built.get(key)
-    if found is None:
-        with _lock:
-            found = _built.get(key)
-            if found is None:
-                found = _built[key] = _load(spec)
-    return found
+    return kernels.get((spec.name, spec.c_grad), lambda: _load(spec))
 
 
 def native_lif(spec: SurrogateSpec, x: Tensor) -> NativeLIF | None:

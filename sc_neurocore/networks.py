@@ -17,6 +17,8 @@ from .neurons.membrane import membrane_sum
 __all__ = ["SpikingNet"]
 
 
+# Every cell spells its arguments out (no **kwargs), so its signature, help() and the
+# API reference show them (the layers' own arguments, repeated on purpose).
 class SpikingNet(nn.Module):
     """``n_layers`` Linear layers, each followed by LIF neurons; input ``(T, batch, n_input)``.
 

@@ -98,6 +98,7 @@ def triangular_primitive(x: Tensor, width: float = 1.0) -> Tensor:
     return xc / width - xc * xc.abs() / (2 * width * width)
 
 
+# One spec per surrogate: the specs are data, alike in shape and different in every value.
 BUILTIN_SURROGATES: tuple[SurrogateSpec, ...] = (
     SurrogateSpec.from_formula(
         name="fast_sigmoid",

@@ -52,3 +52,16 @@ FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 @pytest.fixture(params=available_devices())
 def device(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+def on_cpu_kernels(family: str):  # noqa: ANN201 - a generator for fixtures to yield from
+    """Run the enclosing test on the compiled C kernels (``"compiled"``) or the torch ones."""
+    from sc_neurocore.kernels.native.lif import native_status, set_native_enabled
+
+    if family == "compiled":
+        status = native_status(sc_neurocore.get_spec("atan"))
+        if status != "compiled":
+            pytest.skip(f"compiled kernels unavailable here: {status}")
+    previous = set_native_enabled(family == "compiled")
+    yield family
+    set_native_enabled(previous)

@@ -10,6 +10,8 @@ import pytest
 import torch
 
 import sc_neurocore
+
+# The seed's public names, imported as a user would (the facade lists them too).
 from sc_neurocore.training import (
     SURROGATE_PATHS,
     AdExCell,

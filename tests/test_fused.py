@@ -11,14 +11,13 @@ import pytest
 import torch
 
 import sc_neurocore
-from sc_neurocore.kernels.native.lif import native_status, set_native_enabled
 from sc_neurocore.kernels.torch.lif import lif_backward, lif_forward
 from sc_neurocore.neurons.base import RESET_MODES
 from sc_neurocore.neurons.cells import LIFCell
 from sc_neurocore.neurons.fused import LIF, lif_backward_op, lif_op
 from sc_neurocore.training import atan_surrogate, surrogate
 
-from .conftest import FLOAT_DTYPES, registered_pairs
+from .conftest import FLOAT_DTYPES, on_cpu_kernels, registered_pairs
 
 PAIRS = registered_pairs()
 KERNELS = ["compiled", "torch"]
@@ -29,13 +28,7 @@ STEPS, BATCH, NEURONS = 12, 3, 4
 @pytest.fixture(autouse=True, params=KERNELS)
 def kernels(request: pytest.FixtureRequest):
     """Every test runs on the compiled C kernels and on the torch kernels."""
-    if request.param == "compiled":
-        status = native_status(sc_neurocore.get_spec("atan"))
-        if status != "compiled":
-            pytest.skip(f"compiled kernels unavailable here: {status}")
-    previous = set_native_enabled(request.param == "compiled")
-    yield request.param
-    set_native_enabled(previous)
+    yield from on_cpu_kernels(request.param)
 
 
 def _sequence(dtype: torch.dtype = torch.float64, device: str = "cpu", seed: int = 0):

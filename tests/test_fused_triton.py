@@ -164,6 +164,7 @@ def _reference_reset(spec: SurrogateSpec, reset: str, x, v0, beta, threshold, v_
         h = beta * v + current
         spike = surrogate_fn(h - threshold)
         fixed = spike.detach()
+        # Written out here on purpose: the test's reference must not share code with the kernels.
         if reset == "subtract":
             v = h - fixed * threshold
         elif reset == "zero":

@@ -87,6 +87,7 @@ def test_check_fails_on_a_plugin_with_wrong_math(plugin_env: PluginEnv) -> None:
     assert not any(f.startswith("test_forward_is_exact_step[wrong_grad_mul@leg") for f in failed)
 
 
+# Each test spells out its own `sc-neurocore check` command line.
 def test_check_selects_pairs_and_passes_for_a_good_subset(plugin_env: PluginEnv) -> None:
     result = plugin_env.cli(
         "check",

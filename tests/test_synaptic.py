@@ -10,10 +10,11 @@ import pytest
 import torch
 
 import sc_neurocore
-from sc_neurocore.kernels.native.lif import native_status, set_native_enabled
 from sc_neurocore.neurons.cells import RecurrentSynapticCell, SynapticCell
 from sc_neurocore.neurons.integrator import LeakyIntegrator, LeakyIntegratorCell, leaky_op
 from sc_neurocore.neurons.synaptic import SynapticLIF
+
+from .conftest import on_cpu_kernels
 
 SURROGATES = sc_neurocore.list_surrogates()
 STEPS, BATCH, NEURONS = 10, 3, 4
@@ -21,13 +22,7 @@ STEPS, BATCH, NEURONS = 10, 3, 4
 
 @pytest.fixture(params=["compiled", "torch"])
 def kernels(request: pytest.FixtureRequest):
-    if request.param == "compiled":
-        status = native_status(sc_neurocore.get_spec("atan"))
-        if status != "compiled":
-            pytest.skip(f"compiled kernels unavailable here: {status}")
-    previous = set_native_enabled(request.param == "compiled")
-    yield request.param
-    set_native_enabled(previous)
+    yield from on_cpu_kernels(request.param)
 
 
 def _inputs(seed: int = 0, dtype: torch.dtype = torch.float64):

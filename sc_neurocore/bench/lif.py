@@ -156,6 +156,7 @@ def candidates(installed: dict[str, str | None], notes: list[str]) -> dict[str, 
         for path in list_paths():
             if coverage("atan", path)[0]:
                 found[f"LIFCell loop [{path}]"] = {"kind": "cell", "path": path}
+    # One branch per optional peer: found, or a note saying why it is missing.
     else:
         notes.append("sc_neurocore.neurons.cells is missing: LIFCell not measured")
     if installed.get("snntorch"):

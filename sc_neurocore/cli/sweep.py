@@ -20,6 +20,7 @@ from typing import Any
 from . import UsageError
 
 
+# Every subcommand module registers its parser the same way (see cli/train.py).
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "sweep",

@@ -46,6 +46,7 @@ sigmoid_surrogate, sigmoid_surrogate_custom_op, sigmoid_surrogate_legacy = _form
 straight_through, straight_through_custom_op, straight_through_legacy = _forms("straight_through")
 triangular, triangular_custom_op, triangular_legacy = _forms("triangular")
 
+# sc_neurocore/training/__init__.py repeats these names: static tools read __all__ literally.
 __all__ = [
     "CALL_FORM_NAMES",
     "SURROGATE_PATHS",

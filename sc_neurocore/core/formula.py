@@ -58,6 +58,7 @@ class FormulaError(ValueError):
     """A formula outside the vocabulary; the message names the offending part."""
 
 
+# The expression tree: one small frozen dataclass per node kind.
 @dataclass(frozen=True)
 class Num:
     value: float

@@ -131,6 +131,7 @@ def path_report() -> list[PathInfo]:
     return infos
 
 
+# path_report and surrogate_report walk the same table in the same way, for different rows.
 def surrogate_report() -> list[SurrogateInfo]:
     """One :class:`SurrogateInfo` per registered surrogate: parameters, provider, paths."""
     current = table()

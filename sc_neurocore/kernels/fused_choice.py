@@ -91,6 +91,7 @@ def leaky_kernels(x: Tensor) -> TritonLeaky | NativeLeaky | None:
     if family == "torch":
         return None
     if family == "native" or (family is None and x.device.type != "cuda"):
+        # One branch per kernel family, each with its own refusal message.
         native = native_leaky(x)
         if native is None and family == "native":
             raise KernelUnavailableError(

@@ -212,6 +212,8 @@ class SpikingCell(ConstrainedModule):
         return ", ".join(fields)
 
 
+# Every cell spells its arguments out (no **kwargs), so its signature, help() and the
+# API reference show them; the checks those arguments share live in neurons/base.py.
 class LeakyCell(SpikingCell):
     """A cell whose membrane decays by ``beta`` per step (learned as ``beta_logit``)."""
 

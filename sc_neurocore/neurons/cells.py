@@ -51,6 +51,8 @@ def _state(cell: nn.Module, name: str, state: Tensor | None, like: Tensor) -> Te
     return state
 
 
+# Every cell spells its arguments out (no **kwargs), so its signature, help() and the
+# API reference show them; the checks those arguments share live in neurons/base.py.
 class LIFCell(LeakyCell):
     """Leaky integrate-and-fire: ``v = beta*v + I``; returns ``(spike, v)``.
 

@@ -236,6 +236,8 @@ def _lif_backward_kernel(
     return grad_x, grad_v0, *sums.reduced(beta, threshold)
 
 
+# torch.library takes one function per dispatch key, each with the operator's full signature:
+# the real kernels and the fake ones repeat the argument lists of the schema above.
 def _lif_backward_fake(
     grad_spikes: Tensor,
     grad_v: Tensor,

@@ -117,6 +117,7 @@ def _backward(ctx: Any, grad_y: Tensor) -> tuple[Tensor | None, ...]:
     return tuple(grad if need else None for grad, need in zip(grads, needs))
 
 
+# The same contract as the fused LIF's operators (neurons/fused_op.py), with this layer's names.
 def _no_double_backward(ctx: Any, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
     raise RuntimeError(
         "LeakyIntegrator: the fused operator has no second derivative; for higher-order "

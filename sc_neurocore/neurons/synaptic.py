@@ -25,6 +25,8 @@ from .integrator import check_sequence, leaky_sequence
 __all__ = ["SynapticLIF"]
 
 
+# Every cell spells its arguments out (no **kwargs), so its signature, help() and the
+# API reference show them; the checks those arguments share live in neurons/base.py.
 class SynapticLIF(LIF):
     """Multi-step current-based LIF: ``forward(inputs (T, batch, ...), i0=None, v0=None)``
     returns ``(spikes, i_T, v_T)``.

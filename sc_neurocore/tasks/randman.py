@@ -48,6 +48,7 @@ def _positive_int(name: str, value: object) -> int:
     return value
 
 
+# Configurations are plain frozen dataclasses (see also tasks/classifier.py): alike in shape only.
 @dataclass(frozen=True)
 class RandmanConfig:
     """What is generated: every field changes the data, so all of them are reported."""

@@ -34,6 +34,7 @@ __version__ = "0.1.0"
 #: (found numerically; the width is proportional to sigma).
 MULTI_GAUSSIAN_HALF_WIDTH = 1.14245
 
+# One spec per surrogate: the specs are data, alike in shape and different in every value.
 SURROGATES: tuple[SurrogateSpec, ...] = (
     SurrogateSpec(
         name="rectangular",

@@ -211,6 +211,7 @@ class NativeLIF:
         )
         return spikes, v_out
 
+    # The method signature every fused-LIF backend implements (kernels/fused_choice.py picks one).
     def backward(
         self,
         grad_spikes: Tensor,

@@ -112,6 +112,7 @@ def lif_forward(
     return spikes, v
 
 
+# The torch kernels take the argument lists of the operator's schema (neurons/fused_op.py).
 def recompute_membrane(
     out: Tensor,
     x: Tensor,

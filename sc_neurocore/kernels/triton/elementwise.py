@@ -117,6 +117,7 @@ def _launch(kernel: Any, n: int, block: int, *args: Any, **meta: Any) -> None:
 
 def spike(x: Tensor) -> Tensor:
     """``(x > 0)`` in x's dtype and layout, one Triton kernel."""
+    # Laid out like the compiled backend's (kernels/native/elementwise.py): same contract.
     out = torch.empty_like(x)
     n = x.numel()
     if n:

@@ -43,6 +43,7 @@ def device_status(device: torch.device | str) -> str | None:
     missing = triton_missing()
     if missing:
         return missing
+    # The same device test as kernels/choice.py, kept here so launching needs no choice module.
     if kind == "cpu" and not interpreting():
         return "Triton kernels run on CUDA (or on CPU tensors under TRITON_INTERPRET=1)"
     if kind == "cuda" and interpreting():

@@ -113,6 +113,7 @@ class TritonLIF:
         )
         return spikes, v_out
 
+    # The method signature every fused-LIF backend implements (kernels/fused_choice.py picks one).
     def backward(
         self,
         grad_spikes: Tensor,

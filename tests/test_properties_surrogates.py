@@ -104,12 +104,6 @@ def test_anything_but_a_tensor_is_refused(pair: tuple[str, str], x: object) -> N
         sc_neurocore.get_surrogate(surrogate, path)(x)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Registry.get_surrogate caches by (name, path, *params.items()) and True == 1 "
-    "hashes alike, so a bool is served the surrogate bound for 1 (core/registry.py: the key "
-    "needs the value's type); remove this mark when fixed",
-)
 def test_a_bool_parameter_is_refused_even_after_the_same_int() -> None:
     sc_neurocore.get_surrogate("atan", "legacy_autograd", alpha=1)
     with pytest.raises(TypeError, match="must be a real number"):

@@ -258,7 +258,9 @@ class Registry:
     def get_surrogate(self, name: str, path: str | None = None, **params: Any) -> Surrogate:
         """A picklable callable ``f(x)`` for (name, path) with ``params`` bound."""
         current = self.table()
-        key: tuple[Any, ...] | None = (name, path, *params.items())
+        # The value's type is part of the key: True == 1 and 2 == 2.0 hash alike, and a bool
+        # must meet the parameter check, not the object cached for the number.
+        key: tuple[Any, ...] | None = (name, path, *((k, type(v), v) for k, v in params.items()))
         try:
             cached = current.bound.get(key)
         except TypeError:  # an unhashable parameter value (a tensor is hashable, lists are not)

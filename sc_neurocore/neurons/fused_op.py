@@ -295,25 +295,42 @@ def _backward(
     return (*(grad if need else None for grad, need in zip(grads, needs)), None, None, None, None)
 
 
-def _no_double_backward(ctx: Any, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
-    raise RuntimeError(
-        "LIF: the fused operator has no second derivative (double backward); for higher-order "
-        "gradients use torch.func (which runs the stepwise fallback) or LIFCell"
+def register_operator_pair(
+    library: torch.library.Library,
+    name: str,
+    kernels: tuple[Any, Any],
+    fakes: tuple[Any, Any],
+    backward: Any,
+    setup_context: Any,
+    no_double_backward: str,
+) -> None:
+    """Register a fused operator ``name`` and its ``name_backward``: CPU/any-device kernels,
+    fake kernels, the closed-form backward, and a backward of the backward that refuses
+    with ``no_double_backward`` (the fused operators have no second derivative)."""
+    qualified = f"{library.ns}::{name}"
+
+    def refuse(ctx: Any, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
+        raise RuntimeError(no_double_backward)
+
+    library.impl(name, kernels[0], "CompositeExplicitAutograd")
+    library.impl(f"{name}_backward", kernels[1], "CompositeExplicitAutograd")
+    torch.library.register_fake(qualified, fakes[0], lib=library)
+    torch.library.register_fake(f"{qualified}_backward", fakes[1], lib=library)
+    torch.library.register_autograd(qualified, backward, setup_context=setup_context, lib=library)
+    torch.library.register_autograd(
+        f"{qualified}_backward", refuse, setup_context=lambda ctx, inputs, output: None, lib=library
     )
 
 
-_library.impl("lif", _lif_kernel, "CompositeExplicitAutograd")
-_library.impl("lif_backward", _lif_backward_kernel, "CompositeExplicitAutograd")
-torch.library.register_fake(f"{NAMESPACE}::lif", _lif_fake, lib=_library)
-torch.library.register_fake(f"{NAMESPACE}::lif_backward", _lif_backward_fake, lib=_library)
-torch.library.register_autograd(
-    f"{NAMESPACE}::lif", _backward, setup_context=_setup_context, lib=_library
-)
-torch.library.register_autograd(
-    f"{NAMESPACE}::lif_backward",
-    _no_double_backward,
-    setup_context=lambda ctx, inputs, output: None,
-    lib=_library,
+register_operator_pair(
+    _library,
+    "lif",
+    (_lif_kernel, _lif_backward_kernel),
+    (_lif_fake, _lif_backward_fake),
+    _backward,
+    _setup_context,
+    "LIF: the fused operator has no second derivative (double backward); for higher-order "
+    "gradients use torch.func (which runs the stepwise fallback) or LIFCell",
 )
 
 

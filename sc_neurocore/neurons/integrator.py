@@ -23,6 +23,7 @@ from ..kernels.fused_choice import compute_dtype, leaky_kernels
 from ..kernels.torch.leaky import decay_gradient, leaky_backward, leaky_forward
 from ..kernels.torch.lif import kernel_value
 from .base import ConstrainedModule, Value, decay_attribute, decayed, show_value
+from .fused_op import register_operator_pair
 
 __all__ = ["LeakyIntegrator", "LeakyIntegratorCell", "leaky_sequence"]
 
@@ -117,26 +118,15 @@ def _backward(ctx: Any, grad_y: Tensor) -> tuple[Tensor | None, ...]:
     return tuple(grad if need else None for grad, need in zip(grads, needs))
 
 
-# The same contract as the fused LIF's operators (neurons/fused_op.py), with this layer's names.
-def _no_double_backward(ctx: Any, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
-    raise RuntimeError(
-        "LeakyIntegrator: the fused operator has no second derivative; for higher-order "
-        "gradients use torch.func (which runs the stepwise fallback) or LeakyIntegratorCell"
-    )
-
-
-_library.impl("leaky", _leaky_kernel, "CompositeExplicitAutograd")
-_library.impl("leaky_backward", _leaky_backward_kernel, "CompositeExplicitAutograd")
-torch.library.register_fake(f"{NAMESPACE}::leaky", _leaky_fake, lib=_library)
-torch.library.register_fake(f"{NAMESPACE}::leaky_backward", _leaky_backward_fake, lib=_library)
-torch.library.register_autograd(
-    f"{NAMESPACE}::leaky", _backward, setup_context=_setup_context, lib=_library
-)
-torch.library.register_autograd(
-    f"{NAMESPACE}::leaky_backward",
-    _no_double_backward,
-    setup_context=lambda ctx, inputs, output: None,
-    lib=_library,
+register_operator_pair(
+    _library,
+    "leaky",
+    (_leaky_kernel, _leaky_backward_kernel),
+    (_leaky_fake, _leaky_backward_fake),
+    _backward,
+    _setup_context,
+    "LeakyIntegrator: the fused operator has no second derivative; for higher-order "
+    "gradients use torch.func (which runs the stepwise fallback) or LeakyIntegratorCell",
 )
 
 

@@ -35,6 +35,20 @@ def test_spike_set_dense_subset_and_first_spike_times() -> None:
     assert silent.first_spike_times().tolist() == [[7.0, 7.0]]  # a silent unit reads as T
 
 
+def test_spike_set_dense_matches_a_reference_built_event_by_event() -> None:
+    generator = torch.Generator().manual_seed(3)
+    sample, step, unit = (torch.randint(0, n, (400,), generator=generator) for n in (30, 9, 5))
+    spikes = SpikeSet(sample, step, unit, torch.zeros(30, dtype=torch.int64), steps=9, units=5)
+    index = torch.tensor([7, 0, 29, 7, 12])  # unsorted, with a repeat
+    expected = torch.zeros(9, len(index), 5)
+    for place, chosen in enumerate(index.tolist()):
+        for s, t, u in zip(sample.tolist(), step.tolist(), unit.tolist()):
+            if s == chosen:
+                expected[t, place, u] = 1.0  # two events in one bin are one spike
+    assert torch.equal(spikes.dense(index), expected)
+    assert spikes.dense(torch.zeros(0, dtype=torch.int64)).shape == (9, 0, 5)
+
+
 def test_spike_set_rejects_out_of_range_events() -> None:
     one = torch.tensor([0])
     with pytest.raises(ValueError, match="unit"):

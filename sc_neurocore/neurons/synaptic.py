@@ -10,7 +10,8 @@ sequence, computed once by the fused leaky-integrator operator; the membrane and
 spikes are then the fused LIF operator on that current. Both operators have closed-form
 backward passes (the LIF's through the surrogate of the registered spec, the filter's in
 reverse time), so the chain rule through the two is the closed-form BPTT of the cell:
-``dL/dx_t = dL/di_t = dL/dh_t + alpha * dL/di_{t+1}``. Which callables run fused, the
+``dL/dx_t = dL/di_t = dL/dh_t + alpha * dL/di_{t+1}``. :meth:`SynapticLIF.from_current`
+takes a current filtered by the caller (a linear input layer commutes with the filter). Which callables run fused, the
 compiled kernels and the stepwise fallback are those of :class:`~sc_neurocore.neurons.fused.LIF`.
 """
 
@@ -63,3 +64,11 @@ class SynapticLIF(LIF):
         current = leaky_sequence(inputs, i0, self.alpha)
         spikes, v = super().forward(current, v0)
         return spikes, current[-1], v
+
+    def from_current(self, current: Tensor, v0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``(spikes, v_T)`` for a synaptic current already filtered with ``alpha``.
+
+        The filter is linear, so ``leaky(W x) == W leaky(x)``: a caller whose input layer
+        is a linear map can filter its narrower input once and skip this layer's filter.
+        """
+        return super().forward(current, v0)

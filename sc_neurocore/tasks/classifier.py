@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from ..neurons.base import SurrogateCallable
 from ..neurons.cells import RecurrentSynapticCell, SynapticCell
-from ..neurons.integrator import LeakyIntegrator, LeakyIntegratorCell
+from ..neurons.integrator import LeakyIntegrator, LeakyIntegratorCell, leaky_sequence
 from ..neurons.synaptic import SynapticLIF
 
 __all__ = ["ClassifierConfig", "SpikingClassifier", "decay"]
@@ -92,9 +92,13 @@ class SpikingClassifier(nn.Module):
         fused_readout = execution == "fused"
         self.readout = (LeakyIntegrator if fused_readout else LeakyIntegratorCell)(readout_beta)
 
-    def _hidden_spikes(self, current: Tensor) -> Tensor:
+    def _hidden_spikes(self, inputs: Tensor) -> Tensor:
         if isinstance(self.hidden, SynapticLIF):
-            return self.hidden(current)[0]
+            # The synaptic filter is linear and the input layer too, so filter the inputs
+            # (units wide, no gradient needed) instead of the hidden current (hidden wide).
+            filtered = leaky_sequence(inputs, None, self.hidden.alpha)
+            return self.hidden.from_current(self.input(filtered))[0]
+        current = self.input(inputs)
         spikes, state, previous = [], (None, None), None
         for drive in current.unbind(0):  # unbind: one view per step, no per-step zero-fill
             if isinstance(self.hidden, RecurrentSynapticCell):
@@ -106,7 +110,7 @@ class SpikingClassifier(nn.Module):
         return torch.stack(spikes)
 
     def forward(self, inputs: Tensor) -> tuple[Tensor, Tensor]:
-        spikes = self._hidden_spikes(self.input(inputs))
+        spikes = self._hidden_spikes(inputs)
         drive = self.output(spikes.detach() if self.true_gradient else spikes)
         if isinstance(self.readout, LeakyIntegrator):
             return self.readout(drive), spikes

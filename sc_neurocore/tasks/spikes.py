@@ -9,6 +9,7 @@ when it is used.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -76,17 +77,36 @@ class SpikeSet:
             self.units,
         )
 
+    @cached_property
+    def _by_sample(self) -> tuple[Tensor, Tensor, Tensor]:
+        """``(order, first, count)``: the events sorted by sample, each sample's first
+        position in that order and its number of events (built once, on first use)."""
+        order = torch.argsort(self.sample, stable=True)
+        count = torch.bincount(self.sample, minlength=len(self))
+        first = torch.cumsum(count, 0) - count
+        return order, first, count
+
+    def events(self, index: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(position, step, unit)`` of the events of the samples ``index``, ``position``
+        being each event's place in ``index``: work and memory proportional to the
+        batch's events, not to the whole set's."""
+        order, first, count = self._by_sample
+        index = torch.as_tensor(index, dtype=torch.int64)
+        counts = count[index]
+        position = torch.repeat_interleave(torch.arange(len(index)), counts)
+        offset_in_sample = torch.arange(len(position)) - (torch.cumsum(counts, 0) - counts)[
+            position
+        ]
+        chosen = order[first[index][position] + offset_in_sample]
+        return position, self.step[chosen], self.unit[chosen]
+
     def dense(self, index: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
-        """Time-major spikes ``(T, len(index), units)`` of the samples ``index``."""
-        position = torch.full((len(self),), -1, dtype=torch.int64)
-        position[index] = torch.arange(len(index))
-        where = position[self.sample]
-        keep = where >= 0
+        """Time-major spikes ``(T, len(index), units)`` of the samples ``index``; several
+        events in one bin are one spike."""
+        position, step, unit = self.events(index)
         out = torch.zeros((self.steps, len(index), self.units), dtype=dtype)
-        out.index_put_(
-            (self.step[keep], where[keep], self.unit[keep]), torch.ones(()), accumulate=True
-        )
-        return out.clamp_(max=1.0)
+        out.index_put_((step, position, unit), torch.ones((), dtype=dtype))
+        return out
 
     def first_spike_times(self) -> Tensor:
         """``(samples, units)`` float64: each unit's first spike step, ``steps`` if it is silent.

@@ -42,7 +42,7 @@ class TrainConfig:
     upper_bound: float = 10.0
     lower_strength: float = 1.0
     upper_strength: float = 1e-3
-    eval_batch: int = 1000
+    eval_batch: int = 250  # per-sample cost grows past ~250 (the sequence leaves the cache)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

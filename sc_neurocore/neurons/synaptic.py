@@ -11,8 +11,9 @@ spikes are then the fused LIF operator on that current. Both operators have clos
 backward passes (the LIF's through the surrogate of the registered spec, the filter's in
 reverse time), so the chain rule through the two is the closed-form BPTT of the cell:
 ``dL/dx_t = dL/di_t = dL/dh_t + alpha * dL/di_{t+1}``. :meth:`SynapticLIF.from_current`
-takes a current filtered by the caller (a linear input layer commutes with the filter). Which callables run fused, the
-compiled kernels and the stepwise fallback are those of :class:`~sc_neurocore.neurons.fused.LIF`.
+takes a current filtered by the caller (a linear input layer commutes with the filter).
+Which callables run fused, the compiled kernels and the stepwise fallback are those of
+:class:`~sc_neurocore.neurons.fused.LIF`.
 """
 
 from __future__ import annotations

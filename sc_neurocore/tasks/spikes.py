@@ -94,9 +94,9 @@ class SpikeSet:
         index = torch.as_tensor(index, dtype=torch.int64)
         counts = count[index]
         position = torch.repeat_interleave(torch.arange(len(index)), counts)
-        offset_in_sample = torch.arange(len(position)) - (torch.cumsum(counts, 0) - counts)[
-            position
-        ]
+        offset_in_sample = (
+            torch.arange(len(position)) - (torch.cumsum(counts, 0) - counts)[position]
+        )
         chosen = order[first[index][position] + offset_in_sample]
         return position, self.step[chosen], self.unit[chosen]
 

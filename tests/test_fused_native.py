@@ -14,6 +14,7 @@ import torch
 
 import sc_neurocore
 from sc_neurocore.core.spec import SurrogateSpec
+from sc_neurocore.kernels.native import build as _build_module
 from sc_neurocore.kernels.native import lif as _native
 from sc_neurocore.kernels.native.build import KernelTable
 from sc_neurocore.neurons.fused import LIF
@@ -205,3 +206,32 @@ def test_public_switch_and_status() -> None:
         assert set_compiled_kernels(previous) is False
     with pytest.raises(LookupError, match="no_such_surrogate"):
         compiled_kernel_status("no_such_surrogate")
+
+
+@pytest.mark.parametrize("isa", list(_build_module.ISA_FLAGS))
+def test_every_vector_extension_computes_the_same(isa: str, monkeypatch, fresh_builds) -> None:
+    """Each SC_NEUROCORE_NATIVE_ISA cap builds (the widest the CPU has up to the cap) and
+    gives the same spikes, bit for bit, and the same gradients as the widest build."""
+    spec = sc_neurocore.get_spec("sigmoid")
+    widest = _compiled(spec)
+    monkeypatch.setenv(_build_module.ENV_ISA, isa)
+    monkeypatch.setattr(_native, "kernels", KernelTable())
+    capped = _compiled(spec)
+    torch.manual_seed(2)
+    x = torch.randn(12, 3, 5000) * 0.6 + 0.3
+    grad_spikes, grad_v = torch.randn_like(x), torch.randn_like(x[0])
+    results = []
+    for kernels in (widest, capped):
+        spikes, v = kernels.forward(x, None, 0.8, 0.9, torch.empty_like(x))
+        grad = kernels.backward(
+            grad_spikes, grad_v, x, None, 0.8, 0.9, [5.0], torch.empty_like(x), None
+        )
+        results.append((spikes, v, grad))
+    assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
+    torch.testing.assert_close(results[1][2], results[0][2], rtol=1e-5, atol=1e-6)
+
+
+def test_an_unknown_vector_extension_is_refused_by_name(monkeypatch) -> None:
+    monkeypatch.setenv(_build_module.ENV_ISA, "avx9000")
+    with pytest.raises(ValueError, match="SC_NEUROCORE_NATIVE_ISA.*'avx9000'"):
+        _build_module._compiler_command(_native.BUILD_ATTEMPTS[0])

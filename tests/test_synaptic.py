@@ -198,3 +198,27 @@ def test_compiled_leaky_kernels_match_the_torch_kernels(dtype: torch.dtype) -> N
         assert torch.equal(grad_x, expected)
         assert total is not None
         torch.testing.assert_close(total, decay_gradient(expected, y, y0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", SURROGATES)
+def test_classifier_filtering_its_inputs_first_equals_the_stepped_cells(name: str) -> None:
+    """The fused classifier filters the inputs before the input layer (both are linear, so
+    they commute); it must give the stepped cells' readout and gradients to rounding."""
+    from sc_neurocore.tasks.classifier import ClassifierConfig, SpikingClassifier
+
+    fn = sc_neurocore.get_surrogate(name)
+    config = ClassifierConfig(hidden=12, input_scale=4.0)
+    results = []
+    for execution in ("fused", sc_neurocore.list_paths()[0]):
+        torch.manual_seed(0)
+        model = SpikingClassifier(5, 3, fn, config, execution=execution).double()
+        x = (torch.rand(30, 4, 5, generator=torch.Generator().manual_seed(1)) < 0.2).double()
+        membrane, spikes = model(x)
+        (membrane.amax(0).sum() + spikes.sum()).backward()
+        results.append((membrane, spikes, model.input.weight.grad, model.output.weight.grad))
+    (membrane, spikes, *grads), (want_membrane, want_spikes, *want_grads) = results
+    assert torch.equal(spikes, want_spikes)
+    assert 0 < float(spikes.detach().sum()) < spikes.numel()
+    torch.testing.assert_close(membrane, want_membrane, rtol=1e-12, atol=1e-12)
+    for got, want in zip(grads, want_grads):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-10)

@@ -29,12 +29,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from ...core.settings import env_text
 from .cache import ENV_CACHE, build_lock, cache_dir, load_verified, record_hash, verify
 from .cache import warn_fallback as _warn_fallback
 
 __all__ = [
     "BUILD_ATTEMPTS",
     "ENV_CACHE",
+    "ENV_ISA",
+    "ISA_FLAGS",
     "BuildOptions",
     "build_library",
     "cache_dir",
@@ -133,19 +136,58 @@ def fill_template(
     return "\n".join(parts)
 
 
+#: ``SC_NEUROCORE_NATIVE_ISA``: the widest x86-64 vector extension the kernels may use.
+ENV_ISA = "SC_NEUROCORE_NATIVE_ISA"
+#: Each choice's compiler flags, widest first, and the CPU flags it needs.
+ISA_FLAGS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
+    # 512-bit vectors: twice AVX2's lanes per instruction, as torch's own CPU kernels use
+    # on such CPUs (its "avx512" capability); libmvec has the matching function variants.
+    "avx512": (
+        (
+            "-mavx2",
+            "-mfma",
+            "-mavx512f",
+            "-mavx512vl",
+            "-mavx512bw",
+            "-mavx512dq",
+            "-mprefer-vector-width=512",
+        ),
+        frozenset({"avx2", "fma", "avx512f", "avx512vl", "avx512bw", "avx512dq"}),
+    ),
+    "avx2": (("-mavx2", "-mfma"), frozenset({"avx2", "fma"})),
+    "generic": ((), frozenset()),
+}
+
+
 def _cpu_flags() -> list[str]:
-    """``-mavx2 -mfma`` where this x86-64 CPU has them (fma() is then one instruction)."""
+    """The compiler flags of the widest extension this x86-64 CPU has (``fma()`` is then
+    one instruction), capped by ``SC_NEUROCORE_NATIVE_ISA`` (``avx512``, ``avx2`` or
+    ``generic``; unset: the widest); a value outside those raises naming it."""
+    cap = env_text(ENV_ISA).lower()
+    if cap and cap not in ISA_FLAGS:
+        raise ValueError(f"{ENV_ISA} must be one of {sorted(ISA_FLAGS)}, got {cap!r}")
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return []
     try:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:
         return []
-    flags = next(
-        (line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")),
-        [],
+    flags = set(
+        next(
+            (
+                line.split(":", 1)[1].split()
+                for line in info.splitlines()
+                if line.startswith("flags")
+            ),
+            [],
+        )
     )
-    return ["-mavx2", "-mfma"] if {"avx2", "fma"} <= set(flags) else []
+    names = list(ISA_FLAGS)
+    for name in names[names.index(cap) if cap else 0 :]:
+        options, needed = ISA_FLAGS[name]
+        if needed <= flags:
+            return list(options)
+    return []
 
 
 @dataclass(frozen=True)

@@ -65,3 +65,16 @@ def on_cpu_kernels(family: str):  # noqa: ANN201 - a generator for fixtures to y
     previous = set_native_enabled(family == "compiled")
     yield family
     set_native_enabled(previous)
+
+
+def interpret_triton(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Force the Triton kernels onto CPU tensors through Triton's interpreter, or skip with
+    the reason they cannot run there (such as an interpreter that rounds ``tl.fma`` twice;
+    under CI=true that skip fails, see tests/ci_skips.py)."""
+    from sc_neurocore.kernels.triton.launch import device_status
+
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    monkeypatch.setenv("SC_NEUROCORE_KERNEL", "triton")
+    unavailable = device_status("cpu")
+    if unavailable:
+        pytest.skip(unavailable)

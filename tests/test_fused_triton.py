@@ -27,6 +27,8 @@ from sc_neurocore.neurons.fused import LIF
 from sc_neurocore.neurons.integrator import LeakyIntegrator, LeakyIntegratorCell
 from sc_neurocore.neurons.synaptic import SynapticLIF
 
+from .conftest import interpret_triton
+
 SURROGATES = sc_neurocore.list_surrogates()
 STEPS, BATCH, NEURONS = 9, 2, 5
 
@@ -34,8 +36,7 @@ STEPS, BATCH, NEURONS = 9, 2, 5
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Triton's interpreter on, the Triton kernels forced, and their calls counted."""
-    monkeypatch.setenv("TRITON_INTERPRET", "1")
-    monkeypatch.setenv("SC_NEUROCORE_KERNEL", "triton")
+    interpret_triton(monkeypatch)
     counted = {"forward": 0, "backward": 0, "leaky forward": 0, "leaky backward": 0}
     for owner, prefix in ((TritonLIF, ""), (TritonLeaky, "leaky ")):
         for kind in ("forward", "backward"):
@@ -252,7 +253,7 @@ def test_forced_triton_without_the_interpreter_names_the_reason(monkeypatch):
 
 
 def test_a_spec_without_a_formula_is_reported(monkeypatch):
-    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    interpret_triton(monkeypatch)
     plain = SurrogateSpec(name="plain", params=(), grad=torch.ones_like, description="plain")
     assert "has no formula" in triton_status(plain, "cpu")
     assert triton_lif_module.triton_lif(plain, torch.zeros(2, 2)) is None
@@ -355,7 +356,7 @@ BUILTINS = ("fast_sigmoid", "superspike", "atan", "sigmoid", "straight_through",
 
 
 def test_every_builtin_surrogate_runs_the_triton_kernels(monkeypatch) -> None:
-    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    interpret_triton(monkeypatch)
     for name in BUILTINS:
         assert triton_status(sc_neurocore.get_spec(name), "cpu") == "triton", name
 

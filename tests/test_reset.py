@@ -15,6 +15,8 @@ from sc_neurocore.neurons.base import RESET_MODES
 from sc_neurocore.neurons.cells import IFCell, LIFCell
 from sc_neurocore.neurons.fused import LIF, fused_kernel
 
+from .conftest import interpret_triton
+
 SURROGATES = sc_neurocore.list_surrogates()
 SPIKING_CELLS = [getattr(cells, name) for name in cells.__all__]
 
@@ -121,8 +123,7 @@ def test_fused_matches_stepwise_for_every_surrogate_and_reset(
     cell.load_state_dict(fused.state_dict())
     assert fused.fused
     if kernel == "triton":  # through the operator: lif_kernels picks the reset's template
-        monkeypatch.setenv("TRITON_INTERPRET", "1")
-        monkeypatch.setenv("SC_NEUROCORE_KERNEL", "triton")
+        interpret_triton(monkeypatch)
         assert fused_kernel(name)[0] == "triton"
     previous = set_native_enabled(kernel == "compiled")
     try:

@@ -1,10 +1,12 @@
 """The math of each surrogate: ``*_grad``, ``*_grad_mul`` and ``*_primitive``.
 
-Conventions: a window's edge belongs to the window (``<=``), which is also what
-autograd of a ``clamp``-based primitive yields there, so every path agrees on
-every input.  Where a primitive has a kink at 0, each branch is evaluated on a
-clamped input so the branch ``torch.where`` discards never produces an overflow
-whose zero gradient would turn into NaN.
+Conventions: a window's edge belongs to the window (``<=``), and a primitive that
+limits its input does so with :func:`_within`, whose derivative is 1 up to and
+including the bounds, so every path agrees on every input.  (``torch.clamp`` is not
+used for that: its derivative at a bound is 1 before torch 2.14 and 0 from 2.14 on.)
+Where a primitive has a kink at 0, each branch is evaluated on a limited input so the
+branch ``torch.where`` discards never produces an overflow whose zero gradient would
+turn into NaN.
 """
 
 from __future__ import annotations
@@ -19,6 +21,15 @@ SQRT_PI = math.sqrt(math.pi)
 SQRT_2 = math.sqrt(2.0)
 
 
+def _within(x: Tensor, low: float | None = None, high: float | None = None) -> Tensor:
+    """``x`` limited to [low, high] (like ``clamp``) with derivative 1 on the closed interval."""
+    if low is not None:
+        x = torch.where(x < low, low, x)
+    if high is not None:
+        x = torch.where(x > high, high, x)
+    return x
+
+
 # rectangular: g = 1/width on |x| <= width/2 (Wu et al. 2018).
 def rectangular_grad(x: Tensor, width: float = 1.0) -> Tensor:
     return (x.abs() <= width / 2).to(x.dtype) / width
@@ -30,7 +41,7 @@ def rectangular_grad_mul(x: Tensor, grad_out: Tensor, width: float = 1.0) -> Ten
 
 
 def rectangular_primitive(x: Tensor, width: float = 1.0) -> Tensor:
-    return torch.clamp(x, -width / 2, width / 2) / width
+    return _within(x, -width / 2, width / 2) / width
 
 
 # exponential: g = alpha exp(-beta |x|) (SLAYER's escape-rate density).
@@ -47,8 +58,8 @@ def exponential_grad_mul(
 def exponential_primitive(x: Tensor, alpha: float = 1.0, beta: float = 1.0) -> Tensor:
     # (alpha/beta) sign(x) (1 - exp(-beta|x|)), written per side: differentiating
     # sign(x) * ... would give 0 instead of alpha at x = 0.
-    rising = torch.expm1(beta * x.clamp(max=0))  # x <= 0: exp(beta x) - 1
-    falling = -torch.expm1(-beta * x.clamp(min=0))  # x > 0: 1 - exp(-beta x)
+    rising = torch.expm1(beta * _within(x, high=0.0))  # x <= 0: exp(beta x) - 1
+    falling = -torch.expm1(-beta * _within(x, low=0.0))  # x > 0: 1 - exp(-beta x)
     return (alpha / beta) * torch.where(x > 0, falling, rising)
 
 

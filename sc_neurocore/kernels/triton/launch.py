@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -15,6 +16,7 @@ __all__ = [
     "compute_dtype",
     "device_status",
     "grid",
+    "interpreter_fma_problem",
     "interpreting",
     "per_neuron",
     "triton_missing",
@@ -46,12 +48,54 @@ def device_status(device: torch.device | str) -> str | None:
     # The same device test as kernels/choice.py, kept here so launching needs no choice module.
     if kind == "cpu" and not interpreting():
         return "Triton kernels run on CUDA (or on CPU tensors under TRITON_INTERPRET=1)"
+    if kind == "cpu":
+        problem = interpreter_fma_problem()
+        if problem:
+            return problem
     if kind == "cuda" and interpreting():
         return "TRITON_INTERPRET=1 runs Triton on CPU tensors only"
     if kind not in ("cpu", "cuda"):
         return f"no Triton kernels for {kind} tensors"
     if kind == "cuda" and not torch.cuda.is_available():
         return "CUDA is not available"
+    return None
+
+
+#: (a, b, c) whose product a * b needs more bits than the dtype has: fma(a, b, c) is
+#: -2**-26 (float32) or -2**-60 (float64) when rounded once, 0 when a * b is rounded first.
+_FMA_PROBES = {
+    torch.float32: (1 + 2.0**-13, 1 - 2.0**-13, -1.0),
+    torch.float64: (1 + 2.0**-30, 1 - 2.0**-30, -1.0),
+}
+
+
+@functools.cache
+def interpreter_fma_problem() -> str | None:
+    """Why Triton's CPU interpreter cannot run the fused kernels exactly, or ``None``.
+
+    The fused neurons integrate with ``tl.fma`` (rounded once, as compiled Triton and torch's
+    ``add(alpha=)`` do, which is what makes them bit-identical to the cells); the
+    interpreter of triton < 3.9 computes it as a multiply and an add, rounded twice.  Probed
+    once per process by running ``tl.fma`` in the interpreter (call only while interpreting).
+    """
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def fma_probe(a_ptr, b_ptr, c_ptr, out_ptr):  # type: ignore[no-untyped-def]
+        tl.store(out_ptr, tl.fma(tl.load(a_ptr), tl.load(b_ptr), tl.load(c_ptr)))
+
+    for dtype, values in _FMA_PROBES.items():
+        a, b, c = (torch.tensor([value], dtype=dtype) for value in values)
+        out = torch.zeros(1, dtype=dtype)
+        fma_probe[(1,)](a, b, c, out)
+        if out.item() == 0.0:
+            return (
+                # No "GPU"/"compiler" here: tests/ci_skips.py reads those as legitimate skips.
+                f"Triton {triton.__version__}'s CPU interpreter rounds tl.fma twice in {dtype} "
+                "(a multiply, then an add), where the fused Triton kernels need a single "
+                "rounding: TRITON_INTERPRET=1 needs triton>=3.9 for them"
+            )
     return None
 
 

@@ -10,10 +10,10 @@
 # Each version gets its own virtual environment under $SC_TORCH_VENVS (default
 # /tmp/sc-neurocore-torch/<version>, reused on the next run).  PyPI's torch wheels are
 # the CUDA builds and pull the NVIDIA libraries: budget a few GB and some minutes per
-# version.  torch chooses its own triton; every other dependency is pinned from
-# constraints.txt; the dev tools are installed without triton where that torch's triton
-# is older than the "triton" extra allows (the Triton tests then skip).  The last lines
-# are one pytest summary per version; the exit status is non-zero if any run failed.
+# version.  torch chooses its own triton (tests that need a newer one skip and say why);
+# every other dependency is pinned from constraints.txt, and the interop peers are
+# installed bare, as .ci/run does.  The last lines are one pytest summary per version;
+# the exit status is non-zero if any run failed.
 # Record the results in docs/trust.md ("Tested torch releases") and, if the lower bound
 # moved, in pyproject.toml.
 set -uo pipefail
@@ -34,6 +34,9 @@ print(" ".join(r.split(";")[0].replace(" ", "") for e in ("dev", "examples") for
                if not r.startswith("triton")))
 EOF
 )"
+# The interop peers, bare (their own requirements would pull another torch), and the
+# tensorboard that Norse imports: the same as .ci/run.
+PEERS="snntorch spikingjelly loguru norse nirtorch"
 summary=()
 status=0
 for version in "$@"; do
@@ -43,6 +46,8 @@ for version in "$@"; do
     # shellcheck disable=SC2086
     if ! "$venv/bin/pip" install -q "torch==$version" \
         || ! "$venv/bin/pip" install -q -c "$constraints" $requirements \
+        || ! "$venv/bin/pip" install -q -c "$constraints" --no-deps $PEERS \
+        || ! "$venv/bin/pip" install -q -c "$constraints" tensorboard \
         || ! "$venv/bin/pip" install -q --no-deps -e .; then
         summary+=("torch $version: install failed")
         status=1

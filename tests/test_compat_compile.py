@@ -247,7 +247,10 @@ def test_integer_input_under_compile(path: str, fullgraph: bool) -> None:
     f = sc_neurocore.get_surrogate("atan", path)
     compiled = torch.compile(lambda x: f(x) + 1, fullgraph=fullgraph, backend="aot_eager")
     expected = FULLGRAPH_BAD_DTYPE_ERROR.get(path, TypeError) if fullgraph else TypeError
-    with pytest.raises(expected, match="x must be a floating-point tensor, got dtype torch.int64"):
+    message = "x must be a floating-point tensor, got dtype torch.int64"
+    if expected is not TypeError and torch.__version__ < (2, 6):
+        message = "Observed exception"  # older Dynamo drops the text of a traced exception
+    with pytest.raises(expected, match=message):
         compiled(torch.arange(4))
 
 

@@ -1,20 +1,24 @@
-"""Triton's CPU interpreter must round ``tl.fma`` once for the fused kernels to run there.
+"""Which triton the kernels accept: the extra's lower bound, and an interpreter that rounds
+``tl.fma`` once for the fused kernels.
 
 The fused neurons integrate with ``tl.fma`` so that they are bit-identical to the cells;
 triton < 3.9's interpreter computes it as a multiply and an add.  The probe in
 :mod:`sc_neurocore.kernels.triton.launch` tells the two apart, and an inexact interpreter
-refuses the fused kernels with its reason instead of returning other bits.
+refuses the fused kernels with its reason instead of returning other bits.  A triton older
+than the ``triton`` extra allows counts as missing, with its version in the reason.
 """
 
 from __future__ import annotations
 
-import re
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 import sc_neurocore
 from sc_neurocore.core.errors import KernelUnavailableError
+from sc_neurocore.kernels.choice import triton_reason
 from sc_neurocore.kernels.fused_choice import leaky_kernels, lif_kernels
 from sc_neurocore.kernels.triton import launch
 from sc_neurocore.kernels.triton import lif as triton_lif_module
@@ -25,16 +29,23 @@ from .ci_skips import must_run_in_ci
 triton = pytest.importorskip("triton", reason="triton is not installed (the dev extra has it)")
 
 
-def _release(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", version)[:2])
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def usable_triton() -> None:
+    """Skip (a failure under CI=true) where the installed triton is older than the extra allows."""
+    missing = launch.triton_missing()
+    if missing:
+        pytest.skip(missing)
 
 
 def test_the_probe_finds_one_rounding_exactly_where_the_interpreter_has_it(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, usable_triton: None
 ) -> None:
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     problem = launch.interpreter_fma_problem()
-    if _release(triton.__version__) >= (3, 9):  # its interpreter rounds fma once
+    if launch.release(triton.__version__) >= (3, 9):  # its interpreter rounds fma once
         assert problem is None
         assert launch.device_status("cpu") is None
     else:
@@ -44,7 +55,7 @@ def test_the_probe_finds_one_rounding_exactly_where_the_interpreter_has_it(
 
 
 def test_an_interpreter_that_rounds_twice_refuses_the_fused_kernels(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, usable_triton: None
 ) -> None:
     reason = "this interpreter rounds tl.fma twice"
     monkeypatch.setenv("TRITON_INTERPRET", "1")
@@ -59,3 +70,35 @@ def test_an_interpreter_that_rounds_twice_refuses_the_fused_kernels(
         leaky_kernels(x)
     monkeypatch.delenv("SC_NEUROCORE_KERNEL")  # unforced: the CPU kernels run instead
     assert not isinstance(lif_kernels(spec, x), triton_lif_module.TritonLIF)
+
+
+def test_versions_are_read_by_their_leading_numbers() -> None:
+    assert launch.release("3.8.0") == (3, 8, 0)
+    assert launch.release("3.10.0rc1") == (3, 10, 0)
+    assert launch.release("3.4.0+git1a2b3c") == (3, 4, 0)
+    assert launch.release("3.9") > launch.release("3.8.1") > launch.release("3.8")
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib is new in Python 3.11")
+def test_the_oldest_triton_is_the_lower_bound_of_the_triton_extra() -> None:
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = extras["optional-dependencies"]
+    found = {r for name in ("triton", "dev") for r in extras[name] if r.startswith("triton")}
+    oldest = ".".join(map(str, launch.OLDEST_TRITON))
+    assert found == {f"triton>={oldest}; platform_system == 'Linux'"}
+
+
+def test_a_triton_older_than_the_extra_allows_counts_as_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    monkeypatch.setattr(triton, "__version__", "3.1.0")  # what torch 2.5 pins
+    reason = launch.triton_missing()
+    assert reason is not None and reason.startswith("triton 3.1.0 is older than")
+    oldest = ".".join(map(str, launch.OLDEST_TRITON))
+    assert f"triton>={oldest}" in reason
+    assert launch.device_status("cpu") == reason
+    assert triton_reason(sc_neurocore.get_spec("atan"), "cpu") == reason
+    assert must_run_in_ci(reason) is not None  # CI installs a triton the extra allows

@@ -75,6 +75,8 @@ class Resolver(Protocol):
 
     def get_spec(self, name: str) -> SurrogateSpec: ...
 
+    def table(self) -> Any: ...
+
     def call_form_entry(
         self, name: str, path: str | None
     ) -> tuple[SurrogateFn, Callable[..., Any]]: ...
@@ -94,6 +96,7 @@ class CallForm:
         self.__name__ = self.__qualname__ = name
         self.__module__ = "sc_neurocore.core.callforms"
         self._registry = registry
+        self._resolve_for_trace = _trace_resolver(registry)
 
     @property
     def spec(self) -> SurrogateSpec:
@@ -122,9 +125,22 @@ class CallForm:
         if pinned is not None and path is not None:
             raise TypeError(f"{self.__name__}() runs on {pinned!r} only; it takes no path=")
         key = (self.surrogate, pinned or path)
-        entry = self._registry.snapshot.forms.get(key) or _entry_at_trace_time(self._registry, *key)
+        entry = self._registry.snapshot.forms.get(key) or self._entry_on_miss(*key)
         fn, bind = entry
         return fn(x, **bind(args, kwargs))
+
+    def _entry_on_miss(self, name: str, path: str | None) -> tuple[SurrogateFn, Callable[..., Any]]:
+        """The call-form entry on a cache miss, also when the miss happens inside torch.compile.
+
+        Tracing the registry's first load (a lock, an entry-point scan) would break the graph
+        of a model compiled before it ever ran eagerly, so under Dynamo the lookup runs for
+        real in the resolver of :func:`_trace_resolver` and the graph reads its result from a
+        side table.
+        """
+        if not is_compiling():
+            return self._registry.call_form_entry(name, path)
+        self._resolve_for_trace(name, path)
+        return self._registry.traced[(name, path)]
 
     def __repr__(self) -> str:
         return f"<call form {self.__name__} of {self.surrogate!r}>"
@@ -133,35 +149,28 @@ class CallForm:
         return self.__name__  # pickled by reference to sc_neurocore.core.callforms
 
 
-def _entry_at_trace_time(
-    registry: Resolver, name: str, path: str | None
-) -> tuple[SurrogateFn, Callable[..., Any]]:
-    """The call-form entry on a cache miss, also when the miss happens inside torch.compile.
+def _trace_resolver(registry: Resolver) -> Callable[[str, str | None], bool]:
+    """``resolve(name, path)``: fill ``registry.traced[(name, path)]``; Dynamo runs it for real.
 
-    Tracing the registry's first load (a lock, an entry-point scan) would break the graph
-    of a model compiled before it ever ran eagerly, so under Dynamo the lookup runs for
-    real in :func:`_resolve_for_trace` and the graph reads its result from a side table.
+    Marked as a trace-time constant, Dynamo calls it instead of tracing it and bakes in its
+    result (``True``: a function result cannot be such a constant, hence the side table).
+    Dynamo before 2.6 does that only when every argument is a constant, so the registry is
+    closed over and the arguments are the two strings of the key.
     """
-    if not is_compiling():
-        return registry.call_form_entry(name, path)
-    _resolve_for_trace(registry, name, path)
-    return registry.traced[(name, path)]
 
+    # Dynamo before 2.6 stores the baked-in result as a global of the compiled function's
+    # module under this function's name: a name no user module has.
+    def _sc_neurocore_resolve_call_form(name: str, path: str | None) -> bool:
+        table = registry.table()
+        cached = (name, path) in table.forms
+        entry = registry.call_form_entry(name, path)
+        table = registry.table()
+        registry.traced[(name, path)] = entry
+        if not cached:
+            # Dynamo guarded on the key being absent from the hot cache; filling it during
+            # the same trace would fail that guard.  The next eager call fills it.
+            table.forms.pop((name, path), None)
+        return True
 
-def _resolve_for_trace(registry: Any, name: str, path: str | None) -> bool:
-    table = registry.table()
-    cached = (name, path) in table.forms
-    entry = registry.call_form_entry(name, path)
-    table = registry.table()
-    registry.traced[(name, path)] = entry
-    if not cached:
-        # Dynamo guarded on the key being absent from the hot cache; filling it during
-        # the same trace would fail that guard.  The next eager call fills it.
-        table.forms.pop((name, path), None)
-    return True
-
-
-# Dynamo calls this for real at trace time instead of tracing it (a function result cannot
-# be such a constant, hence the side table ``Registry.traced``); marked without importing
-# Dynamo where torch allows.
-_resolve_for_trace = compat.mark_trace_constant(_resolve_for_trace)
+    # Marked without importing Dynamo where torch allows.
+    return compat.mark_trace_constant(_sc_neurocore_resolve_call_form)

@@ -26,7 +26,7 @@ from .native.elementwise import DTYPES as NATIVE_DTYPES
 from .native.elementwise import NativeElementwise, native_elementwise
 from .native.lif import native_enabled
 from .torch.surrogate import heaviside, surrogate_backward
-from .triton.launch import interpreting
+from .triton.launch import interpreting, triton_missing
 
 __all__ = [
     "ENV_KERNEL",
@@ -51,10 +51,9 @@ def triton_reason(spec: SurrogateSpec, kind: str) -> str:
         return "TRITON_INTERPRET=1 runs Triton on CPU tensors only"
     if kind not in ("cpu", "cuda"):
         return f"no Triton kernels for {kind} tensors"
-    try:
-        import triton  # noqa: F401
-    except ImportError as error:
-        return f"triton is not installed ({error}); pip install 'sc-neurocore[triton]'"
+    missing = triton_missing()
+    if missing:
+        return missing
     if kind == "cuda" and not torch.cuda.is_available():
         return "CUDA is not available here"
     return ""

@@ -31,7 +31,13 @@ def build(spec: SurrogateSpec) -> SurrogateFn:
 
     def run(x: Tensor, **params: float) -> Tensor:
         values = [params[name] for name in names]
-        if _is_compiling() or _transforms_active():
+        if _is_compiling():
+            if not (getattr(x, "requires_grad", False) and torch.is_grad_enabled()):
+                # Nothing to record, so the forward alone is the result; Dynamo before 2.6
+                # would call this setup_context-style Function's forward as forward(ctx, x).
+                return forward(x, *values)
+            return apply(x, *values)
+        if _transforms_active():
             return apply(x, *values)
         return direct_apply(x, *values)
 

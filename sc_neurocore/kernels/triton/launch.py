@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 from typing import Any
 
@@ -12,6 +13,7 @@ from torch import Tensor
 __all__ = [
     "BLOCK",
     "MAX_CHUNK",
+    "OLDEST_TRITON",
     "chunk_steps",
     "compute_dtype",
     "device_status",
@@ -19,6 +21,7 @@ __all__ = [
     "interpreter_fma_problem",
     "interpreting",
     "per_neuron",
+    "release",
     "triton_missing",
 ]
 
@@ -31,23 +34,48 @@ def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "").strip() == "1"
 
 
+#: The oldest triton release the kernels run on: the lower bound of the "triton" extra in
+#: pyproject.toml (a test keeps the two equal).  Older ones (torch 2.5 pins triton 3.1)
+#: reject the generated kernels, so they count as missing.
+OLDEST_TRITON = (3, 4)
+
+
+def release(version: str) -> tuple[int, ...]:
+    """``"3.8.0+git..."`` -> ``(3, 8, 0)``: the leading numbers of a version string."""
+    numbers = []
+    for part in version.split("."):
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        if not digits:
+            break
+        numbers.append(int(digits))
+    return tuple(numbers)
+
+
 def triton_missing() -> str | None:
+    """Why there is no usable triton here (not installed, or older than the kernels need)."""
     try:
-        import triton  # noqa: F401
+        import triton
     except ImportError as error:  # pragma: no cover - CI installs the extra
         return f"triton is not installed ({error}); pip install 'sc-neurocore[triton]'"
+    if release(triton.__version__) < OLDEST_TRITON:
+        oldest = ".".join(map(str, OLDEST_TRITON))
+        # No "CUDA"/"GPU" here: tests/ci_skips.py reads those as legitimate skips.
+        return (
+            f"triton {triton.__version__} is older than the Triton kernels need "
+            f"(triton>={oldest}, the 'triton' extra)"
+        )
     return None
 
 
 def device_status(device: torch.device | str) -> str | None:
     """Why Triton kernels cannot run on ``device``'s kind of tensor here, or ``None``."""
     kind = torch.device(device).type
-    missing = triton_missing()
-    if missing:
-        return missing
     # The same device test as kernels/choice.py, kept here so launching needs no choice module.
     if kind == "cpu" and not interpreting():
         return "Triton kernels run on CUDA (or on CPU tensors under TRITON_INTERPRET=1)"
+    missing = triton_missing()
+    if missing:
+        return missing
     if kind == "cpu":
         problem = interpreter_fma_problem()
         if problem:

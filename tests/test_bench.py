@@ -207,13 +207,14 @@ def test_bandwidth_rows_cover_every_kernel(results: dict) -> None:
     surrogates = sc_neurocore.list_surrogates()
     assert "torch.mul" in kernels
     assert {f"fused LIF [{s}] fwd+bwd" for s in surrogates} <= kernels
-    assert [copy["group"] for copy in section["copies"]] == ["surrogates", "fused LIF"]
+    assert "fused leaky integrator fwd+bwd" in kernels
+    assert [copy["group"] for copy in section["copies"]] == ["surrogates", "fused neurons"]
     for row in section["rows"]:
         assert row["fraction_of_limit"] > 0
         assert row["bytes_per_s"] == pytest.approx(
             row["bytes_per_element"] * row["numel"] / row["seconds"]
         )
-    lif = [row for row in section["rows"] if row["group"] == "fused LIF"]
+    lif = [row for row in section["rows"] if row["group"] == "fused neurons"]
     assert {row["numel"] for row in lif} == {TINY.lif_shape[0] * TINY.lif_shape[1] * 8}
 
 

@@ -10,7 +10,9 @@ bytes it must read and write once each:
   x and the incoming gradient, write the result);
 * fused LIF fwd+bwd per neuron-step: 20 bytes (forward: read x, write the spike;
   backward: read x and the spikes' gradient, write the input's gradient; the membrane
-  history stays in cache between the backward's two passes).
+  history stays in cache between the backward's two passes);
+* fused leaky integrator fwd+bwd per neuron-step: 16 bytes (forward: read x, write y;
+  backward, the reverse-time filter: read the output's gradient, write the input's).
 
 A kernel's *fraction of the limit* is the time that traffic would take at the copy's
 bandwidth over the kernel's time, taken per round against the copy of the same round, and
@@ -35,6 +37,8 @@ COPY_BYTES = 8
 MUL_BYTES = 12
 SURROGATE_BYTES = 20
 LIF_BYTES = 20
+LEAKY_BYTES = 16
+LEAKY = "fused leaky integrator fwd+bwd"
 
 Run = Callable[[], object]
 
@@ -55,6 +59,12 @@ def _surrogate(name: str, numel: int) -> Run:
     g = torch.randn(numel)
     fn = get_surrogate(name, "custom_op")
     return lambda: torch.autograd.grad(fn(x), x, g)
+
+
+def _leaky_layer() -> Callable[[torch.Tensor], torch.Tensor]:
+    from ..neurons.integrator import LeakyIntegrator
+
+    return LeakyIntegrator(0.9)
 
 
 def fraction(kernel: Samples, copy: Samples, kernel_bytes: int) -> float:
@@ -115,7 +125,9 @@ def run_bandwidth(
     copies.append(copy_row)
     rows += group_rows
     shape = config.lif_shape
-    progress.step("copy and the fused LIF, (T, batch, N) = " + "x".join(map(str, shape)))
+    progress.step(
+        "copy, the fused LIF and leaky integrator, (T, batch, N) = " + "x".join(map(str, shape))
+    )
     x, g = lif_inputs(shape)
     lif_kernels = {
         f"fused LIF [{surrogate}] fwd+bwd": (
@@ -124,7 +136,8 @@ def run_bandwidth(
         )
         for surrogate in list_surrogates()
     }
-    copy_row, group_rows = _group("fused LIF", x.numel(), lif_kernels, config)
+    lif_kernels[LEAKY] = (fwd_bwd(_leaky_layer(), x, g), LEAKY_BYTES)
+    copy_row, group_rows = _group("fused neurons", x.numel(), lif_kernels, config)
     copies.append(copy_row)
     rows += group_rows
     return {

@@ -201,3 +201,30 @@ def test_train_task_steepness_maps_through_the_scale(capsys) -> None:
 def test_train_task_bad_arguments_exit_2(capsys, args: list[str], message: str) -> None:
     assert main(["train", "--task", "randman", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("true_gradient", [False, True])
+def test_true_gradient_control_gives_the_hidden_layer_no_gradient(true_gradient: bool) -> None:
+    """The control's hidden weights get no gradient from the loss nor from the activity
+    bounds (the step function's own derivative); the readout learns either way."""
+    from sc_neurocore.core.registry import get_surrogate
+    from sc_neurocore.tasks.classifier import ClassifierConfig, SpikingClassifier
+
+    torch.manual_seed(0)
+    model = SpikingClassifier(
+        6,
+        3,
+        get_surrogate("straight_through"),
+        ClassifierConfig(hidden=10, input_scale=5.0),
+        true_gradient=true_gradient,
+    )
+    x = (torch.rand(20, 4, 6, generator=torch.Generator().manual_seed(2)) < 0.3).float()
+    membrane, spikes = model(x)
+    bounds = ActivityBounds(lower=50.0)  # above any count in 20 steps: always active
+    (readout_cross_entropy(membrane, torch.tensor([0, 1, 2, 0]), "max") + bounds(spikes)).backward()
+    assert float(spikes.detach().sum()) > 0
+    hidden_grad = model.input.weight.grad
+    assert (hidden_grad is None) == true_gradient
+    if not true_gradient:
+        assert float(hidden_grad.abs().sum()) > 0
+    assert float(model.output.weight.grad.abs().sum()) > 0

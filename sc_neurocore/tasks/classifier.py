@@ -10,8 +10,9 @@ operator each per sequence); a registered path name (``custom_op``, ...) steps
 :class:`SynapticCell` and :class:`LeakyIntegratorCell` with that path's surrogate, which is
 what a comparison of paths measures. ``recurrent=True`` uses :class:`RecurrentSynapticCell`
 (always stepwise). ``true_gradient=True`` detaches the hidden spikes: the gradient of the
-step function is zero almost everywhere, so no error reaches the hidden layer (the
-"true gradient" control of the surrogate sweep); the readout still learns.
+step function is zero almost everywhere, so neither the error nor the activity bounds reach
+the hidden layer (the "true gradient" control of the surrogate sweep); the readout still
+learns.
 """
 
 from __future__ import annotations
@@ -111,7 +112,9 @@ class SpikingClassifier(nn.Module):
 
     def forward(self, inputs: Tensor) -> tuple[Tensor, Tensor]:
         spikes = self._hidden_spikes(inputs)
-        drive = self.output(spikes.detach() if self.true_gradient else spikes)
+        if self.true_gradient:  # for the readout and the activity bounds alike
+            spikes = spikes.detach()
+        drive = self.output(spikes)
         if isinstance(self.readout, LeakyIntegrator):
             return self.readout(drive), spikes
         membrane, outputs = None, []

@@ -119,3 +119,24 @@ def test_threads_sharing_the_pool_never_share_a_buffer() -> None:
         for thread in threads:
             thread.join()
         assert len({buffer.data_ptr() for buffer in held}) == 4
+
+
+@pytest.mark.parametrize("name", sc_neurocore.list_surrogates())
+def test_compiled_element_wise_outputs_are_pooled_and_never_shared(name: str) -> None:
+    """custom_op's compiled kernels take their megabyte outputs from the pool: a dropped
+    output's buffer comes back, a held one is never written over."""
+    from sc_neurocore.kernels.native.elementwise import native_elementwise
+
+    kernels = native_elementwise(sc_neurocore.get_spec(name))
+    if isinstance(kernels, str):
+        pytest.skip(f"compiled element-wise kernels unavailable here: {kernels}")
+    x1, x2 = _inputs(1).reshape(-1), _inputs(2).reshape(-1)
+    first = kernels.spike(x1)
+    address, expected = first.data_ptr(), first.clone()
+    assert address in _buffers.pool.held()
+    second = kernels.spike(x2)  # the first is still held: another buffer
+    assert second.data_ptr() != address and torch.equal(first, expected)
+    del first
+    third = kernels.backward(x2, x1, tuple(sc_neurocore.get_spec(name).defaults.values()))
+    assert third.data_ptr() == address  # the dropped output's buffer, reused
+    assert torch.equal(second, (x2 > 0).float())

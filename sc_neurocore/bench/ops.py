@@ -4,9 +4,13 @@ fwd+bwd is ``torch.autograd.grad(f(x), x, g)`` (no ``.grad`` accumulation), with
 ``x`` and ``g`` fp32 and ``f`` called as ``get_surrogate(name, path)`` with the
 spec's default parameters.  For each (surrogate, size), one interleaved group holds
 the baseline ``torch.mul(a, b, out=c)`` of the same size and every registered path
-(section ``surrogates``); a second group adds the peers' counterparts (section
-``peers``, whose ``vs`` gives each peer's time over each path's).  Every ratio is
-taken between candidates of the same round.
+(section ``surrogates``), which gives ``vs`` (each path's time over the others'); each
+path's ``seconds`` and ``x_mul`` come from a group of its own with ``torch.mul``, because
+another path's temporaries change the allocator and cache state the next candidate meets
+(custom_op at 1e6 measured 1.9x torch.mul alone and 2.25x interleaved with
+legacy_autograd).  A further group adds the peers' counterparts (section ``peers``, whose
+``vs`` gives each peer's time over each path's).  Every ratio is taken between candidates
+of the same round.
 """
 
 from __future__ import annotations
@@ -72,6 +76,16 @@ def _row(name: str, info: dict[str, Any], samples: dict[str, Samples], surrogate
             for other, s in samples.items()
             if other not in (name, BASELINE)
         },
+    }
+
+
+def _alone(mine: Samples, mul: Samples) -> dict[str, Any]:
+    """The figures of a path measured in a group with torch.mul only."""
+    return {
+        "seconds": mine.median,
+        "x_mul": median_ratio(mine, mul),
+        "mul_seconds": mul.median,
+        "page_faults_per_call": mine.median_faults,
     }
 
 
@@ -144,7 +158,12 @@ def run_ops(
         # leave the allocator in a state (trimmed heap, page faults) that would be
         # charged to whichever candidate runs next.
         samples, about = _measure(surrogate, numel, paths, False, installed, config)
-        rows["surrogates"] += [_row(n, i, samples, surrogate, numel) for n, i in about.items()]
+        for name, info in about.items():
+            row = _row(name, info, samples, surrogate, numel)
+            if len(paths) > 1:  # this path against torch.mul alone (see the module docstring)
+                alone, _ = _measure(surrogate, numel, [name], False, installed, config)
+                row.update(_alone(alone[name], alone[BASELINE]))
+            rows["surrogates"].append(row)
         if with_peers and counterparts(surrogate, installed):
             samples, about = _measure(surrogate, numel, paths, True, installed, config)
             rows["peers"] += [

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from ...core.spec import SurrogateSpec
+from ..buffers import sequence_buffer
 from ..layout import broadcast_value, in_layout_of, is_dense, one_value
 from .build import KernelTable, argtypes, fill_template, load_library
 from .lif import SOURCE as _LIF_SOURCE
@@ -60,6 +61,13 @@ def _operand(name: str, t: Tensor, out: Tensor, one: bool = False) -> int:
     )
 
 
+def _new_output(x: Tensor) -> Tensor:
+    """An output laid out like ``x``: from the buffer pool when contiguous (a megabyte
+    output from the C allocator often comes back as fresh pages, and faulting them in cost
+    as much as the loop), else ``empty_like``, which keeps x's strides."""
+    return sequence_buffer(x) if x.is_contiguous() else torch.empty_like(x)
+
+
 def _threads(n: int) -> int:
     if n < 2 * ELEMENTS_PER_THREAD:
         return 1
@@ -86,7 +94,7 @@ class NativeElementwise:
 
     def spike(self, x: Tensor) -> Tensor:
         """``(x > 0)`` in x's dtype and layout."""
-        out = torch.empty_like(x)
+        out = _new_output(x)
         n = out.numel()
         if n:
             x = in_layout_of(x, out)
@@ -97,7 +105,7 @@ class NativeElementwise:
 
     def backward(self, x: Tensor, grad_out: Tensor, params: tuple[float, ...]) -> Tensor:
         """``grad_out * g(x)`` in x's dtype and layout; ``params`` in the spec's order."""
-        out = torch.empty_like(x)
+        out = _new_output(x)
         n = out.numel()
         if not n:
             return out

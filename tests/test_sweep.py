@@ -109,3 +109,13 @@ def test_cli_sweep_then_report(tmp_path, capsys) -> None:  # type: ignore[no-unt
     assert report["runs"] == 3 and len(report["checks"]) == 3
     assert main(["sweep", "--steepness", "0"]) == 2
     assert main(["sweep", "--shard", "2/2"]) == 2
+
+
+@pytest.mark.parametrize(("task", "expected"), [("randman", "hard"), ("digits", "default")])
+def test_cli_sweep_defaults_to_the_tasks_hard_preset_or_its_first(task: str, expected: str) -> None:
+    from sc_neurocore.cli import build_parser
+    from sc_neurocore.cli.sweep import config_of
+
+    args = build_parser().parse_args(["sweep", "--task", task])
+    assert config_of(args).preset == expected
+    assert main(["sweep", "--task", "nonesuch"]) == 2

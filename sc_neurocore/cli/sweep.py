@@ -20,6 +20,15 @@ from typing import Any
 from . import UsageError
 
 
+def _default_preset(task: str) -> str:
+    """The sweep's preset of ``task``: ``hard`` where the task has one, else its first."""
+    from ..tasks.catalog import PRESETS
+
+    if task not in PRESETS:
+        raise UsageError(f"unknown task {task!r}; tasks: {sorted(PRESETS)}")
+    return "hard" if "hard" in PRESETS[task] else next(iter(PRESETS[task]))
+
+
 # Every subcommand module registers its parser the same way (see cli/train.py).
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
@@ -30,7 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "line per finished run is appended to --out; runs already there are skipped (resume).",
     )
     parser.add_argument("--task", default="randman")
-    parser.add_argument("--preset", default="hard")
+    parser.add_argument(
+        "--preset", default=None, help="default: the task's hard preset if any, else its first"
+    )
     parser.add_argument("--surrogates", default=None, help="comma-separated; default: all")
     parser.add_argument("--steepness", default=None, help="comma-separated common steepness grid")
     parser.add_argument("--paths", default="fused", help="comma-separated: fused and/or paths")
@@ -80,6 +91,8 @@ def config_of(args: argparse.Namespace) -> Any:
         if value is not None and value < 1:
             raise UsageError(f"--{name} must be >= 1, got {value}")
     surrogates = None if args.surrogates is None else tuple(args.surrogates.split(","))
+    if args.preset is None:
+        args.preset = _default_preset(args.task)
     return SweepConfig(
         task=args.task,
         preset=args.preset,
@@ -139,6 +152,8 @@ def main(args: argparse.Namespace) -> int:
     from ..tasks.run import resolve_surrogate
     from ..tasks.sweep import configurations, parse_shard, run_sweep, shard
 
+    if args.preset is None:
+        args.preset = _default_preset(args.task)
     if args.report is not None:
         return _report(args.report, args.heatmap, args.json, f"{args.task} {args.preset}")
     config = config_of(args)

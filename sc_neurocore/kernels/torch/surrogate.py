@@ -7,7 +7,6 @@ wherever no faster family covers a tensor.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import torch
 from torch import Tensor
@@ -52,10 +51,21 @@ def surrogate_backward(
     return grad_out * grad(x, **params)
 
 
-@lru_cache(maxsize=16)
-def _safe_range(dtype: torch.dtype) -> tuple[float, float]:
+def _range_of(dtype: torch.dtype) -> tuple[float, float]:
     info = torch.finfo(dtype)
     return 4 * math.sqrt(info.tiny), math.sqrt(info.max) / 4
+
+
+# A plain table, not an lru_cache: torch.compile traces a dict lookup without a warning.
+_SAFE_RANGES = {
+    dtype: _range_of(dtype)
+    for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+}
+
+
+def _safe_range(dtype: torch.dtype) -> tuple[float, float]:
+    found = _SAFE_RANGES.get(dtype)
+    return _range_of(dtype) if found is None else found
 
 
 def _constants_fit(dtype: torch.dtype, params: dict[str, float]) -> bool:

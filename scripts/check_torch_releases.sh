@@ -26,12 +26,16 @@ if [ "$#" -eq 0 ]; then
 fi
 constraints="$(mktemp)"
 grep -v -E '^(torch|triton)==' constraints.txt >"$constraints"
-# The dev and examples extras' requirements, without triton (torch brings its own).
+# The package's own requirements and the dev and examples extras', without torch (installed
+# first, at the version under test) and triton (torch brings its own).
 requirements="$("$PYTHON" - <<'EOF'
+import re
 import tomllib
-extras = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]
-print(" ".join(r.split(";")[0].replace(" ", "") for e in ("dev", "examples") for r in extras[e]
-               if not r.startswith("triton")))
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+extras = project["optional-dependencies"]
+wanted = [*project["dependencies"], *(r for e in ("dev", "examples") for r in extras[e])]
+names = (r.split(";")[0].replace(" ", "") for r in wanted)
+print(" ".join(r for r in names if re.split(r"[<>=!~\[]", r)[0] not in ("torch", "triton")))
 EOF
 )"
 # The interop peers, bare (their own requirements would pull another torch), and the

@@ -94,11 +94,34 @@ def test_peer_layers_train_compile_fullgraph_and_pickle() -> None:
     assert losses[-1] < losses[0], losses
     with torch.no_grad():
         eager = _fresh(net)(x)
-        compiled = torch.compile(net, fullgraph=True, backend="aot_eager")
-        _fresh(net)
-        assert torch.equal(compiled(x), eager)
         buffer = io.BytesIO()
         torch.save(_fresh(net), buffer)  # snnTorch's own surrogate.atan() cannot be pickled
         buffer.seek(0)
         loaded = torch.load(buffer, weights_only=False)
         assert torch.equal(_fresh(loaded)(x), eager)
+        unsupported = _peer_does_not_compile()
+        if unsupported:
+            pytest.skip(unsupported)
+        compiled = torch.compile(net, fullgraph=True, backend="aot_eager")
+        _fresh(net)
+        assert torch.equal(compiled(x), eager)
+
+
+def _peer_does_not_compile() -> str | None:
+    """Why this torch cannot compile snnTorch's ``Leaky`` fullgraph even with a spike function of
+    plain torch ops (no surrogate of ours involved), or ``None``: the control of the test above.
+
+    snnTorch 1.0 tests ``mem == None``, which Dynamo of torch 2.8 and 2.10 cannot trace.
+    """
+    leaky = snn.Leaky(beta=0.9, spike_grad=lambda x: (x > 0).to(x.dtype))
+
+    def step(x: torch.Tensor) -> torch.Tensor:
+        return leaky(x, torch.zeros_like(x))[0]
+
+    try:
+        torch.compile(step, fullgraph=True, backend="aot_eager")(torch.rand(3))
+    except torch._dynamo.exc.Unsupported as error:
+        first = str(error).strip().splitlines()[0]
+        # No "compile" in the reason: tests/ci_skips.py reads that as a missing C compiler.
+        return f"Dynamo of torch {torch.__version__} cannot trace snnTorch's own Leaky: {first}"
+    return None

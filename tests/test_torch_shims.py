@@ -22,7 +22,7 @@ from sc_neurocore.core import compat
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "sc_neurocore"
 #: torch releases this suite was run on: there, no shim may fall back (the fast paths are on).
-TESTED_RELEASES = ("2.13", "2.14")
+TESTED_RELEASES = ("2.8", "2.10", "2.13", "2.14")
 #: A private torch name: torch._x, torch._C._x, or a Dynamo attribute set by hand.
 PRIVATE = re.compile(r"\btorch\._[A-Za-z]|_dynamo_\w+|\._cdata\b")
 

@@ -117,5 +117,6 @@ def test_cli_sweep_defaults_to_the_tasks_hard_preset_or_its_first(task: str, exp
     from sc_neurocore.cli.sweep import config_of
 
     args = build_parser().parse_args(["sweep", "--task", task])
-    assert config_of(args).preset == expected
+    assert {run.preset for run in configurations(config_of(args))} == {expected}
+    assert {run.preset for run in configurations(SweepConfig(task=task))} == {expected}
     assert main(["sweep", "--task", "nonesuch"]) == 2

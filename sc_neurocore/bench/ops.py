@@ -79,16 +79,6 @@ def _row(name: str, info: dict[str, Any], samples: dict[str, Samples], surrogate
     }
 
 
-def _alone(mine: Samples, mul: Samples) -> dict[str, Any]:
-    """The figures of a path measured in a group with torch.mul only."""
-    return {
-        "seconds": mine.median,
-        "x_mul": median_ratio(mine, mul),
-        "mul_seconds": mul.median,
-        "page_faults_per_call": mine.median_faults,
-    }
-
-
 #: From this size on, a group is measured on several fresh sets of tensors (see below).
 LARGE = 100_000
 LAYOUTS = 3
@@ -159,10 +149,11 @@ def run_ops(
         # charged to whichever candidate runs next.
         samples, about = _measure(surrogate, numel, paths, False, installed, config)
         for name, info in about.items():
-            row = _row(name, info, samples, surrogate, numel)
+            alone = samples
             if len(paths) > 1:  # this path against torch.mul alone (see the module docstring)
                 alone, _ = _measure(surrogate, numel, [name], False, installed, config)
-                row.update(_alone(alone[name], alone[BASELINE]))
+            row = _row(name, info, alone, surrogate, numel)
+            row["vs"] = _row(name, info, samples, surrogate, numel)["vs"]
             rows["surrogates"].append(row)
         if with_peers and counterparts(surrogate, installed):
             samples, about = _measure(surrogate, numel, paths, True, installed, config)

@@ -20,13 +20,14 @@ from typing import Any
 from . import UsageError
 
 
-def _default_preset(task: str) -> str:
-    """The sweep's preset of ``task``: ``hard`` where the task has one, else its first."""
-    from ..tasks.catalog import PRESETS
+def _title(args: argparse.Namespace) -> str:
+    """``task preset`` of the report's heading; an unknown task is a usage error."""
+    from ..tasks.sweep import sweep_preset
 
-    if task not in PRESETS:
-        raise UsageError(f"unknown task {task!r}; tasks: {sorted(PRESETS)}")
-    return "hard" if "hard" in PRESETS[task] else next(iter(PRESETS[task]))
+    try:
+        return f"{args.task} {sweep_preset(args.task, args.preset)}"
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 # Every subcommand module registers its parser the same way (see cli/train.py).
@@ -91,8 +92,6 @@ def config_of(args: argparse.Namespace) -> Any:
         if value is not None and value < 1:
             raise UsageError(f"--{name} must be >= 1, got {value}")
     surrogates = None if args.surrogates is None else tuple(args.surrogates.split(","))
-    if args.preset is None:
-        args.preset = _default_preset(args.task)
     return SweepConfig(
         task=args.task,
         preset=args.preset,
@@ -152,10 +151,8 @@ def main(args: argparse.Namespace) -> int:
     from ..tasks.run import resolve_surrogate
     from ..tasks.sweep import configurations, parse_shard, run_sweep, shard
 
-    if args.preset is None:
-        args.preset = _default_preset(args.task)
     if args.report is not None:
-        return _report(args.report, args.heatmap, args.json, f"{args.task} {args.preset}")
+        return _report(args.report, args.heatmap, args.json, _title(args))
     config = config_of(args)
     try:  # bad names and values in the options: a usage error, not a bug
         k, n = parse_shard(args.shard)
@@ -166,4 +163,4 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     sys.stderr.write(f"sweep: {len(planned)} runs in shard {k}/{n} -> {args.out}\n")
     run_sweep(config, args.out, processes=args.processes, shard_of=(k, n), progress=_progress)
-    return _report([args.out], args.heatmap, args.json, f"{args.task} {args.preset}")
+    return _report([args.out], args.heatmap, args.json, _title(args))

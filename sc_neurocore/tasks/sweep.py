@@ -32,6 +32,7 @@ __all__ = [
     "run_key",
     "run_sweep",
     "shard",
+    "sweep_preset",
 ]
 
 #: A log grid of the common steepness (SuperSpike's beta), two decades around stork's 20.
@@ -53,7 +54,7 @@ KEY_FIELDS = (
 @dataclass(frozen=True)
 class SweepConfig:
     task: str = "randman"
-    preset: str | None = "hard"
+    preset: str | None = None  # None: the task's hard preset if it has one (sweep_preset)
     surrogates: tuple[str, ...] | None = None  # None: every registered surrogate
     steepness: tuple[float, ...] = DEFAULT_STEEPNESS
     paths: tuple[str, ...] = (FUSED,)
@@ -83,7 +84,7 @@ def configurations(config: SweepConfig) -> list[RunSpec]:
 
     base = RunSpec(
         task=config.task,
-        preset=config.preset,
+        preset=sweep_preset(config.task, config.preset),
         epochs=config.epochs,
         time_budget=config.time_budget,
         data=dict(config.data),
@@ -121,6 +122,18 @@ def _default_preset(task: str) -> str:
     from .catalog import PRESETS
 
     return next(iter(PRESETS[task]))
+
+
+def sweep_preset(task: str, preset: str | None = None) -> str:
+    """``preset``, or the one a sweep of ``task`` uses by default: its ``hard`` preset if it
+    has one (the one that separates surrogates), else its first; raise naming the tasks."""
+    from .catalog import PRESETS
+
+    if task not in PRESETS:
+        raise ValueError(f"unknown task {task!r}; tasks: {sorted(PRESETS)}")
+    if preset is not None:
+        return preset
+    return "hard" if "hard" in PRESETS[task] else next(iter(PRESETS[task]))
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -133,7 +133,7 @@ BUILTIN_SURROGATES: tuple[SurrogateSpec, ...] = (
     SurrogateSpec.from_formula(
         name="sigmoid",
         params=(("slope", 5.0),),
-        formula="slope / (2 * (1 + cosh(slope * x)))",
+        formula="slope * exp(-abs(slope * x)) / (1 + exp(-abs(slope * x))) ** 2",
         grad_mul=sigmoid_grad_mul,
         primitive=sigmoid_primitive,
         scale=Scale("slope", 2 * math.atanh(math.sqrt(0.5)) / H),

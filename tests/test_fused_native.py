@@ -208,7 +208,7 @@ def test_public_switch_and_status() -> None:
         compiled_kernel_status("no_such_surrogate")
 
 
-@pytest.mark.parametrize("isa", list(_build_module.ISA_FLAGS))
+@pytest.mark.parametrize("isa", list(_build_module.ISA_CHOICES))
 def test_every_vector_extension_computes_the_same(isa: str, monkeypatch, fresh_builds) -> None:
     """Each SC_NEUROCORE_NATIVE_ISA cap builds (the widest the CPU has up to the cap) and
     gives the same spikes, bit for bit, and the same gradients as the widest build."""
@@ -229,6 +229,29 @@ def test_every_vector_extension_computes_the_same(isa: str, monkeypatch, fresh_b
         results.append((spikes, v, grad))
     assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
     torch.testing.assert_close(results[1][2], results[0][2], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("spec", NATIVE_SPECS, ids=lambda spec: spec.name)
+def test_auto_gives_vector_math_kernels_the_widest_extension(spec, monkeypatch) -> None:
+    """Unset (``auto``): a c_grad calling exp/cosh/... builds like the ``avx512`` cap, every
+    other kernel like the ``avx2`` cap."""
+    assert spec.c_grad is not None
+    compute_bound = _build_module.calls_vector_math(spec.c_grad)
+    formula = spec.parsed_formula()
+    if formula is not None:
+        # the formula's sigmoid() is written with exp() in C
+        called = formula.uses() | ({"exp"} if "sigmoid" in formula.uses() else set())
+        assert compute_bound == bool(called & set(_build_module.VECTOR_FUNCTIONS))
+    monkeypatch.delenv(_build_module.ENV_ISA, raising=False)
+    chosen = _build_module._cpu_flags(compute_bound)
+    monkeypatch.setenv(_build_module.ENV_ISA, "avx512" if compute_bound else "avx2")
+    assert chosen == _build_module._cpu_flags(compute_bound)
+
+
+def test_vector_math_calls_are_recognised_in_c_expressions() -> None:
+    recognised = _build_module.calls_vector_math
+    assert recognised("(a * exp((-fabs(x))))") and recognised("cosh (x)")
+    assert not recognised("(a / (1 + x * x))") and not recognised("fabs(x) * expm")
 
 
 def test_an_unknown_vector_extension_is_refused_by_name(monkeypatch) -> None:

@@ -119,7 +119,10 @@ class BufferPool:
         with self._lock:
             pool = self._storages
             pool[:] = [storage for storage in pool if not storage.is_shared()]
-            for index, storage in enumerate(pool):
+            # The most recently used free buffer first: its lines are the likeliest to be
+            # still in cache (the oldest one first cycled every call through all of them).
+            for index in range(len(pool) - 1, -1, -1):
+                storage = pool[index]
                 if storage.nbytes() == nbytes and _free(storage):
                     pool.append(pool.pop(index))
                     return torch.empty(0, dtype=like.dtype).set_(storage, 0, shape, strides)

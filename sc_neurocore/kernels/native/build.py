@@ -13,10 +13,12 @@ to plain C and returns the loaded library or the reason there is none.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import hashlib
 import logging
 import os
 import platform
+import re
 import shlex
 import shutil
 import subprocess
@@ -36,11 +38,15 @@ from .cache import warn_fallback as _warn_fallback
 __all__ = [
     "BUILD_ATTEMPTS",
     "ENV_CACHE",
+    "DEFAULT_ISA",
     "ENV_ISA",
+    "ISA_CHOICES",
     "ISA_FLAGS",
     "BuildOptions",
     "build_library",
     "cache_dir",
+    "VECTOR_FUNCTIONS",
+    "calls_vector_math",
     "fill_template",
     "load_library",
     "KernelTable",
@@ -155,18 +161,31 @@ ISA_FLAGS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "avx2": (("-mavx2", "-mfma"), frozenset({"avx2", "fma"})),
     "generic": ((), frozenset()),
 }
-#: The default cap: on the development machine's AVX-512 CPU, 512-bit builds measured no
-#: faster on these memory-bound loops (fused LIF within noise, element-wise ~5 % slower).
-DEFAULT_ISA = "avx2"
+#: The default, ``auto``: a kernel whose expression calls a vector-math function is bound by
+#: that arithmetic and gets the widest extension (on the development machine's AVX-512 CPU
+#: the element-wise sigmoid backward ran 1.1x torch.mul at 512 bits, 1.4x at 256); the other,
+#: memory-bound loops stay at AVX2 (the fused LIF ran 4-6 % slower at 512 bits).
+DEFAULT_ISA = "auto"
+ISA_CHOICES = (DEFAULT_ISA, *ISA_FLAGS)
+#: A call of one of :data:`VECTOR_FUNCTIONS` (``exp(``, ``cosh (``, ...) in an expression.
+_VECTOR_CALL = re.compile(r"\b(?:" + "|".join(VECTOR_FUNCTIONS) + r")\s*\(")
 
 
-def _cpu_flags() -> list[str]:
+def calls_vector_math(expression: str) -> bool:
+    """Whether a C expression calls a libm function that has a vector form (compute-bound)."""
+    return _VECTOR_CALL.search(expression) is not None
+
+
+def _cpu_flags(compute_bound: bool = False) -> list[str]:
     """The compiler flags of the widest extension this x86-64 CPU has up to the cap
-    ``SC_NEUROCORE_NATIVE_ISA`` (``avx512``, ``avx2`` or ``generic``; unset: ``avx2``), so
-    ``fma()`` is one instruction; a value outside those raises naming it."""
+    ``SC_NEUROCORE_NATIVE_ISA`` (``avx512``, ``avx2``, ``generic`` or ``auto``: ``avx512``
+    for a ``compute_bound`` kernel, else ``avx2``), so ``fma()`` is one instruction; a value
+    outside those raises naming it."""
     cap = env_text(ENV_ISA).lower() or DEFAULT_ISA
-    if cap not in ISA_FLAGS:
-        raise ValueError(f"{ENV_ISA} must be one of {sorted(ISA_FLAGS)}, got {cap!r}")
+    if cap not in ISA_CHOICES:
+        raise ValueError(f"{ENV_ISA} must be one of {sorted(ISA_CHOICES)}, got {cap!r}")
+    if cap == DEFAULT_ISA:
+        cap = "avx512" if compute_bound else "avx2"
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return []
     try:
@@ -197,6 +216,7 @@ class BuildOptions:
 
     vector_math: bool  # glibc's libmvec: vectorised exp, cosh, ... in the expression
     openmp: bool  # run on the process's (torch's) OpenMP pool instead of new pthreads
+    compute_bound: bool = False  # the expression calls vector math: widest extension (auto)
 
 
 BUILD_ATTEMPTS = (BuildOptions(True, True), BuildOptions(False, True), BuildOptions(False, False))
@@ -242,7 +262,7 @@ def _compiler_command(options: BuildOptions) -> list[str] | None:
         "-fno-trapping-math",
         "-ffp-contract=off",
         *(["-fopenmp"] if options.openmp else []),
-        *_cpu_flags(),
+        *_cpu_flags(options.compute_bound),
     ]
     if options.vector_math:  # -z defs: a libmvec without some function fails here, not at load
         return [*command, "-Wl,-z,defs", "SOURCE", "-o", "TARGET", "-lmvec", "-lm"]
@@ -315,16 +335,19 @@ def load_library(
     source_for: Callable[[BuildOptions], str],
     declare: Callable[[ctypes.CDLL], None],
     build: Callable[[BuildOptions], Path] | None = None,
+    compute_bound: bool = False,
 ) -> ctypes.CDLL | str:
     """The first of :data:`BUILD_ATTEMPTS` that builds, loads and declares, else the reason.
 
     ``source_for(options)`` gives the source for one attempt; ``declare(library)`` sets
-    the ctypes signatures (an AttributeError there means a symbol is missing).
+    the ctypes signatures (an AttributeError there means a symbol is missing);
+    ``compute_bound`` marks every attempt (see :data:`DEFAULT_ISA`).
     """
     if not sys.platform.startswith(("linux", "darwin")):
         return f"compiled kernels are not built on {sys.platform}"
     errors = []
-    for options in BUILD_ATTEMPTS:
+    for attempt in BUILD_ATTEMPTS:
+        options = dataclasses.replace(attempt, compute_bound=compute_bound)
         try:
             path = build(options) if build else build_library(stem, source_for(options), options)
             library = load_verified(path)

@@ -19,7 +19,7 @@ from torch import Tensor
 from ...core.spec import SurrogateSpec
 from ..buffers import sequence_buffer
 from ..layout import broadcast_value, in_layout_of, is_dense, one_value
-from .build import KernelTable, argtypes, fill_template, load_library
+from .build import KernelTable, argtypes, calls_vector_math, fill_template, load_library
 from .lif import SOURCE as _LIF_SOURCE
 
 __all__ = ["DTYPES", "NativeElementwise", "native_elementwise", "native_elementwise_status"]
@@ -133,6 +133,7 @@ def _load(spec: SurrogateSpec, expression: str) -> NativeElementwise | str:
         f"elementwise_{spec.name}",
         lambda options: fill_template(SOURCE, spec.param_names, expression, options.vector_math),
         lambda library: argtypes(library, SIGNATURES),
+        compute_bound=calls_vector_math(expression),
     )
     return found if isinstance(found, str) else NativeElementwise(spec, found)
 

@@ -33,6 +33,7 @@ from .build import (
     KernelTable,
     build_library,
     cache_dir,
+    calls_vector_math,
     fill_template,
     load_library,
 )
@@ -306,7 +307,11 @@ def _load(spec: SurrogateSpec) -> NativeLIF | str:
             _declare(library, suffix)
 
     found = load_library(
-        f"lif_{spec.name}", lambda options: "", declare, build=lambda o: _build(spec, o)
+        f"lif_{spec.name}",
+        lambda options: "",
+        declare,
+        build=lambda o: _build(spec, o),
+        compute_bound=calls_vector_math(spec.c_grad or ""),
     )
     return found if isinstance(found, str) else NativeLIF(spec, found)
 

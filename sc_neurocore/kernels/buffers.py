@@ -66,10 +66,6 @@ def _advise_huge_pages(storage: torch.UntypedStorage) -> None:
         _madvise(start, stop - start, _MADV_HUGEPAGE)  # failure is harmless
 
 
-def _free(storage: torch.UntypedStorage) -> bool:
-    return storage_use_count is not None and storage_use_count(storage) == 1
-
-
 def _contiguous(shape: torch.Size) -> tuple[int, ...]:
     strides, step = [], 1
     for size in reversed(shape):
@@ -78,36 +74,60 @@ def _contiguous(shape: torch.Size) -> tuple[int, ...]:
     return tuple(reversed(strides))
 
 
+class _Slot:
+    """One pooled storage and the last tensor laid over it.
+
+    Handing out ``base.detach()`` (half a microsecond) instead of building a tensor over
+    the storage (``empty(0).set_(...)``, five times that) keeps the pool off the per-call
+    cost of small kernels; ``base`` counts once in the storage's use count.
+    """
+
+    __slots__ = ("base", "storage")
+
+    def __init__(self, storage: torch.UntypedStorage) -> None:
+        self.storage = storage
+        self.base: Tensor | None = None
+
+    def idle(self) -> bool:
+        """Nothing outside the pool references the storage."""
+        assert storage_use_count is not None
+        return storage_use_count(self.storage) == (1 if self.base is None else 2)
+
+    def tensor(self, like: Tensor) -> Tensor:
+        base = self.base
+        if base is None or base.dtype != like.dtype or base.shape != like.shape:
+            base = torch.empty(0, dtype=like.dtype)
+            base.set_(self.storage, 0, like.shape, _contiguous(like.shape))
+            self.base = base
+        return base.detach()
+
+
 class BufferPool:
     """The pooled CPU storages (most recently used last), their lock and the on/off switch."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self._lock = threading.Lock()
-        self._storages: list[torch.UntypedStorage] = []
+        self._slots: list[_Slot] = []
 
     def __len__(self) -> int:
-        return len(self._storages)
+        return len(self._slots)
 
     def held(self) -> list[int]:
         """The data pointers of the pooled storages (for tests and diagnostics)."""
         with self._lock:
-            return [storage.data_ptr() for storage in self._storages]
+            return [slot.storage.data_ptr() for slot in self._slots]
 
     def buffer(self, like: Tensor) -> Tensor:
         """An uninitialised contiguous tensor with the shape, dtype and device of ``like``."""
         nbytes = like.numel() * like.element_size()
-        if (
-            not self.enabled
-            or storage_use_count is None
-            or like.device.type != "cpu"
-            or nbytes < POOL_MIN_BYTES
-        ):
-            out = torch.empty_like(like, memory_format=torch.contiguous_format)
-            if out.device.type == "cpu":
-                _advise_huge_pages(out.untyped_storage())
-            return out
-        return self._pooled(like, nbytes)
+        if nbytes >= POOL_MIN_BYTES and self.enabled and storage_use_count is not None:
+            if like.is_cpu:
+                return self._pooled(like, nbytes)
+        out = torch.empty_like(like, memory_format=torch.contiguous_format)
+        if nbytes >= 2 * _HUGE_PAGE and out.is_cpu:
+            _advise_huge_pages(out.untyped_storage())
+        return out
 
     def _pooled(self, like: Tensor, nbytes: int) -> Tensor:
         """A tensor over a free pooled storage of ``nbytes``, or over a new one it pools.
@@ -115,28 +135,31 @@ class BufferPool:
         The tensor is made while the lock is held: it raises the storage's use count, so no
         other thread can see the storage as free in between.
         """
-        shape, strides = like.shape, _contiguous(like.shape)
         with self._lock:
-            pool = self._storages
-            pool[:] = [storage for storage in pool if not storage.is_shared()]
+            slots = self._slots
             # The most recently used free buffer first: its lines are the likeliest to be
             # still in cache (the oldest one first cycled every call through all of them).
-            for index in range(len(pool) - 1, -1, -1):
-                storage = pool[index]
-                if storage.nbytes() == nbytes and _free(storage):
-                    pool.append(pool.pop(index))
-                    return torch.empty(0, dtype=like.dtype).set_(storage, 0, shape, strides)
+            for index in range(len(slots) - 1, -1, -1):
+                slot = slots[index]
+                if slot.storage.nbytes() != nbytes or not slot.idle():
+                    continue
+                del slots[index]
+                if slot.storage.is_shared():
+                    continue  # another process may read it: forget it, never reuse it
+                slots.append(slot)
+                return slot.tensor(like)
             storage = torch.empty(nbytes, dtype=torch.uint8).untyped_storage()
             _advise_huge_pages(storage)
-            pool.append(storage)
-            if len(pool) > POOL_SLOTS:
-                del pool[0]  # forgotten, not freed: a caller may still hold it
-            return torch.empty(0, dtype=like.dtype).set_(storage, 0, shape, strides)
+            slot = _Slot(storage)
+            slots.append(slot)
+            if len(slots) > POOL_SLOTS:
+                del slots[0]  # forgotten, not freed: a caller may still hold it
+            return slot.tensor(like)
 
     def clear(self) -> None:
         """Drop the pool's references; buffers nobody holds go back to the allocator."""
         with self._lock:
-            self._storages.clear()
+            self._slots.clear()
 
 
 #: The process's pool of fused-layer sequence buffers.

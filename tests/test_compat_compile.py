@@ -19,7 +19,7 @@ from torch._dynamo.backends.common import aot_autograd
 import sc_neurocore
 from sc_neurocore.core.registry import resolve
 from sc_neurocore.networks import SpikingNet
-from sc_neurocore.neurons import cells
+from sc_neurocore.neurons import cells, recurrent
 from sc_neurocore.neurons.cells import LIFCell
 from sc_neurocore.training import surrogate as call_forms
 
@@ -162,6 +162,10 @@ def test_single_cell_compiles_fullgraph(form) -> None:
     _assert_compiled_matches_eager(loss_fn, cell, currents, backend=GraphRecorder().backend)
 
 
+#: Every single-step cell, recurrent ones included, by name.
+CELLS = {name: getattr(module, name) for module in (cells, recurrent) for name in module.__all__}
+
+
 def _required(function) -> list[str]:
     parameters = list(inspect.signature(function).parameters.values())[1:]  # after self
     return [p.name for p in parameters if p.default is inspect.Parameter.empty]
@@ -169,10 +173,10 @@ def _required(function) -> list[str]:
 
 @feature("compile_model")
 @pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize("cell_name", cells.__all__)
+@pytest.mark.parametrize("cell_name", sorted(CELLS))
 def test_every_cell_traces_without_graph_breaks(cell_name: str, path: str) -> None:
     """Two steps of every cell (state omitted, then passed back) form one graph."""
-    cell_class = getattr(cells, cell_name)
+    cell_class = CELLS[cell_name]
     sizes = {name: 4 for name in _required(cell_class.__init__)}  # e.g. n_neurons
     cell = cell_class(surrogate_fn=sc_neurocore.get_surrogate("atan", path), **sizes)
     n_currents = len(_required(cell_class.forward))

@@ -14,8 +14,9 @@ import torch
 import sc_neurocore
 from sc_neurocore.networks import SpikingNet
 from sc_neurocore.neurons.base import RESET_MODES
-from sc_neurocore.neurons.cells import IFCell, LIFCell, RecurrentLIFCell, SynapticCell
+from sc_neurocore.neurons.cells import IFCell, LIFCell, SynapticCell
 from sc_neurocore.neurons.fused import LIF
+from sc_neurocore.neurons.recurrent import RecurrentLIFCell
 
 from .optional import require  # noqa: E402
 

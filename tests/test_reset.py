@@ -10,7 +10,7 @@ import sc_neurocore
 from sc_neurocore.kernels.native.lif import RESET_CODES, native_status, set_native_enabled
 from sc_neurocore.kernels.torch.lif import RESETS
 from sc_neurocore.networks import SpikingNet
-from sc_neurocore.neurons import cells
+from sc_neurocore.neurons import cells, recurrent
 from sc_neurocore.neurons.base import RESET_MODES
 from sc_neurocore.neurons.cells import IFCell, LIFCell
 from sc_neurocore.neurons.fused import LIF, fused_kernel
@@ -18,7 +18,7 @@ from sc_neurocore.neurons.fused import LIF, fused_kernel
 from .conftest import interpret_triton
 
 SURROGATES = sc_neurocore.list_surrogates()
-SPIKING_CELLS = [getattr(cells, name) for name in cells.__all__]
+SPIKING_CELLS = [getattr(module, name) for module in (cells, recurrent) for name in module.__all__]
 
 
 def _kernels() -> list[str]:

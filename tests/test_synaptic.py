@@ -10,8 +10,9 @@ import pytest
 import torch
 
 import sc_neurocore
-from sc_neurocore.neurons.cells import RecurrentSynapticCell, SynapticCell
+from sc_neurocore.neurons.cells import SynapticCell
 from sc_neurocore.neurons.integrator import LeakyIntegrator, LeakyIntegratorCell, leaky_op
+from sc_neurocore.neurons.recurrent import RecurrentSynapticCell
 from sc_neurocore.neurons.synaptic import SynapticLIF
 
 from .conftest import on_cpu_kernels

@@ -20,7 +20,8 @@ import torch
 from torch import Tensor, nn
 
 from ..interchange.nir import from_nir, to_nir
-from ..neurons.cells import IFCell, LIFCell, RecurrentLIFCell, SynapticCell
+from ..neurons.cells import IFCell, LIFCell, SynapticCell
+from ..neurons.recurrent import RecurrentLIFCell
 
 __all__ = ["PEERS", "InteropRow", "interop_rows", "markdown_table"]
 

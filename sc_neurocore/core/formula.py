@@ -30,130 +30,21 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .expression import (
+    FUNCTIONS,
+    Bin,
+    Call,
+    Compare,
+    FormulaError,
+    Neg,
+    Node,
+    Num,
+    Var,
+    integer_power,
+    tree_of,
+)
+
 __all__ = ["FUNCTIONS", "Formula", "FormulaError", "parse"]
-
-#: Functions of the vocabulary and their number of arguments.
-FUNCTIONS = {
-    "abs": 1,
-    "exp": 1,
-    "log": 1,
-    "sqrt": 1,
-    "atan": 1,
-    "tanh": 1,
-    "cosh": 1,
-    "erf": 1,
-    "sigmoid": 1,
-    "minimum": 2,
-    "maximum": 2,
-    "where": 3,
-}
-CONSTANTS = {"pi": math.pi}
-_BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
-_COMPARE = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
-#: Integer exponents written out as products (pow() is slow and not vectorised).
-_MAX_EXPANDED_POWER = 4
-
-
-class FormulaError(ValueError):
-    """A formula outside the vocabulary; the message names the offending part."""
-
-
-# The expression tree: one small frozen dataclass per node kind.
-@dataclass(frozen=True)
-class Num:
-    value: float
-
-
-@dataclass(frozen=True)
-class Var:
-    name: str
-
-
-@dataclass(frozen=True)
-class Neg:
-    operand: Node
-
-
-@dataclass(frozen=True)
-class Bin:
-    op: str
-    left: Node
-    right: Node
-
-
-@dataclass(frozen=True)
-class Call:
-    function: str
-    args: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class Compare:
-    op: str
-    left: Node
-    right: Node
-
-
-Node = Num | Var | Neg | Bin | Call | Compare
-
-
-def _convert(node: ast.AST, names: frozenset[str], text: str) -> Node:
-    """The whitelisted AST of ``text`` as a :data:`Node` tree; anything else is an error."""
-
-    def refuse(what: str) -> FormulaError:
-        return FormulaError(f"formula {text!r}: {what} is not in the formula vocabulary")
-
-    def convert(node: ast.AST, condition: bool = False) -> Node:
-        if isinstance(node, ast.Constant):
-            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-                raise refuse(f"the literal {node.value!r}")
-            return Num(float(node.value))
-        if isinstance(node, ast.Name):
-            if node.id in CONSTANTS:
-                return Num(CONSTANTS[node.id])
-            if node.id not in names:
-                allowed = ", ".join(sorted(names | CONSTANTS.keys()))
-                raise FormulaError(f"formula {text!r}: unknown name {node.id!r} (known: {allowed})")
-            return Var(node.id)
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            operand = convert(node.operand)
-            return Neg(operand) if isinstance(node.op, ast.USub) else operand
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            return Bin(_BINARY[type(node.op)], convert(node.left), convert(node.right))
-        if isinstance(node, ast.Compare):
-            if not condition:
-                raise refuse("a comparison outside where()'s first argument")
-            if len(node.ops) != 1 or type(node.ops[0]) not in _COMPARE:
-                raise refuse("a chained or unknown comparison")
-            return Compare(
-                _COMPARE[type(node.ops[0])], convert(node.left), convert(node.comparators[0])
-            )
-        if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-                called = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
-                raise refuse(f"the function {called!r}")
-            name = node.func.id
-            if node.keywords or len(node.args) != FUNCTIONS[name]:
-                raise FormulaError(
-                    f"formula {text!r}: {name}() takes {FUNCTIONS[name]} positional argument(s)"
-                )
-            args = tuple(
-                convert(a, condition=(name == "where" and i == 0)) for i, a in enumerate(node.args)
-            )
-            if name == "where" and not isinstance(args[0], Compare):
-                raise FormulaError(
-                    f"formula {text!r}: where()'s first argument must be a comparison"
-                )
-            return Call(name, args)
-        raise refuse(f"{type(node).__name__} {ast.unparse(node)!r}")
-
-    return convert(node)
-
-
-def _integer_power(node: Node) -> int | None:
-    if isinstance(node, Num) and node.value.is_integer() and 1 <= node.value <= _MAX_EXPANDED_POWER:
-        return int(node.value)
-    return None
 
 
 def _number(value: float) -> str:
@@ -181,7 +72,7 @@ def _c(node: Node) -> str:
         return f"({_c(node.left)} {node.op} {_c(node.right)})"
     if isinstance(node, Bin):
         if node.op == "**":
-            power = _integer_power(node.right)
+            power = integer_power(node.right)
             if power is not None:
                 return "(" + " * ".join([_c(node.left)] * power) + ")"
             return f"pow({_c(node.left)}, {_c(node.right)})"
@@ -251,7 +142,7 @@ def _triton(node: Node) -> str:
     if isinstance(node, (Compare, Bin)) and node.op != "**":
         return f"({_triton(node.left)} {node.op} {_triton(node.right)})"
     if isinstance(node, Bin):
-        power = _integer_power(node.right)
+        power = integer_power(node.right)
         if power is not None:
             return "(" + " * ".join([_triton(node.left)] * power) + ")"
         return f"sc_pow({_triton(node.left)}, {_triton(node.right)})"
@@ -400,7 +291,7 @@ class Formula:
                 for arg in node.args:
                     walk(arg)
             elif isinstance(node, (Bin, Compare)):
-                if isinstance(node, Bin) and node.op == "**" and _integer_power(node.right) is None:
+                if isinstance(node, Bin) and node.op == "**" and integer_power(node.right) is None:
                     found.add("pow")
                 walk(node.left)
                 walk(node.right)
@@ -420,5 +311,5 @@ def parse(text: str, params: tuple[str, ...]) -> Formula:
         expression = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
         raise FormulaError(f"formula {text!r} is not an expression: {error.msg}") from None
-    tree = _convert(expression.body, frozenset(("x", *params)), text)
+    tree = tree_of(expression.body, frozenset(("x", *params)), text)
     return Formula(text, tuple(params), tree, _torch_closure(tree))

@@ -20,9 +20,10 @@ from torch import Tensor, nn
 
 from ..networks import SpikingNet
 from ..neurons.base import SpikingCell
-from ..neurons.cells import IFCell, LIFCell, RecurrentLIFCell, SynapticCell
+from ..neurons.cells import IFCell, LIFCell, SynapticCell
 from ..neurons.fused import LIF, fused_surrogate
 from ..neurons.integrator import LeakyIntegrator, LeakyIntegratorCell
+from ..neurons.recurrent import RecurrentLIFCell
 from ..neurons.synaptic import SynapticLIF
 from .discretisation import check_dt, check_method, leaky_time_constants
 from .nir_modules import ContinuousNeuron, NIRModule, Scale, Threshold

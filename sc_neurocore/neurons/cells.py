@@ -13,7 +13,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..core.settings import positive_int
 from ..core.spec import check_state
 from .base import (
     LeakyCell,
@@ -36,8 +35,6 @@ __all__ = [
     "IFCell",
     "LIFCell",
     "LapicqueCell",
-    "RecurrentLIFCell",
-    "RecurrentSynapticCell",
     "SecondOrderLIFCell",
     "SynapticCell",
 ]
@@ -377,84 +374,3 @@ class AlphaCell(LeakyCell):
         v = decayed(_state(self, "v", v, exc_current), self.beta, i_exc - i_inh)
         spike, v = self.fire(v, self.threshold)
         return spike, i_exc, i_inh, v
-
-
-class RecurrentLIFCell(LIFCell):
-    """LIF whose input adds a bias-free linear map of its previous spikes.
-
-    ``v = beta*v + I + W @ spike_prev``; ``forward(input, spike, v) -> (spike, v)``, where
-    ``W`` is ``self.recurrent`` (``nn.Linear(n_neurons, n_neurons, bias=False)``).
-    """
-
-    def __init__(
-        self,
-        n_neurons: int,
-        beta: float | Tensor = 0.9,
-        threshold: float | Tensor = 1.0,
-        surrogate_fn: SurrogateCallable | None = None,
-        learn_beta: bool = False,
-        learn_threshold: bool = False,
-        *,
-        reset: str = "subtract",
-        v_reset: float | Tensor = 0.0,
-    ) -> None:
-        positive_int("n_neurons", n_neurons)
-        super().__init__(
-            beta, threshold, surrogate_fn, learn_beta, learn_threshold, reset=reset, v_reset=v_reset
-        )
-        self.recurrent = nn.Linear(n_neurons, n_neurons, bias=False)
-
-    def forward(  # type: ignore[override]
-        self, input_current: Tensor, spike: Tensor | None = None, v: Tensor | None = None
-    ) -> tuple[Tensor, Tensor]:
-        if spike is not None:
-            check_state(type(self).__name__, "spike", spike, input_current)
-            input_current = input_current + self.recurrent(spike)
-        return super().forward(input_current, v)
-
-
-class RecurrentSynapticCell(SynapticCell):
-    """Current-based LIF whose current also integrates a linear map of its previous spikes.
-
-    ``i = alpha*i + I + W @ spike_prev; v = beta*v + i``; ``forward(input, spike, i, v) ->
-    (spike, i, v)``, ``W = self.recurrent`` (``nn.Linear(n_neurons, n_neurons, bias=False)``).
-    """
-
-    def __init__(
-        self,
-        n_neurons: int,
-        alpha: float | Tensor = 0.9,
-        beta: float | Tensor = 0.8,
-        threshold: float | Tensor = 1.0,
-        surrogate_fn: SurrogateCallable | None = None,
-        learn_alpha: bool = False,
-        learn_beta: bool = False,
-        learn_threshold: bool = False,
-        *,
-        reset: str = "subtract",
-        v_reset: float | Tensor = 0.0,
-    ) -> None:
-        positive_int("n_neurons", n_neurons)
-        super().__init__(
-            alpha,
-            beta,
-            threshold,
-            surrogate_fn,
-            learn_alpha,
-            learn_beta,
-            learn_threshold,
-            reset=reset,
-            v_reset=v_reset,
-        )
-        self.recurrent = nn.Linear(n_neurons, n_neurons, bias=False)
-
-    def forward(  # type: ignore[override]
-        self,
-        input_current: Tensor,
-        spike: Tensor | None = None,
-        i: Tensor | None = None,
-        v: Tensor | None = None,
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        if spike is not None:
-            input_current = input_current + self.recurrent(spike)
-        return super().forward(input_current, i, v)

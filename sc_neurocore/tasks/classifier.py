@@ -25,8 +25,9 @@ import torch
 from torch import Tensor, nn
 
 from ..neurons.base import SurrogateCallable
-from ..neurons.cells import RecurrentSynapticCell, SynapticCell
+from ..neurons.cells import SynapticCell
 from ..neurons.integrator import LeakyIntegrator, LeakyIntegratorCell, leaky_sequence
+from ..neurons.recurrent import RecurrentSynapticCell
 from ..neurons.synaptic import SynapticLIF
 
 __all__ = ["ClassifierConfig", "SpikingClassifier", "decay"]

@@ -12,11 +12,11 @@ from ..neurons.cells import (
     IFCell,
     LapicqueCell,
     LIFCell,
-    RecurrentLIFCell,
     SecondOrderLIFCell,
     SynapticCell,
 )
 from ..neurons.fused import LIF, compiled_kernel_status, release_buffers, set_compiled_kernels
+from ..neurons.recurrent import RecurrentLIFCell
 from ..tasks.digits import Digits, batches, load_digits
 from ..tasks.encoding import latency_encode, rate_encode
 from ..tasks.loops import Evaluation, evaluate, predict, train_epoch

@@ -3,7 +3,8 @@
 CI installs the ``dev`` and ``examples`` extras and has a C compiler, so a skip whose
 reason is a missing compiler or a module from those extras means the fast path or the
 feature went untested: the report is turned into a failure.  GPU-only skips stay skips
-(CI has no GPU), as do skips that say a case does not apply.
+(CI has no GPU: the reason must say a CUDA device is what is missing, see GPU_ONLY), as
+do skips that say a case does not apply.
 
 A pytest plugin: ``tests/conftest.py`` imports its hook; ``-p tests.ci_skips`` loads it
 elsewhere.
@@ -26,7 +27,17 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The extras .ci/run installs.
 CI_EXTRAS = ("dev", "examples")
 COMPILER = re.compile(r"compil|\bC compiler\b|\bcc\b", re.IGNORECASE)
-GPU_ONLY = re.compile(r"\bCUDA\b|\bGPU\b", re.IGNORECASE)
+#: A reason that says a CUDA device is what is missing (needs one, has none, runs only on
+#: one), not one that merely mentions a GPU: "triton is not installed (needed for the GPU
+#: kernels)" names a CI extra, and fails.
+GPU_ONLY = re.compile(
+    r"\bneeds?\b[^.;:]*\b(CUDA|GPU)\b"
+    r"|\b(CUDA|GPU)\b( device)? is not available"
+    r"|\bno (CUDA|GPU)\b"
+    r"|\bwithout (a )?(CUDA|GPU)\b"
+    r"|\bruns? on CUDA tensors\b",
+    re.IGNORECASE,
+)
 #: A case that does not apply to this surrogate (nothing is missing from the machine).
 NOT_APPLICABLE = re.compile(r"has no (c_grad|formula|grad_mul)\b")
 WORD = re.compile(r"[A-Za-z_][\w.\-]*")

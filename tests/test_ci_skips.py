@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
         'the demo needs the "examples" extra (scikit-learn)',
         "could not import 'h5py': No module named 'h5py'",
         "hypothesis is not installed",
+        "triton is not installed (needed for the GPU kernels)",
+        "could not import 'onnxruntime' (the CUDA provider is optional)",
     ],
 )
 def test_skips_of_what_ci_has_must_run(reason: str) -> None:
@@ -36,6 +38,9 @@ def test_skips_of_what_ci_has_must_run(reason: str) -> None:
     [
         "needs a CUDA GPU",
         "needs triton and a CUDA GPU",
+        "Triton kernels run on CUDA tensors (CPU tensors only under TRITON_INTERPRET=1)",
+        "CUDA is not available here",
+        "no CUDA device on this machine",
         "atan has no grad_mul (uses grad)",
         "plain: c_grad not compiled here (surrogate 'plain' has no c_grad)",
         "changing a directory's owner needs root",

@@ -140,3 +140,25 @@ def test_compiled_element_wise_outputs_are_pooled_and_never_shared(name: str) ->
     third = kernels.backward(x2, x1, tuple(sc_neurocore.get_spec(name).defaults.values()))
     assert third.data_ptr() == address  # the dropped output's buffer, reused
     assert torch.equal(second, (x2 > 0).float())
+
+
+def test_a_buffer_first_handed_out_in_inference_mode_serves_autograd_later() -> None:
+    """A reused buffer takes the inference-ness of the call it serves: the fused layer run
+    under torch.inference_mode, then trained on the same shape, saves its spikes for
+    backward (an inference tensor could not be saved), and the other way round."""
+    layer = LIF()
+    current = _inputs(0)
+    for first_inference in (True, False):
+        release_buffers()
+        if first_inference:
+            with torch.inference_mode():
+                assert layer(current)[0].is_inference()
+        else:
+            layer(current)
+        trained = current.clone().requires_grad_(True)
+        spikes = layer(trained)[0]
+        assert not spikes.is_inference()
+        spikes.sum().backward()
+        assert trained.grad is not None and trained.grad.shape == SHAPE
+        with torch.inference_mode():
+            assert layer(current)[0].is_inference()

@@ -95,9 +95,19 @@ class _Slot:
 
     def tensor(self, like: Tensor) -> Tensor:
         base = self.base
-        if base is None or base.dtype != like.dtype or base.shape != like.shape:
+        if (
+            base is None
+            or base.dtype != like.dtype
+            or base.shape != like.shape
+            # an alias keeps its base's inference-ness: one made in inference_mode could
+            # not be saved for backward outside it
+            or base.is_inference() != torch.is_inference_mode_enabled()
+        ):
             base = torch.empty(0, dtype=like.dtype)
             base.set_(self.storage, 0, like.shape, _contiguous(like.shape))
+            if type(base) is not Tensor:  # made under a mode (fake, ...): never kept
+                self.base = None
+                return base
             self.base = base
         return base.detach()
 

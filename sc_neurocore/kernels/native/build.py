@@ -163,8 +163,8 @@ ISA_FLAGS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
 }
 #: The default, ``auto``: a kernel whose expression calls a vector-math function is bound by
 #: that arithmetic and gets the widest extension (on the development machine's AVX-512 CPU
-#: the element-wise sigmoid backward ran 1.1x torch.mul at 512 bits, 1.4x at 256); the other,
-#: memory-bound loops stay at AVX2 (the fused LIF ran 4-6 % slower at 512 bits).
+#: the sigmoid backward loop ran 1.08-1.12x a multiply loop at 512 bits, 1.31-2.02x at 256);
+#: the other, memory-bound loops stay at AVX2 (the fused LIF ran 4-6 % slower at 512 bits).
 DEFAULT_ISA = "auto"
 ISA_CHOICES = (DEFAULT_ISA, *ISA_FLAGS)
 #: A call of one of :data:`VECTOR_FUNCTIONS` (``exp(``, ``cosh (``, ...) in an expression.

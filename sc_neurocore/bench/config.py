@@ -52,9 +52,9 @@ class BenchConfig:
     #: Rounds from this n on (each fwd+bwd there takes seconds).
     workload_large_n: int = 2048
     workload_large_rounds: int = 3
-    #: Peak memory of each workload candidate (fresh child process, tens of seconds each on
-    #: a busy machine) at these n: the neuron-bound and the matmul-bound end.
-    workload_memory_sizes: tuple[int, ...] = (128, 4096)
+    #: Peak memory of each workload candidate (a fresh child process each) at these n: every
+    #: size, since the target holds at each of them.
+    workload_memory_sizes: tuple[int, ...] = (128, 256, 512, 1024, 4096)
     #: torch.compile the peers that offer it (Norse); off with --no-compile.
     compile_peers: bool = True
     #: Registry costs.

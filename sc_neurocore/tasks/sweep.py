@@ -133,7 +133,7 @@ def sweep_preset(task: str, preset: str | None = None) -> str:
         raise ValueError(f"unknown task {task!r}; tasks: {sorted(PRESETS)}")
     if preset is not None:
         return preset
-    return "hard" if "hard" in PRESETS[task] else next(iter(PRESETS[task]))
+    return "hard" if "hard" in PRESETS[task] else _default_preset(task)
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -71,12 +71,15 @@ def _row(name: str, info: dict[str, Any], samples: dict[str, Samples], surrogate
         "x_mul": median_ratio(mine, samples[BASELINE]),
         "mul_seconds": samples[BASELINE].median,
         "page_faults_per_call": mine.median_faults,
-        "vs": {
-            other: median_ratio(mine, s)
-            for other, s in samples.items()
-            if other not in (name, BASELINE)
-        },
+        "vs": _vs(name, samples),
     }
+
+
+def _vs(name: str, samples: dict[str, Samples]) -> dict[str, float]:
+    """``name``'s time over each other candidate's of the same group (the baseline aside)."""
+    mine = samples[name]
+    others = (other for other in samples if other not in (name, BASELINE))
+    return {other: median_ratio(mine, samples[other]) for other in others}
 
 
 #: From this size on, a group is measured on several fresh sets of tensors (see below).
@@ -153,7 +156,7 @@ def run_ops(
             if len(paths) > 1:  # this path against torch.mul alone (see the module docstring)
                 alone, _ = _measure(surrogate, numel, [name], False, installed, config)
             row = _row(name, info, alone, surrogate, numel)
-            row["vs"] = _row(name, info, samples, surrogate, numel)["vs"]
+            row["vs"] = _vs(name, samples)
             rows["surrogates"].append(row)
         if with_peers and counterparts(surrogate, installed):
             samples, about = _measure(surrogate, numel, paths, True, installed, config)

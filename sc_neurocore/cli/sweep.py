@@ -126,41 +126,96 @@ def _progress(done: int, total: int, seconds: float, row: dict[str, Any]) -> Non
     sys.stderr.flush()
 
 
+def _skipped(lines: list[str]) -> str:
+    shown = "; ".join(lines[:10]) + ("; ..." if len(lines) > 10 else "")
+    return f"{len(lines)} lines skipped: {shown}"
+
+
 def _report(files: list[str], heatmap: str | None, as_json: bool, title: str) -> int:
-    from ..tasks.sweep_report import checks, merge, table
+    from ..tasks.sweep_key import differing_fields
+    from ..tasks.sweep_report import by_configuration, checks, merged, table
     from ..tasks.sweep_report import heatmap as draw
 
-    rows = merge(files)
-    if not rows:
-        raise UsageError(f"no sweep lines in {files}")
-    results = checks(rows)
+    lines = merged(files)
+    if not lines.rows:
+        also = "; " + _skipped(lines.skipped) if lines.skipped else ""
+        raise UsageError(f"no sweep lines in {files}{also}")
+    if lines.skipped:
+        print(f"sweep: {_skipped(lines.skipped)}", file=sys.stderr)
+    groups = by_configuration(lines.rows)
+    differs = differing_fields(configuration for configuration, _ in groups)
+    if heatmap is not None and len(groups) > 1:
+        raise UsageError(
+            f"--heatmap draws one configuration; {files} mix {len(groups)}, differing in "
+            f"{', '.join(differs)}: report them from separate files"
+        )
+    reports = [
+        {
+            "settings": {name: values[index] for name, values in differs.items()},
+            "runs": len(rows),
+            "checks": checks(rows),
+        }
+        for index, (_, rows) in enumerate(groups)
+    ]
     if as_json:
-        print(json.dumps({"runs": len(rows), "checks": [vars(c) for c in results]}))
+        print(json.dumps({
+            "runs": len(lines.rows),
+            "skipped": lines.skipped,
+            "differs": list(differs),
+            "configurations": [
+                {**report, "checks": [vars(c) for c in report["checks"]]} for report in reports
+            ],
+            "checks": [vars(c) for c in reports[0]["checks"]] if len(reports) == 1 else None,
+        }))  # fmt: skip
     else:
-        print(table(rows))
-        for check in results:
-            verdict = {True: "PASS", False: "FAIL", None: "n/a"}[check.passed]
-            print(f"{verdict:<4}  {check.claim}: {check.detail}")
+        if len(groups) > 1:
+            print(
+                f"The files mix {len(groups)} configurations, differing in "
+                f"{', '.join(differs)}: each is reported alone."
+            )
+        for report, (_, rows) in zip(reports, groups):
+            if len(groups) > 1:
+                settings = ", ".join(f"{k}={v}" for k, v in report["settings"].items())
+                print(f"\nconfiguration {settings} ({report['runs']} runs)")
+            print(table(rows))
+            for check in report["checks"]:
+                verdict = {True: "PASS", False: "FAIL", None: "n/a"}[check.passed]
+                print(f"{verdict:<4}  {check.claim}: {check.detail}")
     if heatmap is not None:
-        draw(rows, heatmap, title)
+        draw(lines.rows, heatmap, title)
         print(f"heatmap: {heatmap}", file=sys.stderr)
     return 0
 
 
 def main(args: argparse.Namespace) -> int:
     from ..tasks.run import resolve_surrogate
-    from ..tasks.sweep import configurations, parse_shard, run_sweep, shard
+    from ..tasks.sweep import parse_shard, pending_runs, run_sweep
+    from ..tasks.sweep_file import read_sweep
 
     if args.report is not None:
         return _report(args.report, args.heatmap, args.json, _title(args))
     config = config_of(args)
     try:  # bad names and values in the options: a usage error, not a bug
         k, n = parse_shard(args.shard)
-        planned = shard(configurations(config), k, n)
+        planned, pending = pending_runs(config, args.out, (k, n))
         for spec in planned:
             resolve_surrogate(spec)
     except (ValueError, TypeError) as error:
         raise UsageError(str(error)) from None
-    sys.stderr.write(f"sweep: {len(planned)} runs in shard {k}/{n} -> {args.out}\n")
-    run_sweep(config, args.out, processes=args.processes, shard_of=(k, n), progress=_progress)
+    skipped = read_sweep(args.out).skipped
+    sys.stderr.write(
+        f"sweep: {len(planned)} runs in shard {k}/{n}, {len(planned) - len(pending)} done, "
+        f"{len(pending)} to run -> {args.out}"
+        + (f" ({_skipped(skipped)})" if skipped else "")
+        + "\n"
+    )
+    try:
+        run_sweep(config, args.out, processes=args.processes, shard_of=(k, n), progress=_progress)
+    except KeyboardInterrupt:
+        left = len(pending_runs(config, args.out, (k, n))[1])
+        sys.stderr.write(
+            f"sweep: interrupted; {len(planned) - left} of {len(planned)} runs are saved in "
+            f"{args.out}; the same command resumes the {left} left\n"
+        )
+        return 130
     return _report([args.out], args.heatmap, args.json, _title(args))

@@ -3,9 +3,11 @@ the controls, each run independent, each result appended as one JSON line.
 
 Runs are listed in a fixed order (:func:`configurations`), so ``--shard K/N`` (every N-th
 run from the K-th, K counted from 0) splits a sweep across machines with nothing shared but
-the list, and the shards' JSON-lines files merge into one report. A run whose key is
-already in the output file is skipped, so an interrupted sweep resumes where it stopped.
-Independent runs go to ``processes`` worker processes (spawned, one torch thread each).
+the list, and the shards' JSON-lines files merge into one report. Each line stores its
+run's complete key (:mod:`.sweep_key`); a run whose key is already in the output file is
+skipped, so an interrupted sweep resumes where it stopped, and sweeps of one file share
+its runs through claims (:mod:`.sweep_file`). Independent runs go to ``processes`` worker
+processes (spawned, one torch thread each, deaf to Ctrl-C: the parent stops them).
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
-import os
+import queue
+import signal
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .run import CONTROLS, FUSED, RunSpec, run
+from .sweep_file import Claims, append, completed_keys, read_lines
+from .sweep_key import run_configuration, run_key
 
 __all__ = [
     "DEFAULT_STEEPNESS",
@@ -28,6 +33,7 @@ __all__ = [
     "completed_keys",
     "configurations",
     "parse_shard",
+    "pending_runs",
     "read_lines",
     "run_key",
     "run_sweep",
@@ -37,18 +43,6 @@ __all__ = [
 
 #: A log grid of the common steepness (SuperSpike's beta), two decades around stork's 20.
 DEFAULT_STEEPNESS = tuple(round(10 ** (-0.5 + 0.5 * index), 4) for index in range(7))
-#: Fields of a line that identify its run (everything else is its result).
-KEY_FIELDS = (
-    "task",
-    "preset",
-    "surrogate",
-    "scale",
-    "path",
-    "seed",
-    "epochs",
-    "time_budget",
-    "data",
-)
 
 
 @dataclass(frozen=True)
@@ -105,19 +99,6 @@ def configurations(config: SweepConfig) -> list[RunSpec]:
     return runs
 
 
-def run_key(spec: RunSpec | dict[str, Any]) -> str:
-    """The identity of a run, as canonical JSON (a line's key, for resuming and merging)."""
-    if isinstance(spec, RunSpec):
-        fields = dict(spec.as_dict(), scale=spec.steepness)
-        fields["preset"] = fields["preset"] or _default_preset(spec.task)
-    else:
-        fields = spec
-    key = {name: fields.get(name) for name in KEY_FIELDS}
-    if isinstance(key["scale"], float):
-        key["scale"] = round(key["scale"], 6)
-    return json.dumps(key, sort_keys=True)
-
-
 def _default_preset(task: str) -> str:
     from .catalog import PRESETS
 
@@ -153,25 +134,6 @@ def shard(runs: list[RunSpec], k: int, n: int) -> list[RunSpec]:
     return runs[k::n]
 
 
-def read_lines(path: str | Path) -> Iterator[dict[str, Any]]:
-    """The complete JSON lines of a sweep file (a line cut short by an interruption is skipped)."""
-    path = Path(path)
-    if not path.exists():
-        return
-    with path.open(encoding="utf-8") as file:
-        for line in file:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict):
-                yield row
-
-
-def completed_keys(path: str | Path) -> set[str]:
-    return {run_key(row) for row in read_lines(path)}
-
-
 #: (task, data) -> TaskData, per worker process: a sweep's runs share one data set.
 _data_cache: dict[str, Any] = {}
 
@@ -190,28 +152,54 @@ def _run_one(spec: RunSpec) -> dict[str, Any]:
         _data_cache[cache_key] = load_task(spec.task, data_fields)
     report = run(spec, data=_data_cache[cache_key])
     report.update(epochs=spec.epochs, time_budget=spec.time_budget, data=spec.data)
+    report["key"] = run_configuration(spec)
     return report
 
 
-def _ends_mid_line(path: Path) -> bool:
-    """Whether an interrupted write left a partial last line (the next line must not join it)."""
-    if not path.exists() or path.stat().st_size == 0:
-        return False
-    with path.open("rb") as file:
-        file.seek(-1, os.SEEK_END)
-        return file.read(1) != b"\n"
-
-
-def _append(path: Path, row: dict[str, Any]) -> None:
-    start = "\n" if _ends_mid_line(path) else ""
-    with path.open("a", encoding="utf-8") as file:
-        file.write(start + json.dumps(row) + "\n")
-        file.flush()
-        os.fsync(file.fileno())
+def _deaf_to_ctrl_c() -> None:
+    """Pool workers ignore SIGINT: the parent alone ends the sweep, with one line."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 #: ``progress(done, total, seconds, row)`` after each finished run.
 SweepProgress = Callable[[int, int, float, dict[str, Any]], None]
+
+
+def pending_runs(
+    config: SweepConfig, out: str | Path, shard_of: tuple[int, int] = (0, 1)
+) -> tuple[list[RunSpec], list[RunSpec]]:
+    """``(planned, pending)``: this shard's runs, and those whose key ``out`` lacks."""
+    planned = shard(configurations(config), *shard_of)
+    done = completed_keys(out)
+    return planned, [spec for spec in planned if run_key(spec) not in done]
+
+
+class _Scheduler:
+    """Hands out the pending runs this process holds the claim of, one at a time."""
+
+    def __init__(self, out: Path, pending: list[RunSpec]) -> None:
+        self.out = out
+        self.waiting = [(run_key(spec), spec) for spec in pending]
+        self.claims = Claims(out)
+
+    def next_run(self, block: bool) -> RunSpec | None:
+        """A claimed run nobody finished; None when every run is done, or when the rest are
+        claimed by other sweeps and not ``block`` (else wait for them to finish or die)."""
+        while self.waiting:
+            done = completed_keys(self.out)
+            self.waiting = [(key, spec) for key, spec in self.waiting if key not in done]
+            for index, (key, spec) in enumerate(self.waiting):
+                if not self.claims.claim(key):
+                    continue
+                if key in completed_keys(self.out):  # finished while we were looking
+                    self.claims.release(key)
+                    continue
+                del self.waiting[index]
+                return spec
+            if not block:
+                return None
+            time.sleep(0.2)
+        return None
 
 
 def run_sweep(
@@ -222,30 +210,64 @@ def run_sweep(
     shard_of: tuple[int, int] = (0, 1),
     progress: SweepProgress | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the pending runs of this shard, append each result to ``out``; return them."""
+    """Run the pending runs of this shard, append each result to ``out``; return them.
+
+    Runs another sweep of the same file is running are left to it (and waited for at the
+    end); a claim of a sweep that died is taken over.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    done = completed_keys(out)
-    pending = [
-        spec for spec in shard(configurations(config), *shard_of) if run_key(spec) not in done
-    ]
+    _, pending = pending_runs(config, out, shard_of)
+    scheduler = _Scheduler(out, pending)
     began, rows = time.perf_counter(), []
 
-    def finished(row: dict[str, Any]) -> None:
-        _append(out, row)
+    def finished(spec: RunSpec, row: dict[str, Any]) -> None:
+        append(out, row)
+        scheduler.claims.release(run_key(spec))
         rows.append(row)
         if progress is not None:
             progress(len(rows), len(pending), time.perf_counter() - began, row)
 
-    if processes <= 1 or len(pending) <= 1:
-        for spec in pending:
-            finished(_run_one(spec))
-        return rows
-    context = multiprocessing.get_context("spawn")  # no forked OpenMP state
-    with context.Pool(min(processes, len(pending))) as pool:
-        for row in pool.imap_unordered(_run_one, pending):
-            finished(row)
+    try:
+        if processes <= 1 or len(pending) <= 1:
+            while (spec := scheduler.next_run(block=True)) is not None:
+                finished(spec, _run_one(spec))
+        else:
+            _in_pool(scheduler, min(processes, len(pending)), finished)
+    finally:
+        scheduler.claims.release_all()
     return rows
+
+
+def _in_pool(
+    scheduler: _Scheduler, processes: int, finished: Callable[[RunSpec, dict[str, Any]], None]
+) -> None:
+    """Keep ``processes`` claimed runs training in spawned workers until none is left."""
+    results: queue.Queue[tuple[RunSpec, dict[str, Any] | None, BaseException | None]]
+    results = queue.Queue()
+    context = multiprocessing.get_context("spawn")  # no forked OpenMP state
+    with context.Pool(processes, initializer=_deaf_to_ctrl_c) as pool:
+        running = 0
+        while True:
+            while running < processes:
+                spec = scheduler.next_run(block=running == 0)
+                if spec is None:
+                    break
+                pool.apply_async(
+                    _run_one,
+                    (spec,),
+                    callback=lambda row, spec=spec: results.put((spec, row, None)),
+                    error_callback=lambda error, spec=spec: results.put((spec, None, error)),
+                )
+                running += 1
+            if running == 0:
+                return
+            spec, row, error = results.get()
+            running -= 1
+            if error is not None:
+                raise error
+            assert row is not None
+            finished(spec, row)
 
 
 def eta(done: int, total: int, seconds: float) -> float:

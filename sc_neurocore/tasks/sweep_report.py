@@ -1,8 +1,12 @@
 """What a sweep's JSON lines say: merged rows, a table, the paper's qualitative checks and a
-heatmap (accuracy over shape x steepness: best over seeds, and mean +- spread)."""
+heatmap (accuracy over shape x steepness: best over seeds, and mean +- spread).
+
+Rows are only ever aggregated within one configuration (:func:`by_configuration`); given
+rows of several, :func:`cells` refuses, naming the fields they differ in."""
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from collections import defaultdict
@@ -11,22 +15,59 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .sweep import read_lines, run_key
+from .sweep_file import SweepLines, read_sweep
+from .sweep_key import configuration_of, differing_fields, run_key
 
-__all__ = ["Check", "Cell", "cells", "checks", "heatmap", "merge", "table"]
+__all__ = [
+    "Check",
+    "Cell",
+    "by_configuration",
+    "cells",
+    "checks",
+    "heatmap",
+    "merge",
+    "merged",
+    "table",
+]
 
 #: Shapes that Zenke & Vogels (2021) found to learn equally well at their best scale.
 SIMILAR_SHAPES = (("superspike", "fast_sigmoid"), ("sigmoid",), ("triangular",))
 CONTROL_NAMES = ("true_gradient", "constant")
 
 
+def merged(files: Iterable[str | Path]) -> SweepLines:
+    """The rows of every file, one per run key (a later row replaces an earlier one), and
+    the lines skipped as corrupt."""
+    lines = read_sweep(*files)
+    rows = {run_key(row): row for row in lines.rows}
+    return SweepLines(list(rows.values()), lines.skipped)
+
+
 def merge(files: Iterable[str | Path]) -> list[dict[str, Any]]:
-    """The rows of every file, one per run key (a later file's row replaces an earlier one)."""
-    rows: dict[str, dict[str, Any]] = {}
-    for file in files:
-        for row in read_lines(file):
-            rows[run_key(row)] = row
-    return list(rows.values())
+    """The rows of every file, one per run key (see :func:`merged`)."""
+    return merged(files).rows
+
+
+def by_configuration(
+    rows: list[dict[str, Any]],
+) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """``(configuration, its rows)`` in the order configurations first appear."""
+    groups: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+    for row in rows:
+        configuration = configuration_of(row)
+        name = json.dumps(configuration, sort_keys=True, default=str)
+        groups.setdefault(name, (configuration, []))[1].append(row)
+    return list(groups.values())
+
+
+def _one_configuration(rows: list[dict[str, Any]]) -> None:
+    groups = by_configuration(rows)
+    if len(groups) > 1:
+        differing = differing_fields(configuration for configuration, _ in groups)
+        raise ValueError(
+            f"these rows mix {len(groups)} configurations, differing in "
+            f"{', '.join(differing)}: aggregate each alone (by_configuration)"
+        )
 
 
 @dataclass(frozen=True)
@@ -52,6 +93,8 @@ class Cell:
 
 
 def cells(rows: list[dict[str, Any]]) -> list[Cell]:
+    """The rows' cells; rows of more than one configuration raise ``ValueError``."""
+    _one_configuration(rows)
     grouped: dict[tuple[str, float | None, str], list[float]] = defaultdict(list)
     for row in rows:
         scale = row.get("scale")

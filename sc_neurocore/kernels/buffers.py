@@ -6,9 +6,12 @@ blocks back to the OS, so the next step gets fresh pages that the kernel must fa
 and zero, which cost about as much as the LIF arithmetic itself.  Like torch's CUDA
 caching allocator, this module keeps a few freed CPU buffers and hands them out again.
 
-A pooled buffer is reused only when nothing but the pool references its storage (the
-storage use count, which torch's own CUDA-graph trees consult the same way), so a tensor
-a caller still holds is never overwritten.  A buffer moved to shared memory
+A pooled buffer is reused only when nothing but the pool references its storage, so
+nothing a caller still holds is ever overwritten: no tensor, view or alias (the storage's
+use count, which torch's own CUDA-graph trees consult the same way) and no Python object
+of the storage itself (``untyped_storage()`` returns the pool's own storage object, and
+``storage()`` wraps it: its Python reference count, compared with the count the pool's
+own references give, measured once at import).  A buffer moved to shared memory
 (``share_memory_()``, as ``torch.multiprocessing`` does for tensors sent to another
 process) is dropped from the pool: another process may still read it, and its use count
 here cannot tell.  ``empty_cache()`` returns the memory;
@@ -88,10 +91,17 @@ class _Slot:
         self.storage = storage
         self.base: Tensor | None = None
 
+    def python_references(self) -> int:
+        return sys.getrefcount(self.storage)
+
     def idle(self) -> bool:
-        """Nothing outside the pool references the storage."""
+        """Nothing outside the pool references the storage (see the module docstring)."""
         assert storage_use_count is not None
-        return storage_use_count(self.storage) == (1 if self.base is None else 2)
+        own = self.base is not None
+        return (
+            storage_use_count(self.storage) == 1 + own
+            and self.python_references() <= _OWN_REFERENCES[own]
+        )
 
     def tensor(self, like: Tensor) -> Tensor:
         base = self.base
@@ -110,6 +120,19 @@ class _Slot:
                 return base
             self.base = base
         return base.detach()
+
+
+def _own_references() -> tuple[int, int]:
+    """The Python reference counts of a slot's storage object that only the pool holds,
+    without and with the slot's cached tensor (a tensor over a storage object with a
+    Python twin holds that object once)."""
+    slot = _Slot(torch.empty(64, dtype=torch.uint8).untyped_storage())
+    without = slot.python_references()
+    slot.tensor(torch.empty(64, dtype=torch.uint8))
+    return without, slot.python_references()
+
+
+_OWN_REFERENCES = _own_references()
 
 
 class BufferPool:

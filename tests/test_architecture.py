@@ -16,7 +16,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sc_neurocore"
 ROOT = "sc_neurocore"
 
 #: What the kernels of every backend may know: formulas, tensors and settings.
-KERNEL_SAFE = ("core.spec", "core.formula", "core.settings", "core.compat", "core.errors")
+KERNEL_SAFE = (
+    "core.spec",
+    "core.formula",
+    "core.settings",
+    "core.compat",
+    "core.errors",
+    "core.forksafe",
+)
 
 #: folder or module (relative to the package) -> prefixes it may import (relative too).
 RULES: dict[str, tuple[str, ...]] = {

@@ -24,6 +24,7 @@ from .errors import (
     UnknownSurrogateError,
     unknown_name_message,
 )
+from .forksafe import after_fork_in_child
 from .settings import env_text, normalize_distribution
 from .spec import SurrogateFn, SurrogateSpec
 from .table import (
@@ -67,6 +68,7 @@ class Registry:
         self._sources = None if sources is None else tuple(sources)
         self._environment = environment
         self._lock = threading.RLock()
+        after_fork_in_child(self, Registry._after_fork, "registry")
         self.snapshot: Table = UNLOADED  # the current Table; replaced, never mutated in place
         self._generation = 0
         self._default_path: str | None = None
@@ -93,6 +95,11 @@ class Registry:
             for name, obj in plugins.items()
         ]
         return cls(sources)
+
+    def _after_fork(self) -> None:
+        # A thread that held the lock at the fork does not exist in the child; the snapshot
+        # it may have been building was never swapped in, so the old one is whole.
+        self._lock = threading.RLock()
 
     # --- the snapshot --------------------------------------------------------------------
 

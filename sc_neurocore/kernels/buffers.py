@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from ..core.compat import storage_use_count
+from ..core.forksafe import after_fork_in_child
 from ..core.settings import env_flag
 
 __all__ = ["BufferPool", "empty_cache", "pool", "sequence_buffer", "set_pooling"]
@@ -142,6 +143,12 @@ class BufferPool:
         self.enabled = enabled
         self._lock = threading.Lock()
         self._slots: list[_Slot] = []
+        after_fork_in_child(self, BufferPool._after_fork, "buffer pool")
+
+    def _after_fork(self) -> None:
+        # Forget the slots too: one may be half moved by a thread that no longer exists.
+        self._lock = threading.Lock()
+        self._slots = []
 
     def __len__(self) -> int:
         return len(self._slots)

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from ..core import compat
+from ..core.forksafe import reset_module_lock
 from ..core.hookspecs import hookimpl
 from ..core.settings import requested_kernel
 from ..core.spec import ExecutionPath, SurrogateFn, SurrogateSpec, check_input
@@ -51,6 +52,7 @@ _single_level = compat.single_level_function
 
 _library: torch.library.Library | None = None
 _lock = threading.Lock()
+reset_module_lock(__name__, "custom_op definitions")
 #: spec name -> (spec, built callable); an operator can be defined once per process.
 _built: dict[str, tuple[SurrogateSpec, SurrogateFn]] = {}
 

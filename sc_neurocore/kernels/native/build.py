@@ -31,6 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from ...core.forksafe import after_fork_in_child
 from ...core.settings import env_text
 from .cache import ENV_CACHE, build_lock, cache_dir, load_verified, record_hash, verify
 from .cache import warn_fallback as _warn_fallback
@@ -68,6 +69,10 @@ class KernelTable(Generic[Key, Loaded]):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[Key, Loaded | str] = {}
+        after_fork_in_child(self, KernelTable._after_fork, "kernel table")
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()  # a load in another thread at the fork never ends here
 
     def get(self, key: Key, load: Callable[[], Loaded | str]) -> Loaded | str:
         found = self._entries.get(key)

@@ -30,6 +30,8 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+from ...core.forksafe import after_fork_in_child
+
 __all__ = [
     "ENV_CACHE",
     "KernelFallbackWarning",
@@ -260,6 +262,23 @@ def load_verified(library: Path) -> ctypes.CDLL:
     return loaded
 
 
+#: Descriptors of the build locks this process holds now.
+_held_locks: set[int] = set()
+
+
+def _close_inherited_locks(module: object) -> None:
+    """In a forked child: close the parent's held build locks.  A ``flock`` belongs to the
+    open file, which the child's copy of the descriptor would keep locked after the parent
+    lets go, for as long as the child lives (and the child itself would wait on it)."""
+    for fd in _held_locks:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held_locks.clear()
+
+
+after_fork_in_child(sys.modules[__name__], _close_inherited_locks, "build lock")
+
+
 @contextlib.contextmanager
 def build_lock(directory: Path, name: str) -> Iterator[None]:
     """Hold ``<directory>/<name>.lock`` exclusively: one builder of ``name`` at a time,
@@ -270,8 +289,10 @@ def build_lock(directory: Path, name: str) -> Iterator[None]:
         yield
         return
     fd = os.open(directory / f"{name}.lock", os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC, 0o600)
+    _held_locks.add(fd)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
+        _held_locks.discard(fd)
         os.close(fd)  # closing releases the lock

@@ -24,6 +24,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
+from ...core.forksafe import reset_module_lock
 from ...core.formula import Formula
 from ..layout import broadcast_value, in_layout_of, one_value
 from . import helpers
@@ -82,6 +83,7 @@ def backward_source(formula: Formula) -> str:
 
 
 _lock = threading.Lock()
+reset_module_lock(__name__, "triton kernels")
 _compiled: dict[tuple[str, tuple[str, ...]], Any] = {}
 
 

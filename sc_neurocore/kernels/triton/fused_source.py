@@ -20,6 +20,7 @@ import textwrap
 import threading
 from types import ModuleType
 
+from ...core.forksafe import reset_module_lock
 from ...core.formula import TRITON_HELPERS, Formula
 from .neurons import NeuronTemplate
 
@@ -263,6 +264,7 @@ def generate_source(template: NeuronTemplate, formula: Formula | None) -> str:
 
 
 _lock = threading.Lock()
+reset_module_lock(__name__, "triton kernels")
 _loaded: dict[tuple[str, str, tuple[str, ...], bool], ModuleType] = {}
 
 

@@ -149,7 +149,7 @@ def _report(files: list[str], heatmap: str | None, as_json: bool, title: str) ->
             f"--heatmap draws one configuration; {files} mix {len(groups)}, differing in "
             f"{', '.join(differs)}: report them from separate files"
         )
-    reports = [
+    reports: list[dict[str, Any]] = [
         {
             "settings": {name: values[index] for name, values in differs.items()},
             "runs": len(rows),

@@ -239,12 +239,28 @@ def run_sweep(
     return rows
 
 
+_Result = tuple[RunSpec, "dict[str, Any] | None", "BaseException | None"]
+
+
+def _deliver(
+    results: queue.Queue[_Result], spec: RunSpec
+) -> tuple[Callable[[dict[str, Any]], None], Callable[[BaseException], None]]:
+    """The pool's callbacks of one run: put its row, or its error, on ``results``."""
+
+    def done(row: dict[str, Any]) -> None:
+        results.put((spec, row, None))
+
+    def failed(error: BaseException) -> None:
+        results.put((spec, None, error))
+
+    return done, failed
+
+
 def _in_pool(
     scheduler: _Scheduler, processes: int, finished: Callable[[RunSpec, dict[str, Any]], None]
 ) -> None:
     """Keep ``processes`` claimed runs training in spawned workers until none is left."""
-    results: queue.Queue[tuple[RunSpec, dict[str, Any] | None, BaseException | None]]
-    results = queue.Queue()
+    results: queue.Queue[_Result] = queue.Queue()
     context = multiprocessing.get_context("spawn")  # no forked OpenMP state
     with context.Pool(processes, initializer=_deaf_to_ctrl_c) as pool:
         running = 0
@@ -253,12 +269,8 @@ def _in_pool(
                 spec = scheduler.next_run(block=running == 0)
                 if spec is None:
                     break
-                pool.apply_async(
-                    _run_one,
-                    (spec,),
-                    callback=lambda row, spec=spec: results.put((spec, row, None)),
-                    error_callback=lambda error, spec=spec: results.put((spec, None, error)),
-                )
+                done, failed = _deliver(results, spec)
+                pool.apply_async(_run_one, (spec,), callback=done, error_callback=failed)
                 running += 1
             if running == 0:
                 return

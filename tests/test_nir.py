@@ -265,8 +265,8 @@ def test_unrepresentable_things_warn_or_are_refused() -> None:
         to_nir(torch.nn.Linear(N_IN, 4), dt=0)
     with pytest.raises(ValueError, match="input_shape"):
         to_nir(LIFCell(), dt=DT)
-    with pytest.raises(NotImplementedError, match="Delay"):
-        nodes = {"input": nir.Input(np.array([N])), "delay": nir.Delay(delay=np.ones(N))}
+    with pytest.raises(ValueError, match="fractional delay"):
+        nodes = {"input": nir.Input(np.array([N])), "delay": nir.Delay(delay=np.full(N, 0.4 * DT))}
         nodes["output"] = nir.Output(np.array([N]))
         edges = [("input", "delay"), ("delay", "output")]
         from_nir(nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), dt=DT)

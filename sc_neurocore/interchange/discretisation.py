@@ -20,10 +20,20 @@ A project ``LIFCell(beta, threshold)`` is ``tau = dt/(1 - beta)``, ``r = tau/dt`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["METHODS", "Step", "check_dt", "leaky_step", "leaky_time_constants", "plain_step"]
+__all__ = [
+    "METHODS",
+    "Step",
+    "check_dt",
+    "delay_steps",
+    "fires_under_unit_input",
+    "leaky_step",
+    "leaky_time_constants",
+    "plain_step",
+]
 
 METHODS = ("euler", "exp")
 
@@ -88,3 +98,41 @@ def leaky_time_constants(
         return tau, tau / dt
     tau = -dt / np.log(decay)
     return tau, 1.0 / (1.0 - decay)
+
+
+def delay_steps(delay: Any, dt: float) -> np.ndarray:
+    """``delay / dt`` as whole steps; a fractional delay is an error naming the values."""
+    delay = np.asarray(delay, dtype=np.float64)
+    steps = delay / dt
+    whole = np.round(steps)
+    bad = (delay < 0) | (np.abs(steps - whole) > 1e-9)
+    if np.any(bad):
+        raise ValueError(
+            f"Delay: delay must be a non-negative whole number of steps of dt={dt}, got "
+            f"delay={np.unique(delay[bad])[:4].tolist()}; a fractional delay has no discrete "
+            "equivalent (choose a dt that divides every delay)"
+        )
+    return whole.astype(np.int64)
+
+
+def fires_under_unit_input(
+    step: Step, synapse: Step | None, threshold: object, steps: int
+) -> np.ndarray:
+    """Per neuron: does a constant input of 1 from rest cross ``threshold`` within ``steps``?
+
+    The discrete step itself is iterated (no closed form to get wrong), the synaptic
+    current first when there is one, as the imported neurons run.
+    """
+    threshold = _array(threshold)
+    v = np.zeros(np.broadcast(step.decay, threshold).shape)
+    current, fired = np.zeros_like(v), np.zeros(v.shape, dtype=bool)
+    for _ in range(steps):
+        drive: object = 1.0
+        if synapse is not None:
+            current = synapse.decay * current + synapse.gain
+            drive = current
+        v = step.decay * v + step.gain * drive + step.bias
+        fired |= v > threshold
+        if fired.all():
+            break
+    return fired

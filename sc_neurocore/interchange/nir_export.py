@@ -26,7 +26,8 @@ from ..neurons.integrator import LeakyIntegrator, LeakyIntegratorCell
 from ..neurons.recurrent import RecurrentLIFCell
 from ..neurons.synaptic import SynapticLIF
 from .discretisation import check_dt, check_method, leaky_time_constants
-from .nir_modules import ContinuousNeuron, NIRModule, Scale, Threshold
+from .nir_layers import AvgPool2d, SumPool2d
+from .nir_modules import ContinuousNeuron, Delay, NIRModule, Scale, Threshold
 
 __all__ = ["METADATA_KEY", "NIRMetadataWarning", "import_nir", "node_of", "to_nir"]
 
@@ -165,6 +166,25 @@ def _weights(layer: Any) -> tuple[np.ndarray, np.ndarray]:
     return weight, np.zeros(out) if bias is None else bias.detach().double().numpy()
 
 
+def _pool_node(layer: nn.Module) -> Any:
+    """A sum or average pool (this project's, or torch's ``AvgPool2d`` in NIR's form)."""
+    nir = import_nir()
+    if isinstance(layer, SumPool2d):
+        return getattr(nir, "AvgPool2d" if isinstance(layer, AvgPool2d) else "SumPool2d")(
+            **layer.nir_fields
+        )
+    assert isinstance(layer, nn.AvgPool2d)
+    if layer.ceil_mode or layer.divisor_override is not None or not layer.count_include_pad:
+        raise TypeError(
+            f"to_nir: {layer!r} has no NIR node (NIR's AvgPool2d floors the output size and "
+            "divides by the kernel's area: ceil_mode=False, count_include_pad=True, "
+            "divisor_override=None)"
+        )
+    pair = lambda value: np.broadcast_to(np.asarray(value), (2,)).copy()  # noqa: E731
+    stride = layer.kernel_size if layer.stride is None else layer.stride
+    return nir.AvgPool2d(pair(layer.kernel_size), pair(stride), pair(layer.padding))
+
+
 def node_of(layer: nn.Module, shape: tuple[int, ...], dt: float, method: str) -> Any:
     nir = import_nir()
     if isinstance(layer, nn.Linear):
@@ -179,7 +199,11 @@ def node_of(layer: nn.Module, shape: tuple[int, ...], dt: float, method: str) ->
             padding = padding[0]
         stride = layer.stride[0] if isinstance(layer, nn.Conv1d) else tuple(layer.stride)
         dilation = layer.dilation[0] if isinstance(layer, nn.Conv1d) else tuple(layer.dilation)
-        return kind(spatial, weight, stride, padding, dilation, layer.groups, bias)
+        node = kind(spatial, weight, stride, padding, dilation, layer.groups, bias)
+        # nir 1.0 takes the input channels as weight.shape[1], which is C_in/groups: the
+        # true ones, so the graph's type check holds (nir.read recomputes the wrong ones)
+        node.input_type = {"input": np.array(shape)}
+        return node
     if isinstance(layer, nn.Flatten):
         start = layer.start_dim - 1 if layer.start_dim > 0 else layer.start_dim
         end = layer.end_dim - 1 if layer.end_dim > 0 else layer.end_dim
@@ -196,13 +220,17 @@ def node_of(layer: nn.Module, shape: tuple[int, ...], dt: float, method: str) ->
         return _if_node(layer, shape, dt, method)
     if isinstance(layer, ContinuousNeuron):
         return getattr(nir, layer.node)(**layer.nir_params)
+    if isinstance(layer, (SumPool2d, nn.AvgPool2d)):
+        return _pool_node(layer)
+    if isinstance(layer, Delay):
+        return nir.Delay(layer.delay.numpy())
     if isinstance(layer, Scale):
         return nir.Scale(layer.scale.numpy())
     if isinstance(layer, Threshold):
         return nir.Threshold(layer.threshold.numpy())
     raise TypeError(
         f"to_nir: {type(layer).__name__} has no NIR node (supported: Linear, Conv1d, Conv2d, "
-        "Flatten, LIFCell, LIF, IFCell, SynapticCell, SynapticLIF, RecurrentLIFCell, "
+        "AvgPool2d, Flatten, LIFCell, LIF, IFCell, SynapticCell, SynapticLIF, RecurrentLIFCell, "
         "LeakyIntegratorCell, LeakyIntegrator, SpikingNet, "
         "nn.Sequential of these, and modules from from_nir)"
     )
@@ -219,7 +247,7 @@ def _layers(module: nn.Module) -> list[nn.Module]:
 def _next_shape(layer: nn.Module, shape: tuple[int, ...]) -> tuple[int, ...]:
     if isinstance(layer, nn.Linear):
         return (layer.out_features,)
-    if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Flatten)):
+    if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Flatten, nn.AvgPool2d, SumPool2d)):
         with torch.no_grad():
             probe = torch.zeros(
                 (1, *shape), dtype=next(iter(layer.parameters()), torch.zeros(1)).dtype
@@ -243,19 +271,39 @@ def _first_shape(layers: list[nn.Module], input_shape: Any) -> tuple[int, ...]:
 
 
 def _export_imported(module: NIRModule, dt: float, method: str) -> Any:
+    """The graph ``from_nir`` read, rebuilt from its layout: the same names, nesting,
+    edges and metadata; each node from its module (so training shows), other tools'
+    metadata kept and this project's replaced by what the module says now."""
     nir = import_nir()
-    nodes = {}
-    for name in module.order:
-        layer = module.node(name)
-        key = module.names[name]
-        if name in module.inputs:
-            nodes[key] = nir.Input(np.array(module.graph_metadata["shapes"][name]))
-        elif name in module.outputs:
-            nodes[key] = nir.Output(np.array(module.graph_metadata["shapes"][name]))
+    shapes = module.graph_metadata["shapes"]
+    node_metadata = module.graph_metadata.get("node_metadata", {})
+
+    def node(flat: str, kind: str) -> Any:
+        shape = np.array(shapes.get(flat, []))
+        if kind == "Input":
+            made = nir.Input(shape)
+        elif kind == "Output":
+            made = nir.Output(shape)
+        elif kind == "Identity":
+            made = nir.Identity({"input": shape})
         else:
-            nodes[key] = node_of(layer, tuple(module.graph_metadata["shapes"][name]), dt, method)
-    edges = [(module.names[a], module.names[b]) for a, b in module.edges]
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={}, type_check=False)
+            made = node_of(module.node(flat), tuple(shapes.get(flat, ())), dt, method)
+        made.metadata = {**node_metadata.get(flat, {}), **made.metadata}
+        return made
+
+    def graph(layout: dict[str, Any], prefix: str) -> Any:
+        nodes = {
+            name: graph(kind, f"{prefix}{name}.")
+            if isinstance(kind, dict)
+            else node(prefix + name, kind)
+            for name, kind in layout["nodes"].items()
+        }
+        edges = [tuple(edge) for edge in layout["edges"]]
+        return nir.NIRGraph(
+            nodes=nodes, edges=edges, metadata=dict(layout["metadata"]), type_check=False
+        )
+
+    return graph(module.graph_metadata["layout"], "")
 
 
 def to_nir(module: nn.Module, *, dt: float, method: str = "euler", input_shape: Any = None) -> Any:

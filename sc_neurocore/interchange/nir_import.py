@@ -1,14 +1,17 @@
 """``from_nir``: ``nir.NIRGraph`` (or a file) -> a torch module (see docs/interchange.md).
 
-Subgraphs are flattened (``sub.node`` names), each node becomes a module, and
-:class:`~.nir_modules.NIRModule` steps them.  A neuron node that carries this project's
-``metadata["sc_neurocore"]`` is rebuilt as the exported cell (same class, parameters,
-reset, surrogate) when its NIR parameters at this ``dt`` agree with that metadata; any
-other neuron runs the NIR equations as discretised in :mod:`.discretisation`.
+Subgraphs are flattened (``sub.node`` names; the nesting, edges and metadata are kept
+in the module's ``graph_metadata["layout"]`` so that ``to_nir`` writes the same graph
+back), each node becomes a module, and :class:`~.nir_modules.NIRModule` steps them.
+A neuron node that carries this project's ``metadata["sc_neurocore"]`` is rebuilt as the
+exported cell (same class, parameters, reset, surrogate) when its NIR parameters at this
+``dt`` agree with that metadata; any other neuron runs the NIR equations as discretised
+in :mod:`.discretisation`.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 from typing import Any
@@ -19,11 +22,31 @@ from torch import nn
 
 from ..neurons.base import SurrogateCallable
 from ..neurons.cells import IFCell, LIFCell, SynapticCell
-from .discretisation import check_dt, check_method, leaky_step, plain_step
+from .discretisation import (
+    check_dt,
+    check_method,
+    fires_under_unit_input,
+    leaky_step,
+    plain_step,
+)
 from .nir_export import METADATA_KEY, NIRMetadataWarning, import_nir, node_of
-from .nir_modules import ContinuousNeuron, NIRModule, Scale, Threshold
+from .nir_layers import LAYERS, layer_of
+from .nir_modules import ContinuousNeuron, NIRModule
 
-__all__ = ["from_nir"]
+__all__ = ["NIRSpecWarning", "NIRTimeStepWarning", "from_nir"]
+
+NEURONS = ("LIF", "LI", "IF", "I", "CubaLIF", "CubaLI")
+#: A firing node that a unit input cannot make spike within this many steps gets a warning.
+UNIT_INPUT_STEPS = 100
+
+
+class NIRTimeStepWarning(UserWarning):
+    """The ``dt`` given to ``from_nir`` does not look like the one the graph was made for."""
+
+
+class NIRSpecWarning(UserWarning):
+    """A file breaks a rule of the NIR spec and was imported as its producer meant it."""
+
 
 #: Exported cell type -> the stepwise cell an import rebuilds (fused layers step as their cell).
 CELLS = {
@@ -95,8 +118,50 @@ def _restored(
     return cell
 
 
+def _steps(kind: str, params: dict[str, np.ndarray], dt: float, method: str) -> tuple[Any, Any]:
+    """The membrane's discrete step at ``dt``, and the synapse's (or None)."""
+    if kind in ("LIF", "LI", "CubaLIF", "CubaLI"):
+        tau = params["tau"] if "tau" in params else params["tau_mem"]
+        step = leaky_step(tau, params["r"], params["v_leak"], dt, method)
+    else:
+        step = plain_step(params["r"], dt)
+    synapse = None
+    if kind.startswith("Cuba"):
+        synapse = leaky_step(params["tau_syn"], params["w_in"], 0.0, dt, method)
+    return step, synapse
+
+
+def _check_time_step(
+    name: str, kind: str, params: dict[str, np.ndarray], dt: float, method: str
+) -> None:
+    """Warn when ``dt`` is why a firing node cannot spike: no neuron crosses its threshold
+    within UNIT_INPUT_STEPS steps of a constant input of 1, but some would at ``dt=1``
+    (a step-based producer's graph read in seconds)."""
+
+    def fires(at: float) -> bool:
+        step, synapse = _steps(kind, params, at, method)
+        threshold = params["v_threshold"]
+        return bool(fires_under_unit_input(step, synapse, threshold, UNIT_INPUT_STEPS).any())
+
+    if dt >= 1.0 or fires(dt):
+        return
+    try:
+        at_one = fires(1.0)
+    except ValueError:  # Euler is unstable at dt=1 for these time constants: not step-based
+        return
+    if at_one:
+        warnings.warn(
+            f"from_nir: no neuron of node {name!r} ({kind}) crosses its threshold within "
+            f"{UNIT_INPUT_STEPS} steps of dt={dt} under a constant input of 1, but some do at "
+            "dt=1: the graph looks step-based (Sinabs: v += I per step); pass dt=1 to run "
+            "it as its producer does (docs/interchange.md)",
+            NIRTimeStepWarning,
+            stacklevel=5,
+        )
+
+
 def _neuron(
-    node: Any, kind: str, dt: float, method: str, surrogate: Any, dtype: torch.dtype
+    name: str, node: Any, kind: str, dt: float, method: str, surrogate: Any, dtype: torch.dtype
 ) -> nn.Module:
     meta = _plain(node.metadata.get(METADATA_KEY, {}))
     surrogate = _surrogate(meta, surrogate)
@@ -118,14 +183,9 @@ def _neuron(
         if name not in ("type", "metadata")
     }
     fires = kind in ("LIF", "IF", "CubaLIF")
-    if kind in ("LIF", "LI", "CubaLIF", "CubaLI"):
-        tau = params["tau"] if "tau" in params else params["tau_mem"]
-        step = leaky_step(tau, params["r"], params["v_leak"], dt, method)
-    else:
-        step = plain_step(params["r"], dt)
-    synapse = None
-    if kind.startswith("Cuba"):
-        synapse = leaky_step(params["tau_syn"], params["w_in"], 0.0, dt, method)
+    step, synapse = _steps(kind, params, dt, method)
+    if fires:
+        _check_time_step(name, kind, params, dt, method)
     return ContinuousNeuron(
         kind,
         params,
@@ -138,66 +198,37 @@ def _neuron(
     )
 
 
-def _module(node: Any, dt: float, method: str, surrogate: Any, dtype: torch.dtype) -> nn.Module:
-    nir = import_nir()
+def _module(
+    name: str, node: Any, dt: float, method: str, surrogate: Any, dtype: torch.dtype
+) -> nn.Module:
     kind = type(node).__name__
-    if kind in ("Input", "Output", "Identity"):
-        return nn.Identity()
-    if kind in ("LIF", "LI", "IF", "I", "CubaLIF", "CubaLI"):
-        return _neuron(node, kind, dt, method, surrogate, dtype)
-    if isinstance(node, (nir.Affine, nir.Linear)):
-        weight = torch.as_tensor(np.asarray(node.weight), dtype=dtype)
-        layer = nn.Linear(
-            weight.shape[1], weight.shape[0], bias=isinstance(node, nir.Affine), dtype=dtype
-        )
-        with torch.no_grad():
-            layer.weight.copy_(weight)
-            if layer.bias is not None:
-                layer.bias.copy_(torch.as_tensor(np.asarray(node.bias)))
-        return layer
-    if kind == "Scale":
-        return Scale(np.asarray(node.scale))
-    if kind == "Threshold":
-        return Threshold(np.asarray(node.threshold), surrogate)
-    if kind == "Flatten":
-        return nn.Flatten(
-            node.start_dim + 1 if node.start_dim >= 0 else node.start_dim,
-            node.end_dim + 1 if node.end_dim >= 0 else node.end_dim,
-        )
-    if kind in ("Conv1d", "Conv2d"):
-        weight = torch.as_tensor(np.asarray(node.weight), dtype=dtype)
-        conv = nn.Conv1d if kind == "Conv1d" else nn.Conv2d
-        kernel_size: Any = tuple(weight.shape[2:])
-        convolution = conv(
-            weight.shape[1] * node.groups,
-            weight.shape[0],
-            kernel_size,
-            stride=node.stride,
-            padding=node.padding,
-            dilation=node.dilation,
-            groups=node.groups,
-            dtype=dtype,
-        )
-        with torch.no_grad():
-            convolution.weight.copy_(weight)
-            convolution.bias.copy_(torch.as_tensor(np.asarray(node.bias)))  # type: ignore[union-attr]
-        return convolution
+    if kind in NEURONS:
+        return _neuron(name, node, kind, dt, method, surrogate, dtype)
+    if kind in LAYERS:
+        return layer_of(node, dt, dtype, surrogate)
     raise NotImplementedError(
-        f"from_nir: NIR node type {kind} is not supported (supported: Input, Output, Affine, "
-        "Linear, Scale, Flatten, Conv1d, Conv2d, Threshold, I, IF, LI, LIF, CubaLI, CubaLIF, "
-        "NIRGraph)"
+        f"from_nir: NIR node type {kind} (node {name!r}) is not supported (supported: "
+        f"{', '.join((*LAYERS, *NEURONS))}, NIRGraph)"
     )
 
 
-def _flatten(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """Nodes and edges with every subgraph inlined under ``<name>.`` names."""
+def _flatten(
+    graph: Any, prefix: str = "", layout: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Nodes and edges with every subgraph inlined under ``<name>.`` names; ``layout``
+    receives the nesting as it was (per graph: its edges, metadata, and each node's type
+    name or, for a subgraph, its own layout)."""
+    layout = {} if layout is None else layout
+    layout.update(edges=[tuple(edge) for edge in graph.edges], metadata=graph.metadata)
+    layout["nodes"] = {}
     nodes: dict[str, Any] = {}
     entries: dict[str, list[str]] = {}
     exits: dict[str, list[str]] = {}
     edges: list[tuple[str, str]] = []
     for name, node in graph.nodes.items():
         if type(node).__name__ == "NIRGraph":
-            inner, inner_edges = _flatten(node, f"{prefix}{name}.")
+            layout["nodes"][name] = {}
+            inner, inner_edges = _flatten(node, f"{prefix}{name}.", layout["nodes"][name])
             nodes.update(inner)
             edges += inner_edges
             entries[name] = [
@@ -207,6 +238,7 @@ def _flatten(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[s
                 f"{prefix}{name}.{n}" for n, s in node.nodes.items() if type(s).__name__ == "Output"
             ]
         else:
+            layout["nodes"][name] = type(node).__name__
             nodes[prefix + name] = node
     for source, target in graph.edges:
         for a in exits.get(source, [prefix + source]):
@@ -256,22 +288,59 @@ def from_nir(
     one in the metadata, else ``atan``).  ``dtype`` is the weights' dtype (default:
     torch's default dtype; NIR files hold float64, so pass torch.float64 to keep every bit).
     """
-    nir = import_nir()
     dt, method = check_dt(dt), check_method(method)
-    graph = (
-        nir.read(os.fspath(graph_or_path))
-        if isinstance(graph_or_path, (str, os.PathLike))
-        else graph_or_path
-    )
-    nodes, edges = _flatten(graph)
+    graph = _read(graph_or_path)
+    layout: dict[str, Any] = {}
+    nodes, edges = _flatten(graph, layout=layout)
     inputs = [name for name in graph.nodes if type(graph.nodes[name]).__name__ == "Input"]
     outputs = [name for name in graph.nodes if type(graph.nodes[name]).__name__ == "Output"]
     order = _order(list(nodes), edges, inputs)
     dtype = dtype or torch.get_default_dtype()
-    modules = {name: _module(node, dt, method, surrogate_fn, dtype) for name, node in nodes.items()}
-    shapes = {
-        name: np.asarray(node.input_type["input"]).tolist()
-        for name, node in nodes.items()
-        if "input" in node.input_type and node.input_type["input"] is not None
-    }
-    return NIRModule(modules, edges, order, inputs, outputs, {"shapes": shapes})
+    modules = {}
+    for name, node in nodes.items():  # a loop, not a comprehension: warnings' stacklevel
+        modules[name] = _module(name, node, dt, method, surrogate_fn, dtype)
+    metadata = {name: node.metadata for name, node in nodes.items() if node.metadata}
+    extra = {"shapes": _shapes(graph, nodes), "layout": layout, "node_metadata": metadata}
+    return NIRModule(modules, edges, order, inputs, outputs, extra)
+
+
+def _read(graph_or_path: Any) -> Any:
+    """The graph itself, or ``nir.read`` of the file; a file that fails NIR's type check
+    (a producer's shape slip) is read without it, with a warning naming the check."""
+    nir = import_nir()
+    if not isinstance(graph_or_path, (str, os.PathLike)):
+        return graph_or_path
+    path = os.fspath(graph_or_path)
+    try:
+        return nir.read(path)
+    except ValueError as error:
+        graph = nir.read(path, type_check=False)
+        warnings.warn(
+            f"from_nir: {path} does not pass NIR's type check ({error}); it is imported "
+            "as written, each node with its own parameters",
+            NIRSpecWarning,
+            stacklevel=3,
+        )
+        return graph
+
+
+def _shapes(graph: Any, nodes: dict[str, Any]) -> dict[str, list[int]]:
+    """Each node's input shape, as the graph gives it or as NIR's own inference finds it
+    (a producer may leave a convolution's or a pooling's types out)."""
+
+    def known(flat: dict[str, Any]) -> dict[str, list[int]]:
+        return {
+            name: np.asarray(node.input_type["input"]).tolist()
+            for name, node in flat.items()
+            if (node.input_type or {}).get("input") is not None
+        }
+
+    shapes = known(nodes)
+    if len(shapes) < len(nodes):
+        inferred = copy.deepcopy(graph)
+        try:
+            inferred.infer_types()
+        except Exception:  # NIR's inference is best effort; what it finds is a bonus
+            return shapes
+        shapes = {**known(_flatten(inferred)[0]), **shapes}
+    return shapes

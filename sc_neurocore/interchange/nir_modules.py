@@ -1,7 +1,8 @@
 """The torch modules an imported NIR graph is built from, and the graph that steps them.
 
 Nodes without a project counterpart become :class:`ContinuousNeuron` (any NIR neuron,
-discretised by :mod:`.discretisation`), :class:`Scale` or :class:`Threshold`;
+discretised by :mod:`.discretisation`), :class:`Scale`, :class:`Threshold` or
+:class:`Delay` (pooling lives in :mod:`.nir_layers`);
 :class:`NIRModule` runs the nodes of a (possibly recurrent) graph one time step at a time:
 a node's input is the sum of its incoming edges, and an edge that closes a cycle carries
 the previous step's value (zero at the first step).
@@ -12,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from ..core.callforms import atan_surrogate
 from ..neurons.base import SpikingCell, SurrogateCallable, check_reset, check_surrogate, reset_to
 
-__all__ = ["STATEFUL", "ContinuousNeuron", "NIRModule", "Scale", "Threshold"]
+__all__ = ["STATEFUL", "ContinuousNeuron", "Delay", "NIRModule", "Scale", "Threshold"]
 
 
 def _buffer(module: nn.Module, name: str, value: Any) -> None:
@@ -26,7 +28,7 @@ def _buffer(module: nn.Module, name: str, value: Any) -> None:
 
 
 class Scale(nn.Module):
-    """NIR ``Scale``: ``x * scale`` element-wise."""
+    """NIR ``Scale``: ``y(t) = x(t) * s`` element-wise (a Hadamard product)."""
 
     scale: Tensor
 
@@ -39,7 +41,11 @@ class Scale(nn.Module):
 
 
 class Threshold(nn.Module):
-    """NIR ``Threshold``: ``surrogate(x - threshold)``, a spike without state."""
+    """NIR ``Threshold``: ``z = 1 if x > threshold else 0``, a spike without state.
+
+    Runs as ``surrogate(x - threshold)``: a Heaviside forward (``x - threshold > 0``, the
+    spec's strict comparison) with the surrogate's gradient.
+    """
 
     threshold: Tensor
 
@@ -116,8 +122,32 @@ class ContinuousNeuron(nn.Module):
         return f"node={self.node!r}, fires={self.fires}, synaptic={self.synaptic}"
 
 
+class Delay(nn.Module):
+    """NIR ``Delay``: ``y(t) = x(t - tau)`` with ``tau`` per element, in whole steps of
+    ``dt`` (``x`` is zero before the first step).
+
+    ``forward(x, history) -> (y, history)``: ``history[k]`` is the input ``k`` steps ago.
+    """
+
+    steps: Tensor
+    delay: Tensor
+
+    def __init__(self, delay: Any, steps: Any) -> None:
+        super().__init__()
+        _buffer(self, "delay", delay)  # as the file gave it (seconds), for a re-export
+        self.register_buffer("steps", torch.as_tensor(np.asarray(steps, dtype=np.int64)))
+
+    def forward(self, x: Tensor, history: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        longest = int(self.steps.max()) if self.steps.numel() else 0
+        if history is None:
+            history = x.new_zeros((longest + 1, *x.shape))
+        history = torch.cat([x.unsqueeze(0), history[:-1]])
+        index = self.steps.expand(x.shape).unsqueeze(0)
+        return history.gather(0, index).squeeze(0), history
+
+
 #: Node modules that carry state from step to step: ``m(x, *state) -> (out, *state)``.
-STATEFUL = (SpikingCell, ContinuousNeuron)
+STATEFUL = (SpikingCell, ContinuousNeuron, Delay)
 
 
 class NIRModule(nn.Module):

@@ -135,9 +135,9 @@ def _flatten(node: Any) -> nn.Module:
     return nn.Flatten(start + 1 if start >= 0 else start, end + 1 if end >= 0 else end)
 
 
-#: NIR node type -> the module built for it (neurons are built in nir_import).
-LAYERS = ("Input", "Output", "Identity", "Affine", "Linear", "Scale", "Threshold", "Flatten")
-LAYERS += ("Conv1d", "Conv2d", "SumPool2d", "AvgPool2d", "Delay")
+#: The NIR node types layer_of builds (the neurons are built in nir_import).
+LAYERS: tuple[str, ...] = ("Input", "Output", "Identity", "Affine", "Linear", "Scale")
+LAYERS += ("Threshold", "Flatten", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d", "Delay")
 
 
 def layer_of(node: Any, dt: float, dtype: torch.dtype, surrogate: Any) -> nn.Module:

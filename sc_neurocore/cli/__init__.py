@@ -1,16 +1,22 @@
-"""The ``sc-neurocore`` command: each subcommand lives in its own module of this package."""
+"""The ``sc-neurocore`` commands' work: one module per command, each with ``plan(args)``
+(check everything, name what will run) and ``execute(plan)`` (run it).
+
+The command line itself (options, modes, ``--help``, usage errors) is parsed and checked by
+:mod:`sc_neurocore_cli`, which imports no torch; :func:`run` takes its namespace from there.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any
 
-#: Modules that each add their subcommands through ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ("listing", "kernels", "check", "bench", "train", "sweep")
+from sc_neurocore_cli import main as cli_main
+from sc_neurocore_cli.parser import command_named
 
 
 class UsageError(Exception):
@@ -40,41 +46,34 @@ def _report_bug(command: str) -> int:
     return BUG_STATUS
 
 
-class _OneLineErrors(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr (``--help`` still shows usage)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+def command_module(args: argparse.Namespace) -> Any:
+    """The module of this package that plans and executes ``args.command``."""
+    return importlib.import_module(f"{__name__}.{command_named(args.command).module}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
-
-    parser = _OneLineErrors(
-        prog="sc-neurocore",
-        description="Surrogate-gradient spiking networks with pluggable execution paths.",
-    )
-    parser.add_argument("--version", action="version", version=f"sc-neurocore {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMAND_MODULES:
-        importlib.import_module(f"{__name__}.{module}").register(subparsers)
-    return parser
+def plan(args: argparse.Namespace) -> Any:
+    """What ``args`` will run, every name and value checked (usage errors raise here)."""
+    return command_module(args).plan(args)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handler = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
-        return 0
+def run(args: argparse.Namespace) -> int:
+    """Plan and execute a checked namespace; usage and lookup errors become one line."""
     from ..core.errors import SurrogateLookupError
 
     try:
-        return int(handler(args) or 0)
+        module = command_module(args)
+        return int(module.execute(module.plan(args)) or 0)
     except (UsageError, SurrogateLookupError) as error:
         # The project's own messages for bad arguments and unknown names: one line.
         print(f"sc-neurocore {args.command}: error: {error}".splitlines()[0], file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader (`| head`) left: nothing more to say, and no bug
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (Python's own advice)
+        return 0
     except Exception:
         return _report_bug(args.command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``sc-neurocore`` (the same as :func:`sc_neurocore_cli.main`)."""
+    return cli_main(argv)

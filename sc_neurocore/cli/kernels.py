@@ -9,11 +9,10 @@ with ``op``, ``surrogate``, ``device``, ``kernel`` and ``reason``.
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from .listing import emit, format_table, loading
 
-__all__ = ["kernel_report", "kernels_command", "register"]
+__all__ = ["execute", "kernel_report", "kernels_command", "plan"]
 
 
 def kernel_report(device: str | None = None) -> list[dict[str, str]]:
@@ -38,9 +37,8 @@ def kernels_command(args: argparse.Namespace) -> int:
     return emit(args, rows, table)
 
 
-def register(subparsers: Any) -> None:
-    help_text = "list which kernel (triton, native C, torch) serves each operator, and why"
-    parser = subparsers.add_parser("kernels", help=help_text, description=help_text)
-    parser.add_argument("--json", action="store_true", help="print a JSON list of objects")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="one device kind")
-    parser.set_defaults(handler=kernels_command)
+def plan(args: argparse.Namespace) -> argparse.Namespace:
+    return args
+
+
+execute = kernels_command

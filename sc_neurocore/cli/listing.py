@@ -131,15 +131,9 @@ def plugins_command(args: argparse.Namespace) -> int:
 
 
 def explain_command(args: argparse.Namespace) -> int:
-    from ..core.registry import get_spec, list_paths
     from ..core.report import explain
 
     def run() -> Any:
-        get_spec(args.name)  # unknown name -> LookupError with a suggestion
-        if args.path is not None and args.path not in list_paths():
-            from ..core.errors import UnknownPathError, unknown_name_message
-
-            raise UnknownPathError(unknown_name_message("path", args.path, list_paths()))
         return explain(args.name, args.path)
 
     explanation = loading(run)
@@ -169,22 +163,24 @@ def explain_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add(subparsers: Any, name: str, help_text: str, handler: Callable[..., int]) -> Any:
-    parser = subparsers.add_parser(name, help=help_text, description=help_text)
-    parser.add_argument("--json", action="store_true", help="print a JSON list of objects")
-    parser.set_defaults(handler=handler)
-    return parser
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "paths": paths_command,
+    "surrogates": surrogates_command,
+    "plugins": plugins_command,
+    "explain": explain_command,
+}
 
 
-def register(subparsers: Any) -> None:
-    _add(subparsers, "paths", "list execution paths, where they come from, coverage", paths_command)
-    _add(
-        subparsers,
-        "surrogates",
-        "list surrogates and the surrogate x path coverage matrix (gaps shown as '-')",
-        surrogates_command,
-    )
-    _add(subparsers, "plugins", "list plugin entry points and their status", plugins_command)
-    parser = _add(subparsers, "explain", "show how (NAME, PATH) resolves and why", explain_command)
-    parser.add_argument("name", metavar="NAME", help="surrogate name")
-    parser.add_argument("--path", "-p", default=None, help="execution path (default: the default)")
+def plan(args: argparse.Namespace) -> argparse.Namespace:
+    """A listing runs as given; ``explain``'s names are checked first (with suggestions)."""
+    from .names import check_path, check_surrogate
+
+    if args.command == "explain":
+        loading(lambda: check_surrogate("NAME", args.name))
+        if args.path is not None:
+            loading(lambda: check_path("--path", args.path, fused=False))
+    return args
+
+
+def execute(args: argparse.Namespace) -> int:
+    return COMMANDS[args.command](args)

@@ -1,11 +1,7 @@
 """``sc-neurocore sweep``: train a task over surrogates x steepness x paths x seeds (and the
 controls), appending one JSON line per finished run; ``--report FILES...`` merges shards.
 
-Examples::
-
-    sc-neurocore sweep --task randman --preset hard --out sweep.jsonl --heatmap sweep.png
-    sc-neurocore sweep ... --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT   # one node each
-    sc-neurocore sweep --report shard-*.jsonl --heatmap sweep.png                  # merge
+The options are in :mod:`sc_neurocore_cli.commands` (``sc-neurocore sweep --help``).
 """
 
 from __future__ import annotations
@@ -13,54 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from typing import Any
 
 from . import UsageError
-
-
-def _title(args: argparse.Namespace) -> str:
-    """``task preset`` of the report's heading; an unknown task is a usage error."""
-    from ..tasks.sweep import sweep_preset
-
-    try:
-        return f"{args.task} {sweep_preset(args.task, args.preset)}"
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-
-
-# Every subcommand module registers its parser the same way (see cli/train.py).
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
-        "sweep",
-        help="train a task over surrogates x steepness x paths x seeds, plus controls",
-        description="Every registered surrogate (plugins included) at a log grid of a common "
-        "steepness, each path and seed, plus the controls true_gradient and constant. One JSON "
-        "line per finished run is appended to --out; runs already there are skipped (resume).",
-    )
-    parser.add_argument("--task", default="randman")
-    parser.add_argument(
-        "--preset", default=None, help="default: the task's hard preset if any, else its first"
-    )
-    parser.add_argument("--surrogates", default=None, help="comma-separated; default: all")
-    parser.add_argument("--steepness", default=None, help="comma-separated common steepness grid")
-    parser.add_argument("--paths", default="fused", help="comma-separated: fused and/or paths")
-    parser.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds")
-    parser.add_argument("--no-controls", action="store_true", help="skip true_gradient, constant")
-    parser.add_argument("--epochs", type=int, default=None, help="default: the preset's")
-    parser.add_argument("--time-budget", type=float, default=None, help="seconds of training")
-    parser.add_argument("--data", action="append", default=[], metavar="FIELD=VALUE")
-    parser.add_argument("--hidden", type=int, default=None, help="hidden neurons")
-    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
-    parser.add_argument(
-        "--shard", default="0/1", metavar="K/N", help="every N-th run from K (0-based)"
-    )
-    parser.add_argument("--out", default="sweep.jsonl", help="JSON lines, appended")
-    parser.add_argument("--heatmap", default=None, metavar="PNG", help="draw the heatmap here")
-    parser.add_argument("--report", nargs="+", default=None, metavar="FILE", help="merge, no runs")
-    parser.add_argument("--json", action="store_true", help="print the merged report as JSON")
-    parser.set_defaults(handler=main)
+from .values import at_least_one, parse_fields, positive
 
 
 def _numbers(text: str | None, kind: type, option: str) -> tuple[Any, ...] | None:
@@ -75,29 +28,62 @@ def _numbers(text: str | None, kind: type, option: str) -> tuple[Any, ...] | Non
     return values
 
 
+def plan(args: argparse.Namespace) -> argparse.Namespace:
+    """The runs of this shard (or the files to merge), every name and value checked first."""
+    if args.mode == "report":
+        return argparse.Namespace(
+            mode="report", files=args.report, heatmap=args.heatmap, json=args.json
+        )
+    from ..tasks.run import CONTROLS, resolve_surrogate
+    from ..tasks.sweep import configurations, parse_shard, shard, sweep_preset
+    from .listing import loading
+    from .names import check_path, check_surrogate, check_task
+
+    config = config_of(args)
+    check_task("--task", args.task, args.preset)
+
+    def check_names() -> None:
+        for path in config.paths:
+            check_path("--paths", path, fused=True)
+        for name in config.surrogates or ():
+            check_surrogate("--surrogates", name, controls=CONTROLS)
+
+    loading(check_names)
+    try:  # bad values in the options: a usage error, not a bug
+        k, n = parse_shard(args.shard)
+        planned = shard(configurations(config), k, n)
+        for spec in planned:
+            resolve_surrogate(spec)
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error)) from None
+    return argparse.Namespace(
+        mode="run",
+        config=config,
+        runs=len(planned),
+        shard=(k, n),
+        processes=args.processes,
+        out=args.out,
+        heatmap=args.heatmap,
+        json=args.json,
+        title=f"{args.task} {sweep_preset(args.task, args.preset)}",
+    )
+
+
 def config_of(args: argparse.Namespace) -> Any:
-    from ..core.registry import list_paths
     from ..tasks.sweep import DEFAULT_STEEPNESS, SweepConfig
-    from .train_task import parse_fields
 
     steepness = _numbers(args.steepness, float, "--steepness") or DEFAULT_STEEPNESS
     if any(not value > 0 for value in steepness):
         raise UsageError(f"--steepness values must be > 0, got {args.steepness!r}")
-    paths = tuple(part for part in args.paths.split(",") if part)
-    for path in paths:
-        if path != "fused" and path not in list_paths():
-            raise UsageError(f"--paths: {path!r} is neither 'fused' nor a path {list_paths()}")
-    for name in ("epochs", "processes", "hidden"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise UsageError(f"--{name} must be >= 1, got {value}")
+    at_least_one({name: getattr(args, name) for name in ("epochs", "processes", "hidden")})
+    positive({"time_budget": args.time_budget})
     surrogates = None if args.surrogates is None else tuple(args.surrogates.split(","))
     return SweepConfig(
         task=args.task,
         preset=args.preset,
         surrogates=surrogates,
         steepness=steepness,
-        paths=paths,
+        paths=tuple(part for part in args.paths.split(",") if part),
         seeds=_numbers(args.seeds, int, "--seeds") or (0,),
         controls=not args.no_controls,
         epochs=args.epochs,
@@ -131,7 +117,12 @@ def _skipped(lines: list[str]) -> str:
     return f"{len(lines)} lines skipped: {shown}"
 
 
-def _report(files: list[str], heatmap: str | None, as_json: bool, title: str) -> int:
+def _title(rows: list[dict[str, Any]]) -> str:
+    """``task preset`` of the merged runs (the heatmap's heading)."""
+    return ", ".join(sorted({f"{row['task']} {row.get('preset', '')}".strip() for row in rows}))
+
+
+def _report(files: list[str], heatmap: str | None, as_json: bool) -> int:
     from ..tasks.sweep_key import differing_fields
     from ..tasks.sweep_report import by_configuration, checks, merged, table
     from ..tasks.sweep_report import heatmap as draw
@@ -182,40 +173,39 @@ def _report(files: list[str], heatmap: str | None, as_json: bool, title: str) ->
                 verdict = {True: "PASS", False: "FAIL", None: "n/a"}[check.passed]
                 print(f"{verdict:<4}  {check.claim}: {check.detail}")
     if heatmap is not None:
-        draw(lines.rows, heatmap, title)
+        draw(lines.rows, heatmap, _title(lines.rows))
         print(f"heatmap: {heatmap}", file=sys.stderr)
     return 0
 
 
-def main(args: argparse.Namespace) -> int:
-    from ..tasks.run import resolve_surrogate
-    from ..tasks.sweep import parse_shard, pending_runs, run_sweep
+def execute(plan: argparse.Namespace) -> int:
+    from ..tasks.sweep import pending_runs, run_sweep
     from ..tasks.sweep_file import read_sweep
 
-    if args.report is not None:
-        return _report(args.report, args.heatmap, args.json, _title(args))
-    config = config_of(args)
-    try:  # bad names and values in the options: a usage error, not a bug
-        k, n = parse_shard(args.shard)
-        planned, pending = pending_runs(config, args.out, (k, n))
-        for spec in planned:
-            resolve_surrogate(spec)
-    except (ValueError, TypeError) as error:
-        raise UsageError(str(error)) from None
-    skipped = read_sweep(args.out).skipped
+    if plan.mode == "report":
+        return _report(plan.files, plan.heatmap, plan.json)
+    k, n = plan.shard
+    planned, pending = pending_runs(plan.config, plan.out, plan.shard)
+    skipped = read_sweep(plan.out).skipped
     sys.stderr.write(
         f"sweep: {len(planned)} runs in shard {k}/{n}, {len(planned) - len(pending)} done, "
-        f"{len(pending)} to run -> {args.out}"
+        f"{len(pending)} to run -> {plan.out}"
         + (f" ({_skipped(skipped)})" if skipped else "")
         + "\n"
     )
     try:
-        run_sweep(config, args.out, processes=args.processes, shard_of=(k, n), progress=_progress)
+        run_sweep(
+            plan.config,
+            plan.out,
+            processes=plan.processes,
+            shard_of=plan.shard,
+            progress=_progress,
+        )
     except KeyboardInterrupt:
-        left = len(pending_runs(config, args.out, (k, n))[1])
+        left = len(pending_runs(plan.config, plan.out, plan.shard)[1])
         sys.stderr.write(
             f"sweep: interrupted; {len(planned) - left} of {len(planned)} runs are saved in "
-            f"{args.out}; the same command resumes the {left} left\n"
+            f"{plan.out}; the same command resumes the {left} left\n"
         )
         return 130
-    return _report([args.out], args.heatmap, args.json, _title(args))
+    return _report([plan.out], plan.heatmap, plan.json)

@@ -1,26 +1,24 @@
 """``sc-neurocore train``: train a SpikingNet on scikit-learn's digits with a chosen
 surrogate and path, or once per path (``--compare-paths``) to show they agree.
 
-With ``--task`` it trains a task's readout classifier instead (see :mod:`.train_task`)."""
+With ``--task`` it trains a task's readout classifier instead (see :mod:`.train_task`).
+The options and their defaults are in :mod:`sc_neurocore_cli.commands`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TextIO
 
 import torch
 
-from . import UsageError
-from .train_task import add_task_arguments, train_task
+from . import UsageError, train_task
+from .values import at_least_one, parse_params, positive
 
-#: Tuned on a 2-core CPU: >= 95 % test accuracy in a few seconds (docs/demo.md).
-DEFAULTS: dict[str, Any] = dict(
-    surrogate="atan", epochs=10, timesteps=20, hidden=128, lr=1e-2, batch_size=64, seed=0, threads=1
-)
 LOSS_SCALE = 0.5  # softens the count logits (0..T) so early epochs do not saturate
 
 
@@ -37,70 +35,12 @@ class Run:
     seconds: float = 0.0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
-        "train",
-        help="train a spiking network on the digits, or on a task (--task)",
-        description="Without --task: train SpikingNet (64-hidden-10, rate-encoded) on "
-        "scikit-learn's 1,797 8x8 handwritten digits (fixed 80/20 split) and report the test "
-        "accuracy. With --task: train the current-based LIF classifier on that task's preset "
-        "(options left out take the preset's values).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument(
-        "--surrogate", default=None, help=f"registered name (digits demo: {DEFAULTS['surrogate']})"
-    )
-    parser.add_argument("--path", default=None, help="registered path; default: the default path")
-    parser.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="surrogate parameter, repeatable (e.g. --param alpha=3); default: the spec's",
-    )
-    for name, meaning in (
-        ("epochs", "passes over the 1,437 training images"),
-        ("timesteps", "time steps per image (rate encoding)"),
-        ("hidden", "hidden LIF neurons"),
-        ("seed", "seed of weights, shuffling and spike encoding"),
-        ("batch-size", "images per optimizer step"),
-        ("threads", "CPU threads for torch; the layers are small, so more mostly add overhead"),
-    ):
-        default = DEFAULTS[name.replace("-", "_")]
-        parser.add_argument(f"--{name}", type=int, default=None, help=f"{meaning} ({default})")
-    parser.add_argument(
-        "--lr", type=float, default=None, help=f"initial Adam learning rate ({DEFAULTS['lr']})"
-    )
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    parser.add_argument(
-        "--compare-paths",
-        action="store_true",
-        help="train once per available path with the same seed and compare the losses",
-    )
-    parser.add_argument("--fused", action="store_true", help="fused multi-step LIF layers")
-    add_task_arguments(parser)
-    parser.set_defaults(handler=main)
-
-
-def parse_params(items: list[str]) -> dict[str, float]:
-    params: dict[str, float] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        try:
-            if not sep or not name.strip():
-                raise ValueError
-            params[name.strip()] = float(value)
-        except ValueError:
-            raise UsageError(f"--param must look like NAME=NUMBER, got {item!r}") from None
-    return params
-
-
-def _check_args(args: argparse.Namespace) -> torch.device:
-    for name in ("epochs", "timesteps", "hidden", "batch_size", "threads"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if not args.lr > 0:
-        raise UsageError(f"--lr must be > 0, got {args.lr}")
+def plan(args: argparse.Namespace) -> argparse.Namespace:
+    """Everything the run uses, checked before any data loads (names with suggestions)."""
+    if args.mode == "task":
+        return train_task.plan(args)
+    at_least_one({name: getattr(args, name) for name in COUNTS})
+    positive({"lr": args.lr})
     if args.compare_paths and args.path is not None:
         raise UsageError("--compare-paths runs every available path; drop --path")
     try:
@@ -108,7 +48,36 @@ def _check_args(args: argparse.Namespace) -> torch.device:
         torch.empty(0, device=device)
     except (RuntimeError, AssertionError) as error:
         raise UsageError(f"--device {args.device!r} is not usable here: {error}") from None
-    return device
+    params = parse_params(args.param)
+    paths = _paths(args)
+    for path in paths:
+        _surrogate(args.surrogate, path, params)
+    names = (*COUNTS, "seed", "lr", "surrogate", "fused", "json")
+    chosen = {name: getattr(args, name) for name in names}
+    return argparse.Namespace(
+        mode="digits",
+        **chosen,
+        params=params,
+        paths=paths,
+        device=str(device),
+        compare_paths=args.compare_paths,
+    )
+
+
+COUNTS = ("epochs", "timesteps", "hidden", "batch_size", "threads")
+
+
+def _surrogate(name: str, path: str, params: dict[str, float]) -> Any:
+    """The bound surrogate; an unknown name or a bad --param is a usage error."""
+    from ..core.registry import get_surrogate
+    from .listing import loading
+    from .names import check_path, check_surrogate
+
+    loading(lambda: (check_surrogate("--surrogate", name), check_path("--path", path, fused=False)))
+    try:
+        return get_surrogate(name, path, **params)
+    except (TypeError, ValueError) as error:
+        raise UsageError(f"--param: {error}") from None
 
 
 def _paths(args: argparse.Namespace) -> list[str]:
@@ -135,9 +104,8 @@ def _progress_line(epoch: int, epochs: int, batches: int) -> Any:
     return show
 
 
-def train_once(args: argparse.Namespace, path: str, params: dict[str, float], digits: Any) -> Run:
+def train_once(args: argparse.Namespace, path: str, digits: Any, out: TextIO = sys.stdout) -> Run:
     from ..core.bound import Surrogate
-    from ..core.registry import get_surrogate
     from ..networks import SpikingNet
     from ..tasks.digits import batches
     from ..tasks.encoding import rate_encode
@@ -145,10 +113,7 @@ def train_once(args: argparse.Namespace, path: str, params: dict[str, float], di
     from ..tasks.losses import spike_count_cross_entropy
 
     device = torch.device(args.device)
-    try:  # the user's --param values are checked by the spec: a bad one is a usage error
-        surrogate: Surrogate = get_surrogate(args.surrogate, path, **params)  # type: ignore[assignment]
-    except (TypeError, ValueError) as error:
-        raise UsageError(f"--param: {error}") from None
+    surrogate: Surrogate = _surrogate(args.surrogate, path, args.params)
     torch.manual_seed(args.seed)
     shuffle = torch.Generator().manual_seed(args.seed)
     encode = partial(
@@ -186,7 +151,8 @@ def train_once(args: argparse.Namespace, path: str, params: dict[str, float], di
         elapsed = time.perf_counter() - start
         clear = "\x1b[2K\r" if sys.stderr.isatty() else ""
         print(
-            f"{clear}  [{path}] epoch {epoch:>2}/{args.epochs}  loss {loss:.4f}  {elapsed:5.1f} s"
+            f"{clear}  [{path}] epoch {epoch:>2}/{args.epochs}  loss {loss:.4f}  {elapsed:5.1f} s",
+            file=out,
         )
     test = batches(digits.x_test, digits.y_test, 512)
     result = evaluate(model, test, encode=encode, loss_fn=loss_fn, device=device)
@@ -196,32 +162,25 @@ def train_once(args: argparse.Namespace, path: str, params: dict[str, float], di
     return run
 
 
-def _report(run: Run) -> None:
+def _report(run: Run, out: TextIO) -> None:
     print(
         f"test accuracy {100 * run.accuracy:.1f} % ({run.correct}/{run.total})  "
-        f"wall {run.seconds:.1f} s  surrogate {run.surrogate}  path {run.path}"
+        f"wall {run.seconds:.1f} s  surrogate {run.surrogate}  path {run.path}",
+        file=out,
     )
 
 
-def _compare(runs: list[Run]) -> None:
+def _largest_difference(runs: list[Run]) -> float:
     reference = runs[0].losses
     differences = [abs(a - b) for run in runs[1:] for a, b in zip(reference, run.losses)]
-    largest = max(differences, default=0.0)
-    verdict = "identical" if largest == 0.0 else "NOT identical"
-    names = " vs ".join(run.path for run in runs)
-    print(f"per-epoch losses {verdict} across paths ({names}); largest difference {largest:.3g}")
+    return max(differences, default=0.0)
 
 
-def main(args: argparse.Namespace) -> int:
-    if args.task is not None:
-        return train_task(args)
+def execute(plan: argparse.Namespace) -> int:
+    if plan.mode == "task":
+        return train_task.execute(plan)
     began = time.perf_counter()
-    for name, default in DEFAULTS.items():
-        if getattr(args, name) is None:
-            setattr(args, name, default)
-    _check_args(args)
-    params = parse_params(args.param)
-    paths = _paths(args)
+    out = sys.stderr if plan.json else sys.stdout
     from ..tasks.digits import load_digits
 
     try:
@@ -230,19 +189,31 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     print(
         f"digits: {len(digits.y_train)} train / {len(digits.y_test)} test images; "
-        f"SpikingNet 64-{args.hidden}-10, T={args.timesteps}, seed {args.seed}"
-        + (", fused" if args.fused else "")
+        f"SpikingNet 64-{plan.hidden}-10, T={plan.timesteps}, seed {plan.seed}"
+        + (", fused" if plan.fused else ""),
+        file=out,
     )
     runs = []
     threads = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(plan.threads)
     try:
-        for path in paths:
-            runs.append(train_once(args, path, params, digits))
-            _report(runs[-1])
+        for path in plan.paths:
+            runs.append(train_once(plan, path, digits, out))
+            _report(runs[-1], out)
     finally:
         torch.set_num_threads(threads)
-    if args.compare_paths:
-        _compare(runs)
-    print(f"total {time.perf_counter() - began:.1f} s, loading the data included")
+    report: dict[str, Any] = {"task": "digits demo", "runs": [asdict(run) for run in runs]}
+    if plan.compare_paths:
+        largest = _largest_difference(runs)
+        verdict = "identical" if largest == 0.0 else "NOT identical"
+        names = " vs ".join(run.path for run in runs)
+        print(
+            f"per-epoch losses {verdict} across paths ({names}); largest difference {largest:.3g}",
+            file=out,
+        )
+        report["largest_loss_difference"] = largest
+    report["total_seconds"] = time.perf_counter() - began
+    print(f"total {report['total_seconds']:.1f} s, loading the data included", file=out)
+    if plan.json:
+        sys.stdout.write(json.dumps(report) + "\n")
     return 0

@@ -17,33 +17,7 @@ from typing import Any, TextIO
 import torch
 
 from . import UsageError
-
-#: Options of the digits demo that have no meaning for a task.
-DEMO_ONLY = ("compare_paths", "fused", "timesteps")
-
-
-def add_task_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("tasks (--task)")
-    group.add_argument("--task", default=None, help="randman, digits or shd; omit for the demo")
-    group.add_argument("--preset", default=None, help="randman: stork (default) or hard")
-    group.add_argument(
-        "--steepness",
-        type=float,
-        default=None,
-        help="common steepness, mapped to the surrogate's scale parameter (its spec's Scale)",
-    )
-    group.add_argument("--time-budget", type=float, default=None, help="stop after S s of training")
-    group.add_argument(
-        "--data-dir", default=None, help="shd: folder with shd_train.h5, shd_test.h5"
-    )
-    group.add_argument(
-        "--data",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="override a field of the preset's data, repeatable (randman: seed=3, dim=2, ...)",
-    )
-    group.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+from .values import at_least_one, parse_fields, parse_params, positive
 
 
 class ProgressBar:
@@ -81,69 +55,41 @@ class ProgressBar:
         self.lines.flush()
 
 
-def run_spec(args: argparse.Namespace) -> Any:
-    """The :class:`RunSpec` of the command line; bad values raise naming the option."""
-    from ..tasks.run import RunSpec
-    from .train import parse_params
+def plan(args: argparse.Namespace) -> argparse.Namespace:
+    """The :class:`RunSpec` of the command line, every name and value checked before any
+    data loads; a bad one raises naming the option."""
+    from ..tasks.run import CONTROLS, RunSpec, resolve_surrogate
+    from .listing import loading
+    from .names import check_path, check_surrogate, check_task
 
-    for name in DEMO_ONLY:
-        if getattr(args, name):
-            raise UsageError(
-                f"--{name.replace('_', '-')} belongs to the digits demo, not to --task"
-            )
-    for name in ("epochs", "batch_size", "hidden", "threads"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    if args.lr is not None and not args.lr > 0:
-        raise UsageError(f"--lr must be > 0, got {args.lr}")
-    if args.time_budget is not None and not args.time_budget > 0:
-        raise UsageError(f"--time-budget must be > 0 seconds, got {args.time_budget}")
-    if args.steepness is not None and not args.steepness > 0:
-        raise UsageError(f"--steepness must be > 0, got {args.steepness}")
+    at_least_one({name: getattr(args, name) for name in ("epochs", "batch_size", "hidden")})
+    at_least_one({"threads": args.threads})
+    positive({"lr": args.lr, "time_budget": args.time_budget, "steepness": args.steepness})
+    check_task("--task", args.task, args.preset)
+    loading(lambda: check_path("--path", args.path, fused=True))
+    if args.surrogate is not None:
+        loading(lambda: check_surrogate("--surrogate", args.surrogate, controls=CONTROLS))
     training = {"lr": args.lr, "batch_size": args.batch_size}
     data: dict[str, Any] = {"data_dir": args.data_dir, **parse_fields(args.data)}
-    return RunSpec(
+    spec = RunSpec(
         task=args.task,
         preset=args.preset,
         surrogate=args.surrogate,
         params=parse_params(args.param),
         steepness=args.steepness,
-        path=args.path or "fused",
-        seed=0 if args.seed is None else args.seed,
+        path=args.path,
+        seed=args.seed,
         epochs=args.epochs,
         time_budget=args.time_budget,
         data={key: value for key, value in data.items() if value is not None},
         model={} if args.hidden is None else {"hidden": args.hidden},
         training={key: value for key, value in training.items() if value is not None},
     )
-
-
-def parse_fields(items: list[str]) -> dict[str, Any]:
-    """``FIELD=VALUE`` pairs; a value is an int, a float, or else kept as a string."""
-    fields: dict[str, Any] = {}
-    for item in items:
-        name, sep, text = item.partition("=")
-        if not sep or not name.strip().isidentifier():
-            raise UsageError(f"--data must look like FIELD=VALUE, got {item!r}")
-        value: Any = text
-        for kind in (int, float):
-            try:
-                value = kind(text)
-                break
-            except ValueError:
-                continue
-        fields[name.strip()] = value
-    return fields
-
-
-def _check_path(path: str) -> None:
-    from ..core.registry import list_paths
-
-    if path != "fused" and path not in list_paths():
-        raise UsageError(
-            f"--path must be 'fused' or a registered path {list_paths()}, got {path!r}"
-        )
+    try:  # parameters and steepness of the surrogate: checked by its spec
+        resolve_surrogate(spec)
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error)) from None
+    return argparse.Namespace(mode="task", spec=spec, threads=args.threads, json=args.json)
 
 
 def summary(report: dict[str, Any]) -> str:
@@ -163,20 +109,19 @@ def summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def train_task(args: argparse.Namespace) -> int:
+def execute(plan: argparse.Namespace) -> int:
     from ..tasks.catalog import load_task, preset
     from ..tasks.run import resolve_surrogate, run
 
     began = time.perf_counter()
-    spec = run_spec(args)
-    _check_path(spec.path)
-    try:  # bad names and values in the options: a usage error, not a bug
-        chosen = preset(spec.task, spec.preset)
-        name, params, steepness = resolve_surrogate(spec)
+    spec = plan.spec
+    chosen = preset(spec.task, spec.preset)
+    name, params, steepness = resolve_surrogate(spec)
+    try:  # the data fields and files: a usage error, not a bug
         data = load_task(spec.task, {**chosen.data, **spec.data})
     except (ValueError, TypeError, FileNotFoundError, ImportError) as error:
         raise UsageError(str(error)) from None
-    human = sys.stderr if args.json else sys.stdout
+    human = sys.stderr if plan.json else sys.stdout
     epochs = spec.epochs or chosen.training.epochs
     shown = ", ".join(f"{key}={value:g}" for key, value in params.items())
     human.write(
@@ -186,13 +131,13 @@ def train_task(args: argparse.Namespace) -> int:
     )
     bar = ProgressBar(epochs, human, sys.stderr)
     threads = torch.get_num_threads()
-    torch.set_num_threads(args.threads or 1)
+    torch.set_num_threads(plan.threads)
     try:
         report = run(spec, progress=bar, on_epoch=bar.epoch_line, data=data)
     finally:
         torch.set_num_threads(threads)
     report["wall_seconds"] = time.perf_counter() - began
     human.write(summary(report) + "\n")
-    if args.json:
+    if plan.json:
         sys.stdout.write(json.dumps(report) + "\n")
     return 0

@@ -1,0 +1,199 @@
+"""What the ``sc-neurocore`` command line accepts: commands, their modes and their options.
+
+Plain data, standard library only: the parser, the help text, the check that refuses an
+option outside its mode, the defaults each mode fills in and the tests' flag combinations
+are all computed from these tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The one mode of a command that has no modes.
+ONLY = "only"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option (or positional) of a command.
+
+    ``default`` is one value, or a value per mode; ``None`` shown as ``unset`` (what that
+    means is said in ``help``).  ``sample`` is the argv after the flag that gives a value
+    other than the default (empty for a switch): the tests give it to prove that the
+    option changes what the command does.  ``modes`` are the modes it applies to (``None``:
+    every mode); given in any other mode it is a usage error.
+    """
+
+    flags: tuple[str, ...]
+    help: str
+    sample: tuple[str, ...] | Mapping[str, tuple[str, ...]] = ()
+    default: Any = None
+    modes: tuple[str, ...] | None = None
+    unset: str = ""
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def dest(self) -> str:
+        if "dest" in self.kwargs:
+            return str(self.kwargs["dest"])
+        longest = max(self.flags, key=len)
+        return longest.lstrip("-").replace("-", "_")
+
+    @property
+    def positional(self) -> bool:
+        return not self.flags[0].startswith("-")
+
+    @property
+    def switch(self) -> bool:
+        return self.kwargs.get("action") == "store_true"
+
+    def default_in(self, mode: str) -> Any:
+        if isinstance(self.default, dict):
+            return self.default.get(mode)
+        if self.switch:
+            return False
+        if self.kwargs.get("action") == "append":
+            return [] if self.default is None else list(self.default)
+        return self.default
+
+    def sample_in(self, mode: str) -> tuple[str, ...]:
+        return tuple(self.sample[mode] if isinstance(self.sample, Mapping) else self.sample)
+
+    def applies_to(self, mode: str) -> bool:
+        return self.modes is None or mode in self.modes
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its options, its modes and the module that runs it.
+
+    ``module`` (under ``sc_neurocore.cli``) has ``plan(args)``, which checks the arguments
+    and returns everything the run will use, and ``execute(plan)``, which does the work.
+    ``modes`` maps each mode to the words a message uses for it; ``mode_of`` picks the mode
+    from the options given (a dict of dest -> value).
+    """
+
+    name: str
+    help: str
+    description: str
+    module: str
+    options: tuple[Option, ...]
+    modes: Mapping[str, str] = field(default_factory=lambda: {ONLY: ""})
+    mode_of: Callable[[Mapping[str, Any]], str] = lambda given: ONLY
+    epilog: str = ""
+    #: Short names of the modes in help texts (default: ``modes``).
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def option(self, dest: str) -> Option:
+        return next(option for option in self.options if option.dest == dest)
+
+
+def _help_json(what: str) -> Option:
+    return Option(
+        ("--json",),
+        f"print {what} as JSON on stdout (and nothing else there)",
+        (),
+        kwargs={"action": "store_true"},
+    )
+
+
+def _listing(name: str, help_text: str, *extra: Option) -> Command:
+    return Command(name, help_text, help_text, "listing", (*extra, _help_json("a list of objects")))
+
+
+LISTINGS = (
+    _listing("paths", "list execution paths, where they come from, coverage"),
+    _listing(
+        "surrogates",
+        "list surrogates and the surrogate x path coverage matrix (gaps shown as '-')",
+    ),
+    _listing("plugins", "list plugin entry points and their status"),
+    Command(
+        "explain",
+        "show how (NAME, PATH) resolves and why",
+        "show how (NAME, PATH) resolves and why",
+        "listing",
+        (
+            Option(("name",), "surrogate name", ("superspike",), kwargs={"metavar": "NAME"}),
+            Option(
+                ("--path", "-p"),
+                "execution path",
+                ("legacy_autograd",),
+                unset="the default path",
+                kwargs={"metavar": "NAME"},
+            ),
+            _help_json("the explanation"),
+        ),
+    ),
+)
+
+KERNELS = Command(
+    "kernels",
+    "list which kernel (triton, native C, torch) serves each operator, and why",
+    "list which kernel (triton, native C, torch) serves each operator, and why",
+    "kernels",
+    (
+        _help_json("a list of objects"),
+        Option(
+            ("--device",),
+            "one device kind",
+            ("cpu",),
+            unset="every kind",
+            kwargs={"choices": ("cpu", "cuda")},
+        ),
+    ),
+)
+
+CHECK = Command(
+    "check",
+    "run the conformance kit over registered (surrogate, path) pairs",
+    "Run the conformance matrix (pytest -p sc_neurocore.testing) over every registered "
+    "(surrogate, path) pair, or the subset selected below.",
+    "check",
+    (
+        Option(
+            ("--surrogate", "-s"),
+            "only this surrogate (repeatable)",
+            ("atan",),
+            kwargs={"action": "append", "metavar": "NAME"},
+        ),
+        Option(
+            ("--path", "-p"),
+            "only this path (repeatable)",
+            ("custom_op",),
+            kwargs={"action": "append", "metavar": "NAME"},
+        ),
+        Option(
+            ("--distribution", "-d"),
+            "pairs whose surrogate or path comes from this distribution (repeatable)",
+            ("sc-neurocore",),
+            kwargs={"action": "append", "metavar": "DIST"},
+        ),
+        Option(
+            ("--device",),
+            "run the checks on this device (repeatable)",
+            ("cpu",),
+            unset="cpu, and cuda where available",
+            kwargs={"action": "append", "metavar": "DEVICE"},
+        ),
+        Option(
+            ("--compile-backend",),
+            "torch.compile backend of the compile checks",
+            ("eager",),
+            default="aot_eager",
+            kwargs={"metavar": "BACKEND"},
+        ),
+        Option(
+            ("-k",),
+            "pytest -k expression",
+            ("atan",),
+            kwargs={"dest": "keyword", "metavar": "EXPR"},
+        ),
+        Option(
+            ("-x", "--exitfirst"), "stop at the first failure", (), kwargs={"action": "store_true"}
+        ),
+        Option(("-v", "--verbose"), "one line per check", (), kwargs={"action": "store_true"}),
+    ),
+)

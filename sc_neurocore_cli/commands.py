@@ -153,6 +153,7 @@ TRAIN = Command(
     modes={DIGITS: "the digits demo (no --task)", TASK: "--task runs"},
     mode_of=_train_mode,
     labels={DIGITS: "demo", TASK: "--task"},
+    base={TASK: ("--task", "randman")},
 )
 
 _SWEEP_RUN = (RUN,)
@@ -275,6 +276,7 @@ SWEEP = Command(
     ),
     modes={RUN: "sweep runs (no --report)", REPORT: "--report (merging finished sweeps)"},
     mode_of=lambda given: REPORT if given.get("report") is not None else RUN,
+    base={REPORT: ("--report", "runs.jsonl")},
     epilog="examples:\n"
     "  sc-neurocore sweep --task randman --preset hard --out sweep.jsonl --heatmap sweep.png\n"
     "  sc-neurocore sweep ... --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT\n"
@@ -324,6 +326,7 @@ BENCH = Command(
     ),
     modes={CPU: "CPU runs (--device cpu)", CUDA: "--device cuda"},
     mode_of=lambda given: CUDA if given.get("device") == "cuda" else CPU,
+    base={CUDA: ("--device", "cuda")},
 )
 
 #: Every command, in the order ``sc-neurocore --help`` lists them.

@@ -59,7 +59,9 @@ class Option:
         return self.default
 
     def sample_in(self, mode: str) -> tuple[str, ...]:
-        return tuple(self.sample[mode] if isinstance(self.sample, Mapping) else self.sample)
+        if isinstance(self.sample, Mapping):
+            return tuple(self.sample.get(mode, next(iter(self.sample.values()))))
+        return tuple(self.sample)
 
     def applies_to(self, mode: str) -> bool:
         return self.modes is None or mode in self.modes
@@ -85,6 +87,11 @@ class Command:
     epilog: str = ""
     #: Short names of the modes in help texts (default: ``modes``).
     labels: Mapping[str, str] = field(default_factory=dict)
+    #: The shortest argv that selects each mode (and gives the required positionals).
+    base: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def base_argv(self, mode: str) -> list[str]:
+        return [self.name, *self.base.get(mode, ())]
 
     def option(self, dest: str) -> Option:
         return next(option for option in self.options if option.dest == dest)
@@ -126,6 +133,7 @@ LISTINGS = (
             ),
             _help_json("the explanation"),
         ),
+        base={ONLY: ("atan",)},
     ),
 )
 

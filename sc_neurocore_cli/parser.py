@@ -179,7 +179,10 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``sc-neurocore``: parse and check here, then run in the library."""
-    args = parse(argv)
+    try:
+        args = parse(argv)
+    except SystemExit as done:  # --help, --version, a usage error: argparse's exit status
+        return done.code if isinstance(done.code, int) else 1
     if args is None:
         return 0
     runner = importlib.import_module(RUNNER)

@@ -182,3 +182,26 @@ def test_architecture_page_names_every_folder_and_top_level_module() -> None:
     ]
     missing = [name for name in entries if name.removesuffix(".py") not in page]
     assert not missing, f"docs/architecture.md does not mention {missing}"
+
+
+CLI_PARSER = PACKAGE.parent / "sc_neurocore_cli"
+
+
+def test_the_command_line_parser_imports_only_the_standard_library() -> None:
+    """``sc-neurocore --help`` and usage errors must not pay for torch: the parser package
+    imports the standard library and itself; it reaches the library by module name only."""
+    import sys
+
+    foreign = []
+    for path in sorted(CLI_PARSER.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] not in (*sys.stdlib_module_names, "__future__"):
+                    foreign.append(f"{path.name}: {name}")
+    assert not foreign, "\n".join(foreign)

@@ -96,7 +96,7 @@ def test_targets_are_met_or_missed_by_their_goals() -> None:
 def test_device_cuda_without_cuda_fails_with_a_clear_message(capsys) -> None:
     with pytest.raises(RuntimeError, match="--device cuda: CUDA is not available"):
         check_device("cuda")
-    assert main(["bench", "--device", "cuda", "--quick", "--no-progress"]) == 2
+    assert main(["bench", "--device", "cuda", "--quick"]) == 2
     assert "CUDA is not available" in capsys.readouterr().err
 
 

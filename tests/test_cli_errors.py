@@ -16,7 +16,7 @@ def _failing_command(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> N
     def explain_command(args: argparse.Namespace) -> int:
         raise error
 
-    monkeypatch.setattr(listing, "explain_command", explain_command)
+    monkeypatch.setitem(listing.COMMANDS, "explain", explain_command)
 
 
 @pytest.mark.parametrize(

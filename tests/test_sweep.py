@@ -113,10 +113,10 @@ def test_cli_sweep_then_report(tmp_path, capsys) -> None:  # type: ignore[no-unt
 
 @pytest.mark.parametrize(("task", "expected"), [("randman", "hard"), ("digits", "default")])
 def test_cli_sweep_defaults_to_the_tasks_hard_preset_or_its_first(task: str, expected: str) -> None:
-    from sc_neurocore.cli import build_parser
     from sc_neurocore.cli.sweep import config_of
+    from sc_neurocore_cli import parse
 
-    args = build_parser().parse_args(["sweep", "--task", task])
+    args = parse(["sweep", "--task", task])
     assert {run.preset for run in configurations(config_of(args))} == {expected}
     assert {run.preset for run in configurations(SweepConfig(task=task))} == {expected}
     assert main(["sweep", "--task", "nonesuch"]) == 2

@@ -13,11 +13,13 @@ from . import UsageError
 
 def plan(args: argparse.Namespace) -> dict[str, Any]:
     """The configuration of the run; unknown sections and a bad --threads are refused here."""
+    if args.quick and args.no_compile:
+        raise UsageError("--no-compile: --quick already skips torch.compile")
     if args.device == "cuda":
         from ..bench.gpu import GPU_SECTIONS, GpuConfig
 
         sections = tuple(args.only) if args.only else GPU_SECTIONS
-        _check_sections(sections, GPU_SECTIONS)
+        _check_sections(sections, GPU_SECTIONS, "GPU section")
         gpu = (
             GpuConfig.quick_preset("cuda", sections) if args.quick else GpuConfig(sections=sections)
         )
@@ -27,7 +29,7 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
     from ..bench import SECTIONS, BenchConfig
 
     sections = tuple(args.only) if args.only else SECTIONS
-    _check_sections(sections, SECTIONS)
+    _check_sections(sections, SECTIONS, "section")
     config = BenchConfig.quick_preset(sections) if args.quick else BenchConfig.full(sections)
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
@@ -42,11 +44,11 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _check_sections(sections: tuple[str, ...], known: tuple[str, ...]) -> None:
+def _check_sections(sections: tuple[str, ...], known: tuple[str, ...], kind: str) -> None:
     from .names import check_name
 
     for name in sections:
-        check_name("--only", "section", name, known)
+        check_name("--only", kind, name, known)
 
 
 def execute(plan: dict[str, Any]) -> int:

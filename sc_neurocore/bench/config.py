@@ -15,6 +15,7 @@ SECTIONS: tuple[str, ...] = (
     "network",
     "workload",
     "registry",
+    "cli",
 )
 
 
@@ -60,6 +61,8 @@ class BenchConfig:
     #: Registry costs.
     registry_timing: Timing = field(default_factory=lambda: Timing(rounds=21, min_sample_s=0.01))
     import_repeats: int = 15
+    #: Interleaved rounds of the command lines (section cli).
+    cli_rounds: int = 7
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.sections if name not in SECTIONS]

@@ -196,6 +196,7 @@ FORMATTERS = {
     "bandwidth": _bandwidth_rows,
     "workload": _workload_rows,
     "registry": _registry_rows,
+    "cli": _registry_rows,
 }
 
 

@@ -49,6 +49,7 @@ def _meta(config: BenchConfig, installed: dict[str, str | None]) -> dict[str, An
 def run_bench(config: BenchConfig, progress: Progress | None = None) -> dict[str, Any]:
     """Measure ``config.sections`` and evaluate the targets; the result is JSON-serialisable."""
     from .bandwidth import run_bandwidth
+    from .cli import run_cli
     from .lif import run_lif
     from .memory import add_memory
     from .network import run_network
@@ -76,6 +77,7 @@ def run_bench(config: BenchConfig, progress: Progress | None = None) -> dict[str
         "network": run_network,
         "workload": run_workload,
         "registry": run_registry,
+        "cli": run_cli,
     }
 
     def run_section(name: str) -> Callable[[], None]:

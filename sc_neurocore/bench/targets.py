@@ -195,6 +195,9 @@ def targets(results: Results) -> Iterator[Target]:
     from .targets_speed import speed_targets  # it builds on this module's Target
 
     yield from speed_targets(results)
+    from .cli import cli_targets
+
+    yield from cli_targets(results)
 
 
 def evaluate(results: Results) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 Top left: surrogate fwd+bwd at the largest size as a multiple of one ``torch.mul`` (lower
 is faster), for every path and peer.  Top right: LIF layer fwd+bwd throughput.  Bottom: the
 open-neuromorphic workload, each candidate's time over the matrix products alone per n.
-Needs matplotlib (``pip install 'sc-neurocore[plot]'``).
+Needs matplotlib (``pip install matplotlib``, the ``plot`` extra).
 """
 
 from __future__ import annotations

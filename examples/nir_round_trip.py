@@ -1,6 +1,6 @@
 """Train the digits demo's SpikingNet, save it as NIR, load it back: same test accuracy.
 
-Run: pip install "sc-neurocore[examples,nir]" && python examples/nir_round_trip.py
+Run (in the repository): pip install -e ".[examples,nir]" && python examples/nir_round_trip.py
 (docs/interchange.md states the conventions: dt, Euler, resets, metadata.)
 """
 

@@ -1,6 +1,6 @@
 """Train a two-layer spiking network on scikit-learn's digits, wiring the path by hand.
 
-Run: pip install "sc-neurocore[examples]" && python examples/train_digits.py
+Run (in the repository): pip install -e ".[examples]" && python examples/train_digits.py
 (``sc-neurocore train`` does the same with options; see docs/demo.md.)
 """
 

@@ -158,7 +158,7 @@ def write_project(root: Path, project: str, entry_points: dict[str, str]) -> Pat
             [project]
             name = "{project}"
             version = "0.1.0"
-            dependencies = ["sc-neurocore"]
+            dependencies = ["sc-neurocore>=0.1,<1"]
 
             [tool.setuptools]
             packages = ["{package}"]

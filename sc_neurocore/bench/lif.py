@@ -162,11 +162,11 @@ def candidates(installed: dict[str, str | None], notes: list[str]) -> dict[str, 
     if installed.get("snntorch"):
         found["snntorch.Leaky loop"] = {"kind": "snntorch"}
     else:
-        notes.append("snnTorch not installed (pip install 'sc-neurocore[bench]'): skipped")
+        notes.append("snnTorch not installed (the 'bench' extra): skipped")
     if installed.get("spikingjelly"):
         found["spikingjelly.LIFNode(step_mode='m')"] = {"kind": "spikingjelly"}
     else:
-        notes.append("SpikingJelly not installed (pip install 'sc-neurocore[bench]'): skipped")
+        notes.append("SpikingJelly not installed (the 'bench' extra): skipped")
     if installed.get("norse"):
         found["norse.LIFBoxCell loop"] = {"kind": "norse"}
     else:

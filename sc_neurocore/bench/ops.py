@@ -132,9 +132,7 @@ def run_ops(
     if with_peers:
         for library, version in installed.items():
             if version is None:
-                notes["peers"].append(
-                    f"{library} not installed (pip install 'sc-neurocore[bench]'): skipped"
-                )
+                notes["peers"].append(f"{library} not installed (the 'bench' extra): skipped")
     groups = [(s, n) for s in list_surrogates() for n in config.sizes]
     progress.start("surrogates", len(groups))
     rows: dict[str, list[dict[str, Any]]] = {"surrogates": [], "peers": []}

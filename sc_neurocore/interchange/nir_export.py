@@ -43,7 +43,7 @@ def import_nir() -> Any:
         import nir
     except ImportError as error:  # pragma: no cover - the extra is installed in CI
         raise ImportError(
-            "NIR support needs the 'nir' package: pip install 'sc-neurocore[nir]'"
+            "NIR support needs the 'nir' package: pip install nir (the 'nir' extra)"
         ) from error
     return nir
 

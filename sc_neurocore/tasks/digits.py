@@ -34,7 +34,7 @@ def load_digits() -> Digits:
         from sklearn.model_selection import train_test_split
     except ImportError as error:
         raise ImportError(
-            'the digits demo needs scikit-learn: pip install "sc-neurocore[examples]"'
+            'the digits demo needs scikit-learn: pip install scikit-learn (the "examples" extra)'
         ) from error
     images, labels = sklearn_digits(return_X_y=True)
     parts = train_test_split(

@@ -5,7 +5,7 @@ SHD (Cramer et al. 2020, IEEE TNNLS) ships ``shd_train.h5`` and ``shd_test.h5``,
 ``spikes/units`` (the matching input channel of each spike, 0..699) and ``labels`` (0..19).
 People who have the files point this reader at their folder; it bins the spikes into
 ``steps`` steps over ``duration`` seconds (later spikes are dropped) and returns events.
-Needs the optional ``h5py`` (``pip install "sc-neurocore[data]"``).
+Needs the optional ``h5py`` (``pip install h5py``, the ``data`` extra).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _h5py():  # type: ignore[no-untyped-def]
     try:
         import h5py
     except ImportError as error:
-        raise ImportError('reading SHD needs h5py: pip install "sc-neurocore[data]"') from error
+        raise ImportError('reading SHD needs h5py: pip install h5py (the "data" extra)') from error
     return h5py
 
 

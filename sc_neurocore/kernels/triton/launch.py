@@ -56,7 +56,7 @@ def triton_missing() -> str | None:
     try:
         import triton
     except ImportError as error:  # pragma: no cover - CI installs the extra
-        return f"triton is not installed ({error}); pip install 'sc-neurocore[triton]'"
+        return f"triton is not installed ({error}); pip install triton (the 'triton' extra)"
     if release(triton.__version__) < OLDEST_TRITON:
         oldest = ".".join(map(str, OLDEST_TRITON))
         # No "CUDA"/"GPU" here: tests/ci_skips.py reads those as legitimate skips.

@@ -35,7 +35,7 @@ def plan(args: argparse.Namespace) -> argparse.Namespace:
             mode="report", files=args.report, heatmap=args.heatmap, json=args.json
         )
     from ..tasks.run import CONTROLS, resolve_surrogate
-    from ..tasks.sweep import configurations, parse_shard, shard, sweep_preset
+    from ..tasks.sweep import configurations, parse_shard, shard
     from .listing import loading
     from .names import check_path, check_surrogate, check_task
 
@@ -65,7 +65,6 @@ def plan(args: argparse.Namespace) -> argparse.Namespace:
         out=args.out,
         heatmap=args.heatmap,
         json=args.json,
-        title=f"{args.task} {sweep_preset(args.task, args.preset)}",
     )
 
 

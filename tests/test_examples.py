@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.py"))
+#: Examples whose claim is a printed line (each also asserts it before printing it).
+CLAIMS = {"nir_spiking_cnn.py": "identical spikes from Norse and from this project"}
 
 
 def test_there_are_examples() -> None:
@@ -26,3 +28,4 @@ def test_example_runs(script: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip(), f"{script.name} printed nothing"
+    assert CLAIMS.get(script.name, "") in result.stdout

@@ -8,7 +8,8 @@ with every parameter; plain `LIF` files carry `r = tau/dt`, which Norse ignores
 (docs/interchange.md). The last convolution covers the whole pooled map, so no Flatten
 is needed (Norse's Flatten would fold in the batch dimension).
 
-Run: pip install "sc-neurocore[examples,nir]" norse nirtorch && python examples/nir_spiking_cnn.py
+Run (in the repository): pip install -e ".[examples,nir]" && pip install --no-deps norse nirtorch
+&& python examples/nir_spiking_cnn.py
 """
 
 import logging

@@ -1,8 +1,9 @@
 """Under ``CI=true`` a test may not pass by skipping what CI is supposed to have.
 
-CI installs the ``dev`` and ``examples`` extras and has a C compiler, so a skip whose
-reason is a missing compiler or a module from those extras means the fast path or the
-feature went untested: the report is turned into a failure.  GPU-only skips stay skips
+CI installs the ``dev`` and ``examples`` extras, has a C compiler and runs as root (so it
+can mount), so a skip whose reason is a missing compiler, a mount that cannot be made or a
+module from those extras means the fast path or the feature went untested: the report is
+turned into a failure.  GPU-only skips stay skips
 (CI has no GPU: the reason must say a CUDA device is what is missing, see GPU_ONLY), as
 do skips that say a case does not apply.
 
@@ -38,6 +39,9 @@ GPU_ONLY = re.compile(
     r"|\bruns? on CUDA tensors\b",
     re.IGNORECASE,
 )
+#: A test that needs a mount (the read-only kernel cache): CI runs as root on a machine
+#: where ``mount --bind`` and a read-only remount work, so such a skip hides a failure.
+MOUNT = re.compile(r"\bcannot mount\b", re.IGNORECASE)
 #: A case that does not apply to this surrogate (nothing is missing from the machine).
 NOT_APPLICABLE = re.compile(r"has no (c_grad|formula|grad_mul)\b")
 WORD = re.compile(r"[A-Za-z_][\w.\-]*")
@@ -77,6 +81,8 @@ def must_run_in_ci(reason: str, modules: frozenset[str] | None = None) -> str | 
         return None
     if COMPILER.search(reason):
         return "a C compiler"
+    if MOUNT.search(reason):
+        return "root and mount (CI runs as root)"
     modules = ci_modules() if modules is None else modules
     for word in WORD.findall(reason):
         if word.lower().strip(".-") in modules:

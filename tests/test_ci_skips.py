@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
         "compiled kernels unavailable here: no C compiler found (set CC or install cc)",
         "no working compiler here",
         "needs a C compiler",
+        "cannot mount a read-only bind mount here: not root or no mount command",
         "could not import 'sklearn': No module named 'sklearn'",
         'the demo needs the "examples" extra (scikit-learn)',
         "could not import 'h5py': No module named 'h5py'",

@@ -12,6 +12,12 @@ build); anything else is rebuilt.  On Linux the verified open file itself is loa
 (``/proc/self/fd``), so the bytes checked are the bytes run.  Builders of the same
 library, in any number of processes, serialise on a file lock: one compiles, the others
 load its result.
+
+A cache this process cannot write (baked into a read-only image or mount) still serves
+its verified kernels: verification needs no lock, and a kernel missing there is built
+into the private directory instead, without a warning.  Each build compiles in its own
+scratch folder, locked while it lives; one whose builder was killed is removed by the
+next build.
 """
 
 from __future__ import annotations
@@ -26,17 +32,21 @@ import shutil
 import stat
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ...core.forksafe import after_fork_in_child
 
 __all__ = [
     "ENV_CACHE",
     "KernelFallbackWarning",
+    "build_directory",
     "build_lock",
     "cache_dir",
+    "scratch_directory",
     "configured_cache_dir",
     "directory_problem",
     "load_verified",
@@ -277,6 +287,68 @@ def _close_inherited_locks(module: object) -> None:
 
 
 after_fork_in_child(sys.modules[__name__], _close_inherited_locks, "build lock")
+
+
+def build_directory(directory: Path) -> Path:
+    """Where a kernel missing from ``directory`` is built: there, or in the private
+    directory where this process cannot write there (a read-only cache)."""
+    if os.access(directory, os.W_OK | os.X_OK):
+        return directory
+    return _private_dir()
+
+
+#: A build's scratch folder; its ``.owner`` file is locked while the builder lives.
+SCRATCH_PREFIX = ".build-"
+#: Scratch folders of builders before scratch folders had owners (``tempfile``'s names),
+#: removed once older than a build can take.
+_UNOWNED_SCRATCH = ("tmp*", 3600.0)
+
+
+def _remove_abandoned(directory: Path, fcntl: Any) -> None:
+    for candidate in directory.glob(SCRATCH_PREFIX + "*"):
+        try:
+            fd = os.open(candidate / ".owner", os.O_RDWR | _NOFOLLOW | _CLOEXEC)
+        except OSError:  # being set up or removed right now
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # its builder is alive
+        else:
+            shutil.rmtree(candidate, ignore_errors=True)
+        finally:
+            os.close(fd)
+    pattern, age = _UNOWNED_SCRATCH
+    for candidate in directory.glob(pattern):
+        with contextlib.suppress(OSError):
+            if candidate.is_dir() and time.time() - candidate.stat().st_mtime > age:
+                shutil.rmtree(candidate, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def scratch_directory(directory: Path) -> Iterator[Path]:
+    """A new folder in ``directory`` for one build, removed afterwards; abandoned ones of
+    killed builders go first.  Its ``.owner`` is locked before it appears under that name
+    (renamed into place), so no other process ever sees an unlocked live folder."""
+    try:
+        import fcntl
+    except ImportError:  # no POSIX locks: a killed build's folder stays
+        with tempfile.TemporaryDirectory(dir=directory) as plain:
+            yield Path(plain)
+        return
+    _remove_abandoned(directory, fcntl)
+    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=directory))
+    staging = scratch / ".owner-staging"
+    fd = os.open(staging, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC, 0o600)
+    _held_locks.add(fd)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.replace(staging, scratch / ".owner")
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        _held_locks.discard(fd)
+        os.close(fd)
 
 
 @contextlib.contextmanager

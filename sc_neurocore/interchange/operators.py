@@ -9,11 +9,18 @@ by attribute lookup on ``torch.ops.<namespace>``.  :func:`install_operator_looku
 gives those two namespaces a lookup that, on a miss, asks the registry to build the
 surrogate of that name (discovering plugins first) or imports the fused operators, then
 looks again.
+
+A program that names a surrogate this process does not hold (saved where a plugin was
+installed) fails to load with :class:`~sc_neurocore.core.errors.UnknownSurrogateError`
+and the registry's message, as the fused operators do: torch's deserializer asks with
+``hasattr``, which would turn a plain ``AttributeError`` into torch's generic "custom op
+is not registered".  Every other lookup of an unknown name raises ``AttributeError``.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,6 +82,29 @@ def define_operator(namespace: str, name: str) -> bool:
     return True
 
 
+#: The module of torch's export deserializer, which resolves a node's target by ``hasattr``.
+DESERIALIZER = "torch._export.serde.serialize"
+
+
+def _asked_by_deserializer() -> bool:
+    frame = sys._getframe(2)  # this <- LookupNamespace.__getattr__ <- its caller
+    for _ in range(3):  # hasattr is C: the deserializer's frame is the next Python one
+        if frame is None:
+            return False
+        if frame.f_globals.get("__name__") == DESERIALIZER:
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+def _missing_surrogate(op_name: str) -> Exception:
+    from ..core.errors import UnknownSurrogateError, unknown_name_message
+    from ..core.registry import list_surrogates
+
+    name = op_name.removesuffix("_backward")
+    return UnknownSurrogateError(unknown_name_message("surrogate", name, list_surrogates()))
+
+
 class LookupNamespace(_OpNamespace):
     """``torch.ops.<namespace>`` that defines a missing operator before giving up."""
 
@@ -87,6 +117,9 @@ class LookupNamespace(_OpNamespace):
             return super().__getattr__(op_name)
         except AttributeError:
             if op_name.startswith("_") or not define_operator(self.name, op_name):
+                if self.name == SURROGATE_NAMESPACE and not op_name.startswith("_"):
+                    if not getattr(_busy, "active", False) and _asked_by_deserializer():
+                        raise _missing_surrogate(op_name) from None
                 raise
             return super().__getattr__(op_name)
 

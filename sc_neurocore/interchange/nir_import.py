@@ -272,6 +272,34 @@ def _order(names: list[str], edges: list[tuple[str, str]], starts: list[str]) ->
     return post[::-1]
 
 
+def check_outputs_reached(
+    nodes: dict[str, Any], edges: list[tuple[str, str]], inputs: list[str]
+) -> None:
+    """Raise ``ValueError`` naming every Output node (subgraphs' included, by their dotted
+    names) that no chain of edges from an Input reaches: its value would never be set."""
+    reached, frontier = set(inputs), list(inputs)
+    following: dict[str, list[str]] = {}
+    for source, target in edges:
+        following.setdefault(source, []).append(target)
+    while frontier:
+        for target in following.get(frontier.pop(), []):
+            if target not in reached:
+                reached.add(target)
+                frontier.append(target)
+    unreached = [
+        name
+        for name, node in nodes.items()
+        if type(node).__name__ == "Output" and name not in reached
+    ]
+    if unreached:
+        names = ", ".join(repr(name) for name in unreached)
+        into = {name: [s for s, t in edges if t == name] for name in unreached}
+        raise ValueError(
+            f"from_nir: output node {names} is not reached from the input nodes {inputs} "
+            f"(edges into it: {into}); the graph must connect every Output to an Input"
+        )
+
+
 def from_nir(
     graph_or_path: Any,
     *,
@@ -294,6 +322,7 @@ def from_nir(
     nodes, edges = _flatten(graph, layout=layout)
     inputs = [name for name in graph.nodes if type(graph.nodes[name]).__name__ == "Input"]
     outputs = [name for name in graph.nodes if type(graph.nodes[name]).__name__ == "Output"]
+    check_outputs_reached(nodes, edges, inputs)
     order = _order(list(nodes), edges, inputs)
     dtype = dtype or torch.get_default_dtype()
     modules = {}

@@ -145,7 +145,14 @@ def simulate(graph: Any, x: np.ndarray, dt: float) -> tuple[np.ndarray, dict[str
     (output_name,) = [n for n in names if type(graph.nodes[n]).__name__ == "Output"]
     state: dict[str, dict[str, np.ndarray]] = {name: {} for name in names}
     history: dict[str, list] = {name: [] for name in names}
+    # before the first step every node is at rest: neurons give 0, a stateless node its
+    # output for zero input (an Affine its bias), which a fed-back edge carries into step 0
     previous: dict[str, np.ndarray] = {}
+    for name in names:
+        node, kind = graph.nodes[name], type(graph.nodes[name]).__name__
+        if kind not in (*NEURONS, "Input", "Delay") and node.input_type.get("input") is not None:
+            shape = tuple(np.asarray(node.input_type["input"]).tolist())
+            previous[name] = _stateless(node, kind, np.zeros((x.shape[1], *shape)))
     outputs = []
     for t in range(x.shape[0]):
         done = {input_name: x[t]}

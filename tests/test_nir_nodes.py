@@ -233,3 +233,30 @@ def test_the_pools_delay_and_padding_forms_export_from_modules(tmp_path: Path) -
     with pytest.raises(TypeError, match="ceil_mode=False"):
         to_nir(torch.nn.AvgPool2d(2, ceil_mode=True), dt=DT, input_shape=(1, 4, 4))
     assert isinstance(imported.node("avgpool2d2"), AvgPool2d)
+
+
+def test_a_fed_back_affine_adds_its_bias_from_the_first_step() -> None:
+    """All NIR nodes start at t=0: an Affine on a recurrent edge outputs its bias before
+    any spike (snnTorch's RLeaky files rely on it)."""
+    rng = np.random.default_rng(6)
+    lif = nir.LIF(
+        tau=np.full(4, 5 * DT),
+        r=np.full(4, 5.0),
+        v_leak=np.zeros(4),
+        v_threshold=np.full(4, 0.4),
+        v_reset=np.zeros(4),
+    )
+    nodes = {
+        "input": nir.Input(np.array([3])),
+        "fc": nir.Linear(rng.normal(0, 0.3, (4, 3))),
+        "lif": lif,
+        "w_rec": nir.Affine(rng.normal(0, 0.3, (4, 4)), np.array([0.5, -0.2, 0.3, 0.4])),
+        "output": nir.Output(np.array([4])),
+    }
+    edges = [("input", "fc"), ("fc", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")]
+    graph = nir.NIRGraph(nodes=nodes, edges=edges)
+    x = np.zeros((10, BATCH, 3))  # no input at all: only the bias drives the neurons
+    want, _ = simulate(graph, x, DT)
+    got = _run(graph, x)
+    assert np.array_equal(got, want)
+    assert want.any(), "with no input, only the bias makes them fire"

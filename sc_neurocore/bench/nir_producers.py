@@ -40,6 +40,7 @@ class Export:
     dt: float = 1e-4
     method: str = "euler"
     scale: float = 1.0  # input spikes times this (some models need stronger drive)
+    net: nn.Module | None = None  # the peer's model itself, where a case derives another
 
 
 @dataclass(frozen=True)
@@ -77,15 +78,13 @@ def _snntorch() -> Iterator[Export]:
     import snntorch.utils
     from snntorch.export_nir import export_to_nir
 
-    def leaky(n: Any, output: bool = False) -> nn.Module:
+    def leaky(n: Any, output: bool = False, nir_like: bool = True) -> nn.Module:
         shape = n if isinstance(n, tuple) else (n,)  # scalar parameters fail its export
-        return snn.Leaky(
-            torch.full(shape, 0.9),
-            threshold=torch.ones(shape),
-            init_hidden=True,
-            output=output,
-            reset_mechanism="zero",
-        )
+        # NIR's LIF resets to v_reset at once; snnTorch's default subtracts the threshold
+        # at the next step (reset_delay)
+        options = dict(reset_mechanism="zero", reset_delay=False) if nir_like else {}
+        beta, threshold = torch.full(shape, 0.9), torch.ones(shape)
+        return snn.Leaky(beta, threshold=threshold, init_hidden=True, output=output, **options)
 
     def case(model: str, net: nn.Module, shape: tuple[int, ...]) -> Export:
         _strong(net)
@@ -99,13 +98,26 @@ def _snntorch() -> Iterator[Export]:
         return Export(model, lambda: export_to_nir(net, sample, ignore_dims=[0]), run, shape)
 
     yield case(
-        "feed-forward",
+        "feed-forward (reset to 0, at once)",
         nn.Sequential(nn.Linear(5, 4), leaky(4), nn.Linear(4, 3), leaky(3, output=True)),
         (5,),
     )
-    recurrent = snn.RLeaky(0.9, linear_features=4, init_hidden=True, output=True)
-    recurrent.reset_mechanism = "zero"
-    yield case("recurrent", nn.Sequential(nn.Linear(5, 4), recurrent), (5,))
+    yield case(
+        "feed-forward (snnTorch's default reset)",
+        nn.Sequential(nn.Linear(5, 4), leaky(4, output=True, nir_like=False)),
+        (5,),
+    )
+    recurrent = snn.RLeaky(
+        0.9,
+        linear_features=4,
+        init_hidden=True,
+        output=True,
+        reset_mechanism="zero",
+        reset_delay=False,
+    )
+    yield case(
+        "recurrent (RLeaky, Affine feedback)", nn.Sequential(nn.Linear(5, 4), recurrent), (5,)
+    )
     convolution = nn.Sequential(
         nn.Conv2d(1, 3, 3, padding=1),
         leaky((3, 8, 8)),
@@ -178,7 +190,7 @@ def _sinabs() -> Iterator[Export]:
             return out.reshape(x.shape[1], x.shape[0], *out.shape[1:]).transpose(0, 1)
 
         sample = torch.rand(BATCH * 2, *shape)
-        return Export(model, lambda: to_nir(net, sample), run, shape, dt=1.0, **options)
+        return Export(model, lambda: to_nir(net, sample), run, shape, dt=1.0, net=net, **options)
 
     def cnn(pool: nn.Module, nir_like: bool) -> nn.Sequential:
         return nn.Sequential(
@@ -195,6 +207,30 @@ def _sinabs() -> Iterator[Export]:
     yield case("CNN, sum pool (single spike, reset to 0)", cnn(sl.SumPool2d(2), True), (1, 8, 8))
     yield case("CNN, sum pool (Sinabs' defaults)", cnn(sl.SumPool2d(2), False), (1, 8, 8))
     yield case("CNN, average pool", cnn(nn.AvgPool2d(2), True), (1, 8, 8))
+    averaging = case("", cnn(nn.AvgPool2d(2), True), (1, 8, 8))
+    yield Export(
+        "CNN, average pool (SumPool2d node swapped: Sinabs has no AvgPool2d export)",
+        lambda: _averaging(averaging.net, to_nir, sl.SumPool2d),
+        averaging.run,
+        averaging.shape,
+        dt=1.0,
+    )
+
+
+def _averaging(model: Any, to_nir: Callable[..., Any], sum_pool: type) -> Any:
+    """Sinabs' export of ``model`` with each AvgPool2d swapped for Sinabs' SumPool2d
+    (which it can export), whose node then becomes NIR's AvgPool2d with the same kernel,
+    stride and padding: the file Sinabs would write if it could."""
+    nir = import_nir()
+    net = copy.deepcopy(model)
+    for index, layer in enumerate(net):
+        if isinstance(layer, nn.AvgPool2d):
+            net[index] = sum_pool(layer.kernel_size, layer.stride)
+    graph = to_nir(net, torch.rand(BATCH * 2, 1, 8, 8))
+    for name, node in list(graph.nodes.items()):
+        if type(node).__name__ == "SumPool2d":
+            graph.nodes[name] = nir.AvgPool2d(node.kernel_size, node.stride, node.padding)
+    return graph
 
 
 def _spikingjelly() -> Iterator[Export]:

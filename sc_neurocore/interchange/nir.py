@@ -6,15 +6,21 @@ See docs/interchange.md for the conventions; the discretisation lives in
 
 from .discretisation import METHODS
 from .nir_export import NIRMetadataWarning, to_nir
-from .nir_import import from_nir
-from .nir_modules import ContinuousNeuron, NIRModule, Scale, Threshold
+from .nir_import import NIRSpecWarning, NIRTimeStepWarning, from_nir
+from .nir_layers import AvgPool2d, SumPool2d
+from .nir_modules import ContinuousNeuron, Delay, NIRModule, Scale, Threshold
 
 __all__ = [
     "METHODS",
+    "AvgPool2d",
     "ContinuousNeuron",
+    "Delay",
     "NIRMetadataWarning",
     "NIRModule",
+    "NIRSpecWarning",
+    "NIRTimeStepWarning",
     "Scale",
+    "SumPool2d",
     "Threshold",
     "from_nir",
     "to_nir",

@@ -315,6 +315,9 @@ def from_nir(
     starts at zero.  ``surrogate_fn`` replaces the surrogate of every neuron (default: the
     one in the metadata, else ``atan``).  ``dtype`` is the weights' dtype (default:
     torch's default dtype; NIR files hold float64, so pass torch.float64 to keep every bit).
+    A graph from a step-based producer (Sinabs) runs as its producer meant at ``dt=1``;
+    an ``NIRTimeStepWarning`` names a firing node that cannot spike at this ``dt`` but
+    could at 1, an ``NIRSpecWarning`` a file that fails ``nir.read``'s type check.
     """
     dt, method = check_dt(dt), check_method(method)
     graph = _read(graph_or_path)

@@ -186,7 +186,7 @@ class NIRModule(nn.Module):
         feeds = dict(zip(self.inputs, (x, *extra)))
         steps = x.shape[0]
         state: dict[str, tuple[Tensor, ...]] = {}
-        previous: dict[str, Tensor] = {}
+        previous = self._at_rest(x)
         recorded: dict[str, list[Tensor]] = {name: [] for name in self.outputs}
         for t in range(steps):
             current: dict[str, Tensor] = {}
@@ -199,7 +199,7 @@ class NIRModule(nn.Module):
                     for source, delayed in self.sources[name]
                 ]
                 present = [term for term in terms if term is not None]
-                if not present:  # only fed back, at the first step
+                if not present:  # only fed back by neurons at rest (zero), at the first step
                     continue
                 total = present[0]
                 for term in present[1:]:
@@ -216,6 +216,27 @@ class NIRModule(nn.Module):
             previous = current
         results = tuple(torch.stack(recorded[name]) for name in self.outputs)
         return results[0] if len(results) == 1 else results
+
+    def _at_rest(self, x: Tensor) -> dict[str, Tensor]:
+        """What a fed-back edge carries into the first step: the output of its stateless
+        source for zero input (an Affine's bias: NIR's nodes all start at t=0, so a
+        recurrent Affine adds its bias from the first step on); neurons at rest give 0."""
+        shapes = self.graph_metadata.get("shapes", {})
+        rest = {}
+        for name in self.order:
+            module = self.node(name)
+            fed_back = any(
+                delayed for sources in self.sources.values() for s, delayed in sources if s == name
+            )
+            if (
+                fed_back
+                and name not in self.inputs
+                and not isinstance(module, STATEFUL)
+                and name in shapes
+            ):
+                zeros = x.new_zeros((x.shape[1], *shapes[name]))
+                rest[name] = module(zeros)
+        return rest
 
 
 def _key(name: str) -> str:

@@ -112,6 +112,8 @@ class ContinuousNeuron(nn.Module):
             return v, i_new, v
         threshold = value("threshold")
         spike = self.surrogate_fn(v - threshold)
+        if spike.dtype != x.dtype:  # the state's dtype is promoted; spikes follow the input
+            spike = spike.to(x.dtype)
         if self.reset == "zero":
             return spike, i_new, reset_to(v, spike, value("v_reset"))
         if self.reset == "subtract":

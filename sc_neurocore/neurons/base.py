@@ -187,19 +187,28 @@ class SpikingCell(ConstrainedModule):
         return self._v_reset  # type: ignore[return-value]
 
     def fire(
-        self, v: Tensor, threshold: Value, reset_by: Value | None = None
+        self,
+        v: Tensor,
+        threshold: Value,
+        reset_by: Value | None = None,
+        *,
+        like: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Spike on ``v - threshold``, then reset by ``self.reset`` with the detached spike.
 
         ``"subtract"``: ``v - spike * reset_by`` (``reset_by`` defaults to the threshold);
         ``"zero"``: ``v_reset`` where the neuron spiked; ``"none"``: ``v`` unchanged.
+        The membrane keeps its (promoted) dtype; the spike comes out in ``like``'s, the
+        input's (0 and 1 are exact in every floating dtype).
         """
         spike = self.surrogate_fn(v - threshold)
         if self.reset == "zero":
-            return spike, reset_to(v, spike, self.v_reset)
-        if self.reset == "none":
-            return spike, v
-        return spike, reset(v, spike, threshold if reset_by is None else reset_by)
+            v = reset_to(v, spike, self.v_reset)
+        elif self.reset != "none":
+            v = reset(v, spike, threshold if reset_by is None else reset_by)
+        if like is not None and spike.dtype != like.dtype:
+            spike = spike.to(like.dtype)
+        return spike, v
 
     def extra_repr(self) -> str:
         fields = [f"{name}={show_value(getattr(self, name))}" for name in self.repr_fields]

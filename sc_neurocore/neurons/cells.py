@@ -13,7 +13,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..core.spec import check_state
 from .base import (
     LeakyCell,
     SpikingCell,
@@ -26,6 +25,7 @@ from .base import (
     decayed,
     scalar,
 )
+from .dtypes import check_state
 
 __all__ = [
     "ALIFCell",
@@ -41,7 +41,8 @@ __all__ = [
 
 
 def _state(cell: nn.Module, name: str, state: Tensor | None, like: Tensor) -> Tensor:
-    """``state``, checked against the input (device, dtype), or zeros like the input."""
+    """``state``, checked against the input (device, floating, broadcasting shape; its
+    dtype is promoted with the input's, see neurons/dtypes.py), or zeros like the input."""
     if state is None:
         return torch.zeros_like(like)
     check_state(type(cell).__name__, name, state, like)
@@ -59,7 +60,7 @@ class LIFCell(LeakyCell):
 
     def forward(self, input_current: Tensor, v: Tensor | None = None) -> tuple[Tensor, Tensor]:
         v = decayed(_state(self, "v", v, input_current), self.beta, input_current)
-        return self.fire(v, self.threshold)
+        return self.fire(v, self.threshold, like=input_current)
 
 
 class IFCell(SpikingCell):
@@ -84,7 +85,7 @@ class IFCell(SpikingCell):
 
     def forward(self, input_current: Tensor, v: Tensor | None = None) -> tuple[Tensor, Tensor]:
         v = input_current if v is None else _state(self, "v", v, input_current) + input_current
-        return self.fire(v, self.threshold)
+        return self.fire(v, self.threshold, like=input_current)
 
 
 class SynapticCell(LeakyCell):
@@ -116,7 +117,7 @@ class SynapticCell(LeakyCell):
     ) -> tuple[Tensor, Tensor, Tensor]:
         i = decayed(_state(self, "i", i, input_current), self.alpha, input_current)
         v = decayed(_state(self, "v", v, input_current), self.beta, i)
-        spike, v = self.fire(v, self.threshold)
+        spike, v = self.fire(v, self.threshold, like=input_current)
         return spike, i, v
 
 
@@ -187,7 +188,9 @@ class ALIFCell(LeakyCell):
         a = _state(self, "a", a, input_current)
         theta = self.threshold + self.beta_adapt * a
         spike, v = self.fire(
-            decayed(_state(self, "v", v, input_current), self.beta, input_current), theta
+            decayed(_state(self, "v", v, input_current), self.beta, input_current),
+            theta,
+            like=input_current,
         )
         return spike, v, decayed(a, self.rho, spike.detach())
 
@@ -226,7 +229,7 @@ class ExpIFCell(LeakyCell):
     def forward(self, input_current: Tensor, v: Tensor | None = None) -> tuple[Tensor, Tensor]:
         v = _state(self, "v", v, input_current)
         v = decayed(v, self.beta, self._upswing(v) + input_current)
-        return self.fire(v, self.threshold)
+        return self.fire(v, self.threshold, like=input_current)
 
 
 class AdExCell(ExpIFCell):
@@ -276,7 +279,7 @@ class AdExCell(ExpIFCell):
     ) -> tuple[Tensor, Tensor, Tensor]:
         v_prev, w = _state(self, "v", v, input_current), _state(self, "w", w, input_current)
         v = decayed(v_prev, self.beta, self._upswing(v_prev) - w + input_current)
-        spike, v = self.fire(v, self.threshold)
+        spike, v = self.fire(v, self.threshold, like=input_current)
         drive = self.a * (v_prev - self.v_rest) + self.b * spike.detach()
         return spike, v, decayed(w, self.rho, drive)
 
@@ -327,7 +330,7 @@ class LapicqueCell(SpikingCell):
         check_state(type(self).__name__, "v", v, input_current)
         v = torch.add(input_current * self._gain, v - self.v_rest, alpha=self._keep) + self.v_rest
         threshold = self.threshold
-        return self.fire(v, threshold, threshold - self.v_rest)
+        return self.fire(v, threshold, threshold - self.v_rest, like=input_current)
 
 
 class AlphaCell(LeakyCell):
@@ -372,5 +375,5 @@ class AlphaCell(LeakyCell):
         i_exc = decayed(_state(self, "i_exc", i_exc, exc_current), self.alpha_exc, exc_current)
         i_inh = decayed(_state(self, "i_inh", i_inh, inh_current), self.alpha_inh, inh_current)
         v = decayed(_state(self, "v", v, exc_current), self.beta, i_exc - i_inh)
-        spike, v = self.fire(v, self.threshold)
+        spike, v = self.fire(v, self.threshold, like=exc_current)
         return spike, i_exc, i_inh, v

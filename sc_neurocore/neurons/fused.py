@@ -34,6 +34,7 @@ from .base import (
     check_surrogate,
     decayed,
 )
+from .dtypes import broadcast_to_state
 from .fused_op import NAMESPACE, check_arguments, lif_backward_op, lif_op, lif_sequence
 
 __all__ = [
@@ -138,6 +139,8 @@ class LIF(LeakyCell):
 
     def forward(self, inputs: Tensor, v0: Tensor | None = None) -> tuple[Tensor, Tensor]:
         beta, threshold, v_reset = self.beta, self.threshold, self.v_reset
+        if isinstance(inputs, Tensor) and inputs.dim() >= 2 and isinstance(v0, Tensor):
+            inputs = broadcast_to_state(inputs, v0)
         check_arguments(inputs, v0, beta, threshold, self.reset, v_reset)
         key = self._fused_key
         if key is None or (not _is_compiling() and _transforms_active()):
@@ -151,6 +154,6 @@ class LIF(LeakyCell):
         v = torch.zeros_like(inputs[0]) if v0 is None else v0
         spikes = []
         for current in inputs.unbind(0):
-            spike, v = self.fire(decayed(v, beta, current), threshold)
+            spike, v = self.fire(decayed(v, beta, current), threshold, like=current)
             spikes.append(spike)
         return torch.stack(spikes), v

@@ -27,7 +27,7 @@ from ..core.registry import get_spec
 from ..core.spec import check_like
 from ..interchange.operators import defining
 from ..kernels.buffers import sequence_buffer
-from ..kernels.fused_choice import FusedKernels, compute_dtype, lif_kernels
+from ..kernels.fused_choice import FusedKernels, lif_kernels
 from ..kernels.torch.lif import (
     ParameterSums,
     kernel_value,
@@ -36,6 +36,7 @@ from ..kernels.torch.lif import (
 )
 from ..kernels.triton.lif import TritonLIF
 from .base import RESET_MODES, Value
+from .dtypes import check_state, compute_dtype_of, state_dtype
 
 __all__ = [
     "LIF_BACKWARD_SCHEMA",
@@ -73,15 +74,16 @@ def check_arguments(
         )
     step = x.shape[1:]
     if v0 is not None:
-        if not isinstance(v0, Tensor) or not v0.is_floating_point():
-            described = v0.dtype if isinstance(v0, Tensor) else type(v0).__name__
-            raise TypeError(f"LIF: v0 must be a floating-point tensor or None, got {described}")
-        if v0.shape != step:
-            raise ValueError(
-                f"LIF: v0 must have the shape of one time step of inputs, {tuple(step)}, "
-                f"got {tuple(v0.shape)}"
+        if not isinstance(v0, Tensor):
+            raise TypeError(
+                f"LIF: v0 must be a floating-point tensor or None, got {type(v0).__name__}"
             )
-        check_like("LIF", "v0", v0, x, "inputs")
+        check_state("LIF", "v0", v0, x[0])
+        if not _broadcasts_to(v0.shape, step):
+            raise ValueError(
+                f"LIF: v0 must broadcast to the shape of one time step of inputs, "
+                f"{tuple(step)}, got {tuple(v0.shape)}"
+            )
     if not isinstance(reset, str) or reset not in RESET_MODES:
         raise ValueError(f"LIF: reset must be one of {RESET_MODES}, got {reset!r}")
     for name, value in (("beta", beta), ("threshold", threshold), ("v_reset", v_reset)):
@@ -106,9 +108,26 @@ def _broadcasts_to(shape: torch.Size, target: torch.Size) -> bool:
     return all(size in (1, wanted) for size, wanted in zip(reversed(shape), reversed(target)))
 
 
-def _kernels(spec: Any, x: Tensor, reset: str) -> tuple[torch.dtype, FusedKernels]:
+def _plan(
+    spec: Any, x: Tensor, state: torch.dtype, reset: str
+) -> tuple[Tensor, torch.dtype, FusedKernels]:
+    """``(x as the kernels read it, compute dtype, kernels)`` for a state of dtype ``state``.
+
+    The compiled and Triton kernels read float32, bfloat16 and float16 inputs as they are
+    and compute in float32; a float64 state runs the float64 kernels.  The torch kernels
+    compute in the compute dtype too (bf16/fp16 are storage dtypes, never accumulated).
+    """
+    compute = compute_dtype_of(state)
+    if x.dtype != compute and not (compute == torch.float32 and x.dtype in HALF):
+        x = x.to(compute)
     kernels = lif_kernels(spec, x, reset)
-    return compute_dtype(kernels, x.dtype), kernels
+    if kernels is None and x.dtype != compute:
+        x = x.to(compute)
+    return x, compute, kernels
+
+
+#: The storage dtypes the fused kernels read and write as they are, computing in float32.
+HALF = (torch.bfloat16, torch.float16)
 
 
 def _spec_params(surrogate: str, params: list[float]) -> tuple[Any, dict[str, float]]:
@@ -130,7 +149,7 @@ LIF_SCHEMA = (
     "str surrogate, float[] params) -> (Tensor, Tensor)"
 )
 LIF_BACKWARD_SCHEMA = (
-    "lif_backward(Tensor grad_spikes, Tensor grad_v, Tensor x, Tensor spikes, Tensor? v0, "
+    "lif_backward(Tensor grad_spikes, Tensor grad_v, Tensor x, Tensor? spikes, Tensor? v0, "
     "Tensor beta, Tensor threshold, str reset, Tensor v_reset, str surrogate, float[] params, "
     "bool params_grad) -> (Tensor, Tensor, Tensor, Tensor)"
 )
@@ -153,16 +172,22 @@ def _lif_kernel(
 ) -> tuple[Tensor, Tensor]:
     check_arguments(x, v0, beta, threshold, reset, v_reset)
     spec, _ = _spec_params(surrogate, params)  # an unknown surrogate fails here, not in backward
-    dtype, kernels = _kernels(spec, x, reset)
+    state = state_dtype(x, v0, beta, threshold, v_reset)
+    run, dtype, kernels = _plan(spec, x, state, reset)
     beta_value, threshold_value = kernel_value(beta, dtype), kernel_value(threshold, dtype)
     v_reset_value = kernel_value(v_reset, dtype)
-    buffer = sequence_buffer(x)
+    v0 = None if v0 is None else v0.expand(x.shape[1:])
+    buffer = sequence_buffer(run)
     if isinstance(kernels, TritonLIF):  # the reset is compiled in, v_reset is a field
         kernels = dataclasses.replace(kernels, v_reset=v_reset_value)  # type: ignore[arg-type]
-        return kernels.forward(x, v0, beta_value, threshold_value, buffer)
-    if kernels is not None:
-        return kernels.forward(x, v0, beta_value, threshold_value, buffer, reset, v_reset_value)
-    return lif_forward(x, v0, beta_value, threshold_value, reset, v_reset_value)
+        spikes, v = kernels.forward(run, v0, beta_value, threshold_value, buffer)
+    elif kernels is not None:
+        spikes, v = kernels.forward(
+            run, v0, beta_value, threshold_value, buffer, reset, v_reset_value
+        )
+    else:
+        spikes, v = lif_forward(run, v0, beta_value, threshold_value, reset, v_reset_value)
+    return spikes.to(x.dtype), v.to(state)
 
 
 def _lif_fake(
@@ -177,14 +202,14 @@ def _lif_fake(
 ) -> tuple[Tensor, Tensor]:
     check_arguments(x, v0, beta, threshold, reset, v_reset)
     spikes = torch.empty_like(x, memory_format=torch.contiguous_format)
-    return spikes, torch.empty_like(spikes[0])
+    return spikes, torch.empty_like(spikes[0], dtype=state_dtype(x, v0, beta, threshold, v_reset))
 
 
 def _lif_backward_kernel(
     grad_spikes: Tensor,
     grad_v: Tensor,
     x: Tensor,
-    spikes: Tensor,
+    spikes: Tensor | None,
     v0: Tensor | None,
     beta: Tensor,
     threshold: Tensor,
@@ -195,9 +220,11 @@ def _lif_backward_kernel(
     params_grad: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     spec, named = _spec_params(surrogate, params)
-    dtype, kernels = _kernels(spec, x, reset)
+    state = state_dtype(x, v0, beta, threshold, v_reset)
+    run, dtype, kernels = _plan(spec, x, state, reset)
     beta_value, threshold_value = kernel_value(beta, dtype), kernel_value(threshold, dtype)
     v_reset_value = kernel_value(v_reset, dtype)
+    initial = None if v0 is None else v0.expand(x.shape[1:])
     sums = ParameterSums(x[0]) if params_grad else None
     mode: tuple[Any, ...] = (reset, v_reset_value)
     if isinstance(kernels, TritonLIF):
@@ -206,31 +233,37 @@ def _lif_backward_kernel(
         grad_x = kernels.backward(
             grad_spikes,
             grad_v,
-            x,
-            v0,
+            run,
+            initial,
             beta_value,
             threshold_value,
             params,
-            sequence_buffer(x),
+            sequence_buffer(run),
             None if sums is None else (sums.beta, sums.threshold),
             *mode,
         )
     else:
+        if spikes is None:  # not saved (the compiled kernels recompute them): recompute here
+            spikes = lif_forward(run, initial, beta_value, threshold_value, *mode)[0]
         grad_x = lif_backward(
             spec,
             named,
-            grad_spikes,
-            grad_v,
-            x,
-            spikes,
-            v0,
+            grad_spikes.to(dtype),
+            grad_v.to(dtype),
+            run,
+            spikes.to(dtype),
+            initial,
             beta_value,
             threshold_value,
             sums,
             reset,
             v_reset_value,
         )
-    grad_v0 = (grad_x[0] * beta_value).to(x.dtype if v0 is None else v0.dtype)
+    grad_v0 = grad_x[0].to(dtype) * beta_value
+    grad_v0 = grad_v0.to(x.dtype if v0 is None else v0.dtype)
+    if v0 is not None and grad_v0.shape != v0.shape:
+        grad_v0 = grad_v0.sum_to_size(v0.shape)
+    grad_x = grad_x.to(x.dtype)
     if sums is None:
         return grad_x, grad_v0, torch.zeros_like(beta), torch.zeros_like(threshold)
     return grad_x, grad_v0, *sums.reduced(beta, threshold)
@@ -242,7 +275,7 @@ def _lif_backward_fake(
     grad_spikes: Tensor,
     grad_v: Tensor,
     x: Tensor,
-    spikes: Tensor,
+    spikes: Tensor | None,
     v0: Tensor | None,
     beta: Tensor,
     threshold: Tensor,
@@ -253,15 +286,26 @@ def _lif_backward_fake(
     params_grad: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     grad_x = torch.empty_like(x, memory_format=torch.contiguous_format)
-    grad_v0 = x.new_empty(x.shape[1:], dtype=x.dtype if v0 is None else v0.dtype)
+    grad_v0 = x.new_empty(x.shape[1:], dtype=x.dtype) if v0 is None else torch.empty_like(v0)
     return grad_x, grad_v0, torch.empty_like(beta), torch.empty_like(threshold)
+
+
+def _saved_spikes(inputs: tuple[Any, ...], spikes: Tensor) -> Tensor | None:
+    """What backward needs of the spikes: nothing where the compiled or Triton kernels run
+    it (they recompute the spikes with the membrane), else the spikes as ``uint8`` (exact,
+    one byte per neuron-step whatever the input dtype)."""
+    x, v0, beta, threshold, reset, v_reset, surrogate, params = inputs
+    state = state_dtype(x, v0, beta, threshold, v_reset)
+    if _plan(get_spec(surrogate), x, state, reset)[2] is not None:
+        return None
+    return spikes.to(torch.uint8)
 
 
 def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor]) -> None:
     x, v0, beta, threshold, reset, v_reset, surrogate, params = inputs
-    # The input and the spikes are alive anyway (the caller's, and the next layer's input),
-    # so saving them costs no memory; backward recomputes the membrane from them.
-    ctx.save_for_backward(x, output[0], v0, beta, threshold, v_reset)
+    # Saved: the input (which nothing can recompute) and, only for the torch kernels, the
+    # spikes in one byte; backward recomputes the membrane (and the spikes) from them.
+    ctx.save_for_backward(x, _saved_spikes(inputs, output[0]), v0, beta, threshold, v_reset)
     ctx.surrogate, ctx.params, ctx.reset = surrogate, params, reset
     # Unused outputs get no gradient rather than a (T, batch, ...) tensor of zeros.
     ctx.set_materialize_grads(False)
@@ -273,9 +317,9 @@ def _backward(
     x, spikes, v0, beta, threshold, v_reset = ctx.saved_tensors
     needs = ctx.needs_input_grad
     if grad_spikes is None:
-        grad_spikes = spikes.new_zeros(()).expand(spikes.shape)
+        grad_spikes = x.new_zeros(()).expand(x.shape)
     if grad_v is None:
-        grad_v = spikes.new_zeros(()).expand(spikes.shape[1:])
+        grad_v = x.new_zeros(()).expand(x.shape[1:])
     params_grad = needs[2] or needs[3]
     grads = lif_backward_op(
         grad_spikes,

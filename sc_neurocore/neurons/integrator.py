@@ -18,11 +18,11 @@ import torch
 from torch import Tensor
 
 from ..core.compat import transforms_active as _transforms_active
-from ..core.spec import check_like, check_state
 from ..kernels.fused_choice import compute_dtype, leaky_kernels
 from ..kernels.torch.leaky import decay_gradient, leaky_backward, leaky_forward
 from ..kernels.torch.lif import kernel_value
 from .base import ConstrainedModule, Value, decay_attribute, decayed, show_value
+from .dtypes import check_state, state_dtype
 from .fused_op import register_operator_pair
 
 __all__ = ["LeakyIntegrator", "LeakyIntegratorCell", "leaky_sequence"]
@@ -43,17 +43,12 @@ def check_sequence(owner: str, x: Any, state: Any, state_name: str) -> None:
         )
     if state is None:
         return
-    if not isinstance(state, Tensor) or not state.is_floating_point():
-        described = state.dtype if isinstance(state, Tensor) else type(state).__name__
-        raise TypeError(
-            f"{owner}: {state_name} must be a floating-point tensor or None, got {described}"
-        )
+    check_state(owner, state_name, state, x[0])
     if state.shape != x.shape[1:]:
         raise ValueError(
             f"{owner}: {state_name} must have the shape of one time step, {tuple(x.shape[1:])}, "
             f"got {tuple(state.shape)}"
         )
-    check_like(owner, state_name, state, x, "inputs")
 
 
 # --- the operators -------------------------------------------------------------------------
@@ -70,6 +65,8 @@ leaky_backward_op = torch.ops.sc_neurocore_fused.leaky_backward.default
 
 def _leaky_kernel(x: Tensor, y0: Tensor | None, decay: Tensor) -> Tensor:
     check_sequence("LeakyIntegrator", x, y0, "y0")
+    # The output is the state: in the promoted dtype of the input, y0 and the decay.
+    x = x.to(state_dtype(x, y0, decay))
     kernels = leaky_kernels(x)  # Triton on CUDA, compiled C on CPU
     value = kernel_value(decay, compute_dtype(kernels, x.dtype))
     if kernels is not None:
@@ -78,7 +75,8 @@ def _leaky_kernel(x: Tensor, y0: Tensor | None, decay: Tensor) -> Tensor:
 
 
 def _leaky_fake(x: Tensor, y0: Tensor | None, decay: Tensor) -> Tensor:
-    return torch.empty_like(x, memory_format=torch.contiguous_format)
+    dtype = state_dtype(x, y0, decay)
+    return torch.empty_like(x, dtype=dtype, memory_format=torch.contiguous_format)
 
 
 def _leaky_backward_kernel(
@@ -107,14 +105,16 @@ def _leaky_backward_fake(
 
 
 def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-    _, y0, decay = inputs
+    x, y0, decay = inputs
     ctx.save_for_backward(output, y0, decay)  # the output is alive anyway (next layer's input)
+    ctx.x_dtype = x.dtype
 
 
 def _backward(ctx: Any, grad_y: Tensor) -> tuple[Tensor | None, ...]:
     y, y0, decay = ctx.saved_tensors
     needs = ctx.needs_input_grad
-    grads = leaky_backward_op(grad_y, y, y0, decay, needs[2])
+    grad_x, grad_y0, grad_decay = leaky_backward_op(grad_y, y, y0, decay, needs[2])
+    grads = (grad_x.to(ctx.x_dtype), grad_y0, grad_decay)
     return tuple(grad if need else None for grad, need in zip(grads, needs))
 
 
@@ -132,7 +132,7 @@ register_operator_pair(
 
 def _stepwise(x: Tensor, y0: Tensor | None, decay: Value) -> Tensor:
     """The fallback under ``torch.func``: ``decayed`` per step, autograd records each."""
-    y = torch.zeros_like(x[0]) if y0 is None else y0.to(x.dtype)
+    y = torch.zeros_like(x[0]) if y0 is None else y0
     outputs = []
     for drive in x.unbind(0):
         y = decayed(y, decay, drive)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from ..core.settings import positive_int
-from ..core.spec import check_state
 from .base import SurrogateCallable
 from .cells import LIFCell, SynapticCell
+from .dtypes import check_state
 
 __all__ = ["RecurrentLIFCell", "RecurrentSynapticCell"]
 

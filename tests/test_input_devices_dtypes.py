@@ -1,5 +1,7 @@
-"""No silent wrong results: a tensor on another device or of another dtype is refused with
-an error that names the argument, what it is and what was expected; nothing is cast."""
+"""No silent wrong results: a tensor on another device, a state that is not floating or does
+not broadcast is refused with an error that names the argument, what it is and what was
+expected; floating dtypes combine by torch's type promotion (docs/trust.md), nothing else is
+cast.  The promotion itself is tested in tests/test_mixed_precision.py."""
 
 from __future__ import annotations
 
@@ -28,9 +30,21 @@ def test_fused_lif_refuses_v0_on_the_meta_device(path: str) -> None:
 @pytest.mark.parametrize(
     ("given", "wanted"), [(torch.float32, torch.float64), (torch.float64, torch.float32)]
 )
-def test_fused_lif_refuses_v0_of_another_dtype(given: torch.dtype, wanted: torch.dtype) -> None:
-    with pytest.raises(TypeError, match=rf"LIF: v0 has dtype {given}, expected {wanted}"):
-        LIF()(_inputs(wanted), torch.zeros(STEP, dtype=given))
+def test_fused_lif_promotes_a_v0_of_another_dtype(given: torch.dtype, wanted: torch.dtype) -> None:
+    v0 = torch.full(STEP, 0.25, dtype=given)
+    spikes, v = LIF()(_inputs(wanted), v0)
+    assert spikes.dtype == wanted and v.dtype == torch.float64
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool])
+def test_fused_lif_refuses_an_integer_or_bool_v0(dtype: torch.dtype) -> None:
+    with pytest.raises(TypeError, match=rf"LIF: v0 must be a floating-point tensor, .*{dtype}"):
+        LIF()(_inputs(), torch.zeros(STEP, dtype=dtype))
+
+
+def test_fused_lif_refuses_a_v0_that_does_not_broadcast() -> None:
+    with pytest.raises(ValueError, match=r"LIF: v0 must broadcast .*, got shape \(4,\)"):
+        LIF()(_inputs(), torch.zeros(4))
 
 
 def test_fused_lif_with_a_matching_v0_equals_the_cell() -> None:
@@ -60,14 +74,20 @@ CELLS = [
 
 
 @pytest.mark.parametrize(("cell", "state"), CELLS, ids=[c.__name__ for c, _ in CELLS])
-def test_cells_refuse_a_state_on_another_device_or_dtype(cell: type, state: str) -> None:
+def test_cells_refuse_a_foreign_state_and_promote_a_float_one(cell: type, state: str) -> None:
     x = torch.ones(STEP)
     with pytest.raises(ValueError, match=rf"{cell.__name__}: {state} is on device meta"):
         cell()(x, **{state: torch.zeros(STEP, device="meta")})
-    with pytest.raises(TypeError, match=rf"{cell.__name__}: {state} has dtype torch.float64"):
-        cell()(x, **{state: torch.zeros(STEP, dtype=torch.float64)})
+    with pytest.raises(TypeError, match=rf"{cell.__name__}: {state} must be a floating-point"):
+        cell()(x, **{state: torch.zeros(STEP, dtype=torch.int32)})
+    with pytest.raises(
+        ValueError, match=rf"{cell.__name__}: {state} must broadcast .*, got shape \(4,\)"
+    ):
+        cell()(x, **{state: torch.zeros(4)})
     with pytest.raises(TypeError, match=rf"{cell.__name__}: {state} must be a torch.Tensor"):
         cell()(x, **{state: [0.0, 0.0, 0.0]})
+    spike, *states = cell()(x, **{state: torch.zeros(STEP, dtype=torch.float64)})
+    assert spike.dtype == torch.float32 and states[-1].dtype == torch.float64
 
 
 def test_spiking_net_refuses_input_on_another_device_and_integer_input() -> None:
@@ -91,12 +111,12 @@ def test_the_leaky_integrator_and_synaptic_lif_refuse_foreign_states() -> None:
     x = _inputs()
     with pytest.raises(ValueError, match=r"LeakyIntegrator: y0 is on device meta"):
         LeakyIntegrator()(x, torch.zeros(STEP, device="meta"))
-    with pytest.raises(TypeError, match=r"SynapticLIF: i0 has dtype torch.float64"):
-        SynapticLIF()(x, torch.zeros(STEP, dtype=torch.float64))
+    with pytest.raises(TypeError, match=r"SynapticLIF: i0 must be a floating-point"):
+        SynapticLIF()(x, torch.zeros(STEP, dtype=torch.int64))
     with pytest.raises(ValueError, match=r"LIF: v0 is on device meta"):
         SynapticLIF()(x, None, torch.zeros(STEP, device="meta"))
-    with pytest.raises(TypeError, match=r"LeakyIntegratorCell: v has dtype torch.float64"):
-        LeakyIntegratorCell()(x[0], torch.zeros(STEP, dtype=torch.float64))
+    with pytest.raises(TypeError, match=r"LeakyIntegratorCell: v must be a floating-point"):
+        LeakyIntegratorCell()(x[0], torch.zeros(STEP, dtype=torch.bool))
 
 
 @pytest.mark.parametrize("shape", [(3, 0), (3, 0, 2), (5, 2, 0)], ids=str)

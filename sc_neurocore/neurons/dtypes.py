@@ -61,8 +61,8 @@ def check_state(owner: str, argument: str, value: object, like: Tensor) -> None:
         )
     if value.shape != like.shape and not _broadcast(value.shape, like.shape):
         raise ValueError(
-            f"{owner}: {argument} of shape {tuple(value.shape)} does not broadcast with the "
-            f"input of shape {tuple(like.shape)}"
+            f"{owner}: {argument} must broadcast with the input's shape {tuple(like.shape)}, "
+            f"got shape {tuple(value.shape)}"
         )
 
 

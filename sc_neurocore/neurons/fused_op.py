@@ -26,6 +26,7 @@ from ..core import compat
 from ..core.registry import get_spec
 from ..core.spec import check_like
 from ..interchange.operators import defining
+from ..kernels.autocast import FUSED, register_autocast_policy
 from ..kernels.buffers import sequence_buffer
 from ..kernels.fused_choice import FusedKernels, lif_kernels
 from ..kernels.torch.lif import (
@@ -349,8 +350,9 @@ def register_operator_pair(
     no_double_backward: str,
 ) -> None:
     """Register a fused operator ``name`` and its ``name_backward``: CPU/any-device kernels,
-    fake kernels, the closed-form backward, and a backward of the backward that refuses
-    with ``no_double_backward`` (the fused operators have no second derivative)."""
+    fake kernels, the closed-form backward, a backward of the backward that refuses with
+    ``no_double_backward`` (the fused operators have no second derivative) and their
+    autocast policy (kernels/autocast.py)."""
     qualified = f"{library.ns}::{name}"
 
     def refuse(ctx: Any, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
@@ -364,6 +366,9 @@ def register_operator_pair(
     torch.library.register_autograd(
         f"{qualified}_backward", refuse, setup_context=lambda ctx, inputs, output: None, lib=library
     )
+    # Under autocast: no cast; the kernels read bf16/fp16 as given and accumulate in fp32.
+    register_autocast_policy(library, name, FUSED)
+    register_autocast_policy(library, f"{name}_backward", FUSED)
 
 
 register_operator_pair(

@@ -35,6 +35,7 @@ from ..core.hookspecs import hookimpl
 from ..core.settings import requested_kernel
 from ..core.spec import ExecutionPath, SurrogateFn, SurrogateSpec, check_input
 from ..interchange.operators import defining
+from ..kernels.autocast import ELEMENTWISE, register_autocast_policy
 from ..kernels.choice import ElementwiseDispatch
 from ..kernels.report import DEVICE_KINDS, KernelChoice, register_kernel_report
 from ._function import class_name, fast_apply, surrogate_function
@@ -174,6 +175,9 @@ def _define(op_name: str, spec: SurrogateSpec) -> SurrogateFn:
     torch.library.register_fake(qualname, fake_kernel, lib=lib)
     torch.library.register_fake(f"{qualname}_backward", fake_backward, lib=lib)
     torch.library.register_vmap(qualname, vmap_rule, lib=lib)
+    # Under autocast the surrogate runs in its input's dtype, like torch's activations.
+    register_autocast_policy(lib, op_name, ELEMENTWISE)
+    register_autocast_policy(lib, f"{op_name}_backward", ELEMENTWISE)
     names = spec.param_names
 
     def run(x: Tensor, **params: float) -> Tensor:

@@ -7,6 +7,7 @@ The spikes are state like the membrane: ``forward(input, spike, *state)``, ``spi
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from ..core.settings import positive_int
@@ -15,6 +16,15 @@ from .cells import LIFCell, SynapticCell
 from .dtypes import check_state
 
 __all__ = ["RecurrentLIFCell", "RecurrentSynapticCell"]
+
+
+def _like_weight(spike: Tensor, layer: nn.Linear) -> Tensor:
+    """The spikes in the recurrent weight's dtype (0 and 1 are exact in any), unless autocast
+    chooses the matmul's dtype itself: a bf16 spike state meets an fp32 weight."""
+    weight = layer.weight
+    if spike.dtype == weight.dtype or torch.is_autocast_enabled(spike.device.type):
+        return spike
+    return spike.to(weight.dtype)
 
 
 # As in cells.py, every cell spells its arguments out (no **kwargs), so its signature,
@@ -49,7 +59,7 @@ class RecurrentLIFCell(LIFCell):
     ) -> tuple[Tensor, Tensor]:
         if spike is not None:
             check_state(type(self).__name__, "spike", spike, input_current)
-            input_current = input_current + self.recurrent(spike)
+            input_current = input_current + self.recurrent(_like_weight(spike, self.recurrent))
         return super().forward(input_current, v)
 
 
@@ -96,5 +106,5 @@ class RecurrentSynapticCell(SynapticCell):
         v: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor]:
         if spike is not None:
-            input_current = input_current + self.recurrent(spike)
+            input_current = input_current + self.recurrent(_like_weight(spike, self.recurrent))
         return super().forward(input_current, i, v)

@@ -64,6 +64,8 @@ class SynapticLIF(LIF):
         check_sequence("SynapticLIF", inputs, i0, "i0")
         current = leaky_sequence(inputs, i0, self.alpha)
         spikes, v = super().forward(current, v0)
+        if spikes.dtype != inputs.dtype:  # an fp32 i0 promoted the current; spikes follow x
+            spikes = spikes.to(inputs.dtype)
         return spikes, current[-1], v
 
     def from_current(self, current: Tensor, v0: Tensor | None = None) -> tuple[Tensor, Tensor]:

@@ -1,7 +1,8 @@
 """Which kernels run a fused multi-step neuron: Triton, compiled C or torch, and why.
 
 Unset, the fastest that can run does: Triton on CUDA tensors, the compiled C kernels on
-CPU float32/float64, the torch kernels otherwise.  ``SC_NEUROCORE_KERNEL=torch|native|triton``
+CPU float32/float64/bfloat16/float16 (half inputs computed in float32), the torch kernels
+otherwise.  ``SC_NEUROCORE_KERNEL=torch|native|triton``
 forces one family; where the forced family cannot run the call raises, naming the reason,
 instead of silently running another (``TRITON_INTERPRET=1`` with ``triton`` sends CPU
 tensors through the Triton interpreter, which is how CI tests these kernels).
@@ -18,6 +19,7 @@ from ..core.errors import KernelUnavailableError
 from ..core.spec import SurrogateSpec
 from .choice import ENV_KERNEL, KERNEL_FAMILIES, requested_kernel
 from .native.leaky import NativeLeaky, native_leaky, native_leaky_status
+from .native.lif import DTYPES as NATIVE_DTYPES
 from .native.lif import NativeLIF, native_lif, native_status
 from .report import DEVICE_KINDS, KernelChoice, register_kernel_report
 from .triton.leaky import TritonLeaky, triton_leaky, triton_leaky_status
@@ -51,8 +53,8 @@ def _refuse(family: str, spec: SurrogateSpec, x: Tensor, reason: str) -> KernelU
 def _native_reason(spec: SurrogateSpec, x: Tensor) -> str:
     if x.device.type != "cpu":
         return "compiled kernels run on CPU tensors only"
-    if x.dtype not in (torch.float32, torch.float64):
-        return "compiled kernels take float32 and float64 only"
+    if x.dtype not in NATIVE_DTYPES:
+        return "compiled kernels take float32, float64, bfloat16 and float16 only"
     return native_status(spec)
 
 
@@ -76,8 +78,8 @@ def lif_kernels(spec: SurrogateSpec, x: Tensor, reset: str = "subtract") -> Fuse
 def _leaky_native_reason(x: Tensor) -> str:
     if x.device.type != "cpu":
         return "compiled kernels run on CPU tensors only"
-    if x.dtype not in (torch.float32, torch.float64):
-        return "compiled kernels take float32 and float64 only"
+    if x.dtype not in NATIVE_DTYPES:
+        return "compiled kernels take float32, float64, bfloat16 and float16 only"
     return native_leaky_status()
 
 
@@ -85,7 +87,7 @@ def leaky_kernels(x: Tensor) -> TritonLeaky | NativeLeaky | None:
     """The kernels of the fused leaky integrator on ``x`` (``None``: torch kernels).
 
     Triton on CUDA (or forced, on CPU under the interpreter); the compiled C kernels on CPU
-    float32/float64 (research's addition to this dispatcher).
+    float32/float64/bfloat16/float16 (research's addition to this dispatcher).
     """
     family = requested_kernel()
     if family == "torch":
@@ -126,9 +128,10 @@ def leaky_kernel_choice(device: str) -> tuple[str, str]:
 
 
 def compute_dtype(kernels: object, dtype: torch.dtype) -> torch.dtype:
-    """The dtype the kernels compute in: Triton lifts float16/bfloat16 to float32."""
-    triton_kernels = isinstance(kernels, (TritonLIF, TritonLeaky))
-    if triton_kernels and dtype in (torch.float16, torch.bfloat16):
+    """The dtype the kernels compute in: Triton and the compiled kernels lift
+    float16/bfloat16 to float32 (the torch kernels compute in what they are given)."""
+    lifting = isinstance(kernels, (TritonLIF, TritonLeaky, NativeLIF, NativeLeaky))
+    if lifting and dtype in (torch.float16, torch.bfloat16):
         return torch.float32
     return dtype
 

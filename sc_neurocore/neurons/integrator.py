@@ -71,6 +71,8 @@ def _leaky_kernel(x: Tensor, y0: Tensor | None, decay: Tensor) -> Tensor:
     value = kernel_value(decay, compute_dtype(kernels, x.dtype))
     if kernels is not None:
         return kernels.forward(x, y0, value)
+    if x.dtype in (torch.bfloat16, torch.float16):  # carried in float32, as the kernels do
+        return leaky_forward(x.float(), y0, value).to(x.dtype)
     return leaky_forward(x, y0, value)
 
 
@@ -88,7 +90,8 @@ def _leaky_backward_kernel(
     if kernels is not None:
         grad_x, total = kernels.backward(grad_y, y, y0, value, decay_grad)
     else:
-        grad_x = leaky_backward(grad_y.to(y.dtype), value)
+        half = y.dtype in (torch.bfloat16, torch.float16)  # carried in float32, as in forward
+        grad_x = leaky_backward(grad_y.to(torch.float32 if half else y.dtype), value).to(y.dtype)
     grad_y0 = (grad_x[0] * value).to(y.dtype if y0 is None else y0.dtype)
     if not decay_grad:
         return grad_x, grad_y0, torch.zeros_like(decay)

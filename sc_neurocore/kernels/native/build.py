@@ -129,13 +129,29 @@ def _vector_math_declarations() -> str:
     return "\n".join(lines)
 
 
+#: The templates that read and write bfloat16/float16 (``storage=True``): torch dtype name ->
+#: (C compute type, C storage type, symbol suffix); half.c supplies the conversions.
+STORAGE_TYPES = {
+    "float32": ("float", "float", "f32"),
+    "float64": ("double", "double", "f64"),
+    "bfloat16": ("float", "uint16_t", "bf16"),
+    "float16": ("float", "uint16_t", "f16"),
+}
+HALF = Path(__file__).with_name("half.c")
+
+
 def fill_template(
-    template: Path, param_names: tuple[str, ...], expression: str, vector_math: bool
+    template: Path,
+    param_names: tuple[str, ...],
+    expression: str,
+    vector_math: bool,
+    storage: bool = False,
 ) -> str:
     """``template`` with the prelude, the parameters and ``expression`` filled in.
 
     The part after the ``@@BODY@@`` comment is repeated once per C type of
-    :data:`C_TYPES`, with ``scalar_t`` and ``DTYPE`` replaced; ``SURROGATE_PARAMS``
+    :data:`C_TYPES` (of :data:`STORAGE_TYPES` with ``storage``, which also replaces
+    ``storage_t``), with ``scalar_t`` and ``DTYPE`` replaced; ``SURROGATE_PARAMS``
     declares the parameters as ``scalar_t`` locals read from ``sc_params`` and
     ``SURROGATE_GRAD`` becomes ``expression``.
     """
@@ -149,9 +165,15 @@ def fill_template(
     prelude = PRELUDE.read_text().replace(
         "VECTOR_MATH", _vector_math_declarations() if vector_math else ""
     )
-    parts = [head.replace("SC_PRELUDE", prelude)]
-    for c_type, suffix in C_TYPES.values():
-        parts.append(body.replace("scalar_t", c_type).replace("DTYPE", suffix))
+    if not storage:
+        parts = [head.replace("SC_PRELUDE", prelude)]
+        for c_type, suffix in C_TYPES.values():
+            parts.append(body.replace("scalar_t", c_type).replace("DTYPE", suffix))
+        return "\n".join(parts)
+    parts = [head.replace("SC_PRELUDE", prelude + HALF.read_text())]
+    for compute, stored, suffix in STORAGE_TYPES.values():
+        instance = body.replace("storage_t", stored).replace("scalar_t", compute)
+        parts.append(instance.replace("DTYPE", suffix))
     return "\n".join(parts)
 
 
@@ -392,9 +414,13 @@ def load_library(
     return errors[-1]
 
 
-def argtypes(library: ctypes.CDLL, signatures: Mapping[str, list[Any]]) -> None:
-    """Declare ``name -> argument types`` (no return value) for each symbol, per C type."""
-    for _, suffix in C_TYPES.values():
+def argtypes(
+    library: ctypes.CDLL, signatures: Mapping[str, list[Any]], storage: bool = False
+) -> None:
+    """Declare ``name -> argument types`` (no return value) for each symbol, per C type (of
+    :data:`STORAGE_TYPES` for a template filled with ``storage``)."""
+    suffixes = [entry[-1] for entry in (STORAGE_TYPES if storage else C_TYPES).values()]
+    for suffix in suffixes:
         for name, types in signatures.items():
             function = getattr(library, f"{name}_{suffix}")
             function.argtypes = types

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from ..buffers import sequence_buffer
 from .build import KernelTable, argtypes, fill_template, load_library
-from .lif import DTYPES, native_enabled
+from .lif import COMPUTE, DTYPES, native_enabled
 
 __all__ = ["NativeLeaky", "native_leaky", "native_leaky_status"]
 
@@ -51,16 +51,17 @@ def _address(name: str, tensor: Tensor, dtype: torch.dtype, numel: int) -> int:
 
 
 def _state(x: Tensor, y0: Tensor | None) -> Tensor:
+    """``y_0`` in the compute dtype (float32 for bf16/fp16 sequences)."""
     if y0 is None:
-        return torch.zeros(x.shape[1:], dtype=x.dtype)
-    return y0.to(x.dtype).expand(x.shape[1:]).contiguous()
+        return torch.zeros(x.shape[1:], dtype=COMPUTE[x.dtype])
+    return y0.to(COMPUTE[x.dtype]).expand(x.shape[1:]).contiguous()
 
 
 def _decay_array(decay: Tensor | float, x: Tensor) -> tuple[Tensor, bool]:
-    """The decay as a C array: one element, or one per neuron."""
+    """The decay as a C array in the compute dtype: one element, or one per neuron."""
     if not isinstance(decay, Tensor) or decay.numel() == 1:
-        return torch.tensor([float(decay)], dtype=x.dtype), False
-    return decay.to(x.dtype).expand(x.shape[1:]).contiguous(), True
+        return torch.tensor([float(decay)], dtype=COMPUTE[x.dtype]), False
+    return decay.to(COMPUTE[x.dtype]).expand(x.shape[1:]).contiguous(), True
 
 
 def _threads(steps: int, n: int) -> int:
@@ -85,16 +86,17 @@ class NativeLeaky:
         decays, per_neuron = _decay_array(decay, x)
         if n == 0:  # no neurons: nothing to compute (the C loop would divide by zero)
             return out
-        self._function("forward", dtype)(
+        failed = self._function("forward", dtype)(
             _address("x", x, dtype, steps * n),
-            _address("y0", state, dtype, n),
-            _address("decay", decays, dtype, decays.numel()),
+            _address("y0", state, state.dtype, n),
+            _address("decay", decays, decays.dtype, decays.numel()),
             int(per_neuron),
             _address("y", out, dtype, steps * n),
             steps,
             n,
             _threads(steps, n),
         )
+        _check(failed, n)
         return out
 
     def backward(
@@ -110,11 +112,11 @@ class NativeLeaky:
         decays, per_neuron = _decay_array(decay, y)
         if n == 0:  # no neurons: nothing to compute (the C loop would divide by zero)
             return grad_x, decay_sum
-        self._function("backward", dtype)(
+        failed = self._function("backward", dtype)(
             _address("grad_y", grad_y, dtype, steps * n),
             _address("y", y, dtype, steps * n),
-            _address("y0", state, dtype, n),
-            _address("decay", decays, dtype, decays.numel()),
+            _address("y0", state, state.dtype, n),
+            _address("decay", decays, decays.dtype, decays.numel()),
             int(per_neuron),
             _address("grad_x", grad_x, dtype, steps * n),
             None if decay_sum is None else _address("sums", decay_sum, torch.float64, n),
@@ -122,6 +124,7 @@ class NativeLeaky:
             n,
             _threads(steps, n),
         )
+        _check(failed, n)
         return grad_x, decay_sum
 
 
@@ -129,11 +132,23 @@ class NativeLeaky:
 kernels: KernelTable[str, NativeLeaky] = KernelTable()
 
 
+def _declare(library: ctypes.CDLL) -> None:
+    argtypes(library, SIGNATURES, storage=True)
+    for _, suffix in DTYPES.values():  # each returns 1 when a thread had no memory
+        for name in SIGNATURES:
+            getattr(library, f"{name}_{suffix}").restype = _INT
+
+
+def _check(failed: int, n: int) -> None:
+    if failed:
+        raise MemoryError(f"compiled leaky integrator: no memory for a float carry of {n} neurons")
+
+
 def _load() -> NativeLeaky | str:
     found = load_library(
         "leaky",
-        lambda options: fill_template(SOURCE, (), "0", options.vector_math),
-        lambda library: argtypes(library, SIGNATURES),
+        lambda options: fill_template(SOURCE, (), "0", options.vector_math, storage=True),
+        _declare,
     )
     return found if isinstance(found, str) else NativeLeaky(found)
 

@@ -53,7 +53,21 @@ __all__ = [
 
 ENV_SWITCH = "SC_NEUROCORE_NATIVE"
 SOURCE = Path(__file__).with_name("lif.c")
-DTYPES = {torch.float32: ("float", "f32"), torch.float64: ("double", "f64")}
+#: The input dtypes the compiled kernels take: (C element type, symbol suffix).  bfloat16 and
+#: float16 are read and written as they are and computed in float32 (half.c, ``COMPUTE``).
+DTYPES = {
+    torch.float32: ("float", "f32"),
+    torch.float64: ("double", "f64"),
+    torch.bfloat16: ("uint16_t", "bf16"),
+    torch.float16: ("uint16_t", "f16"),
+}
+#: The dtype each input dtype is computed in (and the membrane, v_0, v_T and the parameters).
+COMPUTE = {
+    torch.float32: torch.float32,
+    torch.float64: torch.float64,
+    torch.bfloat16: torch.float32,
+    torch.float16: torch.float32,
+}
 
 
 def cache_size(text: str) -> int | None:
@@ -107,7 +121,7 @@ def chunk_neurons(steps: int, element_size: int) -> int:
 def generate_source(spec: SurrogateSpec, vector_math: bool) -> str:
     """The C source for ``spec``: the template with its parameters and ``c_grad`` filled in."""
     assert spec.c_grad is not None
-    return fill_template(SOURCE, spec.param_names, spec.c_grad, vector_math)
+    return fill_template(SOURCE, spec.param_names, spec.c_grad, vector_math, storage=True)
 
 
 def _build(spec: SurrogateSpec, options: BuildOptions) -> Path:
@@ -126,18 +140,21 @@ def _declare(library: ctypes.CDLL, suffix: str) -> None:
     forward.argtypes = [_VOID] * 5 + [_INT] * 2 + [_VOID] * 2 + [_I64] * 3 + [_INT]
     backward = getattr(library, f"sc_lif_backward_{suffix}")
     backward.argtypes = [_VOID, _INT] + [_VOID] * 6 + [_INT] * 2 + [_VOID] * 4 + [_I64] * 3 + [_INT]
+    backward.restype = _INT
     surrogate = getattr(library, f"sc_surrogate_{suffix}")
     surrogate.argtypes = [_VOID, _VOID, _I64, _VOID]
-    for function in (forward, backward, surrogate):
+    store, load = getattr(library, f"sc_store_{suffix}"), getattr(library, f"sc_load_{suffix}")
+    store.argtypes = load.argtypes = [_VOID, _VOID, _I64]
+    for function in (forward, surrogate, store, load):
         function.restype = None
 
 
 def _membrane(x: Tensor, v0: Tensor | None) -> Tensor:
-    """``v_0`` as a fresh contiguous array like one step of ``x``; a ``v0`` that is not a
-    plain CPU tensor of that size is refused here, before any copy touches it."""
+    """``v_0`` as a fresh contiguous array of one step of ``x`` in the compute dtype; a ``v0``
+    that is not a plain CPU tensor of that size is refused here, before any copy touches it."""
     if v0 is not None:
         _pointer("v0", v0, v0.dtype, x[0].numel(), contiguous=False)
-    return initial_membrane(x, v0)
+    return initial_membrane(x.new_empty((1, *x.shape[1:]), dtype=COMPUTE[x.dtype]), v0)
 
 
 def _pointer(
@@ -167,15 +184,17 @@ PARAMETERS = ("beta", "threshold", "v_reset")
 
 
 def _parameter_arrays(x: Tensor, *parameters: Tensor | float) -> tuple[list[Tensor], bool]:
-    """The parameters as C arrays: one element each, or all of them one per neuron."""
+    """The parameters as C arrays in the compute dtype: one element each, or all of them
+    one per neuron."""
+    dtype = COMPUTE[x.dtype]
     values = [
         value if isinstance(value, Tensor) else torch.tensor(value, dtype=torch.float64)
         for value in parameters
     ]
     if all(value.numel() == 1 for value in values):
-        return [value.reshape(1).to(x.dtype) for value in values], False
+        return [value.reshape(1).to(dtype) for value in values], False
     step = x.shape[1:]
-    return [value.to(x.dtype).expand(step).contiguous() for value in values], True
+    return [value.to(dtype).expand(step).contiguous() for value in values], True
 
 
 @dataclass(frozen=True)
@@ -191,7 +210,8 @@ class NativeLIF:
     @staticmethod
     def _layout(x: Tensor) -> tuple[int, int, int, int]:
         steps, n = x.shape[0], x[0].numel()
-        chunk = chunk_neurons(steps, x.element_size())
+        # a chunk's history is held in the compute dtype (float32 for bf16/fp16 inputs)
+        chunk = chunk_neurons(steps, max(x.element_size(), 4))
         threads = max(1, min(torch.get_num_threads(), steps * n // STEPS_PER_THREAD, 64))
         return steps, n, chunk, threads
 
@@ -205,23 +225,25 @@ class NativeLIF:
         reset: str = "subtract",
         v_reset: Tensor | float = 0.0,
     ) -> tuple[Tensor, Tensor]:
-        """Fill ``spikes`` (a contiguous buffer like ``x``); return ``(spikes, v_T)``."""
+        """Fill ``spikes`` (a contiguous buffer like ``x``); return ``(spikes, v_T)``, ``v_T``
+        in the compute dtype (``COMPUTE``)."""
         x = x.contiguous()
         v0 = _membrane(x, v0)
         arrays, per_neuron = _parameter_arrays(x, beta, threshold, v_reset)
-        v_out = torch.empty(x.shape[1:], dtype=x.dtype)
+        dtype, compute = x.dtype, COMPUTE[x.dtype]
+        v_out = torch.empty(x.shape[1:], dtype=compute)
         steps, n, chunk, threads = self._layout(x)
         if n == 0:  # no neurons: nothing to compute (the C loop would divide by zero)
             return spikes, v_out
-        dtype, each = x.dtype, n if per_neuron else 1
+        each = n if per_neuron else 1
         self._function("lif_forward", x.dtype)(
             _pointer("x", x, dtype, steps * n),
-            _pointer("v0", v0, dtype, n),
-            *(_pointer(name, a, dtype, each) for name, a in zip(PARAMETERS, arrays)),
+            _pointer("v0", v0, compute, n),
+            *(_pointer(name, a, compute, each) for name, a in zip(PARAMETERS, arrays)),
             RESET_CODES[reset],
             int(per_neuron),
             _pointer("spikes", spikes, dtype, steps * n),
-            _pointer("v_T", v_out, dtype, n),
+            _pointer("v_T", v_out, compute, n),
             steps,
             n,
             chunk,
@@ -254,20 +276,21 @@ class NativeLIF:
         broadcast = grad_spikes.numel() > 0 and all(stride == 0 for stride in grad_spikes.stride())
         grad_spikes = (grad_spikes.reshape(-1)[:1] if broadcast else grad_spikes).to(x.dtype)
         grad_spikes = grad_spikes.contiguous()
-        grad_v = grad_v.to(x.dtype).expand(x.shape[1:]).contiguous()
+        grad_v = grad_v.to(COMPUTE[x.dtype]).expand(x.shape[1:]).contiguous()
         arrays, per_neuron = _parameter_arrays(x, beta, threshold, v_reset)
         values = torch.tensor(params or [0.0], dtype=torch.float64)
         steps, n, chunk, threads = self._layout(x)
         if n == 0:  # no neurons: nothing to compute (the C loop would divide by zero)
             return grad_h
         dtype, each, f64 = x.dtype, n if per_neuron else 1, torch.float64
-        self._function("lif_backward", x.dtype)(
+        compute = COMPUTE[dtype]
+        failed = self._function("lif_backward", x.dtype)(
             _pointer("grad_spikes", grad_spikes, dtype, 1 if broadcast else steps * n),
             int(broadcast),
-            _pointer("grad_v", grad_v, dtype, n),
+            _pointer("grad_v", grad_v, compute, n),
             _pointer("x", x, dtype, steps * n),
-            _pointer("v0", v0, dtype, n),
-            *(_pointer(name, a, dtype, each) for name, a in zip(PARAMETERS, arrays)),
+            _pointer("v0", v0, compute, n),
+            *(_pointer(name, a, compute, each) for name, a in zip(PARAMETERS, arrays)),
             RESET_CODES[reset],
             int(per_neuron),
             _pointer("params", values, f64, values.numel()),
@@ -282,7 +305,27 @@ class NativeLIF:
             chunk,
             threads,
         )
+        if failed:
+            raise MemoryError(
+                f"compiled LIF: no memory for the float32 membrane history of {dtype} "
+                f"inputs ({steps} steps x {chunk} neurons per thread)"
+            )
         return grad_h
+
+    def convert(self, x: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        """``x`` (float32) stored as ``dtype`` by the kernels' own conversion, and read back
+        as float32: the rounding the kernels apply, for checking it against torch's."""
+        x = x.contiguous()
+        stored = torch.empty(x.shape, dtype=dtype)
+        loaded = torch.empty_like(x)
+        compute, count = COMPUTE[dtype], x.numel()
+        self._function("store", dtype)(
+            _pointer("x", x, compute, count), _pointer("out", stored, dtype, count), count
+        )
+        self._function("load", dtype)(
+            _pointer("x", stored, dtype, count), _pointer("out", loaded, compute, count), count
+        )
+        return stored, loaded
 
     def surrogate(self, x: Tensor, params: list[float]) -> Tensor:
         """g(x) as the compiled ``c_grad`` computes it (for checking it against ``grad``)."""
@@ -320,7 +363,7 @@ def native_enabled() -> bool:
 
 def _load(spec: SurrogateSpec) -> NativeLIF | str:
     def declare(library: ctypes.CDLL) -> None:
-        for suffix in ("f32", "f64"):
+        for _, suffix in DTYPES.values():
             _declare(library, suffix)
 
     found = load_library(

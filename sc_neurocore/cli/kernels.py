@@ -3,7 +3,8 @@
 One row per (operator, surrogate, device kind): ``triton``, ``native`` (compiled C) or
 ``torch``, with the reason wherever the fast kernel does not run (no formula, no
 compiler, no GPU, a forced family).  ``--json`` prints the rows as a list of objects
-with ``op``, ``surrogate``, ``device``, ``kernel`` and ``reason``.
+with ``op``, ``surrogate``, ``device``, ``kernel``, ``reason`` and ``dtypes`` (the input
+dtypes the fused kernels take as they are: bf16/fp16 are computed in float32, not cast).
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ def kernel_report(device: str | None = None) -> list[dict[str, str]]:
 def kernels_command(args: argparse.Namespace) -> int:
     rows = loading(lambda: kernel_report(args.device))
     table = format_table(
-        ["OP", "SURROGATE", "DEVICE", "KERNEL", "WHY NOT FASTER"],
-        [[r["op"], r["surrogate"], r["device"], r["kernel"], r["reason"] or "-"] for r in rows],
+        ["OP", "SURROGATE", "DEVICE", "KERNEL", "WHY NOT FASTER", "INPUT DTYPES"],
+        [
+            [r["op"], r["surrogate"], r["device"], r["kernel"], r["reason"] or "-", r["dtypes"]]
+            for r in rows
+        ],
     )
     return emit(args, rows, table)
 

@@ -10,6 +10,7 @@ tensors through the Triton interpreter, which is how CI tests these kernels).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import torch
@@ -23,6 +24,7 @@ from .native.lif import DTYPES as NATIVE_DTYPES
 from .native.lif import NativeLIF, native_lif, native_status
 from .report import DEVICE_KINDS, KernelChoice, register_kernel_report
 from .triton.leaky import TritonLeaky, triton_leaky, triton_leaky_status
+from .triton.lif import DTYPES as TRITON_DTYPES
 from .triton.lif import TritonLIF, triton_lif, triton_status
 
 __all__ = [
@@ -161,6 +163,30 @@ def fused_kernel_choice(spec: SurrogateSpec, device: str) -> tuple[str, str]:
     return "torch", status
 
 
+#: The floating dtypes the listing probes, and their short names.
+LISTED_DTYPES = {
+    torch.float32: "float32",
+    torch.float64: "float64",
+    torch.bfloat16: "bfloat16",
+    torch.float16: "float16",
+}
+
+
+def kernel_dtypes(kernel: str, runs: object) -> str:
+    """The input dtypes ``kernel`` takes as they are: on CPU asked of the dispatch itself
+    (``runs(probe)`` is not ``None`` for a one-element tensor of the dtype), on CUDA from
+    the table Triton's dispatch reads."""
+    if kernel == "torch":
+        return "any floating (bf16/fp16 computed in float32)"
+    if kernel == "triton":
+        return ", ".join(name for dtype, name in LISTED_DTYPES.items() if dtype in TRITON_DTYPES)
+    if kernel != "native" or not callable(runs):
+        return ""
+    probes = {dtype: torch.zeros(1, 1, dtype=dtype) for dtype in LISTED_DTYPES}
+    taken = [dtype for dtype, probe in probes.items() if runs(probe) is not None]
+    return ", ".join(LISTED_DTYPES[dtype] for dtype in taken)
+
+
 @register_kernel_report
 def fused_kernel_rows(specs: Sequence[SurrogateSpec]) -> list[KernelChoice]:
     """The fused LIF operator's rows for the kernel listing: one per surrogate and device."""
@@ -168,12 +194,18 @@ def fused_kernel_rows(specs: Sequence[SurrogateSpec]) -> list[KernelChoice]:
     for spec in specs:
         for device in DEVICE_KINDS:
             kernel, reason = fused_kernel_choice(spec, device)
-            rows.append(KernelChoice("sc_neurocore_fused::lif", spec.name, device, kernel, reason))
+            dtypes = kernel_dtypes(kernel, functools.partial(native_lif, spec))
+            op = "sc_neurocore_fused::lif"
+            rows.append(KernelChoice(op, spec.name, device, kernel, reason, dtypes))
     return rows
 
 
 @register_kernel_report
 def leaky_kernel_rows(specs: Sequence[SurrogateSpec]) -> list[KernelChoice]:
     """The fused leaky integrator's rows (no surrogate: one per device kind)."""
-    op = "sc_neurocore_fused::leaky"
-    return [KernelChoice(op, "", device, *leaky_kernel_choice(device)) for device in DEVICE_KINDS]
+    op, rows = "sc_neurocore_fused::leaky", []
+    for device in DEVICE_KINDS:
+        kernel, reason = leaky_kernel_choice(device)
+        dtypes = kernel_dtypes(kernel, native_leaky)
+        rows.append(KernelChoice(op, "", device, kernel, reason, dtypes))
+    return rows

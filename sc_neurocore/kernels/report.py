@@ -31,6 +31,8 @@ class KernelChoice:
     device: str
     kernel: str
     reason: str
+    #: The input dtypes that kernel takes as they are ('' where not listed).
+    dtypes: str = ""
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)

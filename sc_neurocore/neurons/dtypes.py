@@ -91,4 +91,7 @@ def broadcast_to_state(inputs: Tensor, state: Tensor) -> Tensor:
     if state.shape == step or not _broadcast(state.shape, step):
         return inputs
     shape = torch.broadcast_shapes(state.shape, step)
-    return inputs if shape == step else inputs.expand(inputs.shape[0], *shape)
+    if shape == step:
+        return inputs
+    leading = [1] * (len(shape) - len(step))  # new step dimensions go in front of the old
+    return inputs.reshape(inputs.shape[0], *leading, *step).expand(inputs.shape[0], *shape)

@@ -22,7 +22,7 @@ from ..kernels.fused_choice import compute_dtype, leaky_kernels
 from ..kernels.torch.leaky import decay_gradient, leaky_backward, leaky_forward
 from ..kernels.torch.lif import kernel_value
 from .base import ConstrainedModule, Value, decay_attribute, decayed, show_value
-from .dtypes import check_state, state_dtype
+from .dtypes import broadcast_to_state, check_state, state_dtype
 from .fused_op import register_operator_pair
 
 __all__ = ["LeakyIntegrator", "LeakyIntegratorCell", "leaky_sequence"]
@@ -44,10 +44,10 @@ def check_sequence(owner: str, x: Any, state: Any, state_name: str) -> None:
     if state is None:
         return
     check_state(owner, state_name, state, x[0])
-    if state.shape != x.shape[1:]:
+    if torch.broadcast_shapes(state.shape, x.shape[1:]) != x.shape[1:]:
         raise ValueError(
-            f"{owner}: {state_name} must have the shape of one time step, {tuple(x.shape[1:])}, "
-            f"got {tuple(state.shape)}"
+            f"{owner}: {state_name} must broadcast to the shape of one time step, "
+            f"{tuple(x.shape[1:])}, got {tuple(state.shape)}"
         )
 
 
@@ -67,6 +67,7 @@ def _leaky_kernel(x: Tensor, y0: Tensor | None, decay: Tensor) -> Tensor:
     check_sequence("LeakyIntegrator", x, y0, "y0")
     # The output is the state: in the promoted dtype of the input, y0 and the decay.
     x = x.to(state_dtype(x, y0, decay))
+    y0 = None if y0 is None else y0.expand(x.shape[1:])
     kernels = leaky_kernels(x)  # Triton on CUDA, compiled C on CPU
     value = kernel_value(decay, compute_dtype(kernels, x.dtype))
     if kernels is not None:
@@ -93,17 +94,20 @@ def _leaky_backward_kernel(
         half = y.dtype in (torch.bfloat16, torch.float16)  # carried in float32, as in forward
         grad_x = leaky_backward(grad_y.to(torch.float32 if half else y.dtype), value).to(y.dtype)
     grad_y0 = (grad_x[0] * value).to(y.dtype if y0 is None else y0.dtype)
+    if y0 is not None and y0.shape != grad_y0.shape:
+        grad_y0 = grad_y0.sum_to_size(y0.shape)
     if not decay_grad:
         return grad_x, grad_y0, torch.zeros_like(decay)
     if total is None:
-        total = decay_gradient(grad_x, y, None if y0 is None else y0.to(y.dtype))
+        initial = None if y0 is None else y0.to(y.dtype).expand(y.shape[1:])
+        total = decay_gradient(grad_x, y, initial)
     return grad_x, grad_y0, total.sum_to_size(decay.shape).to(decay.dtype)
 
 
 def _leaky_backward_fake(
     grad_y: Tensor, y: Tensor, y0: Tensor | None, decay: Tensor, decay_grad: bool
 ) -> tuple[Tensor, Tensor, Tensor]:
-    grad_y0 = y.new_empty(y.shape[1:], dtype=y.dtype if y0 is None else y0.dtype)
+    grad_y0 = y.new_empty(y.shape[1:], dtype=y.dtype) if y0 is None else torch.empty_like(y0)
     return torch.empty_like(y), grad_y0, torch.empty_like(decay)
 
 
@@ -145,6 +149,8 @@ def _stepwise(x: Tensor, y0: Tensor | None, decay: Value) -> Tensor:
 
 def leaky_sequence(x: Tensor, y0: Tensor | None, decay: Value) -> Tensor:
     """``y_t = decay*y_{t-1} + x_t`` over time-major ``x``, fused unless a transform is active."""
+    if isinstance(x, Tensor) and x.dim() >= 2 and isinstance(y0, Tensor):
+        x = broadcast_to_state(x, y0)
     check_sequence("LeakyIntegrator", x, y0, "y0")
     if not _is_compiling() and _transforms_active():
         return _stepwise(x, y0, decay)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from .base import SurrogateCallable, Value, decay_attribute
+from .dtypes import broadcast_to_state
 from .fused import LIF
 from .integrator import check_sequence, leaky_sequence
 
@@ -61,6 +62,8 @@ class SynapticLIF(LIF):
     def forward(  # type: ignore[override]
         self, inputs: Tensor, i0: Tensor | None = None, v0: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor]:
+        if isinstance(inputs, Tensor) and inputs.dim() >= 2 and isinstance(i0, Tensor):
+            inputs = broadcast_to_state(inputs, i0)
         check_sequence("SynapticLIF", inputs, i0, "i0")
         current = leaky_sequence(inputs, i0, self.alpha)
         spikes, v = super().forward(current, v0)

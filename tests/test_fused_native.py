@@ -151,11 +151,12 @@ def test_disabled_by_environment_variable_in_a_fresh_process() -> None:
     ]
 
 
-def test_only_cpu_float32_and_float64_use_compiled_kernels() -> None:
+def test_only_cpu_floating_tensors_use_compiled_kernels() -> None:
     spec = sc_neurocore.get_spec("atan")
     _compiled(spec)
-    assert _native.native_lif(spec, torch.zeros(2, 2, dtype=torch.float16)) is None
-    assert _native.native_lif(spec, torch.zeros(2, 2, dtype=torch.bfloat16)) is None
+    for dtype in (torch.float32, torch.float64, torch.bfloat16, torch.float16):
+        assert _native.native_lif(spec, torch.zeros(2, 2, dtype=dtype)) is not None
+    assert _native.native_lif(spec, torch.zeros(2, 2, dtype=torch.int32)) is None
     assert _native.native_lif(spec, torch.zeros(2, 2, device="meta")) is None
 
 

@@ -14,7 +14,10 @@ import pytest
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.py"))
 #: Examples whose claim is a printed line (each also asserts it before printing it).
-CLAIMS = {"nir_spiking_cnn.py": "identical spikes from Norse and from this project"}
+CLAIMS = {
+    "nir_spiking_cnn.py": "identical spikes from Norse and from this project",
+    "mixed_precision.py": "bf16 autocast trains to the fp32 accuracy",
+}
 
 
 def test_there_are_examples() -> None:

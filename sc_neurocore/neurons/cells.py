@@ -55,7 +55,15 @@ class LIFCell(LeakyCell):
     """Leaky integrate-and-fire: ``v = beta*v + I``; returns ``(spike, v)``.
 
     ``LIFCell(beta=0.9, threshold=1.0, surrogate_fn=None, learn_beta=False,
-    learn_threshold=False)``.
+    learn_threshold=False, *, reset="subtract", v_reset=0.0)``.
+
+    ``spike = H(v - threshold)`` in the forward pass; the backward pass uses ``surrogate_fn``
+    (default: ``atan_surrogate``).  After a spike the membrane is reset by ``reset``:
+    ``"subtract"`` (default) takes ``threshold`` off ``v``, ``"zero"`` sets ``v`` to
+    ``v_reset`` (fixed, not learnt), ``"none"`` leaves it.  The reset uses the detached
+    spike, so no gradient flows through it.  ``v`` is the state: pass ``None`` at the first
+    step (zeros) and the returned ``v`` at the next.  ``learn_beta`` and ``learn_threshold``
+    make the decay (kept in ``(0, 1)``) and the threshold (kept positive) parameters.
     """
 
     def forward(self, input_current: Tensor, v: Tensor | None = None) -> tuple[Tensor, Tensor]:

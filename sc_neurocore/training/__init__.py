@@ -16,7 +16,9 @@ from ..neurons.cells import (
     SynapticCell,
 )
 from ..neurons.fused import LIF, compiled_kernel_status, release_buffers, set_compiled_kernels
+from ..neurons.integrator import LeakyIntegrator, LeakyIntegratorCell
 from ..neurons.recurrent import RecurrentLIFCell
+from ..neurons.synaptic import SynapticLIF
 from ..tasks.digits import Digits, batches, load_digits
 from ..tasks.encoding import latency_encode, rate_encode
 from ..tasks.loops import Evaluation, evaluate, predict, train_epoch
@@ -77,10 +79,13 @@ __all__ = [
     "LIF",
     "LIFCell",
     "LapicqueCell",
+    "LeakyIntegrator",
+    "LeakyIntegratorCell",
     "RecurrentLIFCell",
     "SecondOrderLIFCell",
     "SpikingNet",
     "SynapticCell",
+    "SynapticLIF",
     "batches",
     "compiled_kernel_status",
     "evaluate",

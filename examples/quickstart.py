@@ -23,7 +23,9 @@ for epoch in range(15):
     loss.backward()
     optimizer.step()
     if epoch in (0, 14):
-        print(f"epoch {epoch + 1:2}: loss {loss.item():.3f}, output spikes per neuron "
-              f"per step {counts.mean().item() / 25:.3f}")
+        print(
+            f"epoch {epoch + 1:2}: loss {loss.item():.3f}, output spikes per neuron "
+            f"per step {counts.mean().item() / 25:.3f}"
+        )
 accuracy = (net(spikes[:, test])[0].argmax(1) == labels[test]).float().mean().item()
 print(f"test accuracy {100 * accuracy:.1f} % (chance 50 %)")

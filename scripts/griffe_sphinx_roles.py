@@ -36,7 +36,8 @@ def link_roles(obj: griffe.Object, text: str) -> str:
     def replace(match: re.Match[str]) -> str:
         short, name = match.group(1), match.group(2).strip()
         title = name.rsplit(".", 1)[-1] if short else name
-        return f'<autoref identifier="{_identifier(obj, name)}" optional><code>{title}</code></autoref>'
+        identifier = _identifier(obj, name)
+        return f'<autoref identifier="{identifier}" optional><code>{title}</code></autoref>'
 
     return ROLE.sub(replace, text)
 

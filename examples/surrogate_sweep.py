@@ -1,7 +1,7 @@
 """A miniature surrogate sweep where surrogate learning is what makes the difference.
 
 Randman's ``hard`` preset, made small: 4 classes whose 10 informative input units are
-buried among 40 noise units.  The hidden layer must learn to ignore the noise, so training
+buried among 60 noise units.  The hidden layer must learn to ignore the noise, so training
 it matters: with the true gradient (zero almost everywhere) only the readout learns and the
 network stays near chance; a constant surrogate learns some; SuperSpike and sigmoid at a
 steep setting learn most, and at a shallow one less (Zenke & Vogels 2021's findings).
@@ -26,7 +26,7 @@ config = SweepConfig(
     steepness=(0.3, 10.0),
     seeds=(0, 1),
     epochs=12,
-    data=dict(classes=4, units=10, noise_units=40, samples_per_class=200),
+    data=dict(classes=4, units=10, noise_units=60, samples_per_class=200),
     model=dict(hidden=32),
 )
 with tempfile.TemporaryDirectory() as folder:

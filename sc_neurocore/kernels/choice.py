@@ -55,7 +55,7 @@ def triton_reason(spec: SurrogateSpec, kind: str) -> str:
     if missing:
         return missing
     if kind == "cuda" and not torch.cuda.is_available():
-        return "CUDA is not available here"
+        return "CUDA is not available"
     return ""
 
 

@@ -1,6 +1,7 @@
 """Fork while another thread holds one of the package's locks; run by tests/test_fork_safety.py
-as ``python -m tests.fork_probe CASE`` (in its own process: a deadlocked child must not
-hang pytest). Prints one JSON line: ``{"case": ..., "child": exit status or signal}``.
+as ``python -m tests.fork_probe CASE...`` (``locks``: every lock case) in its own process, so
+a deadlocked child cannot hang pytest. Prints one JSON line per case:
+``{"case": ..., "child": exit status or signal}``.
 
 The child runs what needs the lock under ``alarm``: a deadlock ends it by SIGALRM.
 """
@@ -43,7 +44,8 @@ def _in_child_custom_op() -> None:
 
 
 def _in_child_build_lock() -> None:
-    time.sleep(1.0)  # the parent's thread lets go meanwhile; then this child builds
+    while not (BUILD_DIRECTORY / "checked").exists():  # the parent let go and relocked
+        time.sleep(0.01)
     with cache.build_lock(BUILD_DIRECTORY, "probe"):
         pass
 
@@ -77,18 +79,23 @@ def probe(case: str) -> dict[str, Any]:
     thread = threading.Thread(target=holder)
     thread.start()
     held.wait()
+    started = BUILD_DIRECTORY / f"started {case}"
     pid = os.fork()
     if pid == 0:
         import signal
 
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         signal.alarm(CHILD_SECONDS)
+        started.touch()  # the after-fork resets have run by now
         try:
             in_child()
         except BaseException as error:  # noqa: BLE001 - report, never hang
             print(f"child failed: {error!r}", file=sys.stderr)
             os._exit(3)
         os._exit(0)
+    deadline = time.monotonic() + CHILD_SECONDS
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)  # the parent lets go only once the child runs
     release.set()
     thread.join()
     result: dict[str, Any] = {"case": case}
@@ -103,6 +110,7 @@ def probe(case: str) -> dict[str, Any]:
             result["parent relocks"] = False
         finally:
             os.close(fd)
+            (BUILD_DIRECTORY / "checked").touch()
     _, status = os.waitpid(pid, 0)
     result["child"] = (
         os.WEXITSTATUS(status) if os.WIFEXITED(status) else f"signal {os.WTERMSIG(status)}"
@@ -150,4 +158,5 @@ def dataloader(epochs: int = 6) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(dataloader() if sys.argv[1] == "dataloader" else probe(sys.argv[1])))
+    for case in sorted(CASES) if sys.argv[1:] == ["locks"] else sys.argv[1:]:
+        print(json.dumps(dataloader() if case == "dataloader" else probe(case)), flush=True)

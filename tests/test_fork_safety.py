@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
 
 
-def _probe(case: str) -> dict[str, Any]:
+def _probe(case: str) -> list[dict[str, Any]]:
     result = subprocess.run(
         [sys.executable, "-m", "tests.fork_probe", case],
         capture_output=True,
@@ -31,18 +31,26 @@ def _probe(case: str) -> dict[str, Any]:
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.splitlines()[-1])  # type: ignore[no-any-return]
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture(scope="module")
+def lock_cases() -> dict[str, dict[str, Any]]:
+    """Every lock case, forked one after another in one fresh process."""
+    return {result["case"]: result for result in _probe("locks")}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_a_child_forked_while_a_thread_holds_the_lock_does_not_deadlock(case: str) -> None:
-    result = _probe(case)
+def test_a_child_forked_while_a_thread_holds_the_lock_does_not_deadlock(
+    case: str, lock_cases: dict[str, dict[str, Any]]
+) -> None:
+    result = lock_cases[case]
     assert result["child"] == 0, result
     assert result.get("parent relocks", True), result  # nor keeps the parent's build lock
 
 
 def test_fork_dataloader_workers_while_the_parent_refreshes_plugins() -> None:
-    assert _probe("dataloader")["batches"] == 6 * 8
+    assert _probe("dataloader")[0]["batches"] == 6 * 8
 
 
 def test_every_lock_reset_at_fork_is_probed() -> None:

@@ -158,16 +158,21 @@ def test_a_sinabs_style_cnn_runs_at_dt_1_as_the_reference(pool: str, tmp_path: P
         from_nir(graph, dt=DT)
 
 
+def _lif(n: int, r: float, threshold: float):
+    """n LIF neurons with tau = 5 steps, resting and resetting at 0."""
+    return nir.LIF(
+        tau=np.full(n, 5 * DT),
+        r=np.full(n, r),
+        v_leak=np.zeros(n),
+        v_threshold=np.full(n, threshold),
+        v_reset=np.zeros(n),
+    )
+
+
 def test_delays_shift_each_element_by_whole_steps(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     lags = np.array([0, 1, 2, 5, 3, 1])
-    lif = nir.LIF(
-        tau=np.full(6, 5 * DT),
-        r=np.full(6, 2.0),
-        v_leak=np.zeros(6),
-        v_threshold=np.full(6, 0.5),
-        v_reset=np.zeros(6),
-    )
+    lif = _lif(6, r=2.0, threshold=0.5)
     nodes = {
         "fc": nir.Affine(rng.normal(0.5, 0.5, (6, 3)), np.zeros(6)),
         "delay": nir.Delay(lags * DT),
@@ -239,13 +244,7 @@ def test_a_fed_back_affine_adds_its_bias_from_the_first_step() -> None:
     """All NIR nodes start at t=0: an Affine on a recurrent edge outputs its bias before
     any spike (snnTorch's RLeaky files rely on it)."""
     rng = np.random.default_rng(6)
-    lif = nir.LIF(
-        tau=np.full(4, 5 * DT),
-        r=np.full(4, 5.0),
-        v_leak=np.zeros(4),
-        v_threshold=np.full(4, 0.4),
-        v_reset=np.zeros(4),
-    )
+    lif = _lif(4, r=5.0, threshold=0.4)
     nodes = {
         "input": nir.Input(np.array([3])),
         "fc": nir.Linear(rng.normal(0, 0.3, (4, 3))),

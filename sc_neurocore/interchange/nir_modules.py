@@ -224,20 +224,12 @@ class NIRModule(nn.Module):
         source for zero input (an Affine's bias: NIR's nodes all start at t=0, so a
         recurrent Affine adds its bias from the first step on); neurons at rest give 0."""
         shapes = self.graph_metadata.get("shapes", {})
+        fed_back = {s for sources in self.sources.values() for s, delayed in sources if delayed}
         rest = {}
-        for name in self.order:
+        for name in fed_back - set(self.inputs):
             module = self.node(name)
-            fed_back = any(
-                delayed for sources in self.sources.values() for s, delayed in sources if s == name
-            )
-            if (
-                fed_back
-                and name not in self.inputs
-                and not isinstance(module, STATEFUL)
-                and name in shapes
-            ):
-                zeros = x.new_zeros((x.shape[1], *shapes[name]))
-                rest[name] = module(zeros)
+            if not isinstance(module, STATEFUL) and name in shapes:
+                rest[name] = module(x.new_zeros((x.shape[1], *shapes[name])))
         return rest
 
 

@@ -133,7 +133,7 @@ def _norse() -> Iterator[Export]:
     import norse.torch as norse
 
     def case(model: str, net: nn.Module, shape: tuple[int, ...]) -> Export:
-        _strong(net)
+        _strong(net, 10.0)  # Norse's LIF integrates a tenth of its input per step
 
         def run(x: Tensor) -> Tensor:
             state, out = None, []
@@ -147,11 +147,10 @@ def _norse() -> Iterator[Export]:
         return Export(model, lambda: norse.to_nir(net, sample, dt=1e-3), run, shape, dt=1e-3)
 
     box = norse.LIFBoxCell
-    yield case(
-        "feed-forward",
-        norse.SequentialState(nn.Linear(5, 4), box(), nn.Linear(4, 3), box()),
-        (5,),
-    )
+    forward = case("feed-forward", norse.SequentialState(nn.Linear(5, 4), box()), (5,))
+    yield forward
+    # Its tau is dt/tau_mem_inv = dt * tau_mem: read at dt**2, each step is what Norse ran
+    yield Export("feed-forward, read at dt = 1e-6", forward.export, forward.run, (5,), dt=1e-6)
     yield case(
         "current-based",
         norse.SequentialState(nn.Linear(5, 4), norse.LIFCell(), nn.Linear(4, 3), norse.IAFCell()),

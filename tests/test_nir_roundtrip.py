@@ -130,10 +130,12 @@ def _round_trip(make: Callable[[], Any], dt: float, tmp_path: Path) -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        write_as_exported(make(), tmp_path / "given.nir")
+        repairs = write_as_exported(make(), tmp_path / "given.nir")
         given = nir.read(tmp_path / "given.nir", type_check=False)
         module = from_nir(tmp_path / "given.nir", dt=dt, dtype=torch.float64)
-        nir.write(tmp_path / "again.nir", to_nir(module, dt=dt))
+        # a faithful copy of a file with 0-d parameters needs the same uncompressed write
+        again = write_as_exported(to_nir(module, dt=dt), tmp_path / "again.nir")
+    assert not again or again[-1] == repairs[-1], again
     assert_same_graph(nir.read(tmp_path / "again.nir", type_check=False), given)
 
 

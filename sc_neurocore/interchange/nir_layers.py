@@ -94,6 +94,9 @@ def _ints(value: Any, dimensions: int) -> int | tuple[int, ...]:
 
 
 def _conv(node: Any, kind: str, dtype: torch.dtype) -> nn.Module:
+    """NIR ``Conv1d``/``Conv2d``: ``y[o, i] = b[o] + sum_{c, k} w[o, c, k] *
+    x_pad[g(o)*C_in/groups + c, s*i + d*k]`` (per spatial dim; ``g(o)`` is the group of
+    output channel ``o``): torch's convolution, built from the node's own fields."""
     weight = torch.as_tensor(np.asarray(node.weight), dtype=dtype)
     dimensions = 1 if kind == "Conv1d" else 2
     stride = _ints(node.stride, dimensions)
@@ -120,6 +123,7 @@ def _conv(node: Any, kind: str, dtype: torch.dtype) -> nn.Module:
 
 
 def _affine(node: Any, bias: bool, dtype: torch.dtype) -> nn.Module:
+    """NIR ``Affine``: ``y = W x + b``; ``Linear``: ``y = W x``."""
     weight = torch.as_tensor(np.asarray(node.weight), dtype=dtype)
     layer = nn.Linear(weight.shape[1], weight.shape[0], bias=bias, dtype=dtype)
     with torch.no_grad():
@@ -130,7 +134,8 @@ def _affine(node: Any, bias: bool, dtype: torch.dtype) -> nn.Module:
 
 
 def _flatten(node: Any) -> nn.Module:
-    """NIR dims exclude the batch; torch's include it (a negative dim counts from the end)."""
+    """NIR ``Flatten``: dims ``start_dim..end_dim`` of one sample merged into one.  NIR's
+    dims exclude the batch; torch's include it (a negative dim counts from the end)."""
     start, end = int(node.start_dim), int(node.end_dim)
     return nn.Flatten(start + 1 if start >= 0 else start, end + 1 if end >= 0 else end)
 

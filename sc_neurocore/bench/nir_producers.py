@@ -178,8 +178,10 @@ def _sinabs() -> Iterator[Export]:
             reset_fn=activation.MembraneReset(),
         )
 
-    def case(model: str, net: nn.Module, shape: tuple[int, ...], **options: Any) -> Export:
-        _strong(net)
+    def case(
+        model: str, net: nn.Module, shape: tuple[int, ...], gain: float = 3.0, **options: Any
+    ) -> Export:
+        _strong(net, gain)
 
         def run(x: Tensor) -> Tensor:
             sinabs.reset_states(net)
@@ -205,6 +207,14 @@ def _sinabs() -> Iterator[Export]:
 
     yield case("CNN, sum pool (single spike, reset to 0)", cnn(sl.SumPool2d(2), True), (1, 8, 8))
     yield case("CNN, sum pool (Sinabs' defaults)", cnn(sl.SumPool2d(2), False), (1, 8, 8))
+    lif = sl.LIFSqueeze(
+        tau_mem=5.0,  # in steps; norm_input=True scales the input by (1 - exp(-1/tau))
+        batch_size=BATCH,
+        spike_fn=activation.SingleSpike,
+        reset_fn=activation.MembraneReset(),
+    )
+    net = nn.Sequential(nn.Linear(5, 4), lif)
+    yield case("LIF, norm_input (single spike, reset to 0)", net, (5,), method="exp", gain=6.0)
     yield case("CNN, average pool", cnn(nn.AvgPool2d(2), True), (1, 8, 8))
     averaging = case("", cnn(nn.AvgPool2d(2), True), (1, 8, 8))
     yield Export(

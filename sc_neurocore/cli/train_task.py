@@ -58,6 +58,8 @@ class ProgressBar:
 def plan(args: argparse.Namespace) -> argparse.Namespace:
     """The :class:`RunSpec` of the command line, every name and value checked before any
     data loads; a bad one raises naming the option."""
+    from ..core.registry import get_spec
+    from ..tasks.catalog import preset
     from ..tasks.run import CONTROLS, RunSpec, resolve_surrogate
     from .listing import loading
     from .names import check_path, check_surrogate, check_task
@@ -85,7 +87,13 @@ def plan(args: argparse.Namespace) -> argparse.Namespace:
         model={} if args.hidden is None else {"hidden": args.hidden},
         training={key: value for key, value in training.items() if value is not None},
     )
-    try:  # parameters and steepness of the surrogate: checked by its spec
+    name = spec.surrogate or preset(spec.task, spec.preset).surrogate[0]
+    if spec.params and name not in CONTROLS:
+        try:  # the --param names and values, as the digits demo checks them
+            get_spec(name).bind((), spec.params)
+        except (TypeError, ValueError) as error:
+            raise UsageError(f"--param: {error}") from None
+    try:  # the steepness, and parameters given to a control: checked with the preset's
         resolve_surrogate(spec)
     except (ValueError, TypeError) as error:
         raise UsageError(str(error)) from None

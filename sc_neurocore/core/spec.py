@@ -7,6 +7,7 @@ None of them knows about the registry.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import math
@@ -320,8 +321,11 @@ class SurrogateSpec:
         values: dict[str, Any] = dict(zip(names, args))
         for key, value in (kwargs or {}).items():
             if key not in self.defaults:
+                close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+                hint = f". Did you mean {close[0]!r}?" if close else ""
                 raise TypeError(
-                    f"surrogate {self.name!r} has no parameter {key!r}; its parameters are {names}"
+                    f"surrogate {self.name!r} has no parameter {key!r}; its parameters are "
+                    f"{names}{hint}"
                 )
             if key in values:
                 raise TypeError(f"surrogate {self.name!r}: parameter {key!r} given twice")

@@ -48,3 +48,40 @@ def test_an_unknown_name_stays_one_line(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["explain", "atann"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "suggestion"),
+    [
+        (["train", "--surrogate", "atn"], "atan"),
+        (["train", "--path", "custom_ob"], "custom_op"),
+        (["train", "--param", "alph=3"], "alpha"),
+        (["train", "--task", "randmn"], "randman"),
+        (["train", "--task", "randman", "--preset", "hadr"], "hard"),
+        (["train", "--task", "randman", "--surrogate", "superspik"], "superspike"),
+        (["train", "--task", "randman", "--param", "bta=5"], "beta"),
+        (["train", "--task", "randman", "--path", "fusd"], "fused"),
+        (["sweep", "--surrogates", "atan,sigmoidd"], "sigmoid"),
+        (["sweep", "--paths", "fused,legacy_autogard"], "legacy_autograd"),
+        (["explain", "atn"], "atan"),
+        (["bench", "--only", "registr"], "registry"),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else value,
+)
+def test_bad_names_are_refused_with_a_suggestion_before_any_data_loads(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    suggestion: str,
+) -> None:
+    import sc_neurocore.tasks.catalog as catalog
+    import sc_neurocore.tasks.digits as digits
+
+    def must_not_load(*args: object, **kwargs: object) -> None:
+        raise AssertionError("data loaded before the command line was checked")
+
+    monkeypatch.setattr(catalog, "load_task", must_not_load)
+    monkeypatch.setattr(digits, "load_digits", must_not_load)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"Did you mean {suggestion!r}?" in err, err

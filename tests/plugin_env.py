@@ -122,9 +122,10 @@ def _copy_project(source: Path, target: Path) -> Path:
 
 def _copy_core(target: Path) -> Path:
     target.mkdir(parents=True)
-    shutil.copytree(
-        REPO / "sc_neurocore", target / "sc_neurocore", ignore=shutil.ignore_patterns("__pycache__")
-    )
+    for package in ("sc_neurocore", "sc_neurocore_cli"):  # the library and its command line
+        shutil.copytree(
+            REPO / package, target / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     shutil.copy2(REPO / "pyproject.toml", target / "pyproject.toml")
     readme = REPO / "README.md"
     (target / "README.md").write_text(readme.read_text() if readme.exists() else "sc-neurocore\n")

@@ -81,7 +81,7 @@ def test_bad_arguments_exit_2_with_one_line(capsys, args: list[str], message: st
 
 def test_missing_scikit_learn_says_how_to_install(monkeypatch, capsys) -> None:
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    with pytest.raises(ImportError, match=r'pip install "sc-neurocore\[examples\]"'):
+    with pytest.raises(ImportError, match=r"pip install scikit-learn"):
         load_digits()
     assert main(["train", *TINY]) == 2
     assert "pip install scikit-learn" in capsys.readouterr().err

@@ -306,3 +306,37 @@ def test_cli_threads_option_sets_torch_threads(capsys: pytest.CaptureFixture[str
         torch.set_num_threads(before)
     assert main(["bench", "--threads", "0"]) == 2
     assert "--threads" in capsys.readouterr().err
+
+
+def test_amp_section_covers_every_work_candidate_and_dtype(results: dict) -> None:
+    from sc_neurocore.bench.amp_memory import DTYPES, WORKS
+
+    section = results["sections"]["amp"]
+    candidates = {row["candidate"] for row in section["rows"]}
+    assert "fused LIF [atan]" in candidates and len(candidates) >= 2
+    cases = [(row["work"], row["candidate"], row["dtype"]) for row in section["rows"]]
+    assert sorted(cases) == sorted((w, c, d) for w in WORKS for c in candidates for d in DTYPES)
+    assert not [row for row in section["rows"] if "error" in row]
+    saved = {(row["operator"], row["dtype"]): row for row in section["saved"]}
+    for dtype, size in (("float32", 4), ("bfloat16", 2), ("float16", 2)):
+        lif = saved[("sc_neurocore_fused::lif (compiled C)", dtype)]
+        # the input itself, one element per neuron-step, is what it keeps
+        input_bytes = lif["saved_bytes_per_neuron_step"] - lif["beyond_input_per_neuron_step"]
+        assert input_bytes == size
+        torch_kernels = saved[("sc_neurocore_fused::lif (torch kernels)", dtype)]
+        # the spikes as uint8: one byte per neuron-step (plus the three 0-dim parameters)
+        assert 1 <= torch_kernels["beyond_input_per_neuron_step"] < 1.1
+
+
+def test_amp_peak_is_measured_in_a_fresh_process() -> None:
+    from sc_neurocore.bench.amp_memory import measure
+
+    spec = {"kind": "fused", "surrogate": "atan"}
+    peaks = {
+        dtype: measure({"work": "layer", "spec": spec, "dtype": dtype, "shape": [50, 8, 512]})
+        for dtype in ("float32", "bfloat16")
+    }
+    if sys.platform != "linux":
+        assert peaks == {"float32": None, "bfloat16": None}
+        return
+    assert all(isinstance(peak, int) and peak > 0 for peak in peaks.values())

@@ -342,3 +342,23 @@ def test_cuda_grad_scaler_with_fp16_spiking_net() -> None:
     scaler.step(optimizer)
     scaler.update()
     assert all(math.isfinite(float(p.detach().sum())) for p in net.parameters())
+
+
+@pytest.mark.parametrize("dtype", HALF, ids=str)
+def test_triton_kernels_keep_an_fp32_state_fed_half_input(monkeypatch, dtype) -> None:
+    """The CUDA kernels (here under Triton's CPU interpreter) read an fp32 v0 unrounded and
+    return v_T in fp32, exactly as the compiled C kernels do."""
+    from .conftest import interpret_triton
+
+    generator = torch.Generator().manual_seed(5)
+    x = (torch.randn(6, 2, 40, generator=generator) * 0.6 + 0.3).to(dtype).requires_grad_()
+    v0 = (torch.rand(2, 40, generator=generator) * 0.9).requires_grad_()
+    layer = LIF(beta=0.9, threshold=0.8)
+    want_spikes, want_v = layer(x, v0)
+    want = torch.autograd.grad(want_v.sum() + want_spikes.float().sum(), (x, v0))
+    interpret_triton(monkeypatch)
+    spikes, v = layer(x, v0)
+    assert v.dtype == torch.float32 and torch.equal(spikes, want_spikes) and torch.equal(v, want_v)
+    got = torch.autograd.grad(v.sum() + spikes.float().sum(), (x, v0))
+    for mine, theirs in zip(got, want):
+        torch.testing.assert_close(mine, theirs, rtol=1e-2, atol=1e-2)

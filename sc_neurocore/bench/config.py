@@ -16,6 +16,7 @@ SECTIONS: tuple[str, ...] = (
     "workload",
     "registry",
     "cli",
+    "amp",
 )
 
 
@@ -63,6 +64,9 @@ class BenchConfig:
     import_repeats: int = 15
     #: Interleaved rounds of the command lines (section cli).
     cli_rounds: int = 7
+    #: Section amp: the layer step (T, batch, n) and the net step (T, batch, in, hidden, out).
+    amp_layer_shape: tuple[int, int, int] = (100, 32, 1024)
+    amp_net_shape: tuple[int, int, int, int, int] = (25, 128, 784, 512, 10)
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.sections if name not in SECTIONS]
@@ -99,4 +103,6 @@ class BenchConfig:
             compile_peers=False,
             registry_timing=short,
             import_repeats=2,
+            amp_layer_shape=(5, 2, 16),
+            amp_net_shape=(3, 4, 16, 8, 3),
         )

@@ -188,6 +188,19 @@ def _registry_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]
     return ["measure", "median"], rows
 
 
+def _amp_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Peak MiB per candidate: the layer and the net step, fp32 and bf16 autocast."""
+    columns = [(work, dtype) for work in ("layer", "net") for dtype in ("float32", "bfloat16")]
+    peaks: dict[str, dict[tuple[str, str], int | None]] = {}
+    for row in section["rows"]:
+        peaks.setdefault(row["candidate"], {})[(row["work"], row["dtype"])] = row["peak_bytes"]
+    headers = ["candidate", *(f"{work} {dtype} MiB" for work, dtype in columns)]
+    return headers, [
+        [candidate, *(_mib(found.get(column)) for column in columns)]
+        for candidate, found in peaks.items()
+    ]
+
+
 FORMATTERS = {
     "surrogates": _surrogate_rows,
     "peers": _peer_rows,
@@ -197,6 +210,7 @@ FORMATTERS = {
     "workload": _workload_rows,
     "registry": _registry_rows,
     "cli": _registry_rows,
+    "amp": _amp_rows,
 }
 
 

@@ -25,6 +25,7 @@ METHOD = {
     "baseline": "torch.mul(a, b, out=c) of the same size, in the same group",
     "memory": "peak RSS above the pre-pass baseline, one fwd+bwd in a fresh process",
     "saved": "bytes of distinct storages saved for backward (saved_tensors_hooks), inputs excluded",
+    "amp": "peak RSS of a training step (fp32, bf16 autocast) in a fresh process per case",
 }
 
 
@@ -48,6 +49,7 @@ def _meta(config: BenchConfig, installed: dict[str, str | None]) -> dict[str, An
 
 def run_bench(config: BenchConfig, progress: Progress | None = None) -> dict[str, Any]:
     """Measure ``config.sections`` and evaluate the targets; the result is JSON-serialisable."""
+    from .amp_memory import run_amp
     from .bandwidth import run_bandwidth
     from .cli import run_cli
     from .lif import run_lif
@@ -78,6 +80,7 @@ def run_bench(config: BenchConfig, progress: Progress | None = None) -> dict[str
         "workload": run_workload,
         "registry": run_registry,
         "cli": run_cli,
+        "amp": run_amp,
     }
 
     def run_section(name: str) -> Callable[[], None]:

@@ -198,6 +198,9 @@ def targets(results: Results) -> Iterator[Target]:
     from .cli import cli_targets
 
     yield from cli_targets(results)
+    from .amp_memory import amp_targets
+
+    yield from amp_targets(results)
 
 
 def evaluate(results: Results) -> list[dict[str, Any]]:

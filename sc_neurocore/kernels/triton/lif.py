@@ -86,14 +86,16 @@ class TritonLIF:
         """Fill ``spikes`` (a contiguous buffer like ``x``); return ``(spikes, v_T)``."""
         x = x.contiguous()
         steps, n = x.shape[0], x[0].numel()
-        v_out = torch.empty(x.shape[1:], dtype=x.dtype, device=x.device)
+        # v_0 and v_T in the compute dtype: an fp32 state fed bf16 input stays unrounded
+        state = torch.float64 if x.dtype == torch.float64 else torch.float32
+        v_out = torch.empty(x.shape[1:], dtype=state, device=x.device)
         if n == 0:
             return spikes, v_out
         (beta_array, beta_stride), (threshold_array, threshold_stride) = (
             per_neuron(value, x) for value in (beta, threshold)
         )
         v_reset, v_reset_stride = per_neuron(self.v_reset, x)
-        v0_array = x if v0 is None else v0.to(x.dtype).contiguous()
+        v0_array = x if v0 is None else v0.to(state).contiguous()
         self.module.forward[grid(n)](
             x,
             v0_array,
@@ -138,19 +140,19 @@ class TritonLIF:
             return grad_h
         broadcast = all(stride == 0 for stride in grad_spikes.stride())
         grad_spikes = (grad_spikes.reshape(-1)[:1] if broadcast else grad_spikes).contiguous()
-        grad_v = grad_v.to(x.dtype).expand(x.shape[1:]).contiguous()
+        compute = torch.float64 if x.dtype == torch.float64 else torch.float32
+        grad_v = grad_v.to(compute).expand(x.shape[1:]).contiguous()
         (beta_array, beta_stride), (threshold_array, threshold_stride) = (
             per_neuron(value, x) for value in (beta, threshold)
         )
         v_reset, v_reset_stride = per_neuron(self.v_reset, x)
         values = torch.tensor(params or [0.0], dtype=torch.float64, device=x.device)
-        compute = torch.float64 if x.dtype == torch.float64 else torch.float32
         chunk = chunk_steps(steps)
         checkpoints = torch.empty((-(-steps // chunk), n), dtype=compute, device=x.device)
         sum_beta, sum_threshold = sums if sums is not None else (values, values)
         self.module.backward[grid(n)](
             grad_spikes, 0 if broadcast else 1, grad_v, x,
-            x if v0 is None else v0.to(x.dtype).contiguous(),
+            x if v0 is None else v0.to(compute).contiguous(),
             beta_array, threshold_array, v_reset, values, checkpoints, grad_h,
             sum_beta, sum_threshold, steps, n, beta_stride, threshold_stride, v_reset_stride,
             HAS_V0=v0 is not None, SUMS=sums is not None, COMPUTE=compute_dtype(x.dtype),

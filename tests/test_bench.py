@@ -336,7 +336,8 @@ def test_amp_peak_is_measured_in_a_fresh_process() -> None:
         dtype: measure({"work": "layer", "spec": spec, "dtype": dtype, "shape": [50, 8, 512]})
         for dtype in ("float32", "bfloat16")
     }
+    assert all(tensors > 0 for _, tensors in peaks.values())
     if sys.platform != "linux":
-        assert peaks == {"float32": None, "bfloat16": None}
+        assert all(resident is None for resident, _ in peaks.values())
         return
-    assert all(isinstance(peak, int) and peak > 0 for peak in peaks.values())
+    assert all(isinstance(resident, int) and resident > 0 for resident, _ in peaks.values())

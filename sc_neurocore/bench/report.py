@@ -189,16 +189,16 @@ def _registry_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]
 
 
 def _amp_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Peak MiB per candidate: the layer and the net step, fp32 and bf16 autocast."""
+    """Peak MiB per candidate (resident / torch tensors): the layer and the net step, fp32
+    and bf16 autocast."""
     columns = [(work, dtype) for work in ("layer", "net") for dtype in ("float32", "bfloat16")]
-    peaks: dict[str, dict[tuple[str, str], int | None]] = {}
+    peaks: dict[str, dict[tuple[str, str], str]] = {}
     for row in section["rows"]:
-        peaks.setdefault(row["candidate"], {})[(row["work"], row["dtype"])] = row["peak_bytes"]
+        shown = f"{_mib(row['peak_bytes'])} / {_mib(row.get('tensor_peak_bytes'))}"
+        peaks.setdefault(row["candidate"], {})[(row["work"], row["dtype"])] = shown
     headers = ["candidate", *(f"{work} {dtype} MiB" for work, dtype in columns)]
-    return headers, [
-        [candidate, *(_mib(found.get(column)) for column in columns)]
-        for candidate, found in peaks.items()
-    ]
+    rows = [[c, *(found.get(column, "-") for column in columns)] for c, found in peaks.items()]
+    return headers, rows
 
 
 FORMATTERS = {

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from .config import BenchConfig
 from .lif import BETA, THRESHOLD, build_layer
-from .memory import peak_of
+from .memory import peak_of, probe
 from .progress import Progress
 from .workload import OURS, workload_candidates, workload_input
 
@@ -144,16 +144,7 @@ def measure_here(request: dict[str, Any]) -> tuple[int | None, int]:
 
 def measure(request: dict[str, Any], timeout: float = 600) -> tuple[int | None, int]:
     """:func:`measure_here` in a fresh interpreter (a warm allocator would hide the peak)."""
-    done = subprocess.run(
-        [sys.executable, "-m", __name__, json.dumps(request)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"memory probe failed: {done.stderr.strip().splitlines()[-1:]}")
-    values = json.loads(done.stdout.strip().splitlines()[-1])
+    values = probe(__name__, request, timeout)
     resident = values["peak_bytes"]
     return (None if resident is None else int(resident)), int(values["tensor_peak_bytes"])
 

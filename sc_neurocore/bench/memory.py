@@ -85,9 +85,14 @@ def measure(
     The probe module's ``main`` reads ``{"spec", "shape"}`` as JSON from ``argv[1]`` and
     prints ``{"peak_bytes": ...}``; ``None`` if it gives no reading.
     """
-    payload = json.dumps({"spec": spec, "shape": list(shape)})
+    value = probe(module, {"spec": spec, "shape": list(shape)}, timeout)["peak_bytes"]
+    return None if value is None else int(value)
+
+
+def probe(module: str, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """``python -m module <request as JSON>`` in a fresh interpreter; its last line, parsed."""
     done = subprocess.run(
-        [sys.executable, "-m", module, payload],
+        [sys.executable, "-m", module, json.dumps(request)],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -95,8 +100,8 @@ def measure(
     )
     if done.returncode != 0:
         raise RuntimeError(f"memory probe failed: {done.stderr.strip().splitlines()[-1:]}")
-    value = json.loads(done.stdout.strip().splitlines()[-1])["peak_bytes"]
-    return None if value is None else int(value)
+    found: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
 
 
 def saved_bytes(layer: Any, x: Tensor) -> int:

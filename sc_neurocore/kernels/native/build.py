@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from ...core.forksafe import after_fork_in_child
-from ...core.settings import env_text
 from .cache import (
     ENV_CACHE,
     build_directory,
@@ -43,6 +42,7 @@ from .cache import (
     verify,
 )
 from .cache import warn_fallback as _warn_fallback
+from .isa import DEFAULT_ISA, ENV_ISA, ISA_CHOICES, ISA_FLAGS, choose_target
 
 __all__ = [
     "BUILD_ATTEMPTS",
@@ -56,6 +56,7 @@ __all__ = [
     "cache_dir",
     "VECTOR_FUNCTIONS",
     "calls_vector_math",
+    "compiler_command",
     "fill_template",
     "load_library",
     "KernelTable",
@@ -99,6 +100,8 @@ class KernelTable(Generic[Key, Loaded]):
 
 #: The includes and the thread pool every template starts with (its SC_PRELUDE line).
 PRELUDE = Path(__file__).with_name("prelude.c")
+#: The kernels' own exp (its SC_VECTOR_EXP line), used where isa.OWN_EXP says.
+VECTOR_EXP = Path(__file__).with_name("vexp.c")
 #: torch dtype name -> (C type, symbol suffix); the templates are instantiated per entry.
 C_TYPES = {"float32": ("float", "f32"), "float64": ("double", "f64")}
 #: libm functions whose libmvec vector forms let the compiler vectorise an expression.
@@ -162,8 +165,10 @@ def fill_template(
         for index, name in enumerate(param_names)
     )
     body = body.replace("SURROGATE_PARAMS", params).replace("SURROGATE_GRAD", expression)
-    prelude = PRELUDE.read_text().replace(
-        "VECTOR_MATH", _vector_math_declarations() if vector_math else ""
+    prelude = (
+        PRELUDE.read_text()
+        .replace("VECTOR_MATH", _vector_math_declarations() if vector_math else "")
+        .replace("SC_VECTOR_EXP", VECTOR_EXP.read_text())
     )
     if not storage:
         parts = [head.replace("SC_PRELUDE", prelude)]
@@ -177,31 +182,6 @@ def fill_template(
     return "\n".join(parts)
 
 
-#: ``SC_NEUROCORE_NATIVE_ISA``: the widest x86-64 vector extension the kernels may use.
-ENV_ISA = "SC_NEUROCORE_NATIVE_ISA"
-#: Each choice's compiler flags, widest first, and the CPU flags it needs.
-ISA_FLAGS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
-    "avx512": (
-        (
-            "-mavx2",
-            "-mfma",
-            "-mavx512f",
-            "-mavx512vl",
-            "-mavx512bw",
-            "-mavx512dq",
-            "-mprefer-vector-width=512",
-        ),
-        frozenset({"avx2", "fma", "avx512f", "avx512vl", "avx512bw", "avx512dq"}),
-    ),
-    "avx2": (("-mavx2", "-mfma"), frozenset({"avx2", "fma"})),
-    "generic": ((), frozenset()),
-}
-#: The default, ``auto``: a kernel whose expression calls a vector-math function is bound by
-#: that arithmetic and gets the widest extension (on the development machine's AVX-512 CPU
-#: the sigmoid backward loop ran 1.08-1.12x a multiply loop at 512 bits, 1.31-2.02x at 256);
-#: the other, memory-bound loops stay at AVX2 (the fused LIF ran 4-6 % slower at 512 bits).
-DEFAULT_ISA = "auto"
-ISA_CHOICES = (DEFAULT_ISA, *ISA_FLAGS)
 #: A call of one of :data:`VECTOR_FUNCTIONS` (``exp(``, ``cosh (``, ...) in an expression.
 _VECTOR_CALL = re.compile(r"\b(?:" + "|".join(VECTOR_FUNCTIONS) + r")\s*\(")
 
@@ -212,37 +192,8 @@ def calls_vector_math(expression: str) -> bool:
 
 
 def _cpu_flags(compute_bound: bool = False) -> list[str]:
-    """The compiler flags of the widest extension this x86-64 CPU has up to the cap
-    ``SC_NEUROCORE_NATIVE_ISA`` (``avx512``, ``avx2``, ``generic`` or ``auto``: ``avx512``
-    for a ``compute_bound`` kernel, else ``avx2``), so ``fma()`` is one instruction; a value
-    outside those raises naming it."""
-    cap = env_text(ENV_ISA).lower() or DEFAULT_ISA
-    if cap not in ISA_CHOICES:
-        raise ValueError(f"{ENV_ISA} must be one of {sorted(ISA_CHOICES)}, got {cap!r}")
-    if cap == DEFAULT_ISA:
-        cap = "avx512" if compute_bound else "avx2"
-    if platform.machine().lower() not in ("x86_64", "amd64"):
-        return []
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = set(
-        next(
-            (
-                line.split(":", 1)[1].split()
-                for line in info.splitlines()
-                if line.startswith("flags")
-            ),
-            [],
-        )
-    )
-    names = list(ISA_FLAGS)
-    for name in names[names.index(cap) :]:
-        options, needed = ISA_FLAGS[name]
-        if needed <= flags:
-            return list(options)
-    return []
+    """This machine's target flags for a kernel (see :func:`.isa.choose_target`)."""
+    return list(choose_target(compute_bound).flags)
 
 
 @dataclass(frozen=True)
@@ -280,10 +231,19 @@ def compiler_identity(compiler: tuple[str, ...]) -> str:
     return (result.stdout or result.stderr).strip()
 
 
-def _compiler_command(options: BuildOptions) -> list[str] | None:
-    compiler = _compiler()
+def compiler_command(
+    options: BuildOptions,
+    compiler: list[str] | None = None,
+    machine: str | None = None,
+    cpu_flags: frozenset[str] | None = None,
+) -> list[str] | None:
+    """The command of one build (``SOURCE`` and ``TARGET`` to be filled in), with the target
+    flags of :func:`.isa.choose_target`; by default for this machine with :func:`_compiler`
+    (None if there is none), else for ``machine`` with ``compiler`` (the cross builds)."""
+    compiler = compiler or _compiler()
     if compiler is None:
         return None
+    target = choose_target(options.compute_bound, options.vector_math, machine, cpu_flags)
     # fp-contract=off: only the explicit fma() calls fuse, exactly as torch's kernels do;
     # no-trapping-math lets the comparisons vectorise.
     command = [
@@ -297,7 +257,7 @@ def _compiler_command(options: BuildOptions) -> list[str] | None:
         "-fno-trapping-math",
         "-ffp-contract=off",
         *(["-fopenmp"] if options.openmp else []),
-        *_cpu_flags(options.compute_bound),
+        *target.compiler_flags(),
     ]
     if options.vector_math:  # -z defs: a libmvec without some function fails here, not at load
         return [*command, "-Wl,-z,defs", "SOURCE", "-o", "TARGET", "-lmvec", "-lm"]
@@ -334,7 +294,7 @@ def build_library(stem: str, source: str, options: BuildOptions) -> Path:
     Under the build lock: a library whose recorded SHA-256 matches is reused; anything
     else at that name (a foreign file, a symlink, a truncated build) is replaced.
     """
-    command = _compiler_command(options)
+    command = compiler_command(options)
     if command is None:
         raise RuntimeError("no C compiler found (set CC or install cc)")
     directory = cache_dir()

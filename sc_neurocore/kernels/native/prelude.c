@@ -7,6 +7,7 @@
 #include <stdlib.h>
 VECTOR_MATH
 #include <tgmath.h>
+SC_VECTOR_EXP
 
 #define MAX_THREADS 64
 

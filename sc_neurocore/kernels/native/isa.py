@@ -1,0 +1,146 @@
+"""Which instruction set a compiled kernel is built for, and which ``exp`` it calls there.
+
+One decision per build, made here and nowhere else: :func:`choose_target` gives the
+:class:`Target` (its name, compiler flags and exp) for a machine, its CPU flags and whether
+the kernel is bound by arithmetic (its expression calls vector math) or by memory.
+
+* x86-64: the widest extension of :data:`ISA_FLAGS` the CPU has, up to the cap
+  ``SC_NEUROCORE_NATIVE_ISA`` (``auto``: ``avx512`` for arithmetic-bound kernels, ``avx2``
+  for the others).
+* aarch64: the base ARMv8-A, no flag at all.  AdvSIMD (NEON) and the fused multiply-add are
+  part of that base, so ``fma()`` is one instruction and the loops vectorise at 128 bits on
+  every aarch64 CPU; SVE is left out because Apple's cores and older Graviton/Ampere ones lack
+  it, and one build must run on all of them.
+* anything else: the compiler's defaults.
+
+:data:`OWN_EXP` says per target whether ``exp()`` in an expression is the kernels' own
+vector exp (``vexp.c``) or the C library's (libmvec's vector form where it is linked).
+``SC_NEUROCORE_NATIVE_EXP`` (``auto``, ``own``, ``library``) overrides it, for measuring one
+against the other.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...core.settings import env_text
+
+__all__ = [
+    "DEFAULT_ISA",
+    "ENV_EXP",
+    "ENV_ISA",
+    "EXP_CHOICES",
+    "ISA_CHOICES",
+    "ISA_FLAGS",
+    "OWN_EXP",
+    "Target",
+    "choose_target",
+    "host_cpu_flags",
+]
+
+#: ``SC_NEUROCORE_NATIVE_ISA``: the widest x86-64 vector extension the kernels may use.
+ENV_ISA = "SC_NEUROCORE_NATIVE_ISA"
+#: Each choice's compiler flags, widest first, and the CPU flags it needs.
+ISA_FLAGS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
+    "avx512": (
+        (
+            "-mavx2",
+            "-mfma",
+            "-mavx512f",
+            "-mavx512vl",
+            "-mavx512bw",
+            "-mavx512dq",
+            "-mprefer-vector-width=512",
+        ),
+        frozenset({"avx2", "fma", "avx512f", "avx512vl", "avx512bw", "avx512dq"}),
+    ),
+    "avx2": (("-mavx2", "-mfma"), frozenset({"avx2", "fma"})),
+    "generic": ((), frozenset()),
+}
+#: The default, ``auto``: a kernel whose expression calls a vector-math function is bound by
+#: that arithmetic and gets the widest extension (on the development machine's AVX-512 CPU
+#: the sigmoid backward loop ran 1.08-1.12x a multiply loop at 512 bits, 1.31-2.02x at 256);
+#: the other, memory-bound loops stay at AVX2 (the fused LIF ran 4-6 % slower at 512 bits).
+DEFAULT_ISA = "auto"
+ISA_CHOICES = (DEFAULT_ISA, *ISA_FLAGS)
+#: Targets other than x86-64 extensions, by ``platform.machine()`` name: their flags.
+MACHINE_FLAGS: dict[str, tuple[str, ...]] = {"aarch64": ()}
+
+#: ``SC_NEUROCORE_NATIVE_EXP``: ``auto`` (:data:`OWN_EXP`), ``own`` or ``library``.
+ENV_EXP = "SC_NEUROCORE_NATIVE_EXP"
+EXP_CHOICES = ("auto", "own", "library")
+#: Per target, whether the kernels' own exp replaces the C library's vector exp.  Measured
+#: on the development machine (AMD EPYC, Zen 4, shared; a loop of expf over 4096 floats,
+#: interleaved, medians of 400 rounds; docs/paths.md has the tables): AVX2 0.396 ns per
+#: element own against 0.408 libmvec, so the own one (which also gives the same bits as an
+#: aarch64 build); AVX-512 0.315 against 0.345 (minima 0.282 and 0.278: level), so libmvec
+#: stays as it was; SSE2 ("generic", no fused multiply-add) 1.29 against 0.84, libmvec.
+#: aarch64's glibc before 2.38 has no libmvec at all: the C library's exp is a scalar call
+#: per element there and the loop does not vectorise.  A build without libmvec (the
+#: fallback attempts) always takes the own exp, for that reason.
+OWN_EXP = {"avx512": False, "avx2": True, "generic": False, "aarch64": True, "other": True}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one build is compiled for."""
+
+    name: str  # a key of ISA_FLAGS, MACHINE_FLAGS or "other"
+    flags: tuple[str, ...]
+    own_exp: bool
+
+    def compiler_flags(self) -> list[str]:
+        return [*self.flags, f"-DSC_OWN_EXP={int(self.own_exp)}"]
+
+
+def host_cpu_flags() -> frozenset[str]:
+    """The flags of the first CPU in /proc/cpuinfo (empty where it cannot be read)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    for line in info.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def _cap(compute_bound: bool) -> str:
+    cap = env_text(ENV_ISA).lower() or DEFAULT_ISA
+    if cap not in ISA_CHOICES:
+        raise ValueError(f"{ENV_ISA} must be one of {sorted(ISA_CHOICES)}, got {cap!r}")
+    if cap == DEFAULT_ISA:
+        cap = "avx512" if compute_bound else "avx2"
+    return cap
+
+
+def _own_exp(name: str, vector_math: bool) -> bool:
+    choice = env_text(ENV_EXP).lower() or "auto"
+    if choice not in EXP_CHOICES:
+        raise ValueError(f"{ENV_EXP} must be one of {list(EXP_CHOICES)}, got {choice!r}")
+    if choice != "auto":
+        return choice == "own"
+    return OWN_EXP[name] or not vector_math
+
+
+def choose_target(
+    compute_bound: bool,
+    vector_math: bool = True,
+    machine: str | None = None,
+    cpu_flags: frozenset[str] | None = None,
+) -> Target:
+    """The target of a build on ``machine`` (default: this one) with ``cpu_flags`` (default:
+    this CPU's); ``vector_math``: libmvec is linked.  A bad environment value raises naming it."""
+    machine = (machine or platform.machine()).lower()
+    cap = _cap(compute_bound)
+    if machine in ("x86_64", "amd64"):
+        flags = host_cpu_flags() if cpu_flags is None else cpu_flags
+        names = list(ISA_FLAGS)
+        for name in names[names.index(cap) :]:
+            options, needed = ISA_FLAGS[name]
+            if needed <= flags:
+                return Target(name, options, _own_exp(name, vector_math))
+    name = machine if machine in MACHINE_FLAGS else "other"
+    return Target(name, MACHINE_FLAGS.get(name, ()), _own_exp(name, vector_math))

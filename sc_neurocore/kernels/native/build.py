@@ -21,6 +21,7 @@ import platform
 import re
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
 import threading
@@ -292,7 +293,11 @@ def build_library(stem: str, source: str, options: BuildOptions) -> Path:
     """Compile ``source`` (or find it verified in the cache) as ``<stem>_<hash>.so``.
 
     Under the build lock: a library whose recorded SHA-256 matches is reused; anything
-    else at that name (a foreign file, a symlink, a truncated build) is replaced.
+    else at that name (a foreign file, a symlink, a truncated build) is replaced.  A
+    compiler that refused this exact build (same key: source, command, compiler identity)
+    is not asked again: its message is kept beside the library's name and raised from there,
+    so a fallback attempt costs one failed compile per machine, not one per process (clang
+    without an OpenMP runtime refused the first two attempts of every kernel at every start).
     """
     command = compiler_command(options)
     if command is None:
@@ -309,8 +314,42 @@ def build_library(stem: str, source: str, options: BuildOptions) -> Path:
     with build_lock(directory, target.name):
         if _is_valid(target):
             return target
-        _compile(stem, source, command, target)
+        refused = _refusal(target)
+        if refused:
+            raise RuntimeError(refused)
+        try:
+            _compile(stem, source, command, target)
+        except RuntimeError as error:
+            _record_refusal(target, str(error))
+            raise
     return target
+
+
+def _refusal_file(target: Path) -> Path:
+    return target.with_name(target.name + ".refused")
+
+
+def _refusal(target: Path) -> str:
+    """The compiler's recorded message for this build ('' if none, or not a file of ours)."""
+    path = _refusal_file(target)
+    try:
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+            return ""
+        return path.read_text()[:4000]
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _record_refusal(target: Path, message: str) -> None:
+    """Keep the compiler's refusal (atomically; a cache that cannot be written keeps none)."""
+    path = _refusal_file(target)
+    try:
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as file:
+            file.write(message)
+        os.replace(file.name, path)
+    except OSError:
+        return
 
 
 def _compile(stem: str, source: str, command: list[str], target: Path) -> None:

@@ -1,0 +1,217 @@
+"""Every generated C kernel built for other targets and checked against the host build.
+
+A :class:`Toolchain` is a compiler, the machine it builds for and how to run that machine's
+programs (``qemu-aarch64`` for aarch64).  :func:`build_all` builds every kernel library
+(each surrogate's fused LIF and element-wise kernels, the leaky integrator; float32 and
+float64 alike, as the templates are instantiated) with the project's own command for that
+machine (:func:`build.compiler_command`: its flags, its exp, its build attempts, in order);
+:func:`run_driver` runs ``tests/native/conformance.c`` built for the same machine on one
+library; :func:`differences` compares two runs: ``exact`` lines bit for bit, ``ulp`` lines
+within :data:`GRADIENT_ULPS`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sc_neurocore.kernels.native import build as native_build
+from sc_neurocore.kernels.native import elementwise, leaky, lif
+
+DRIVER = Path(__file__).with_name("native") / "conformance.c"
+AARCH64_SYSROOT = "/usr/aarch64-linux-gnu"
+#: The bound docs/paths.md states for gradients between targets (compilers, machines), in
+#: units in the last place of the output's largest finite magnitude: the only operations
+#: that may round differently are the C library's transcendental functions (atan, cosh,
+#: erf, ... and exp where a target takes libmvec's) and what a gradient sums from them.
+GRADIENT_ULPS = 8
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    name: str
+    compiler: tuple[str, ...]
+    machine: str
+    runner: tuple[str, ...] = ()
+    #: The CPU flags the build assumes (None: this machine's).
+    cpu_flags: frozenset[str] | None = None
+
+    def missing(self) -> str:
+        """'' if the compiler and runner are installed, else what is missing."""
+        for program in (self.compiler[0], *self.runner[:1]):
+            if shutil.which(program) is None:
+                return f"{program} is not installed (the {self.name} build needs it)"
+        return ""
+
+
+HOST = Toolchain("x86_64 gcc", ("gcc",), "x86_64")
+AARCH64 = Toolchain(
+    "aarch64 gcc",
+    ("aarch64-linux-gnu-gcc",),
+    "aarch64",
+    ("qemu-aarch64", "-L", AARCH64_SYSROOT),
+    frozenset(),
+)
+CLANG = Toolchain("x86_64 clang", ("clang",), "x86_64")
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One kernel library: its family (the driver's argument), name and source per build."""
+
+    family: str
+    name: str
+    source_for: Callable[[bool], str]  # vector_math -> source
+    compute_bound: bool
+    params: tuple[float, ...]
+
+
+def kernels(specs: Iterable[tuple[str, tuple[str, ...], tuple[float, ...], str]]) -> list[Kernel]:
+    """The libraries of every ``(name, param_names, defaults, c_grad)``, and the leaky one."""
+    found = [
+        Kernel(
+            "leaky",
+            "leaky",
+            lambda vm: native_build.fill_template(leaky.SOURCE, (), "0", vm),
+            False,
+            (),
+        )
+    ]
+    for name, names, defaults, c_grad in specs:
+        bound = native_build.calls_vector_math(c_grad)
+        for family, source in (("lif", lif.SOURCE), ("elementwise", elementwise.SOURCE)):
+            found.append(
+                Kernel(
+                    family,
+                    name,
+                    lambda vm, s=source, n=names, c=c_grad: native_build.fill_template(s, n, c, vm),
+                    bound,
+                    tuple(defaults),
+                )
+            )
+    return found
+
+
+def _compile(command: list[str], source: str, directory: Path, stem: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    source_file = directory / f"{stem}.c"
+    source_file.write_text(source)
+    target = directory / f"{stem}.so"
+    argv = [
+        str(source_file) if a == "SOURCE" else str(target) if a == "TARGET" else a for a in command
+    ]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}\n{result.stderr[-2000:]}")
+    return target
+
+
+def build(
+    toolchain: Toolchain,
+    kernel: Kernel,
+    directory: Path,
+    attempts: tuple[native_build.BuildOptions, ...] = native_build.BUILD_ATTEMPTS,
+    extra_flags: tuple[str, ...] = (),
+) -> tuple[Path, native_build.BuildOptions]:
+    """The first of ``attempts`` that builds, as the loader tries them; raises with every
+    attempt's error if none does."""
+    errors = []
+    for attempt in attempts:
+        options = dataclasses.replace(attempt, compute_bound=kernel.compute_bound)
+        command = native_build.compiler_command(
+            options, list(toolchain.compiler), toolchain.machine, toolchain.cpu_flags
+        )
+        assert command is not None
+        command[command.index("SOURCE") : command.index("SOURCE")] = list(extra_flags)
+        stem = f"{kernel.family}_{kernel.name}_{options.vector_math:d}{options.openmp:d}"
+        try:
+            return _compile(
+                command, kernel.source_for(options.vector_math), directory, stem
+            ), options
+        except RuntimeError as error:
+            errors.append(str(error))
+    raise RuntimeError(
+        f"{toolchain.name}: no build of {kernel.family}_{kernel.name}:\n" + "\n".join(errors)
+    )
+
+
+def build_all(
+    toolchain: Toolchain, found: list[Kernel], directory: Path, extra_flags: tuple[str, ...] = ()
+) -> tuple[list[Path], native_build.BuildOptions]:
+    """Every kernel built in parallel with the first attempt that builds the leaky kernel
+    (what the loader would settle on), and that attempt."""
+    directory.mkdir(parents=True, exist_ok=True)
+    _, options = build(toolchain, found[0], directory, extra_flags=extra_flags)
+    attempts = (dataclasses.replace(options, compute_bound=False),)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        built = list(
+            pool.map(lambda k: build(toolchain, k, directory, attempts, extra_flags)[0], found)
+        )
+    return built, options
+
+
+def build_driver(toolchain: Toolchain, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "conformance"
+    argv = [*toolchain.compiler, "-std=gnu11", "-O1", str(DRIVER), "-o", str(target), "-ldl", "-lm"]
+    subprocess.run(argv, check=True, capture_output=True, text=True, timeout=300)
+    return target
+
+
+def run_driver(toolchain: Toolchain, driver: Path, kernel: Kernel, library: Path) -> dict[str, str]:
+    """``label -> hex bytes`` of every output the driver prints for one library."""
+    argv = [
+        *toolchain.runner,
+        str(driver),
+        kernel.family,
+        str(library),
+        *(repr(float(p)) for p in kernel.params),
+    ]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({result.returncode}): {result.stderr}")
+    lines = (line.split(" ", 1) for line in result.stdout.splitlines() if line)
+    return {label: data for label, data in lines}
+
+
+def ulps(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest difference between two arrays in units in the last place of the array's
+    largest finite magnitude (the scale of a gradient's terms: a sum that cancels is not
+    judged by the ulp of its small result); infinite where their non-finite values differ."""
+    finite = np.isfinite(a) & np.isfinite(b)
+    same = (a == b) | (np.isnan(a) & np.isnan(b))
+    if not np.all(finite | same):
+        return float("inf")
+    if not finite.any():
+        return 0.0
+    scale = max(float(np.abs(a[finite]).max()), float(np.abs(b[finite]).max()))
+    unit = float(np.spacing(a.dtype.type(scale))) if scale else 1.0
+    return float(np.abs(a[finite].astype(np.float64) - b[finite]).max() / unit)
+
+
+def differences(reference: dict[str, str], other: dict[str, str], what: str) -> list[str]:
+    """Every line of ``other`` that differs from ``reference`` beyond what its kind allows."""
+    found = []
+    if reference.keys() != other.keys():
+        found.append(f"{what}: different outputs {sorted(reference.keys() ^ other.keys())}")
+    for label in sorted(reference.keys() & other.keys()):
+        kind, _, dtype, *_ = label.split(":")
+        if kind == "exact":
+            if reference[label] != other[label]:
+                found.append(f"{what}: {label} is not bit-identical")
+            continue
+        numpy_type = np.float32 if dtype == "f32" else np.float64
+        a = np.frombuffer(bytes.fromhex(reference[label]), numpy_type)
+        b = np.frombuffer(bytes.fromhex(other[label]), numpy_type)
+        worst = ulps(a, b)
+        if worst > GRADIENT_ULPS:
+            found.append(f"{what}: {label} differs by {worst:.0f} ulp (bound {GRADIENT_ULPS})")
+    return found

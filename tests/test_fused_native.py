@@ -258,7 +258,7 @@ def test_vector_math_calls_are_recognised_in_c_expressions() -> None:
 def test_an_unknown_vector_extension_is_refused_by_name(monkeypatch) -> None:
     monkeypatch.setenv(_build_module.ENV_ISA, "avx9000")
     with pytest.raises(ValueError, match="SC_NEUROCORE_NATIVE_ISA.*'avx9000'"):
-        _build_module._compiler_command(_native.BUILD_ATTEMPTS[0])
+        _build_module.compiler_command(_native.BUILD_ATTEMPTS[0])
 
 
 @pytest.mark.parametrize("element_size", [4, 8])

@@ -224,6 +224,17 @@ def target_rows(results: Results) -> tuple[list[str], list[list[str]]]:
     return ["issue", "target", "limit", "measured", "result"], rows
 
 
+def _cpu_line(cpu: dict | None) -> str:
+    """The CPU and the compiled kernels' targets (arithmetic-bound / memory-bound)."""
+    if not cpu:
+        return ""
+    arithmetic, memory = cpu["arithmetic_bound"], cpu["memory_bound"]
+    return (
+        f"; {cpu['cpu_model']} ({', '.join(cpu['vector_extensions']) or cpu['machine']}); "
+        f"kernels: {arithmetic['isa']} with {arithmetic['exp']} exp / {memory['isa']}"
+    )
+
+
 def render(results: Results, markdown: bool = False) -> str:
     """Every section's table, its notes, then the targets."""
     parts = []
@@ -231,6 +242,7 @@ def render(results: Results, markdown: bool = False) -> str:
     parts.append(
         f"sc-neurocore {meta['sc_neurocore']}, torch {meta['torch']}, {meta['cpu_count']} CPUs, "
         f"{meta['torch_threads']} torch threads"
+        + _cpu_line(meta.get("cpu"))
         + (" -- QUICK RUN, not representative" if meta["quick"] else "")
     )
     for name, section in results["sections"].items():

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from .. import __version__
+from ..kernels.native.isa import describe_host
 from .config import BenchConfig
 from .peers import PEERS, peer_version
 from .progress import Progress
@@ -37,6 +38,7 @@ def _meta(config: BenchConfig, installed: dict[str, str | None]) -> dict[str, An
         "python": platform.python_version(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu": describe_host(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -1,4 +1,5 @@
-"""The performance targets of issue 16 (CPU speed at the memory limit), from a run's results."""
+"""The performance targets of issues 16 (CPU speed at the memory limit) and 27 (the same on
+AVX2 CPUs: exp-based surrogates), from a run's results."""
 
 from __future__ import annotations
 
@@ -134,4 +135,51 @@ def speed_targets(results: Results) -> Iterator[Target]:
             True,
             "x",
             _network_over_matmuls,
+        )
+    yield from cpu_targets(results)
+
+
+def _ratio(
+    numerator: Callable[[Results], float | None], denominator: Callable[[Results], float | None]
+) -> Callable[[Results], float | None]:
+    def measure(results: Results) -> float | None:
+        top, bottom = numerator(results), denominator(results)
+        return None if top is None or not bottom else top / bottom
+
+    return measure
+
+
+def cpu_targets(results: Results) -> Iterator[Target]:
+    """Issue 27's targets (for an AVX2 run: the record's ``cpu`` says which ISA ran): the
+    exp-based sigmoid against the rational atan, each over the same round's torch.mul, and
+    every built-in's fwd+bwd over torch.mul; the fused LIF with sigmoid against with atan."""
+    surrogates = {r["surrogate"] for r in rows_of(results, "surrogates")}
+    if {"sigmoid", "atan"} <= surrogates:
+        yield Target(
+            27,
+            "custom_op sigmoid fwd+bwd / custom_op atan fwd+bwd (largest size, x_mul over x_mul)",
+            1.3,
+            True,
+            "x",
+            _ratio(_surrogate_x_mul("sigmoid"), _surrogate_x_mul("atan")),
+        )
+    for surrogate in sorted(surrogates):
+        yield Target(
+            27,
+            f"custom_op {surrogate} fwd+bwd at the largest size / one torch.mul (AVX2 bound)",
+            2.5,
+            True,
+            "x",
+            _surrogate_x_mul(surrogate),
+        )
+    kernels = {row["kernel"] for row in rows_of(results, "bandwidth")}
+    sigmoid, atan = "fused LIF [sigmoid] fwd+bwd", "fused LIF [atan] fwd+bwd"
+    if {sigmoid, atan} <= kernels:
+        yield Target(
+            27,
+            "fused LIF [sigmoid] / fused LIF [atan], fractions of the memory-traffic limit",
+            0.9,
+            False,
+            "x",
+            _ratio(_lif_fraction(sigmoid), _lif_fraction(atan)),
         )

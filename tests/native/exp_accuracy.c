@@ -99,10 +99,10 @@ int main(int argc, char **argv) {
   memcpy(&lo_bits, &lo, 8);
   memcpy(&hi_bits, &hi, 8);
   const long long steps = 1LL << 22;
-  const uint64_t stride = (hi_bits - lo_bits) / (uint64_t)steps;
+  const uint64_t spacing = (hi_bits - lo_bits) / (uint64_t)steps;
 #pragma omp parallel for schedule(dynamic, 4096) reduction(+ : inexact64)
   for (long long s = 0; s < 2 * steps; s++) {
-    uint64_t bits = lo_bits + (uint64_t)(s % steps) * stride + (uint64_t)s;
+    uint64_t bits = lo_bits + (uint64_t)(s % steps) * spacing + (uint64_t)s;
     double x;
     memcpy(&x, &bits, 8);
     if (s >= steps) x = -x;

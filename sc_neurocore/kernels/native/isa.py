@@ -37,6 +37,7 @@ __all__ = [
     "OWN_EXP",
     "Target",
     "choose_target",
+    "describe_host",
     "host_cpu_flags",
 ]
 
@@ -95,16 +96,48 @@ class Target:
         return [*self.flags, f"-DSC_OWN_EXP={int(self.own_exp)}"]
 
 
-def host_cpu_flags() -> frozenset[str]:
-    """The flags of the first CPU in /proc/cpuinfo (empty where it cannot be read)."""
+def _cpuinfo(*keys: str) -> str:
+    """The first /proc/cpuinfo value of any of ``keys`` ('' where there is none)."""
     try:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return frozenset()
+        return ""
     for line in info.splitlines():
-        if line.startswith("flags"):
-            return frozenset(line.split(":", 1)[1].split())
-    return frozenset()
+        key, _, value = line.partition(":")
+        if key.strip() in keys:
+            return value.strip()
+    return ""
+
+
+def host_cpu_flags() -> frozenset[str]:
+    """The flags of the first CPU in /proc/cpuinfo (empty where they cannot be read)."""
+    return frozenset(_cpuinfo("flags", "Features").split())
+
+
+#: CPU flags that name vector extensions (x86 and aarch64), as /proc/cpuinfo spells them.
+VECTOR_FLAGS = (
+    *("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512vl", "avx512bw", "avx512dq"),
+    *("asimd", "sve", "sve2"),
+)
+
+
+def describe_host() -> dict[str, object]:
+    """The CPU and what the kernels are built for on it, for a benchmark's record: the
+    model, its vector extensions, the cap and the target (with its exp) of each kind of
+    kernel under the current environment."""
+    flags = host_cpu_flags()
+    chosen = {}
+    for kind, bound in (("arithmetic_bound", True), ("memory_bound", False)):
+        target = choose_target(bound)
+        chosen[kind] = {"isa": target.name, "exp": "own" if target.own_exp else "library"}
+    return {
+        "cpu_model": _cpuinfo("model name", "Model", "CPU part") or platform.processor(),
+        "machine": platform.machine(),
+        "vector_extensions": [flag for flag in VECTOR_FLAGS if flag in flags],
+        ENV_ISA: env_text(ENV_ISA) or DEFAULT_ISA,
+        ENV_EXP: env_text(ENV_EXP) or "auto",
+        **chosen,
+    }
 
 
 def _cap(compute_bound: bool) -> str:

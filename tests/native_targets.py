@@ -2,9 +2,10 @@
 
 A :class:`Toolchain` is a compiler, the machine it builds for and how to run that machine's
 programs (``qemu-aarch64`` for aarch64).  :func:`build_all` builds every kernel library
-(each surrogate's fused LIF and element-wise kernels, the leaky integrator; float32 and
-float64 alike, as the templates are instantiated) with the project's own command for that
-machine (:func:`build.compiler_command`: its flags, its exp, its build attempts, in order);
+(each surrogate's fused LIF and element-wise kernels, the leaky integrator; every dtype
+the templates are instantiated for: float32, float64, and bfloat16/float16 for the fused
+ones) with the project's own command for that machine (:func:`build.compiler_command`: its
+flags, its exp, its build attempts, in order);
 :func:`run_driver` runs ``tests/native/conformance.c`` built for the same machine on one
 library; :func:`differences` compares two runs: ``exact`` lines bit for bit, ``ulp`` lines
 within :data:`GRADIENT_ULPS`.
@@ -80,19 +81,25 @@ def kernels(specs: Iterable[tuple[str, tuple[str, ...], tuple[float, ...], str]]
         Kernel(
             "leaky",
             "leaky",
-            lambda vm: native_build.fill_template(leaky.SOURCE, (), "0", vm),
+            lambda vm: native_build.fill_template(leaky.SOURCE, (), "0", vm, storage=True),
             False,
             (),
         )
     ]
     for name, names, defaults, c_grad in specs:
         bound = native_build.calls_vector_math(c_grad)
-        for family, source in (("lif", lif.SOURCE), ("elementwise", elementwise.SOURCE)):
+        # the fused templates take the storage dtypes (bf16, f16) too, as lif.py builds them
+        for family, source, storage in (
+            ("lif", lif.SOURCE, True),
+            ("elementwise", elementwise.SOURCE, False),
+        ):
             found.append(
                 Kernel(
                     family,
                     name,
-                    lambda vm, s=source, n=names, c=c_grad: native_build.fill_template(s, n, c, vm),
+                    lambda vm, s=source, n=names, c=c_grad, t=storage: native_build.fill_template(
+                        s, n, c, vm, storage=t
+                    ),
                     bound,
                     tuple(defaults),
                 )
@@ -159,10 +166,17 @@ def build_all(
 
 
 def build_driver(toolchain: Toolchain, directory: Path) -> Path:
+    """The conformance driver for ``toolchain``'s machine, with half.c's conversions."""
     directory.mkdir(parents=True, exist_ok=True)
+    source = directory / "conformance.c"
+    source.write_text(
+        "#include <math.h>\n#include <stdint.h>\n"
+        + native_build.HALF.read_text()
+        + DRIVER.read_text()
+    )
     target = directory / "conformance"
-    argv = [*toolchain.compiler, "-std=gnu11", "-O1", str(DRIVER), "-o", str(target), "-ldl", "-lm"]
-    subprocess.run(argv, check=True, capture_output=True, text=True, timeout=300)
+    argv = [*toolchain.compiler, "-std=gnu11", "-O1", str(source), "-o", str(target), "-ldl"]
+    subprocess.run([*argv, "-lm"], check=True, capture_output=True, text=True, timeout=300)
     return target
 
 
@@ -182,10 +196,22 @@ def run_driver(toolchain: Toolchain, driver: Path, kernel: Kernel, library: Path
     return {label: data for label, data in lines}
 
 
-def ulps(a: np.ndarray, b: np.ndarray) -> float:
+def decode(data: str, dtype: str) -> tuple[np.ndarray, float]:
+    """An output line's values (bf16 widened to float32) and the ratio of its format's ulp to
+    their array type's (2^16 for bf16, else 1)."""
+    raw = bytes.fromhex(data)
+    if dtype == "bf16":
+        widened = np.frombuffer(raw, np.uint16).astype(np.uint32) << 16
+        return widened.view(np.float32), float(1 << 16)
+    types = {"f16": np.float16, "f32": np.float32, "f64": np.float64}
+    return np.frombuffer(raw, types[dtype]), 1.0
+
+
+def ulps(a: np.ndarray, b: np.ndarray, coarser: float = 1.0) -> float:
     """The largest difference between two arrays in units in the last place of the array's
     largest finite magnitude (the scale of a gradient's terms: a sum that cancels is not
-    judged by the ulp of its small result); infinite where their non-finite values differ."""
+    judged by the ulp of its small result), ``coarser`` times the array type's ulp;
+    infinite where their non-finite values differ."""
     finite = np.isfinite(a) & np.isfinite(b)
     same = (a == b) | (np.isnan(a) & np.isnan(b))
     if not np.all(finite | same):
@@ -193,7 +219,7 @@ def ulps(a: np.ndarray, b: np.ndarray) -> float:
     if not finite.any():
         return 0.0
     scale = max(float(np.abs(a[finite]).max()), float(np.abs(b[finite]).max()))
-    unit = float(np.spacing(a.dtype.type(scale))) if scale else 1.0
+    unit = float(np.spacing(a.dtype.type(scale))) * coarser if scale else 1.0
     return float(np.abs(a[finite].astype(np.float64) - b[finite]).max() / unit)
 
 
@@ -208,10 +234,9 @@ def differences(reference: dict[str, str], other: dict[str, str], what: str) -> 
             if reference[label] != other[label]:
                 found.append(f"{what}: {label} is not bit-identical")
             continue
-        numpy_type = np.float32 if dtype == "f32" else np.float64
-        a = np.frombuffer(bytes.fromhex(reference[label]), numpy_type)
-        b = np.frombuffer(bytes.fromhex(other[label]), numpy_type)
-        worst = ulps(a, b)
+        a, coarser = decode(reference[label], dtype)
+        b, _ = decode(other[label], dtype)
+        worst = ulps(a, b, coarser)
         if worst > GRADIENT_ULPS:
             found.append(f"{what}: {label} differs by {worst:.0f} ulp (bound {GRADIENT_ULPS})")
     return found

@@ -2,12 +2,13 @@
 
 The kernels are those of every surrogate registered here and in the plugin test environment
 (the plugin distributions under plugins/ and the fixtures, installed by pip), every fused
-family (LIF, element-wise, leaky integrator) and both dtypes the templates are instantiated
-for; the conformance driver calls every variant (reset modes, per-neuron parameters,
-parameter sums, broadcast gradients, one and two threads).  Forward outputs must be
-bit-identical to the host build's, gradients within the bound docs/paths.md states.  The
-last tests show the check failing: a wrong aarch64 flag, a kernel changed in one comparison,
-one flipped bit.  Under CI=true a missing cross compiler, qemu or clang fails.
+family (LIF, element-wise, leaky integrator) and every dtype the templates are instantiated
+for (float32, float64; bfloat16 and float16 for the fused ones); the conformance driver calls
+every variant (reset modes, per-neuron parameters, parameter sums, broadcast gradients, one
+and two threads).  Forward outputs must be bit-identical to the host build's, gradients
+within the bound docs/paths.md states.  The last tests show the check failing: a wrong
+aarch64 flag, a kernel changed in one comparison, one flipped bit.  Under CI=true a missing
+cross compiler, qemu or clang fails.
 """
 
 from __future__ import annotations
@@ -135,8 +136,8 @@ def test_one_flipped_bit_fails_the_check(host) -> None:
         if label.startswith("exact"):
             raw[0] ^= 1
         else:
-            dtype = np.float32 if label.split(":")[2] == "f32" else np.float64
-            values = np.frombuffer(bytes(raw), dtype)
+            values, _ = targets.decode(data, label.split(":")[2])
+            size = len(raw) // values.size
             largest = int(np.nanargmax(np.where(np.isfinite(values), np.abs(values), -1)))
-            raw[(largest + 1) * values.itemsize - 1] ^= 0x40
+            raw[(largest + 1) * size - 1] ^= 0x40
         assert targets.differences(reference, {**reference, label: raw.hex()}, "x"), label

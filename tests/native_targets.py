@@ -17,7 +17,7 @@ import dataclasses
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,19 +165,32 @@ def build_all(
     return built, options
 
 
+def c_program(
+    compiler: Sequence[str],
+    target: Path,
+    pieces: Sequence[Path],
+    flags: Sequence[str],
+    optional: Sequence[str] = (),
+) -> Path:
+    """A test driver: the math headers and ``pieces`` pasted into one source, compiled with
+    ``flags`` (and ``optional`` ones where the compiler takes them) into ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = target.with_suffix(".c")
+    text = "#include <math.h>\n#include <stdint.h>\n" + "".join(p.read_text() for p in pieces)
+    source.write_text(text)
+    argv = [*compiler, "-std=gnu11", *flags, str(source), "-o", str(target), "-lm"]
+    if optional:
+        built = subprocess.run([*argv, *optional], capture_output=True, text=True, timeout=300)
+        if built.returncode == 0:
+            return target
+    subprocess.run(argv, check=True, capture_output=True, text=True, timeout=300)
+    return target
+
+
 def build_driver(toolchain: Toolchain, directory: Path) -> Path:
     """The conformance driver for ``toolchain``'s machine, with half.c's conversions."""
-    directory.mkdir(parents=True, exist_ok=True)
-    source = directory / "conformance.c"
-    source.write_text(
-        "#include <math.h>\n#include <stdint.h>\n"
-        + native_build.HALF.read_text()
-        + DRIVER.read_text()
-    )
-    target = directory / "conformance"
-    argv = [*toolchain.compiler, "-std=gnu11", "-O1", str(source), "-o", str(target), "-ldl"]
-    subprocess.run([*argv, "-lm"], check=True, capture_output=True, text=True, timeout=300)
-    return target
+    pieces = (native_build.HALF, DRIVER)
+    return c_program(toolchain.compiler, directory / "conformance", pieces, ["-O1", "-ldl"])
 
 
 def run_driver(toolchain: Toolchain, driver: Path, kernel: Kernel, library: Path) -> dict[str, str]:

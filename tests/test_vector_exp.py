@@ -23,6 +23,7 @@ from sc_neurocore.kernels.native import build as native_build
 from sc_neurocore.kernels.native import isa, lif
 
 from .ci_skips import in_ci
+from .native_targets import c_program
 
 DRIVER = Path(__file__).with_name("native") / "exp_accuracy.c"
 #: docs/paths.md: the largest error of the own exp, in units in the last place.
@@ -48,21 +49,11 @@ def report(request, tmp_path_factory) -> dict[str, str]:
     flags, stride = VARIANTS[request.param]
     if flags and not {"avx2", "fma"} <= isa.host_cpu_flags():
         pytest.skip("this CPU has no AVX2/FMA: the fused multiply-add variant does not apply")
-    folder = tmp_path_factory.mktemp("exp")
-    source = folder / "exp_accuracy.c"
-    source.write_text(
-        "#include <math.h>\n#include <stdint.h>\n"
-        + native_build.VECTOR_EXP.read_text()
-        + DRIVER.read_text()
-    )
-    binary = folder / "exp_accuracy"
-    # the project's floating-point flags, so the driver's exp is the kernels' exp
-    argv = [*_compiler(), "-std=gnu11", "-O3", "-fno-math-errno", "-fno-trapping-math"]
-    argv += ["-ffp-contract=off", *flags, str(source), "-o", str(binary), "-lm"]
-    # both cores where the compiler has OpenMP (clang without its runtime: one)
-    built = subprocess.run([*argv, "-fopenmp"], capture_output=True, text=True, timeout=300)
-    if built.returncode != 0:
-        subprocess.run(argv, check=True, capture_output=True, text=True, timeout=300)
+    binary = tmp_path_factory.mktemp("exp") / "exp_accuracy"
+    # the project's floating-point flags, so the driver's exp is the kernels' exp; both cores
+    # where the compiler has OpenMP (clang without its runtime: one)
+    flags = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off", *flags]
+    c_program(_compiler(), binary, (native_build.VECTOR_EXP, DRIVER), flags, ["-fopenmp"])
     run = [str(binary), str(stride)]
     result = subprocess.run(run, check=True, capture_output=True, text=True, timeout=900)
     return dict(item.split("=", 1) for item in result.stdout.split())

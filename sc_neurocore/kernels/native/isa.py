@@ -73,15 +73,17 @@ MACHINE_FLAGS: dict[str, tuple[str, ...]] = {"aarch64": ()}
 ENV_EXP = "SC_NEUROCORE_NATIVE_EXP"
 EXP_CHOICES = ("auto", "own", "library")
 #: Per target, whether the kernels' own exp replaces the C library's vector exp.  Measured
-#: on the development machine (AMD EPYC, Zen 4, shared; a loop of expf over 4096 floats,
-#: interleaved, medians of 400 rounds; docs/paths.md has the tables): AVX2 0.396 ns per
-#: element own against 0.408 libmvec, so the own one (which also gives the same bits as an
-#: aarch64 build); AVX-512 0.315 against 0.345 (minima 0.282 and 0.278: level), so libmvec
-#: stays as it was; SSE2 ("generic", no fused multiply-add) 1.29 against 0.84, libmvec.
-#: aarch64's glibc before 2.38 has no libmvec at all: the C library's exp is a scalar call
-#: per element there and the loop does not vectorise.  A build without libmvec (the
-#: fallback attempts) always takes the own exp, for that reason.
-OWN_EXP = {"avx512": False, "avx2": True, "generic": False, "aarch64": True, "other": True}
+#: on the development machine (AMD EPYC, Zen 4, shared by several jobs; docs/paths.md has
+#: the tables): a bare loop of expf ran level with libmvec's at AVX2 (0.396 against 0.408 ns
+#: per element) and at AVX-512 (minima 0.282 and 0.278 ns), but inside the kernels libmvec's
+#: was ahead or level (benchmarks/exp_ab.py, AVX2, interleaved: element-wise sigmoid backward
+#: own/library 0.95 and 1.05 in two runs, fused LIF 1.14 and 1.16, the inlined polynomial
+#: costing the LIF loop its registers), and at SSE2 ("generic", no fused multiply-add) far
+#: ahead (1.29 against 0.84 ns).  So x86-64 with glibc keeps libmvec.  aarch64's glibc before
+#: 2.38 has no libmvec: the C library's exp is a scalar call per element there and the loop
+#: does not vectorise; a build without libmvec (the fallback attempts, other C libraries)
+#: has the same problem.  Those take the own exp.
+OWN_EXP = {"avx512": False, "avx2": False, "generic": False, "aarch64": True, "other": True}
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,12 @@ Value = float | Tensor
 
 
 def kernel_value(value: Tensor, dtype: torch.dtype) -> Value:
-    """A one-element tensor as a float, anything else cast to the compute ``dtype``."""
-    if value.numel() == 1:
+    """A one-element CPU tensor as a float, anything else cast to the compute ``dtype``.
+
+    Only a CPU value is read on the host: reading a CUDA one (``.item()``) would wait for
+    the GPU on every call, so it stays a tensor, which every kernel family also takes.
+    """
+    if value.numel() == 1 and value.device.type == "cpu":
         return float(value.item())
     return value.to(dtype)
 

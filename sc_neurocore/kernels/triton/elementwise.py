@@ -15,7 +15,6 @@ from __future__ import annotations
 import linecache
 import struct
 import threading
-from contextlib import nullcontext
 from functools import lru_cache
 from typing import Any
 
@@ -28,6 +27,7 @@ from ...core.forksafe import reset_module_lock
 from ...core.formula import Formula
 from ..layout import broadcast_value, in_layout_of, one_value
 from . import helpers
+from .launch import interpreting, launch_options, on_device
 
 __all__ = ["DTYPES", "backward", "backward_source", "spike"]
 
@@ -109,12 +109,17 @@ def _compile(formula: Formula) -> Any:
     return namespace["backward_kernel"]
 
 
-def _block(x: Tensor) -> int:
-    return BLOCK_GPU if x.device.type == "cuda" else BLOCK_INTERPRETED
+def _block() -> int:
+    """Compiled kernels take GPU-sized blocks; the interpreter, fewer and larger ones."""
+    return BLOCK_INTERPRETED if interpreting() else BLOCK_GPU
 
 
-def _launch(kernel: Any, n: int, block: int, *args: Any, **meta: Any) -> None:
-    kernel[(triton.cdiv(n, block),)](*args, BLOCK=block, **meta)
+def _launch(kernel: Any, x: Tensor, n: int, *args: Any, **meta: Any) -> None:
+    block = _block()
+    with on_device(x):
+        kernel[(triton.cdiv(n, block),)](
+            *args, BLOCK=block, **meta, **launch_options("elementwise", x.dtype)
+        )
 
 
 def spike(x: Tensor) -> Tensor:
@@ -124,9 +129,8 @@ def spike(x: Tensor) -> Tensor:
     n = x.numel()
     if n:
         x = in_layout_of(x, out)
-        with torch.cuda.device(x.device) if x.is_cuda else nullcontext():
-            half = x.dtype in (torch.float16, torch.bfloat16)
-            _launch(_spike_kernel, n, _block(x), x, out, n, HALF=half)
+        half = x.dtype in (torch.float16, torch.bfloat16)
+        _launch(_spike_kernel, x, n, x, out, n, HALF=half)
     return out
 
 
@@ -151,17 +155,16 @@ def backward(formula: Formula, x: Tensor, grad_out: Tensor, params: tuple[float,
     grad_out = one_value(grad_out, x.dtype) if broadcast else in_layout_of(grad_out, out)
     halves = _halves(params)
     kernel = _backward_kernel(formula)
-    with torch.cuda.device(x.device) if x.is_cuda else nullcontext():
-        _launch(
-            kernel,
-            n,
-            _block(x),
-            x,
-            grad_out,
-            out,
-            n,
-            *halves,
-            BROADCAST=broadcast,
-            F64=x.dtype == torch.float64,
-        )
+    _launch(
+        kernel,
+        x,
+        n,
+        x,
+        grad_out,
+        out,
+        n,
+        *halves,
+        BROADCAST=broadcast,
+        F64=x.dtype == torch.float64,
+    )
     return out

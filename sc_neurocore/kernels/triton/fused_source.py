@@ -45,6 +45,14 @@ def integrate(v, x, beta):
 @triton.jit
 def reset(h, spike, threshold, v_reset):
     return @@RESET@@
+
+
+@triton.jit
+def parameter(ptr, offs, stride, value, mask, COMPUTE: tl.constexpr):
+    # A tensor read at offs * stride (0: one value, 1: one per neuron), or with stride -1 the
+    # scalar argument value (fp64, nothing read): a host value never becomes a device copy.
+    loaded = tl.load(ptr + offs * stride, mask=mask & (offs * 0 + stride >= 0), other=0)
+    return (loaded.to(tl.float64) + value).to(COMPUTE)
 '''
 
 # One program owns BLOCK neurons for all T steps; pointers advance by n per step.
@@ -52,13 +60,14 @@ _FORWARD = """
 
 @triton.jit(do_not_specialize=["steps"])  # one compiled kernel for every T
 def forward(x_ptr, v0_ptr, beta_ptr, threshold_ptr, v_reset_ptr, spikes_ptr, v_out_ptr,
-            steps, n, beta_stride, threshold_stride, v_reset_stride,
+            steps, n, beta_stride, threshold_stride, v_reset_stride, beta_value: tl.float64,
+            threshold_value: tl.float64, v_reset_value: tl.float64,
             HAS_V0: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
-    beta = tl.load(beta_ptr + offs * beta_stride, mask=mask, other=0).to(COMPUTE)
-    threshold = tl.load(threshold_ptr + offs * threshold_stride, mask=mask, other=1).to(COMPUTE)
-    v_reset = tl.load(v_reset_ptr + offs * v_reset_stride, mask=mask, other=0).to(COMPUTE)
+    beta = parameter(beta_ptr, offs, beta_stride, beta_value, mask, COMPUTE)
+    threshold = parameter(threshold_ptr, offs, threshold_stride, threshold_value, mask, COMPUTE)
+    v_reset = parameter(v_reset_ptr, offs, v_reset_stride, v_reset_value, mask, COMPUTE)
     if HAS_V0:
         v = tl.load(v0_ptr + offs, mask=mask, other=0).to(COMPUTE)
     else:
@@ -94,9 +103,9 @@ def reverse_step(h, v_before, grad_spike, carry, factor, threshold, @@ARGUMENTS@
 _PROLOGUE = """
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
-    beta = tl.load(beta_ptr + offs * beta_stride, mask=mask, other=0).to(COMPUTE)
-    threshold = tl.load(threshold_ptr + offs * threshold_stride, mask=mask, other=1).to(COMPUTE)
-    v_reset = tl.load(v_reset_ptr + offs * v_reset_stride, mask=mask, other=0).to(COMPUTE)
+    beta = parameter(beta_ptr, offs, beta_stride, beta_value, mask, COMPUTE)
+    threshold = parameter(threshold_ptr, offs, threshold_stride, threshold_value, mask, COMPUTE)
+    v_reset = parameter(v_reset_ptr, offs, v_reset_stride, v_reset_value, mask, COMPUTE)
 @@LOAD_PARAMS@@
     if HAS_V0:
         v_initial = tl.load(v0_ptr + offs, mask=mask, other=0).to(COMPUTE)
@@ -104,14 +113,15 @@ _PROLOGUE = """
         v_initial = tl.zeros([BLOCK], dtype=COMPUTE)
     carry = tl.load(grad_v_ptr + offs, mask=mask, other=0).to(COMPUTE)
     factor = tl.full([BLOCK], 1.0, COMPUTE)
-    sum_beta = tl.zeros([BLOCK], dtype=COMPUTE)
-    sum_threshold = tl.zeros([BLOCK], dtype=COMPUTE)
+    # the parameter gradients summed over T in fp64, as the torch kernels sum them
+    sum_beta = tl.zeros([BLOCK], dtype=tl.float64)
+    sum_threshold = tl.zeros([BLOCK], dtype=tl.float64)
 """
 
 _EPILOGUE = """
     if SUMS:
-        tl.store(sum_beta_ptr + offs, sum_beta.to(tl.float64), mask=mask)
-        tl.store(sum_threshold_ptr + offs, sum_threshold.to(tl.float64), mask=mask)
+        tl.store(sum_beta_ptr + offs, sum_beta, mask=mask)
+        tl.store(sum_threshold_ptr + offs, sum_threshold, mask=mask)
 """
 
 _STEP_BACK = """
@@ -120,8 +130,8 @@ grad_h, d_beta, d_threshold = reverse_step(
     h, v_before, grad_spike, carry, factor, threshold, @@ARGUMENTS@@
 )
 if SUMS:
-    sum_beta += d_beta
-    sum_threshold += d_threshold
+    sum_beta += d_beta.to(tl.float64)
+    sum_threshold += d_threshold.to(tl.float64)
 tl.store(grad_x_ptr + at, grad_h.to(grad_x_ptr.dtype.element_ty), mask=mask)
 carry = grad_h
 factor = beta
@@ -137,9 +147,10 @@ _BACKWARD = (
 
 @triton.jit(do_not_specialize=["steps"])  # one compiled kernel for every T
 def backward(grad_spikes_ptr, grad_spikes_stride, grad_v_ptr, x_ptr, v0_ptr, beta_ptr,
-             threshold_ptr, v_reset_ptr, params_ptr, checkpoint_ptr, grad_x_ptr, sum_beta_ptr,
+             threshold_ptr, v_reset_ptr, checkpoint_ptr, grad_x_ptr, sum_beta_ptr,
              sum_threshold_ptr, steps, n, beta_stride, threshold_stride, v_reset_stride,
-             HAS_V0: tl.constexpr, SUMS: tl.constexpr, COMPUTE: tl.constexpr,
+             beta_value: tl.float64, threshold_value: tl.float64, v_reset_value: tl.float64,
+             @@SURROGATE_ARGS@@HAS_V0: tl.constexpr, SUMS: tl.constexpr, COMPUTE: tl.constexpr,
              BLOCK: tl.constexpr, CHUNK: tl.constexpr):"""
     + _PROLOGUE
     + """
@@ -147,7 +158,8 @@ def backward(grad_spikes_ptr, grad_spikes_stride, grad_v_ptr, x_ptr, v0_ptr, bet
     x_ptrs = x_ptr + offs
     for step in range(steps):
         if step % CHUNK == 0:
-            tl.store(checkpoint_ptr + (step // CHUNK) * n + offs, v, mask=mask)
+            # an int64 offset (offs is one): chunk * n passes 2**31 on a large layer
+            tl.store(checkpoint_ptr + (offs * 0 + step // CHUNK) * n + offs, v, mask=mask)
         x = tl.load(x_ptrs, mask=mask, other=0).to(COMPUTE)
         h = integrate(v, x, beta)
         v = reset(h, (h > threshold).to(COMPUTE), threshold, v_reset)
@@ -168,13 +180,13 @@ def backward(grad_spikes_ptr, grad_spikes_stride, grad_v_ptr, x_ptr, v0_ptr, bet
             h = integrate(v, x, beta)
             tile = tl.where(rows == i, h[None, :], tile)
             v = reset(h, (h > threshold).to(COMPUTE), threshold, v_reset)
-        for j in tl.static_range(CHUNK):
-            i: tl.constexpr = CHUNK - 1 - j
-            t = start + i
+        # last step first; the loop variable is the constexpr (one cannot be assigned twice)
+        for row in tl.static_range(CHUNK - 1, -1, -1):
+            t = start + row
             if t < steps:
-                h = tl.sum(tl.where(rows == i, tile, 0.0), axis=0)
-                if i > 0:
-                    h_before = tl.sum(tl.where(rows == i - 1, tile, 0.0), axis=0)
+                h = tl.sum(tl.where(rows == row, tile, 0.0), axis=0)
+                if row > 0:
+                    h_before = tl.sum(tl.where(rows == row - 1, tile, 0.0), axis=0)
                     spike_before = (h_before > threshold).to(COMPUTE)
                     v_before = reset(h_before, spike_before, threshold, v_reset)
                 else:
@@ -191,13 +203,14 @@ _BACKWARD_SAVED = (
 
 @triton.jit(do_not_specialize=["steps"])  # one compiled kernel for every T
 def backward_saved(grad_spikes_ptr, grad_spikes_stride, grad_v_ptr, v0_ptr, beta_ptr,
-                   threshold_ptr, v_reset_ptr, params_ptr, h_ptr, grad_x_ptr, sum_beta_ptr,
+                   threshold_ptr, v_reset_ptr, h_ptr, grad_x_ptr, sum_beta_ptr,
                    sum_threshold_ptr, steps, n, beta_stride, threshold_stride, v_reset_stride,
-                   HAS_V0: tl.constexpr, SUMS: tl.constexpr, COMPUTE: tl.constexpr,
+                   beta_value: tl.float64, threshold_value: tl.float64,
+                   v_reset_value: tl.float64, @@SURROGATE_ARGS@@HAS_V0: tl.constexpr, SUMS: tl.constexpr, COMPUTE: tl.constexpr,
                    BLOCK: tl.constexpr):"""
     + _PROLOGUE
     + """
-    h = tl.load(h_ptr + (offs * 0 + steps - 1) * n + offs, mask=mask, other=0).to(COMPUTE)
+    h = tl.load(h_ptr + (offs * 0 + steps - 1) * n + offs, mask=mask, other=0).to(COMPUTE)  # int64
     for k in range(steps):
         t = steps - 1 - k
         at = t.to(tl.int64) * n + offs
@@ -230,16 +243,18 @@ def _helper_imports(formula: Formula | None) -> str:
 
 def generate_source(template: NeuronTemplate, formula: Formula | None) -> str:
     """The Triton module for ``template`` with the surrogate ``formula`` inlined; its
-    parameters are read from a float64 array, in the formula's order.  A non-spiking
+    parameters are fp64 scalar arguments ``surrogate_0, ...``, in the formula's order.  A non-spiking
     template has no surrogate (``formula`` None)."""
     grad = "0.0" if formula is None else formula.triton()
     names = (list(formula.params) if formula is not None else []) or ["_unused"]
     # Loaded under their own names: a surrogate parameter may be called beta or threshold.
     arguments = [f"surrogate_{index}" for index in range(len(names))]
+    # passed as fp64 scalar arguments (no device copy of host numbers), computed in COMPUTE
     loads = "\n".join(
-        f"    {argument} = tl.load(params_ptr + {index}).to(COMPUTE)"
-        for index, argument in enumerate(arguments)
+        f"    {argument} = (tl.zeros([], tl.float64) + {argument}).to(COMPUTE)"
+        for argument in arguments
     )
+    surrogate_args = "".join(f"{argument}: tl.float64, " for argument in arguments)
     term = "grad_spike"  # a non-spiking output's gradient enters the membrane as it is
     if template.spiking:
         term = "grad_spike * surrogate(h - threshold, @@ARGUMENTS@@).to(h.dtype)"
@@ -253,6 +268,7 @@ def generate_source(template: NeuronTemplate, formula: Formula | None) -> str:
         ("@@ARGUMENTS@@", ", ".join(arguments)),
         ("@@GRAD@@", grad),
         ("@@LOAD_PARAMS@@", loads),
+        ("@@SURROGATE_ARGS@@", surrogate_args),
         ("@@OUTPUT@@", "spike" if template.spiking else "h"),
         ("@@INTEGRATE@@", template.integrate),
         ("@@RESET@@", template.reset),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import os
@@ -20,13 +21,17 @@ __all__ = [
     "grid",
     "interpreter_fma_problem",
     "interpreting",
-    "per_neuron",
+    "launch_options",
+    "on_device",
+    "parameter",
     "release",
     "triton_missing",
 ]
 
 #: Neurons per program; each program walks all T steps for its block.
 BLOCK = 128
+#: Warps per program of every kernel (docs/gpu.md has the compile report behind it).
+WARPS = 4
 
 
 def interpreting() -> bool:
@@ -151,10 +156,42 @@ def grid(n: int) -> tuple[int]:
     return ((n + BLOCK - 1) // BLOCK,)
 
 
-def per_neuron(value: Tensor | float, x: Tensor) -> tuple[Tensor, int]:
-    """A parameter as a kernel array and its stride: one element (stride 0) or one per neuron."""
+#: Stride that tells a fused kernel to use a parameter's scalar argument (nothing is read).
+SCALAR = -1
+
+
+def parameter(value: Tensor | float, x: Tensor) -> tuple[Tensor, int, float]:
+    """A neuron parameter as the fused kernels take it: ``(tensor, stride, scalar)``.
+
+    A Python float travels as the fp64 scalar argument (stride ``SCALAR``; the tensor slot
+    holds ``x``, never read), so no host number becomes a device copy (a host sync); a
+    one-element tensor is read with stride 0, a per-neuron one with stride 1.  Tensors are
+    already on ``x``'s device (the operators check it), so nothing is copied here.
+    """
     if not isinstance(value, Tensor):
-        return torch.tensor([value], dtype=torch.float64, device=x.device), 0
+        return x, SCALAR, value
     if value.numel() == 1:
-        return value.reshape(1).to(x.device), 0
-    return value.to(x.device).expand(x.shape[1:]).contiguous(), 1
+        return value.reshape(1), 0, 0.0
+    return value.expand(x.shape[1:]).contiguous(), 1, 0.0
+
+
+def on_device(x: Tensor) -> contextlib.AbstractContextManager[object]:
+    """The device guard of a launch: Triton launches on the current CUDA device, so a tensor
+    on ``cuda:1`` must make ``cuda:1`` current (a no-op for the interpreter's CPU tensors)."""
+    return torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext()
+
+
+#: Options of every launch, explicit rather than Triton's defaults.  ``enable_fp_fusion``
+#: off: a multiply and an add are rounded apart, as torch's kernels and Triton's interpreter
+#: (which CI runs) round them, so compiled and interpreted kernels agree; the fused neurons'
+#: one deliberate fused multiply-add is the explicit ``tl.fma``.  Triton 3.9 warns that its
+#: default (on) becomes off in 3.10: stating it keeps the kernels the same on both.
+FP_FUSION = False
+
+
+def launch_options(kernel: str, dtype: torch.dtype) -> dict[str, Any]:
+    """``num_warps`` and ``enable_fp_fusion`` (and ``maxnreg`` where set) for one kernel
+    (``"forward"``, ``"backward"``, ``"elementwise"``) on ``dtype`` inputs: see
+    ``WARPS`` and docs/gpu.md for why."""
+    options: dict[str, Any] = {"enable_fp_fusion": FP_FUSION, "num_warps": WARPS}
+    return options

@@ -15,7 +15,16 @@ import torch
 from torch import Tensor
 
 from .fused_source import load_kernels
-from .launch import BLOCK, compute_dtype, device_status, grid, per_neuron
+from .launch import (
+    BLOCK,
+    SCALAR,
+    compute_dtype,
+    device_status,
+    grid,
+    launch_options,
+    on_device,
+    parameter,
+)
 from .neurons import LEAKY
 
 __all__ = ["TritonLeaky", "triton_leaky", "triton_leaky_status"]
@@ -36,13 +45,16 @@ class TritonLeaky:
         y = torch.empty_like(x)
         if n == 0:
             return y
-        decay_array, decay_stride = per_neuron(decay, x)
-        unused = torch.zeros(1, dtype=torch.float64, device=x.device)
-        self.module.forward[grid(n)](
-            x, x if y0 is None else y0.to(x.dtype).contiguous(), decay_array, unused, unused,
-            y, torch.empty_like(x[0]), steps, n, decay_stride, 0, 0,
-            HAS_V0=y0 is not None, COMPUTE=compute_dtype(x.dtype), BLOCK=BLOCK,
-        )  # fmt: skip
+        decay_array, decay_stride, decay_value = parameter(decay, x)
+        # no threshold and no reset: scalar arguments, nothing read
+        with on_device(x):
+            self.module.forward[grid(n)](
+                x, x if y0 is None else y0.to(x.dtype).contiguous(), decay_array, x, x,
+                y, torch.empty_like(x[0]), steps, n, decay_stride, SCALAR, SCALAR,
+                decay_value, 0.0, 0.0,
+                HAS_V0=y0 is not None, COMPUTE=compute_dtype(x.dtype), BLOCK=BLOCK,
+                **launch_options("forward", x.dtype),
+            )  # fmt: skip
         return y
 
     def backward(
@@ -57,17 +69,22 @@ class TritonLeaky:
             return grad_x, summed
         broadcast = all(stride == 0 for stride in grad_y.stride())
         grad_y = (grad_y.reshape(-1)[:1] if broadcast else grad_y).to(y.dtype).contiguous()
-        decay_array, decay_stride = per_neuron(decay, y)
+        decay_array, decay_stride, decay_value = parameter(decay, y)
         zeros = torch.zeros(y.shape[1:], dtype=y.dtype, device=y.device)  # no final-state grad
-        unused = torch.zeros(y.shape[1:], dtype=torch.float64, device=y.device)
         compute = torch.float64 if y.dtype == torch.float64 else torch.float32
-        self.module.backward_saved[grid(n)](
-            grad_y, 0 if broadcast else 1, zeros,
-            y if y0 is None else y0.to(y.dtype).contiguous(), decay_array, unused, unused,
-            unused, y.to(compute), grad_x, unused if summed is None else summed, unused,
-            steps, n, decay_stride, 0, 0,
-            HAS_V0=y0 is not None, SUMS=sums, COMPUTE=compute_dtype(y.dtype), BLOCK=BLOCK,
-        )  # fmt: skip
+        # Every buffer the kernel writes is passed once: dL/dthreshold (meaningless here) gets
+        # its own scratch where sums are written, an empty one where they are not.
+        sum_beta = summed if summed is not None else y.new_empty(0, dtype=torch.float64)
+        sum_threshold = torch.empty_like(sum_beta)
+        with on_device(y):
+            self.module.backward_saved[grid(n)](
+                grad_y, 0 if broadcast else 1, zeros,
+                y if y0 is None else y0.to(y.dtype).contiguous(), decay_array, y, y,
+                y.to(compute), grad_x, sum_beta, sum_threshold,
+                steps, n, decay_stride, SCALAR, SCALAR, decay_value, 0.0, 0.0, 0.0,
+                HAS_V0=y0 is not None, SUMS=sums, COMPUTE=compute_dtype(y.dtype), BLOCK=BLOCK,
+                **launch_options("backward saved", y.dtype),
+            )  # fmt: skip
         return grad_x, summed
 
 

@@ -30,7 +30,9 @@ from .launch import (
     device_status,
     grid,
     interpreting,
-    per_neuron,
+    launch_options,
+    on_device,
+    parameter,
 )
 from .neurons import NeuronTemplate, lif_template
 
@@ -70,10 +72,10 @@ def triton_status(spec: SurrogateSpec, device: torch.device | str) -> str:
 class TritonLIF:
     """The Triton kernels of one (neuron template, surrogate) pair; inputs checked by the caller."""
 
-    spec: SurrogateSpec
+    spec: SurrogateSpec | None
     template: NeuronTemplate
     module: ModuleType
-    v_reset: float = 0.0
+    v_reset: Tensor | float = 0.0
 
     def forward(
         self,
@@ -91,28 +93,17 @@ class TritonLIF:
         v_out = torch.empty(x.shape[1:], dtype=state, device=x.device)
         if n == 0:
             return spikes, v_out
-        (beta_array, beta_stride), (threshold_array, threshold_stride) = (
-            per_neuron(value, x) for value in (beta, threshold)
-        )
-        v_reset, v_reset_stride = per_neuron(self.v_reset, x)
+        (beta_array, beta_stride, beta_value), (threshold_array, threshold_stride, threshold_value), (
+            v_reset_array, v_reset_stride, v_reset_value,
+        ) = (parameter(value, x) for value in (beta, threshold, self.v_reset))  # fmt: skip
         v0_array = x if v0 is None else v0.to(state).contiguous()
-        self.module.forward[grid(n)](
-            x,
-            v0_array,
-            beta_array,
-            threshold_array,
-            v_reset,
-            spikes,
-            v_out,
-            steps,
-            n,
-            beta_stride,
-            threshold_stride,
-            v_reset_stride,
-            HAS_V0=v0 is not None,
-            COMPUTE=compute_dtype(x.dtype),
-            BLOCK=BLOCK,
-        )
+        with on_device(x):
+            self.module.forward[grid(n)](
+                x, v0_array, beta_array, threshold_array, v_reset_array, spikes, v_out, steps, n,
+                beta_stride, threshold_stride, v_reset_stride, beta_value, threshold_value,
+                v_reset_value, HAS_V0=v0 is not None, COMPUTE=compute_dtype(x.dtype), BLOCK=BLOCK,
+                **launch_options("forward", x.dtype),
+            )  # fmt: skip
         return spikes, v_out
 
     # The method signature every fused-LIF backend implements (kernels/fused_choice.py picks one).
@@ -142,23 +133,29 @@ class TritonLIF:
         grad_spikes = (grad_spikes.reshape(-1)[:1] if broadcast else grad_spikes).contiguous()
         compute = torch.float64 if x.dtype == torch.float64 else torch.float32
         grad_v = grad_v.to(compute).expand(x.shape[1:]).contiguous()
-        (beta_array, beta_stride), (threshold_array, threshold_stride) = (
-            per_neuron(value, x) for value in (beta, threshold)
-        )
-        v_reset, v_reset_stride = per_neuron(self.v_reset, x)
-        values = torch.tensor(params or [0.0], dtype=torch.float64, device=x.device)
+        (beta_array, beta_stride, beta_value), (threshold_array, threshold_stride, threshold_value), (
+            v_reset_array, v_reset_stride, v_reset_value,
+        ) = (parameter(value, x) for value in (beta, threshold, self.v_reset))  # fmt: skip
         chunk = chunk_steps(steps)
         checkpoints = torch.empty((-(-steps // chunk), n), dtype=compute, device=x.device)
-        sum_beta, sum_threshold = sums if sums is not None else (values, values)
-        self.module.backward[grid(n)](
-            grad_spikes, 0 if broadcast else 1, grad_v, x,
-            x if v0 is None else v0.to(compute).contiguous(),
-            beta_array, threshold_array, v_reset, values, checkpoints, grad_h,
-            sum_beta, sum_threshold, steps, n, beta_stride, threshold_stride, v_reset_stride,
-            HAS_V0=v0 is not None, SUMS=sums is not None, COMPUTE=compute_dtype(x.dtype),
-            BLOCK=BLOCK, CHUNK=chunk,
-        )  # fmt: skip
+        # Without sums the kernel writes none: empty buffers of their own, never another argument.
+        sum_beta, sum_threshold = sums if sums is not None else (_nothing(x), _nothing(x))
+        with on_device(x):
+            self.module.backward[grid(n)](
+                grad_spikes, 0 if broadcast else 1, grad_v, x,
+                x if v0 is None else v0.to(compute).contiguous(),
+                beta_array, threshold_array, v_reset_array, checkpoints, grad_h,
+                sum_beta, sum_threshold, steps, n, beta_stride, threshold_stride, v_reset_stride,
+                beta_value, threshold_value, v_reset_value, *(params or [0.0]),
+                HAS_V0=v0 is not None, SUMS=sums is not None, COMPUTE=compute_dtype(x.dtype),
+                BLOCK=BLOCK, CHUNK=chunk, **launch_options("backward", x.dtype),
+            )  # fmt: skip
         return grad_h
+
+
+def _nothing(x: Tensor) -> Tensor:
+    """An empty float64 buffer on ``x``'s device (allocates nothing, copies nothing)."""
+    return torch.empty(0, dtype=torch.float64, device=x.device)
 
 
 #: (spec, device kind, reset, interpreter on) -> the kernels or None: the checks run per call

@@ -1,0 +1,125 @@
+"""Catch the kernel launches of the real launch code, bound for a chosen GPU target.
+
+:func:`capturing` makes Triton believe the current device is ``target`` (a stand-in for its
+driver answers three questions: which device, which stream, which target) and sets Triton's
+``jit_cache_hook``, which every launch calls after binding its arguments and before
+compiling.  The launch code then runs on CPU tensors exactly as it would on a GPU: Triton's
+own binder computes each argument's type, its divisibility-by-16 hint and the constexprs,
+and the hook records them (:class:`Launch`) and stops the launch there.  Nothing runs and
+nothing compiles; :meth:`Launch.compile` compiles the recorded binding when asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .targets import Target
+
+__all__ = ["Launch", "capturing"]
+
+
+@dataclass
+class Launch:
+    """One launch as Triton bound it: the kernel, its signature, constexprs, hints, options."""
+
+    function: Any  # triton.runtime.jit.JITFunction
+    signature: dict[str, str]
+    constants: dict[Any, Any]
+    attrs: dict[Any, Any]
+    options: dict[str, Any]
+    #: Triton's own cache key of this binding (types, hints, constexprs, options).
+    key: str
+    arguments: tuple[Any, ...] = field(default=(), repr=False)
+    keywords: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        return str(self.function.fn.__name__)
+
+    @property
+    def identity(self) -> str:
+        """Equal for two launches that compile to the same binary (source and binding)."""
+        return f"{self.function.cache_key}|{self.key}"
+
+    def compile(self, target: Target) -> Any:
+        """Compile this binding for ``target``: Triton's ``CompiledKernel``."""
+        import triton
+        from triton.compiler import ASTSource, make_backend
+
+        options = make_backend(target.gpu_target()).parse_options(dict(self.options))
+        source = ASTSource(self.function, self.signature, self.constants, self.attrs)
+        return triton.compile(source, target=target.gpu_target(), options=options.__dict__)
+
+
+class _TargetDriver:
+    """What ``JITFunction.run`` asks Triton's active driver, answered for one target."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    def get_current_device(self) -> str:
+        return f"sc-neurocore-aot:{self.target.name}"  # keeps each target's binders apart
+
+    def get_current_stream(self, device: object = None) -> int:
+        return 0
+
+    def get_current_target(self) -> Any:
+        return self.target.gpu_target()
+
+
+def _tuples(value: Any) -> Any:
+    """JSON gave lists where Triton's options hold tuples."""
+    return tuple(_tuples(item) for item in value) if isinstance(value, list) else value
+
+
+@contextlib.contextmanager
+def capturing(target: Target) -> Iterator[list[Launch]]:
+    """Within the block, kernel launches are recorded into the yielded list, not run."""
+    from triton import knobs
+    from triton.runtime import jit
+    from triton.runtime.driver import driver
+
+    launches: list[Launch] = []
+    pending: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def hook(*, key: Any, fn: Any, compile: dict[str, Any], **_: Any) -> bool:
+        data = json.loads(compile["specialization_data"])
+        options = {name: _tuples(value) for name, value in data["options"].items()}
+        arguments, keywords = pending.pop() if pending else ((), {})
+        launches.append(
+            Launch(
+                fn.jit_function,
+                dict(compile["signature"]),
+                dict(compile["constants"]),
+                dict(compile["configs"][0]),
+                options,
+                str(key),
+                arguments,
+                keywords,
+            )
+        )
+        return True  # handled: Triton neither compiles nor launches
+
+    original_run = jit.JITFunction.run
+
+    def recording_run(self: Any, *args: Any, grid: Any, warmup: bool, **kwargs: Any) -> Any:
+        pending.append((args, dict(kwargs)))
+        try:
+            return original_run(self, *args, grid=grid, warmup=warmup, **kwargs)
+        finally:
+            pending.clear()
+
+    previous_hook, previous_driver = knobs.runtime.jit_cache_hook, driver._active
+    knobs.runtime.jit_cache_hook = hook
+    driver.set_active(_TargetDriver(target))  # type: ignore[arg-type]
+    jit.JITFunction.run = recording_run  # type: ignore[method-assign]
+    try:
+        yield launches
+    finally:
+        jit.JITFunction.run = original_run  # type: ignore[method-assign]
+        knobs.runtime.jit_cache_hook = previous_hook
+        driver._active = previous_driver  # as it was: unset where no GPU driver was probed

@@ -1,0 +1,156 @@
+"""Compile every Triton kernel the package generates for a real GPU target, without a GPU.
+
+:func:`compile_report` binds every :class:`~.launch_cases.LaunchCase` through the real launch
+code (:mod:`.capture`), keeps one case per distinct binding (Triton's own cache key and the
+kernel's source hash), compiles each distinct kernel once for the target and reads what
+``ptxas`` reports: registers per thread, spilled bytes, shared memory; the occupancy follows
+(:meth:`~.targets.Target.occupancy`).  Compiling runs in worker processes (one per core): a
+process whose Triton runs the CPU interpreter (``TRITON_INTERPRET=1``, as the test suite's)
+cannot compile, and the workers start with it off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import multiprocessing
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, fields
+
+from .launch_cases import LaunchCase
+from .targets import Target, parse_target
+
+__all__ = ["KernelRow", "bind_case", "compile_case", "compile_report", "distinct_cases"]
+
+_REGISTERS = re.compile(r"Used (\d+) registers")
+_SPILLS = re.compile(r"(\d+) bytes spill stores, (\d+) bytes spill loads")
+
+
+@dataclass
+class KernelRow:
+    """One distinct compiled kernel; ``cases`` launches share its binary."""
+
+    op: str
+    kernel: str
+    surrogate: str
+    variant: str
+    dtype: str
+    status: str  # "compiled" or "error"
+    message: str = ""
+    registers: int = 0
+    spills: int = 0
+    shared: int = 0
+    num_warps: int = 0
+    occupancy: float = 0.0
+    cases: int = 1
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _setup_worker(cache_dir: str) -> None:
+    """Compiled Triton in this process (the parent may run the interpreter), a private cache."""
+    os.environ["TRITON_INTERPRET"] = "0"
+    os.environ["TRITON_CACHE_DIR"] = cache_dir
+    os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")  # only silences Triton's warning
+
+
+def bind_case(case: LaunchCase, target_name: str) -> list[str]:
+    """The identities of the launches ``case`` makes (equal identity: the same binary)."""
+    from .capture import capturing
+    from .launch_cases import run_case
+
+    with capturing(parse_target(target_name)) as launches:
+        run_case(case)
+    return [launch.identity for launch in launches]
+
+
+def _ptxas_figures(log: str) -> tuple[int, int]:
+    registers = _REGISTERS.findall(log)
+    spills = _SPILLS.findall(log)
+    return (
+        max((int(r) for r in registers), default=0),
+        max((int(s) + int(lo) for s, lo in spills), default=0),
+    )
+
+
+def compile_case(case: LaunchCase, target_name: str) -> KernelRow:
+    """Compile the kernel ``case`` launches for the target; its row (status error on failure)."""
+    from triton import knobs
+
+    from .capture import capturing
+    from .launch_cases import run_case
+
+    target = parse_target(target_name)
+    row = KernelRow(case.op, case.kernel, case.surrogate, case.variant, case.dtype, "compiled")
+    try:
+        with capturing(target) as launches:
+            run_case(case)
+        (launch,) = launches
+        knobs.nvidia.dump_ptxas_log = True  # ptxas -v's report, printed by Triton
+        knobs.compilation.always_compile = True  # a cache hit would print no report
+        log = io.StringIO()
+        with contextlib.redirect_stdout(log):
+            compiled = launch.compile(target)
+    except Exception as error:  # a compile error is this row's result, not the report's end
+        row.status, row.message = "error", f"{type(error).__name__}: {error}".strip()
+        return row
+    metadata = compiled.metadata
+    row.num_warps, row.shared = int(metadata.num_warps), int(metadata.shared)
+    if target.backend == "cuda":
+        row.registers, row.spills = _ptxas_figures(log.getvalue())
+    else:
+        row.registers = int(getattr(metadata, "vgpr_count", 0) or 0)
+        row.spills = int(getattr(metadata, "vgpr_spill_count", 0) or 0)
+    row.occupancy = round(target.occupancy(row.registers, row.num_warps, row.shared), 4)
+    return row
+
+
+def distinct_cases(
+    cases: Sequence[LaunchCase], target_name: str, pool: ProcessPoolExecutor
+) -> list[tuple[LaunchCase, list[LaunchCase]]]:
+    """``(representative, every case with its binding)``, one entry per distinct kernel."""
+    groups: dict[str, tuple[LaunchCase, list[LaunchCase]]] = {}
+    chunk = max(1, len(cases) // (4 * (pool._max_workers or 1)))
+    names = [target_name] * len(cases)
+    for case, identities in zip(cases, pool.map(bind_case, cases, names, chunksize=chunk)):
+        for identity in identities:
+            groups.setdefault(identity, (case, []))[1].append(case)
+    return list(groups.values())
+
+
+def _merged(row: KernelRow, members: list[LaunchCase]) -> KernelRow:
+    """The row of a kernel several cases share: a field they disagree on reads ``*``."""
+    row.cases = len(members)
+    for name in ("surrogate", "dtype"):
+        if len({getattr(case, name) for case in members}) > 1:
+            setattr(row, name, "*")
+    variants = [case.variant.split() for case in members]
+    if any(words != variants[0] for words in variants):
+        shared = [word for word in variants[0] if all(word in words for words in variants)]
+        row.variant = " ".join(shared) + " (+ variants sharing this binary)"
+    return row
+
+
+def compile_report(
+    target_name: str, cases: Sequence[LaunchCase], workers: int | None = None
+) -> list[KernelRow]:
+    """Compile every distinct kernel of ``cases`` once for ``target_name`` (``"cuda:90"``)."""
+    parse_target(target_name)  # a clear error before starting any process
+    workers = max(1, min(workers or os.cpu_count() or 1, len(cases) or 1))
+    with tempfile.TemporaryDirectory(prefix="sc-neurocore-triton-") as cache_dir:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, context, _setup_worker, (cache_dir,)) as pool:
+            groups = distinct_cases(cases, target_name, pool)
+            # the slowest first (the backward kernels), so no core idles at the end
+            groups.sort(key=lambda group: group[0].kernel != "backward")
+            representatives = [case for case, _ in groups]
+            names = [target_name] * len(representatives)
+            rows = list(pool.map(compile_case, representatives, names))
+    merged = [_merged(row, members) for row, (_, members) in zip(rows, groups)]
+    order = [field.name for field in fields(KernelRow)][:5]
+    return sorted(merged, key=lambda row: [str(getattr(row, name)) for name in order])

@@ -13,6 +13,7 @@ from torch import Tensor
 
 __all__ = [
     "BLOCK",
+    "CHUNKS",
     "MAX_CHUNK",
     "OLDEST_TRITON",
     "chunk_steps",
@@ -139,15 +140,19 @@ def compute_dtype(dtype: torch.dtype) -> Any:
     return tl.float64 if dtype == torch.float64 else tl.float32
 
 
-#: Steps per recomputed chunk of the backward (a (CHUNK, BLOCK) register tile).
-MAX_CHUNK = 16
+#: Steps per recomputed chunk of the backward (a (CHUNK, BLOCK) register tile), per input
+#: dtype, chosen from the compile report (docs/gpu.md): on sm_90 a 16-step chunk needs 116-194
+#: registers in fp32/fp16 (at most 25 % occupancy) and 255 plus spills in fp64, an 8-step one
+#: 56 (56 %) and a 4-step fp64 one 68 (44 %), for 1/16 more bytes moved per neuron-step.
+CHUNKS = {torch.float16: 8, torch.bfloat16: 8, torch.float32: 8, torch.float64: 4}
+MAX_CHUNK = max(CHUNKS.values())
 
 
-def chunk_steps(steps: int) -> int:
-    """The backward's chunk: ``MAX_CHUNK``, or the power of two covering a shorter sequence
-    (at most five compiled variants, whatever T is)."""
+def chunk_steps(steps: int, dtype: torch.dtype = torch.float32) -> int:
+    """The backward's chunk: ``CHUNKS[dtype]``, or the power of two covering a shorter
+    sequence (a few compiled variants, whatever T is)."""
     chunk = 1
-    while chunk < min(steps, MAX_CHUNK):
+    while chunk < min(steps, CHUNKS.get(dtype, MAX_CHUNK)):
         chunk *= 2
     return chunk
 

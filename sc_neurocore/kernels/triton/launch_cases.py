@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import torch
 
@@ -60,7 +60,7 @@ class LaunchCase:
             value = getattr(self, field.name)
             if field.name == "steps":
                 if self.kernel == "backward" and self.op == "lif":
-                    words.append(f"chunk={_chunk(value)}")
+                    words.append(f"chunk={_chunk(value, getattr(torch, self.dtype))}")
                 continue
             if value not in ("", False) and field.name != "neurons":
                 words.append(field.name if value is True else f"{field.name}={value}")
@@ -71,10 +71,10 @@ class LaunchCase:
         return None if self.formula is None else parse(*self.formula)
 
 
-def _chunk(steps: int) -> int:
+def _chunk(steps: int, dtype: torch.dtype) -> int:
     from .launch import chunk_steps
 
-    return chunk_steps(steps)
+    return chunk_steps(steps, dtype)
 
 
 def _formula(spec: SurrogateSpec) -> tuple[str, tuple[str, ...]] | None:
@@ -82,54 +82,81 @@ def _formula(spec: SurrogateSpec) -> tuple[str, tuple[str, ...]] | None:
     return None if formula is None else (formula.text, formula.params)
 
 
-def launch_cases(specs: Sequence[SurrogateSpec], full: bool = False) -> list[LaunchCase]:
-    """The cases to compile: every surrogate with a formula, every dtype.
+#: The largest variant of each fused kernel (the longest chunk, learned per-neuron
+#: parameters, a carried-in state): where registers peak.
+_LIF = LaunchCase("lif", "backward", "", None, "float32", "subtract", "per-neuron", True, True,
+                  MAX_CHUNK)  # fmt: skip
+_LEAKY = LaunchCase("leaky", "backward", "", None, "float32", "", "per-neuron", True, True)
+#: The values each variant field takes (``steps`` picks the backward's chunk).
+_AXES: dict[str, tuple[object, ...]] = {
+    "reset": tuple(RESETS),
+    "parameters": PARAMETER_KINDS,
+    "learned": (False, True),
+    "v0": (False, True),
+    "steps": CHUNK_STEPS,
+    "broadcast": (False, True),
+    "neurons": NEURONS,
+}
 
-    ``full``: the whole grid (every fused variant for every surrogate).  Otherwise every
-    structural variant of the fused kernels for the first surrogate with a formula (the
-    formula is inlined in one place, ``surrogate``, that no variant changes), and every
-    other surrogate in every dtype with its largest variant (the longest chunk, learned
-    per-neuron parameters, a ``v0``), where registers peak.
+
+def launch_cases(specs: Sequence[SurrogateSpec], full: bool = False) -> list[LaunchCase]:
+    """The launches to compile for every surrogate with a formula (plugins' included).
+
+    Element-wise: every surrogate x dtype x broadcast ``grad_out`` (x neuron count, for the
+    first surrogate or ``full``).  Fused (``full``): every surrogate x dtype x reset x
+    parameter kind x learned x ``v0`` x chunk x broadcast x neuron count, thousands of
+    kernels.  Fused (default, what CI compiles): every surrogate x dtype in the largest
+    variant, and for the first surrogate in every dtype each value of each variant field
+    changed one at a time from it: each kernel body, each specialisation and each formula is
+    compiled at least once, in about 200 distinct kernels.
     """
     formulas = [(spec.name, _formula(spec)) for spec in specs if _formula(spec) is not None]
     cases: list[LaunchCase] = []
-    for dtype, (name, formula) in itertools.product(DTYPES, formulas):
-        for broadcast, neurons in itertools.product((False, True), NEURONS):
-            cases.append(LaunchCase("surrogate", "backward", name, formula, dtype, "", "", False,
-                                    False, 3, broadcast, neurons))  # fmt: skip
+    for index, ((name, formula), dtype) in enumerate(itertools.product(formulas, DTYPES)):
+        counts = NEURONS if full or index < len(DTYPES) else NEURONS[:1]
+        for broadcast, neurons in itertools.product((False, True), counts):
+            cases.append(LaunchCase("surrogate", "backward", name, formula, dtype,
+                                    broadcast=broadcast, neurons=neurons))  # fmt: skip
     for dtype, neurons in itertools.product(DTYPES, NEURONS):
         cases.append(LaunchCase("surrogate", "spike", "", None, dtype, neurons=neurons))
     for index, (name, formula) in enumerate(formulas):
-        cases.extend(_fused_cases(name, formula, every_variant=full or index == 0))
-    cases.extend(_leaky_cases())
-    return cases
+        for dtype in DTYPES:
+            base = replace(_LIF, surrogate=name, formula=formula, dtype=dtype)
+            if full:
+                cases.extend(_every(base))
+            else:
+                cases.extend(_one_at_a_time(base) if index == 0 else [base])
+    for dtype in DTYPES:
+        base = replace(_LEAKY, dtype=dtype)
+        cases.extend(_every(base) if full else _one_at_a_time(base))
+    every = (launch for case in cases for launch in (case, _forward_of(case)) if launch)
+    return list(dict.fromkeys(every))  # in order, each once
 
 
-def _fused_cases(
-    name: str, formula: tuple[str, tuple[str, ...]], every_variant: bool
-) -> Iterable[LaunchCase]:
-    if not every_variant:
-        for dtype, reset in itertools.product(DTYPES, RESETS):
-            for kernel in ("forward", "backward"):
-                yield LaunchCase("lif", kernel, name, formula, dtype, reset, "per-neuron",
-                                 kernel == "backward", True, MAX_CHUNK)  # fmt: skip
-        return
-    axes = (DTYPES, RESETS, PARAMETER_KINDS, (False, True), NEURONS)
-    for dtype, reset, kind, v0, neurons in itertools.product(*axes):
-        yield LaunchCase("lif", "forward", name, formula, dtype, reset, kind, False, v0, 3,
-                         False, neurons)  # fmt: skip
-        for learned, steps, broadcast in itertools.product((False, True), CHUNK_STEPS, (False, True)):
-            yield LaunchCase("lif", "backward", name, formula, dtype, reset, kind, learned, v0,
-                             steps, broadcast, neurons)  # fmt: skip
+def _applies(case: LaunchCase, name: str) -> bool:
+    return not (case.op == "leaky" and name in ("reset", "steps"))
 
 
-def _leaky_cases() -> Iterable[LaunchCase]:
-    axes = (DTYPES, PARAMETER_KINDS, (False, True), NEURONS)
-    for dtype, kind, y0, neurons in itertools.product(*axes):
-        yield LaunchCase("leaky", "forward", "", None, dtype, "", kind, False, y0, 3, False, neurons)
-        for learned, broadcast in itertools.product((False, True), (False, True)):
-            yield LaunchCase("leaky", "backward", "", None, dtype, "", kind, learned, y0, 3,
-                             broadcast, neurons)  # fmt: skip
+def _one_at_a_time(base: LaunchCase) -> Iterable[LaunchCase]:
+    """``base`` and, for each variant field, ``base`` with each other value of it."""
+    yield base
+    for name, values in _AXES.items():
+        if _applies(base, name):
+            yield from (replace(base, **{name: v}) for v in values if v != getattr(base, name))
+
+
+def _every(base: LaunchCase) -> Iterable[LaunchCase]:
+    names = [name for name in _AXES if _applies(base, name)]
+    for values in itertools.product(*(_AXES[name] for name in names)):
+        yield replace(base, **dict(zip(names, values)))
+
+
+def _forward_of(case: LaunchCase) -> LaunchCase | None:
+    """The forward launch of a fused backward case (the fields a forward has no say in
+    normalised, so equal forwards are one case)."""
+    if case.op == "surrogate" or case.kernel != "backward":
+        return None
+    return replace(case, kernel="forward", learned=False, steps=3, broadcast=False)
 
 
 # --- running a case ---------------------------------------------------------------------------

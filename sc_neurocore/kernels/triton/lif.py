@@ -136,7 +136,7 @@ class TritonLIF:
         (beta_array, beta_stride, beta_value), (threshold_array, threshold_stride, threshold_value), (
             v_reset_array, v_reset_stride, v_reset_value,
         ) = (parameter(value, x) for value in (beta, threshold, self.v_reset))  # fmt: skip
-        chunk = chunk_steps(steps)
+        chunk = chunk_steps(steps, x.dtype)
         checkpoints = torch.empty((-(-steps // chunk), n), dtype=compute, device=x.device)
         # Without sums the kernel writes none: empty buffers of their own, never another argument.
         sum_beta, sum_threshold = sums if sums is not None else (_nothing(x), _nothing(x))

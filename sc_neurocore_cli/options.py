@@ -150,8 +150,35 @@ KERNELS = Command(
             ("cpu",),
             unset="every kind",
             kwargs={"choices": ("cpu", "cuda")},
+            modes=("list",),
+        ),
+        Option(
+            ("--compile",),
+            "compile every Triton kernel for TARGET (cuda:90, cuda:80, hip:gfx942), no GPU needed",
+            ("cuda:80",),
+            unset="list instead",
+            kwargs={"metavar": "TARGET"},
+        ),
+        Option(
+            ("--full",),
+            "every fused variant of every surrogate (thousands of kernels, hours)",
+            (),
+            kwargs={"action": "store_true"},
+            modes=("compile",),
+        ),
+        Option(
+            ("--workers",),
+            "compiling processes",
+            ("1",),
+            unset="one per core",
+            kwargs={"type": int, "metavar": "N"},
+            modes=("compile",),
         ),
     ),
+    modes={"list": "the listing (no --compile)", "compile": "--compile"},
+    mode_of=lambda given: "compile" if given.get("compile") is not None else "list",
+    labels={"list": "listing", "compile": "--compile"},
+    base={"compile": ("--compile", "cuda:90")},
 )
 
 CHECK = Command(

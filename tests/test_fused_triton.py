@@ -321,7 +321,7 @@ def test_synaptic_lif_runs_triton_and_matches_its_cell(calls, name: str) -> None
         torch.testing.assert_close(mine, expected, rtol=1e-9, atol=1e-11)
 
 
-@pytest.mark.parametrize("steps", [1, 2, 5, 16, 17, 37])
+@pytest.mark.parametrize("steps", [1, 2, 5, 8, 9, 16, 17, 37])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float16], ids=str)
 def test_backward_chunks_cover_every_sequence_length(calls, steps: int, dtype) -> None:
     """The backward recomputes the membrane chunk by chunk: lengths around the chunk size."""

@@ -5,6 +5,11 @@ One row per (operator, surrogate, device kind): ``triton``, ``native`` (compiled
 compiler, no GPU, a forced family).  ``--json`` prints the rows as a list of objects
 with ``op``, ``surrogate``, ``device``, ``kernel``, ``reason`` and ``dtypes`` (the input
 dtypes the fused kernels take as they are: bf16/fp16 are computed in float32, not cast).
+
+``--compile TARGET`` (``cuda:90``, ``cuda:80``, ``hip:gfx942``) instead compiles every Triton
+kernel the package generates for that GPU, without one, and lists each distinct kernel with
+its status, registers, spills, shared memory and occupancy (exit status 1 if any failed or
+spilled).
 """
 
 from __future__ import annotations
@@ -29,7 +34,30 @@ def kernel_report(device: str | None = None) -> list[dict[str, str]]:
     return [row for row in rows if device is None or row["device"] == device]
 
 
+def compile_command(args: argparse.Namespace) -> int:
+    """``kernels --compile TARGET``: the ahead-of-time compile report (triton imported here)."""
+    from . import UsageError
+
+    try:
+        import triton  # noqa: F401
+    except ImportError as error:
+        raise UsageError(
+            f"--compile needs triton ({error}); pip install 'sc-neurocore[triton]'"
+        ) from None
+    from ..core.registry import get_spec, list_surrogates
+    from ..kernels.triton.compile_report import COLUMNS, compile_report, table_row
+    from ..kernels.triton.launch_cases import launch_cases
+
+    specs = loading(lambda: [get_spec(name) for name in list_surrogates()])
+    rows = compile_report(args.compile, launch_cases(specs, full=args.full), args.workers)
+    table = format_table(COLUMNS, [table_row(row) for row in rows])
+    emit(args, [row.as_dict() for row in rows], table)
+    return int(any(row.status != "compiled" or row.spills for row in rows))
+
+
 def kernels_command(args: argparse.Namespace) -> int:
+    if args.compile is not None:
+        return compile_command(args)
     rows = loading(lambda: kernel_report(args.device))
     table = format_table(
         ["OP", "SURROGATE", "DEVICE", "KERNEL", "WHY NOT FASTER", "INPUT DTYPES"],
@@ -42,6 +70,17 @@ def kernels_command(args: argparse.Namespace) -> int:
 
 
 def plan(args: argparse.Namespace) -> argparse.Namespace:
+    """The arguments, with ``--compile``'s target checked (a typo is a one-line usage error)."""
+    if args.compile is not None:
+        from ..kernels.triton.targets import parse_target
+        from . import UsageError
+
+        try:
+            args.compile = parse_target(args.compile).name
+        except ValueError as error:
+            raise UsageError(f"--compile: {error}") from None
+        if args.workers is not None and args.workers < 1:
+            raise UsageError(f"--workers must be a positive int, got {args.workers}")
     return args
 
 

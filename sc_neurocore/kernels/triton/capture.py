@@ -11,15 +11,17 @@ nothing compiles; :meth:`Launch.compile` compiles the recorded binding when aske
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
+import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from .targets import Target
 
-__all__ = ["Launch", "capturing"]
+__all__ = ["Launch", "capturing", "stored_arguments"]
 
 
 @dataclass
@@ -53,6 +55,61 @@ class Launch:
         options = make_backend(target.gpu_target()).parse_options(dict(self.options))
         source = ASTSource(self.function, self.signature, self.constants, self.attrs)
         return triton.compile(source, target=target.gpu_target(), options=options.__dict__)
+
+
+    def ttir(self, target: Target) -> str:
+        """The kernel's Triton IR for this binding (the compiler's first stage, no codegen)."""
+        from triton._C.libtriton import ir
+        from triton.compiler import ASTSource, make_backend
+
+        backend = make_backend(target.gpu_target())
+        options = backend.parse_options(dict(self.options))
+        context = ir.context()
+        ir.load_dialects(context)
+        backend.load_dialects(context)
+        source = ASTSource(self.function, self.signature, self.constants, self.attrs)
+        codegen = backend.get_codegen_implementation(options)
+        module = source.make_ir(target.gpu_target(), options, codegen, backend.get_module_map(),
+                                context)  # fmt: skip
+        return str(module)
+
+    def aliased_writes(self) -> list[str]:
+        """Each tensor the kernel stores to that is also passed as another argument."""
+        names = self.function.arg_names
+        tensors = {
+            name: value
+            for name, value in zip(names, self.arguments)
+            if hasattr(value, "untyped_storage") and value.numel()
+        }
+        problems = []
+        for written in stored_arguments(self.function) & set(tensors):
+            storage = tensors[written].untyped_storage().data_ptr()
+            for name, value in tensors.items():
+                if name != written and value.untyped_storage().data_ptr() == storage:
+                    problems.append(f"{self.name}: {written} (written) is also passed as {name}")
+        return problems
+
+
+def stored_arguments(function: Any) -> set[str]:
+    """The pointer arguments a kernel's source stores through (``tl.store`` on them or on a
+    name computed from them)."""
+    tree = ast.parse(textwrap.dedent(function.src))
+    derived = {name: {name} for name in function.arg_names}
+    for node in ast.walk(tree):  # x_ptrs = x_ptr + offs: x_ptrs stands for x_ptr
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        for target in targets:
+            if isinstance(target, ast.Name):
+                roots = set().union(*(derived.get(n.id, set()) for n in _names(node.value)))
+                derived[target.id] = derived.get(target.id, set()) | roots
+    stored: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "tl.store" and node.args:
+            stored |= set().union(*(derived.get(n.id, set()) for n in _names(node.args[0])))
+    return stored
+
+
+def _names(node: ast.AST) -> list[ast.Name]:
+    return [child for child in ast.walk(node) if isinstance(child, ast.Name)]
 
 
 class _TargetDriver:

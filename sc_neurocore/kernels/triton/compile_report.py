@@ -17,14 +17,27 @@ import multiprocessing
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, fields
 
+from .capture import Launch
 from .launch_cases import LaunchCase
 from .targets import Target, parse_target
 
-__all__ = ["KernelRow", "bind_case", "compile_case", "compile_report", "distinct_cases"]
+__all__ = [
+    "COLUMNS",
+    "KernelRow",
+    "bind_case",
+    "compile_case",
+    "compile_report",
+    "distinct_cases",
+    "launch_problems",
+    "launch_ttir",
+    "launches",
+    "table_row",
+    "worker_pool",
+]
 
 _REGISTERS = re.compile(r"Used (\d+) registers")
 _SPILLS = re.compile(r"(\d+) bytes spill stores, (\d+) bytes spill loads")
@@ -52,6 +65,18 @@ class KernelRow:
         return asdict(self)
 
 
+#: The report's columns as a table (``table_row`` gives one row's cells).
+COLUMNS = ("OP", "KERNEL", "SURROGATE", "DTYPE", "VARIANT", "STATUS", "REGS", "SPILLS", "SHARED",
+           "WARPS", "OCCUPANCY")  # fmt: skip
+
+
+def table_row(row: KernelRow) -> list[object]:
+    last = (row.message.strip().splitlines() or [""])[-1]
+    status = row.status if row.status == "compiled" else f"error: {last}"
+    figures = [row.registers, row.spills, row.shared, row.num_warps, f"{row.occupancy:.0%}"]
+    return [row.op, row.kernel, row.surrogate or "-", row.dtype, row.variant, status, *figures]
+
+
 def _setup_worker(cache_dir: str) -> None:
     """Compiled Triton in this process (the parent may run the interpreter), a private cache."""
     os.environ["TRITON_INTERPRET"] = "0"
@@ -61,12 +86,7 @@ def _setup_worker(cache_dir: str) -> None:
 
 def bind_case(case: LaunchCase, target_name: str) -> list[str]:
     """The identities of the launches ``case`` makes (equal identity: the same binary)."""
-    from .capture import capturing
-    from .launch_cases import run_case
-
-    with capturing(parse_target(target_name)) as launches:
-        run_case(case)
-    return [launch.identity for launch in launches]
+    return [launch.identity for launch in launches(case, target_name)]
 
 
 def _ptxas_figures(log: str) -> tuple[int, int]:
@@ -78,19 +98,21 @@ def _ptxas_figures(log: str) -> tuple[int, int]:
     )
 
 
+def _amdgcn_figures(assembly: str) -> tuple[int, int]:
+    def total(name: str) -> int:
+        return sum(int(value) for value in re.findall(rf"\.{name}:\s+(\d+)", assembly))
+
+    return total("vgpr_count"), total("vgpr_spill_count") + total("sgpr_spill_count")
+
+
 def compile_case(case: LaunchCase, target_name: str) -> KernelRow:
     """Compile the kernel ``case`` launches for the target; its row (status error on failure)."""
     from triton import knobs
 
-    from .capture import capturing
-    from .launch_cases import run_case
-
     target = parse_target(target_name)
     row = KernelRow(case.op, case.kernel, case.surrogate, case.variant, case.dtype, "compiled")
     try:
-        with capturing(target) as launches:
-            run_case(case)
-        (launch,) = launches
+        (launch,) = launches(case, target_name)
         knobs.nvidia.dump_ptxas_log = True  # ptxas -v's report, printed by Triton
         knobs.compilation.always_compile = True  # a cache hit would print no report
         log = io.StringIO()
@@ -103,9 +125,8 @@ def compile_case(case: LaunchCase, target_name: str) -> KernelRow:
     row.num_warps, row.shared = int(metadata.num_warps), int(metadata.shared)
     if target.backend == "cuda":
         row.registers, row.spills = _ptxas_figures(log.getvalue())
-    else:
-        row.registers = int(getattr(metadata, "vgpr_count", 0) or 0)
-        row.spills = int(getattr(metadata, "vgpr_spill_count", 0) or 0)
+    else:  # the code object's own metadata, in the AMDGCN assembly
+        row.registers, row.spills = _amdgcn_figures(compiled.asm["amdgcn"])
     row.occupancy = round(target.occupancy(row.registers, row.num_warps, row.shared), 4)
     return row
 
@@ -136,21 +157,59 @@ def _merged(row: KernelRow, members: list[LaunchCase]) -> KernelRow:
     return row
 
 
+def launches(case: LaunchCase, target_name: str) -> list[Launch]:
+    """The launches ``case`` makes, bound for the target (run in a worker of ``worker_pool``)."""
+    from .capture import capturing
+    from .launch_cases import run_case
+
+    with capturing(parse_target(target_name)) as found:
+        run_case(case)
+    return found
+
+
+def launch_problems(case: LaunchCase, target_name: str) -> list[str]:
+    """What the launches of ``case`` do wrong: a written buffer passed twice, options left to
+    Triton's defaults (run in a worker of ``worker_pool``)."""
+    from .launch import FP_FUSION
+
+    problems = []
+    for launch in launches(case, target_name):
+        problems.extend(launch.aliased_writes())
+        if launch.keywords.get("enable_fp_fusion") is not FP_FUSION:
+            problems.append(f"{launch.name}: enable_fp_fusion not set to {FP_FUSION}")
+        if "num_warps" not in launch.keywords:
+            problems.append(f"{launch.name}: num_warps left to Triton's default")
+    return problems
+
+
+def launch_ttir(case: LaunchCase, target_name: str) -> list[str]:
+    """The Triton IR of each launch of ``case`` (run in a worker of ``worker_pool``)."""
+    target = parse_target(target_name)
+    return [launch.ttir(target) for launch in launches(case, target_name)]
+
+
+@contextlib.contextmanager
+def worker_pool(workers: int | None = None) -> Iterator[ProcessPoolExecutor]:
+    """Processes that run compiled (not interpreted) Triton, with a private kernel cache."""
+    workers = max(1, workers or os.cpu_count() or 1)
+    with tempfile.TemporaryDirectory(prefix="sc-neurocore-triton-") as cache_dir:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, context, _setup_worker, (cache_dir,)) as pool:
+            yield pool
+
+
 def compile_report(
     target_name: str, cases: Sequence[LaunchCase], workers: int | None = None
 ) -> list[KernelRow]:
     """Compile every distinct kernel of ``cases`` once for ``target_name`` (``"cuda:90"``)."""
     parse_target(target_name)  # a clear error before starting any process
-    workers = max(1, min(workers or os.cpu_count() or 1, len(cases) or 1))
-    with tempfile.TemporaryDirectory(prefix="sc-neurocore-triton-") as cache_dir:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, context, _setup_worker, (cache_dir,)) as pool:
-            groups = distinct_cases(cases, target_name, pool)
-            # the slowest first (the backward kernels), so no core idles at the end
-            groups.sort(key=lambda group: group[0].kernel != "backward")
-            representatives = [case for case, _ in groups]
-            names = [target_name] * len(representatives)
-            rows = list(pool.map(compile_case, representatives, names))
+    with worker_pool(min(workers or os.cpu_count() or 1, len(cases) or 1)) as pool:
+        groups = distinct_cases(cases, target_name, pool)
+        # the slowest first (the backward kernels), so no core idles at the end
+        groups.sort(key=lambda group: group[0].kernel != "backward")
+        representatives = [case for case, _ in groups]
+        names = [target_name] * len(representatives)
+        rows = list(pool.map(compile_case, representatives, names))
     merged = [_merged(row, members) for row, (_, members) in zip(rows, groups)]
     order = [field.name for field in fields(KernelRow)][:5]
     return sorted(merged, key=lambda row: [str(getattr(row, name)) for name in order])

@@ -51,16 +51,16 @@ class Target:
         if registers <= 0:
             return 0.0
         per_warp = -(-registers * self.warp_size // self.register_unit) * self.register_unit
-        if self.backend == "hip":  # waves are spread over the CU's four SIMDs
-            per_simd = -(-num_warps // 4)
-            blocks = (self.registers // per_warp) // per_simd
-        else:
-            blocks = (self.registers // per_warp) // num_warps
-        blocks = min(blocks, self.max_blocks, self.max_warps // max(num_warps, 1))
+        # hip: a block's waves are spread over the CU's four SIMDs, the limits are per SIMD
+        resident = -(-num_warps // 4) if self.backend == "hip" else num_warps
+        blocks = min(
+            (self.registers // per_warp) // resident,
+            self.max_blocks,
+            self.max_warps // max(resident, 1),
+        )
         if shared:
             blocks = min(blocks, self.shared // shared)
-        warps = blocks * (num_warps if self.backend != "hip" else -(-num_warps // 4))
-        return min(warps, self.max_warps) / self.max_warps
+        return min(blocks * resident, self.max_warps) / self.max_warps
 
 
 #: The targets the compile report knows, by name.  NVIDIA: 64K registers and 64 warps per SM

@@ -77,8 +77,9 @@ def test_launches_that_bind_alike_compile_once() -> None:
     forwards = [
         case
         for case in launch_cases(_specs())
-        if (case.op, case.kernel, case.dtype, case.reset) == ("lif", "forward", "float32", "subtract")
-        and (case.parameters, case.v0, case.neurons) == ("per-neuron", True, NEURONS[0])
+        if (case.op, case.kernel, case.dtype) == ("lif", "forward", "float32")
+        and (case.reset, case.parameters, case.v0) == ("subtract", "per-neuron", True)
+        and case.neurons == NEURONS[0]
     ]
     assert len({case.surrogate for case in forwards}) == len(forwards) > 1
     (row,) = compile_report("cuda:90", forwards)

@@ -2,8 +2,8 @@
 fp64, as the torch kernels do (``ParameterSums``), whatever the input dtype.
 
 Summed in fp32 over a long sequence, each addition rounds to the running total's ulp, which
-grows with T; the per-step terms themselves are (nearly all) the same bits in both kernel families, so
-fp64 sums agree to a few of their last bits and fp32 ones, ten times further off, do not.
+grows with T; the per-step terms themselves are (nearly all) the same bits in both kernel
+families, so fp64 sums agree to a few last bits and fp32 ones, ten times further off, do not.
 """
 
 from __future__ import annotations

@@ -56,7 +56,6 @@ class Launch:
         source = ASTSource(self.function, self.signature, self.constants, self.attrs)
         return triton.compile(source, target=target.gpu_target(), options=options.__dict__)
 
-
     def ttir(self, target: Target) -> str:
         """The kernel's Triton IR for this binding (the compiler's first stage, no codegen)."""
         from triton._C.libtriton import ir
@@ -96,10 +95,12 @@ def stored_arguments(function: Any) -> set[str]:
     tree = ast.parse(textwrap.dedent(function.src))
     derived = {name: {name} for name in function.arg_names}
     for node in ast.walk(tree):  # x_ptrs = x_ptr + offs: x_ptrs stands for x_ptr
-        targets = node.targets if isinstance(node, ast.Assign) else []
+        if not isinstance(node, (ast.Assign, ast.AugAssign)):
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        roots = set().union(*(derived.get(n.id, set()) for n in _names(node.value)))
         for target in targets:
             if isinstance(target, ast.Name):
-                roots = set().union(*(derived.get(n.id, set()) for n in _names(node.value)))
                 derived[target.id] = derived.get(target.id, set()) | roots
     stored: set[str] = set()
     for node in ast.walk(tree):

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, fields
 
 from .capture import Launch
 from .launch_cases import LaunchCase
-from .targets import Target, parse_target
+from .targets import parse_target
 
 __all__ = [
     "COLUMNS",
@@ -77,11 +77,17 @@ def table_row(row: KernelRow) -> list[object]:
     return [row.op, row.kernel, row.surrogate or "-", row.dtype, row.variant, status, *figures]
 
 
-def _setup_worker(cache_dir: str) -> None:
-    """Compiled Triton in this process (the parent may run the interpreter), a private cache."""
+def _setup_worker(cache_dir: str, chunks: dict[str, int] | None = None) -> None:
+    """Compiled Triton in this process (the parent may run the interpreter), a private cache;
+    ``chunks`` (dtype name -> steps) replaces the backward's chunks, to compare candidates."""
     os.environ["TRITON_INTERPRET"] = "0"
     os.environ["TRITON_CACHE_DIR"] = cache_dir
-    os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")  # only silences Triton's warning
+    if chunks:
+        import torch
+
+        from . import launch
+
+        launch.CHUNKS.update({getattr(torch, name): steps for name, steps in chunks.items()})
 
 
 def bind_case(case: LaunchCase, target_name: str) -> list[str]:
@@ -136,7 +142,7 @@ def distinct_cases(
 ) -> list[tuple[LaunchCase, list[LaunchCase]]]:
     """``(representative, every case with its binding)``, one entry per distinct kernel."""
     groups: dict[str, tuple[LaunchCase, list[LaunchCase]]] = {}
-    chunk = max(1, len(cases) // (4 * (pool._max_workers or 1)))
+    chunk = max(1, len(cases) // (4 * (os.cpu_count() or 1)))
     names = [target_name] * len(cases)
     for case, identities in zip(cases, pool.map(bind_case, cases, names, chunksize=chunk)):
         for identity in identities:
@@ -189,21 +195,28 @@ def launch_ttir(case: LaunchCase, target_name: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def worker_pool(workers: int | None = None) -> Iterator[ProcessPoolExecutor]:
+def worker_pool(
+    workers: int | None = None, chunks: dict[str, int] | None = None
+) -> Iterator[ProcessPoolExecutor]:
     """Processes that run compiled (not interpreted) Triton, with a private kernel cache."""
     workers = max(1, workers or os.cpu_count() or 1)
     with tempfile.TemporaryDirectory(prefix="sc-neurocore-triton-") as cache_dir:
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, context, _setup_worker, (cache_dir,)) as pool:
+        with ProcessPoolExecutor(workers, context, _setup_worker, (cache_dir, chunks)) as pool:
             yield pool
 
 
 def compile_report(
-    target_name: str, cases: Sequence[LaunchCase], workers: int | None = None
+    target_name: str,
+    cases: Sequence[LaunchCase],
+    workers: int | None = None,
+    chunks: dict[str, int] | None = None,
 ) -> list[KernelRow]:
-    """Compile every distinct kernel of ``cases`` once for ``target_name`` (``"cuda:90"``)."""
+    """Compile every distinct kernel of ``cases`` once for ``target_name`` (``"cuda:90"``);
+    ``chunks`` (dtype name -> steps) compiles the backward with other chunks than the
+    package's (``launch.CHUNKS``), to compare them."""
     parse_target(target_name)  # a clear error before starting any process
-    with worker_pool(min(workers or os.cpu_count() or 1, len(cases) or 1)) as pool:
+    with worker_pool(min(workers or os.cpu_count() or 1, len(cases) or 1), chunks) as pool:
         groups = distinct_cases(cases, target_name, pool)
         # the slowest first (the backward kernels), so no core idles at the end
         groups.sort(key=lambda group: group[0].kernel != "backward")

@@ -206,7 +206,8 @@ def backward_saved(grad_spikes_ptr, grad_spikes_stride, grad_v_ptr, v0_ptr, beta
                    threshold_ptr, v_reset_ptr, h_ptr, grad_x_ptr, sum_beta_ptr,
                    sum_threshold_ptr, steps, n, beta_stride, threshold_stride, v_reset_stride,
                    beta_value: tl.float64, threshold_value: tl.float64,
-                   v_reset_value: tl.float64, @@SURROGATE_ARGS@@HAS_V0: tl.constexpr, SUMS: tl.constexpr, COMPUTE: tl.constexpr,
+                   v_reset_value: tl.float64, @@SURROGATE_ARGS@@
+                   HAS_V0: tl.constexpr, SUMS: tl.constexpr, COMPUTE: tl.constexpr,
                    BLOCK: tl.constexpr):"""
     + _PROLOGUE
     + """
@@ -243,8 +244,8 @@ def _helper_imports(formula: Formula | None) -> str:
 
 def generate_source(template: NeuronTemplate, formula: Formula | None) -> str:
     """The Triton module for ``template`` with the surrogate ``formula`` inlined; its
-    parameters are fp64 scalar arguments ``surrogate_0, ...``, in the formula's order.  A non-spiking
-    template has no surrogate (``formula`` None)."""
+    parameters are fp64 scalar arguments ``surrogate_0, ...``, in the formula's order.  A
+    non-spiking template has no surrogate (``formula`` None)."""
     grad = "0.0" if formula is None else formula.triton()
     names = (list(formula.params) if formula is not None else []) or ["_unused"]
     # Loaded under their own names: a surrogate parameter may be called beta or threshold.

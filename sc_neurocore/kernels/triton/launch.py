@@ -142,9 +142,10 @@ def compute_dtype(dtype: torch.dtype) -> Any:
 
 
 #: Steps per recomputed chunk of the backward (a (CHUNK, BLOCK) register tile), per input
-#: dtype, chosen from the compile report (docs/gpu.md): on sm_90 a 16-step chunk needs 116-194
-#: registers in fp32/fp16 (at most 25 % occupancy) and 255 plus spills in fp64, an 8-step one
-#: 56 (56 %) and a 4-step fp64 one 68 (44 %), for 1/16 more bytes moved per neuron-step.
+#: dtype, chosen from the compile report (docs/gpu.md, scripts/gen_gpu_report.py): on sm_90 a
+#: 16-step chunk needs up to 206 registers in fp32 (12 % occupancy) and spills in fp64; 8 steps
+#: need at most 80 (38 %), and in fp64 4 steps need 80; each halving adds one checkpoint's
+#: traffic (2 x 4 / chunk bytes per neuron-step in fp32, 2 x 8 / chunk in fp64).
 CHUNKS = {torch.float16: 8, torch.bfloat16: 8, torch.float32: 8, torch.float64: 4}
 MAX_CHUNK = max(CHUNKS.values())
 

@@ -142,13 +142,14 @@ def _one_at_a_time(base: LaunchCase) -> Iterable[LaunchCase]:
     yield base
     for name, values in _AXES.items():
         if _applies(base, name):
-            yield from (replace(base, **{name: v}) for v in values if v != getattr(base, name))
+            others = (value for value in values if value != getattr(base, name))
+            yield from (replace(base, **{name: value}) for value in others)  # type: ignore[arg-type]
 
 
 def _every(base: LaunchCase) -> Iterable[LaunchCase]:
     names = [name for name in _AXES if _applies(base, name)]
     for values in itertools.product(*(_AXES[name] for name in names)):
-        yield replace(base, **dict(zip(names, values)))
+        yield replace(base, **dict(zip(names, values)))  # type: ignore[arg-type]
 
 
 def _forward_of(case: LaunchCase) -> LaunchCase | None:

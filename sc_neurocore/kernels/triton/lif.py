@@ -93,9 +93,9 @@ class TritonLIF:
         v_out = torch.empty(x.shape[1:], dtype=state, device=x.device)
         if n == 0:
             return spikes, v_out
-        (beta_array, beta_stride, beta_value), (threshold_array, threshold_stride, threshold_value), (
-            v_reset_array, v_reset_stride, v_reset_value,
-        ) = (parameter(value, x) for value in (beta, threshold, self.v_reset))  # fmt: skip
+        beta_array, beta_stride, beta_value = parameter(beta, x)
+        threshold_array, threshold_stride, threshold_value = parameter(threshold, x)
+        v_reset_array, v_reset_stride, v_reset_value = parameter(self.v_reset, x)
         v0_array = x if v0 is None else v0.to(state).contiguous()
         with on_device(x):
             self.module.forward[grid(n)](
@@ -133,9 +133,9 @@ class TritonLIF:
         grad_spikes = (grad_spikes.reshape(-1)[:1] if broadcast else grad_spikes).contiguous()
         compute = torch.float64 if x.dtype == torch.float64 else torch.float32
         grad_v = grad_v.to(compute).expand(x.shape[1:]).contiguous()
-        (beta_array, beta_stride, beta_value), (threshold_array, threshold_stride, threshold_value), (
-            v_reset_array, v_reset_stride, v_reset_value,
-        ) = (parameter(value, x) for value in (beta, threshold, self.v_reset))  # fmt: skip
+        beta_array, beta_stride, beta_value = parameter(beta, x)
+        threshold_array, threshold_stride, threshold_value = parameter(threshold, x)
+        v_reset_array, v_reset_stride, v_reset_value = parameter(self.v_reset, x)
         chunk = chunk_steps(steps, x.dtype)
         checkpoints = torch.empty((-(-steps // chunk), n), dtype=compute, device=x.device)
         # Without sums the kernel writes none: empty buffers of their own, never another argument.

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -65,6 +67,19 @@ def on_cpu_kernels(family: str):  # noqa: ANN201 - a generator for fixtures to y
     previous = set_native_enabled(family == "compiled")
     yield family
     set_native_enabled(previous)
+
+
+@contextlib.contextmanager
+def no_host_sync() -> Iterator[None]:
+    """Run the enclosed library calls under ``torch.cuda.set_sync_debug_mode``: ``"error"``
+    (a host sync raises), or what ``SC_GPU_SYNC_DEBUG`` says (``warn``, ``default``); the
+    GPU tests' assertions stay outside, since reading a result is a sync by design."""
+    previous = torch.cuda.get_sync_debug_mode()
+    torch.cuda.set_sync_debug_mode(os.environ.get("SC_GPU_SYNC_DEBUG", "error"))
+    try:
+        yield
+    finally:
+        torch.cuda.set_sync_debug_mode(previous)
 
 
 def interpret_triton(monkeypatch: pytest.MonkeyPatch) -> None:

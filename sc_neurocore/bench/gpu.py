@@ -323,4 +323,20 @@ def run_gpu_bench(config: GpuConfig) -> dict[str, Any]:
     }
     results: dict[str, Any] = {"meta": meta, "sections": sections}
     results["targets"] = evaluate_gpu(results)
+    if device.type == "cuda":
+        results["registers"] = _registers_against_report()
     return results
+
+
+def _registers_against_report() -> list[dict[str, object]]:
+    """The fused kernels this run compiled, their registers as loaded on this GPU next to the
+    ahead-of-time compile report's (``sc-neurocore kernels --compile``) for the same binding."""
+    from ..kernels.triton import lif
+    from ..kernels.triton.compile_report import registers_against_report
+
+    modules = {id(k.module): k.module for k in lif.chosen_kernels()}
+    functions = [f for m in modules.values() for f in (m.forward, m.backward)]
+    try:
+        return registers_against_report(functions)
+    except Exception as error:  # a report that cannot be made is a row, not a lost run
+        return [{"error": f"{type(error).__name__}: {error}"}]

@@ -20,10 +20,11 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from .capture import Launch
 from .launch_cases import LaunchCase
-from .targets import parse_target
+from .targets import Target, parse_target
 
 __all__ = [
     "COLUMNS",
@@ -31,10 +32,13 @@ __all__ = [
     "bind_case",
     "compile_case",
     "compile_report",
+    "compiled_figures",
+    "device_target",
     "distinct_cases",
     "launch_problems",
     "launch_ttir",
     "launches",
+    "registers_against_report",
     "table_row",
     "worker_pool",
 ]
@@ -111,28 +115,33 @@ def _amdgcn_figures(assembly: str) -> tuple[int, int]:
     return total("vgpr_count"), total("vgpr_spill_count") + total("sgpr_spill_count")
 
 
-def compile_case(case: LaunchCase, target_name: str) -> KernelRow:
-    """Compile the kernel ``case`` launches for the target; its row (status error on failure)."""
+def compiled_figures(launch: Launch, target: Target) -> tuple[Any, int, int]:
+    """Compile ``launch`` for ``target``: ``(CompiledKernel, registers, spilled bytes)``."""
     from triton import knobs
 
+    knobs.nvidia.dump_ptxas_log = True  # ptxas -v's report, printed by Triton
+    knobs.compilation.always_compile = True  # a cache hit would print no report
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):
+        compiled = launch.compile(target)
+    if target.backend == "cuda":
+        return (compiled, *_ptxas_figures(log.getvalue()))
+    # hip: the code object's own metadata, in the AMDGCN assembly
+    return (compiled, *_amdgcn_figures(compiled.asm["amdgcn"]))
+
+
+def compile_case(case: LaunchCase, target_name: str) -> KernelRow:
+    """Compile the kernel ``case`` launches for the target; its row (status error on failure)."""
     target = parse_target(target_name)
     row = KernelRow(case.op, case.kernel, case.surrogate, case.variant, case.dtype, "compiled")
     try:
         (launch,) = launches(case, target_name)
-        knobs.nvidia.dump_ptxas_log = True  # ptxas -v's report, printed by Triton
-        knobs.compilation.always_compile = True  # a cache hit would print no report
-        log = io.StringIO()
-        with contextlib.redirect_stdout(log):
-            compiled = launch.compile(target)
+        compiled, row.registers, row.spills = compiled_figures(launch, target)
     except Exception as error:  # a compile error is this row's result, not the report's end
         row.status, row.message = "error", f"{type(error).__name__}: {error}".strip()
         return row
     metadata = compiled.metadata
     row.num_warps, row.shared = int(metadata.num_warps), int(metadata.shared)
-    if target.backend == "cuda":
-        row.registers, row.spills = _ptxas_figures(log.getvalue())
-    else:  # the code object's own metadata, in the AMDGCN assembly
-        row.registers, row.spills = _amdgcn_figures(compiled.asm["amdgcn"])
     row.occupancy = round(target.occupancy(row.registers, row.num_warps, row.shared), 4)
     return row
 
@@ -226,3 +235,34 @@ def compile_report(
     merged = [_merged(row, members) for row, (_, members) in zip(rows, groups)]
     order = [field.name for field in fields(KernelRow)][:5]
     return sorted(merged, key=lambda row: [str(getattr(row, name)) for name in order])
+
+
+def device_target() -> str:
+    """The compile target of the current CUDA device (``"cuda:90"`` on an H100)."""
+    import torch
+
+    major, minor = torch.cuda.get_device_capability()
+    return f"cuda:{major}{minor}"
+
+
+def registers_against_report(functions: Sequence[Any]) -> list[dict[str, object]]:
+    """For every binary Triton compiled for ``functions`` (JIT kernels that ran on this GPU),
+    its registers and spills as the driver loaded them next to the ahead-of-time compile of
+    the same binding for this GPU's target: the report holds only if they agree."""
+    target = parse_target(device_target())
+    rows: list[dict[str, object]] = []
+    for function in functions:
+        for caches in function.device_caches.values():
+            for kernel in list(caches[0].values()):
+                kernel._init_handles()  # loads the binary: n_regs, n_spills
+                source = kernel.src
+                launch = Launch(function, dict(source.signature), dict(source.constants),
+                                dict(source.attrs), kernel.metadata._asdict(), "")  # fmt: skip
+                _, registers, spills = compiled_figures(launch, target)
+                rows.append({
+                    "kernel": launch.name, "target": target.name,
+                    "registers": int(kernel.n_regs), "spills": int(kernel.n_spills),
+                    "report_registers": registers, "report_spills": spills,
+                    "agree": (int(kernel.n_regs), int(kernel.n_spills)) == (registers, spills),
+                })  # fmt: skip
+    return rows

@@ -36,7 +36,7 @@ from .launch import (
 )
 from .neurons import NeuronTemplate, lif_template
 
-__all__ = ["TritonLIF", "triton_lif", "triton_status"]
+__all__ = ["TritonLIF", "chosen_kernels", "triton_lif", "triton_status"]
 
 DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -161,6 +161,11 @@ def _nothing(x: Tensor) -> Tensor:
 #: (spec, device kind, reset, interpreter on) -> the kernels or None: the checks run per call
 #: of the operator, so their answer is kept (none of them changes within a process).
 _chosen: dict[tuple[SurrogateSpec, str, str, bool], TritonLIF | None] = {}
+
+
+def chosen_kernels() -> list[TritonLIF]:
+    """The fused LIF kernels chosen so far in this process (what the benchmarks compare)."""
+    return [kernels for kernels in _chosen.values() if kernels is not None]
 
 
 def triton_lif(spec: SurrogateSpec, x: Tensor, reset: str = "subtract") -> TritonLIF | None:

@@ -103,6 +103,12 @@ def registry_and_plugins(out: str) -> None:
     assert "default registry still has 6 surrogates" in out  # the own registry is isolated
 
 
+def compile_for_gpu(out: str) -> None:
+    compiled, total = _numbers(rf"{NUMBER} of {NUMBER} kernels compiled for sm_90 without", out)
+    assert compiled == total == 4  # forward and backward, float32 and float16
+    assert out.count("compiled: ") == 4 and "occupancy" in out
+
+
 CLAIMS: dict[str, Callable[[str], None]] = {
     f"{check.__name__}.py": check
     for check in (
@@ -116,6 +122,7 @@ CLAIMS: dict[str, Callable[[str], None]] = {
         fused_lif_gpu,
         kernel_switch,
         registry_and_plugins,
+        compile_for_gpu,
     )
 }
 

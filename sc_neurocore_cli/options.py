@@ -167,6 +167,22 @@ KERNELS = Command(
             modes=("compile",),
         ),
         Option(
+            ("--op",),
+            "only the kernels of this operator family",
+            ("surrogate",),
+            unset="every family",
+            kwargs={"choices": ("surrogate", "lif", "leaky")},
+            modes=("compile",),
+        ),
+        Option(
+            ("--dtype",),
+            "only the kernels of this input dtype",
+            ("float32",),
+            unset="every dtype",
+            kwargs={"choices": ("float16", "bfloat16", "float32", "float64")},
+            modes=("compile",),
+        ),
+        Option(
             ("--workers",),
             "compiling processes",
             ("1",),

@@ -49,7 +49,12 @@ def compile_command(args: argparse.Namespace) -> int:
     from ..kernels.triton.launch_cases import launch_cases
 
     specs = loading(lambda: [get_spec(name) for name in list_surrogates()])
-    rows = compile_report(args.compile, launch_cases(specs, full=args.full), args.workers)
+    cases = [
+        case
+        for case in launch_cases(specs, full=args.full)
+        if args.op in (None, case.op) and args.dtype in (None, case.dtype)
+    ]
+    rows = compile_report(args.compile, cases, args.workers)
     table = format_table(COLUMNS, [table_row(row) for row in rows])
     emit(args, [row.as_dict() for row in rows], table)
     return int(any(row.status != "compiled" or row.spills for row in rows))

@@ -197,8 +197,9 @@ FP_FUSION = False
 
 
 def launch_options(kernel: str, dtype: torch.dtype) -> dict[str, Any]:
-    """``num_warps`` and ``enable_fp_fusion`` (and ``maxnreg`` where set) for one kernel
-    (``"forward"``, ``"backward"``, ``"elementwise"``) on ``dtype`` inputs: see
-    ``WARPS`` and docs/gpu.md for why."""
-    options: dict[str, Any] = {"enable_fp_fusion": FP_FUSION, "num_warps": WARPS}
-    return options
+    """The options every launch passes (``num_warps``, ``enable_fp_fusion``), for one kernel
+    (``"forward"``, ``"backward"``, ``"backward saved"``, ``"elementwise"``) on ``dtype``
+    inputs.  Today the same for all: the compile report (docs/gpu.md) found no kernel whose
+    occupancy another warp count or a ``maxnreg`` would raise; the per-dtype choice is the
+    backward's chunk (``CHUNKS``).  Kept per kernel so a measured choice has one place."""
+    return {"enable_fp_fusion": FP_FUSION, "num_warps": WARPS}

@@ -9,6 +9,10 @@ one network per path is compiled with the default Inductor backend.
 from __future__ import annotations
 
 import inspect
+import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -298,3 +302,40 @@ def test_compile_as_first_use_of_the_registry() -> None:
     assert report == {
         name: {"compiled_fullgraph": True, "grad_matches_eager": True} for name in names
     }
+
+
+_INDUCTOR_UNDER_CI_SCRIPT = """
+import json, torch
+import sc_neurocore
+from sc_neurocore.networks import SpikingNet
+from sc_neurocore.neurons.fused import LIF
+torch.manual_seed(0)
+stepped = SpikingNet(6, 8, 3, surrogate_fn=sc_neurocore.get_surrogate("atan", "custom_op"))
+fused = LIF(surrogate_fn=sc_neurocore.get_surrogate("atan", "custom_op"))
+inputs = torch.rand(5, 2, 6)
+def loss_fn(x):
+    return stepped(x)[0].sum() + fused(x)[0].sum()
+compiled = torch.compile(loss_fn, backend="inductor", fullgraph=True)
+x = inputs.clone().requires_grad_(True)
+compiled(x).backward()
+y = inputs.clone().requires_grad_(True)
+loss_fn(y).backward()
+print(json.dumps({"grad_matches_eager": bool(torch.allclose(x.grad, y.grad))}))
+"""
+
+
+@feature("compile_model")
+def test_inductor_under_ci_keeps_the_operators_that_have_export_decompositions(tmp_path) -> None:
+    """CI services set ``CI``; with it, Inductor refuses to create its own fallback for an
+    operator that has a decomposition (ours have one, for ONNX), unless the package has
+    registered the fallback.  A cold Inductor cache, so the lowering really runs."""
+    env = {**os.environ, "CI": "true", "TORCHINDUCTOR_CACHE_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", _INDUCTOR_UNDER_CI_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"grad_matches_eager": True}

@@ -15,7 +15,10 @@ general (slower) route.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import importlib.abc
+import importlib.machinery
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -25,16 +28,19 @@ from torch import Tensor
 from .settings import env_names
 
 __all__ = [
+    "EXPORT_DESERIALIZER",
     "FORCE_ENV",
     "OpNamespace",
     "SHIMS",
     "Shim",
     "below_autograd",
     "dispatch_modes_active",
+    "export_decomposition",
     "fast_apply",
     "function_modes_active",
     "is_fake",
     "jit_tracing",
+    "keep_opaque_in_inductor",
     "mark_trace_constant",
     "register_decomposition",
     "shim_status",
@@ -342,6 +348,75 @@ register_decomposition: Callable[..., Any] = _choose(
     _load_register_decomposition,
     _no_decomposition,
 )
+
+
+# --- Inductor keeps the project's operators opaque ---------------------------------------
+
+_INDUCTOR_LOWERING = "torch._inductor.lowering"
+#: Operators that have a decomposition (for ONNX) but that Inductor must call as they are.
+_opaque_in_inductor: list[Any] = []
+
+
+def _fallback_in_inductor(op: Any) -> None:
+    """Register ``op`` as an Inductor fallback that may coexist with its decomposition.
+
+    Inductor otherwise creates the fallback itself, and with ``CI`` set in the environment
+    (as every CI service sets it) refuses an operator that has a decomposition; the
+    decomposition exists for the ONNX exporter, which reads the same table."""
+    try:
+        from torch._inductor import lowering
+        from torch._library.utils import get_layout_constraint_tag
+
+        if op not in lowering.lowerings:
+            constraint = lowering.tag_to_layout_constraint(
+                get_layout_constraint_tag(op, with_default=True)
+            )
+            lowering.make_fallback(op, layout_constraint=constraint, override_decomp=True)
+    except Exception:  # a changed private API: Inductor's own implicit fallback remains
+        pass
+
+
+class _AfterInductorLowering(importlib.abc.MetaPathFinder):
+    """Registers the pending fallbacks right after ``torch._inductor.lowering`` has run, so
+    that ``import sc_neurocore`` never imports Inductor (over a second) itself."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: Any = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != _INDUCTOR_LOWERING:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return None
+        run_module = spec.loader.exec_module
+
+        def run_then_register(module: Any) -> None:
+            run_module(module)
+            for op in _opaque_in_inductor:
+                _fallback_in_inductor(op)
+
+        spec.loader.exec_module = run_then_register  # type: ignore[method-assign]
+        return spec
+
+
+def keep_opaque_in_inductor(op: Any) -> None:
+    """Inductor calls ``op`` itself (the fused or element-wise kernels) and never trips
+    over the decomposition registered for exporters."""
+    _opaque_in_inductor.append(op)
+    if _INDUCTOR_LOWERING in sys.modules:
+        _fallback_in_inductor(op)
+    elif not any(isinstance(finder, _AfterInductorLowering) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _AfterInductorLowering())
+
+
+#: The module of torch's export deserializer (a reload looks operators up from there).
+EXPORT_DESERIALIZER = "torch._export.serde.serialize"
+
+
+def export_decomposition(op: Any, decomposition: Callable[..., Any]) -> None:
+    """``op`` in aten ops for exporters that lower it (ONNX); compiled graphs keep ``op``."""
+    register_decomposition(op)(decomposition)
+    keep_opaque_in_inductor(op)
 
 
 def _load_op_namespace() -> type:

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 
 import torch
 
+from ..core import compat
 from ..core.compat import OpNamespace as _OpNamespace
 
 __all__ = [
@@ -83,7 +84,7 @@ def define_operator(namespace: str, name: str) -> bool:
 
 
 #: The module of torch's export deserializer, which resolves a node's target by ``hasattr``.
-DESERIALIZER = "torch._export.serde.serialize"
+DESERIALIZER = compat.EXPORT_DESERIALIZER
 
 
 def _asked_by_deserializer() -> bool:

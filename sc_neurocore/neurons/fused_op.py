@@ -411,7 +411,7 @@ def lif_decomposition(
     return torch.stack(spikes), v
 
 
-compat.register_decomposition(lif_op)(lif_decomposition)
+compat.export_decomposition(lif_op, lif_decomposition)
 
 
 def _as_tensor(value: Value) -> Tensor:

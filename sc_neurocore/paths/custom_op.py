@@ -112,7 +112,7 @@ def _define(op_name: str, spec: SurrogateSpec) -> SurrogateFn:
     namespace = getattr(torch.ops, NAMESPACE)
     op = getattr(namespace, op_name).default
     backward_op = getattr(namespace, f"{op_name}_backward").default
-    compat.register_decomposition(op)(heaviside_decomposition)
+    compat.export_decomposition(op, heaviside_decomposition)
     dispatch = ElementwiseDispatch(spec)
 
     def forward_kernel(x: Tensor, *params: float) -> Tensor:

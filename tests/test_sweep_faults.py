@@ -134,9 +134,10 @@ def test_two_identical_sweeps_on_one_file_share_the_work(tmp_path) -> None:  # t
 def test_ctrl_c_ends_with_one_line_and_a_file_that_resumes(tmp_path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "s.jsonl"
     args = _sweep_args(out, "--data=samples_per_class=60")
-    # 32 runs of about 0.1 s: long enough that a loaded machine still interrupts mid-sweep.
-    args[args.index("--seeds") + 1] = ",".join(str(seed) for seed in range(8))
-    total = 4 * 8
+    # 8 runs of about 1.5 s each (100 epochs): the signal lands mid-sweep however loaded the
+    # machine is (at one epoch the whole sweep could end between two polls).
+    args[args.index("--epochs") + 1] = "100"
+    total = 8
     sweep = subprocess.Popen(
         _cli(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_environment()
     )

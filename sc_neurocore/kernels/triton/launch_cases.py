@@ -106,9 +106,9 @@ def launch_cases(specs: Sequence[SurrogateSpec], full: bool = False) -> list[Lau
     first surrogate or ``full``).  Fused (``full``): every surrogate x dtype x reset x
     parameter kind x learned x ``v0`` x chunk x broadcast x neuron count, thousands of
     kernels.  Fused (default, what CI compiles): every surrogate x dtype in the largest
-    variant, and for the first surrogate in every dtype each value of each variant field
-    changed one at a time from it: each kernel body, each specialisation and each formula is
-    compiled at least once, in about 200 distinct kernels.
+    variant, and for the first surrogate in every dtype every combination of reset,
+    parameter kind, learned and ``v0`` plus each other variant field changed one at a time:
+    each kernel body, each specialisation and each formula is compiled at least once.
     """
     formulas = [(spec.name, _formula(spec)) for spec in specs if _formula(spec) is not None]
     cases: list[LaunchCase] = []
@@ -125,10 +125,10 @@ def launch_cases(specs: Sequence[SurrogateSpec], full: bool = False) -> list[Lau
             if full:
                 cases.extend(_every(base))
             else:
-                cases.extend(_one_at_a_time(base) if index == 0 else [base])
+                cases.extend(_crossed(base) if index == 0 else [base])
     for dtype in DTYPES:
         base = replace(_LEAKY, dtype=dtype)
-        cases.extend(_every(base) if full else _one_at_a_time(base))
+        cases.extend(_every(base) if full else _crossed(base))
     every = (launch for case in cases for launch in (case, _forward_of(case)) if launch)
     return list(dict.fromkeys(every))  # in order, each once
 
@@ -144,6 +144,20 @@ def _one_at_a_time(base: LaunchCase) -> Iterable[LaunchCase]:
         if _applies(base, name):
             others = (value for value in values if value != getattr(base, name))
             yield from (replace(base, **{name: value}) for value in others)  # type: ignore[arg-type]
+
+
+#: The variant fields every combination of which CI compiles (with every dtype): each
+#: changes the kernel body or a pointer-versus-scalar argument.  The rest (chunk, broadcast,
+#: neuron count) only re-specialise one body and vary one at a time.
+_CROSSED = ("reset", "parameters", "learned", "v0")
+
+
+def _crossed(base: LaunchCase) -> Iterable[LaunchCase]:
+    """Every combination of the :data:`_CROSSED` fields, then :func:`_one_at_a_time`."""
+    names = [name for name in _CROSSED if _applies(base, name)]
+    for values in itertools.product(*(_AXES[name] for name in names)):
+        yield replace(base, **dict(zip(names, values)))  # type: ignore[arg-type]
+    yield from _one_at_a_time(base)
 
 
 def _every(base: LaunchCase) -> Iterable[LaunchCase]:

@@ -131,6 +131,12 @@ def test_two_identical_sweeps_on_one_file_share_the_work(tmp_path) -> None:  # t
     assert sum(ran) == 8 and min(ran) >= 1, ran  # both worked, neither repeated the other
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    """A command started in the background by a non-interactive shell (as a CI script may
+    start the test run) inherits SIGINT ignored; the sweep is meant to be run at a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_ends_with_one_line_and_a_file_that_resumes(tmp_path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "s.jsonl"
     args = _sweep_args(out, "--data=samples_per_class=60")
@@ -139,7 +145,12 @@ def test_ctrl_c_ends_with_one_line_and_a_file_that_resumes(tmp_path) -> None:  #
     args[args.index("--epochs") + 1] = "100"
     total = 8
     sweep = subprocess.Popen(
-        _cli(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_environment()
+        _cli(*args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_environment(),
+        preexec_fn=_ctrl_c_as_at_a_terminal,
     )
     deadline = time.monotonic() + 120
     while not list(read_lines(out)) and time.monotonic() < deadline and sweep.poll() is None:

@@ -125,7 +125,7 @@ def assert_same_graph(got: Any, want: Any, where: str = "graph") -> None:
             assert "sc_neurocore" in other.metadata, f"{where}.{name}: metadata"
 
 
-def _round_trip(make: Callable[[], Any], dt: float, tmp_path: Path) -> None:
+def assert_round_trip_is_faithful(make: Callable[[], Any], dt: float, tmp_path: Path) -> None:
     from sc_neurocore.bench.nir_producers import write_as_exported
 
     with warnings.catch_warnings():
@@ -142,7 +142,7 @@ def _round_trip(make: Callable[[], Any], dt: float, tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", list(_corpus()))
 def test_a_round_trip_gives_back_the_graph(name: str, tmp_path: Path) -> None:
     make, dt = _corpus()[name]
-    _round_trip(make, dt, tmp_path)
+    assert_round_trip_is_faithful(make, dt, tmp_path)
 
 
 def test_a_round_trip_gives_back_every_peer_file_that_imports(tmp_path: Path) -> None:
@@ -156,7 +156,7 @@ def test_a_round_trip_gives_back_every_peer_file_that_imports(tmp_path: Path) ->
         except Exception:  # not importable (the producers table says why): nothing to keep
             continue
         (tmp_path / name).mkdir()
-        _round_trip(make, dt, tmp_path / name)
+        assert_round_trip_is_faithful(make, dt, tmp_path / name)
         done.append(name)
     assert any("Sinabs" in name for name in done) and len(done) >= 6, done
 

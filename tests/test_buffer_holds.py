@@ -11,9 +11,10 @@ import pytest
 import torch
 
 import sc_neurocore
-from sc_neurocore.core import compat
 from sc_neurocore.kernels import buffers as _buffers
 from sc_neurocore.neurons.fused import LIF
+
+from .test_fused_buffers import pooling  # noqa: F401  (autouse here too: pooling on, cache emptied)
 
 SHAPE = (16, 8, 4096)  # 2 MiB of float32: pooled
 
@@ -49,17 +50,6 @@ HOLDERS: dict[str, tuple[Callable[[torch.Tensor], Any], Callable[[Any, torch.Ten
     "detach()": (lambda s: s.detach(), lambda k, s: k),
     "as_strided": (lambda s: s.as_strided(s.shape, s.stride()), lambda k, s: k),
 }
-
-
-@pytest.fixture(autouse=True)
-def pooling():
-    if compat.storage_use_count is None:
-        pytest.skip("this torch has no storage use count: pooling is off")
-    previous = _buffers.set_pooling(True)
-    _buffers.empty_cache()
-    yield
-    _buffers.set_pooling(previous)
-    _buffers.empty_cache()
 
 
 def _inputs(seed: int) -> torch.Tensor:

@@ -23,6 +23,10 @@ KERNEL_SAFE = (
     "core.compat",
     "core.errors",
     "core.forksafe",
+    "core.expression",
+    "core.derivative",
+    "core.neuron_spec",
+    "core.step_program",
 )
 
 #: folder or module (relative to the package) -> prefixes it may import (relative too).
@@ -30,6 +34,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "core": ("core",),
     "kernels": ("kernels", *KERNEL_SAFE),
     "surrogates": ("core.spec", "core.hookspecs", "core.formula", "kernels"),
+    "neuron_models": ("core.neuron_spec", "core.hookspecs"),
     "paths": ("paths", "kernels", "core.hookspecs", *KERNEL_SAFE),
     "neurons": ("neurons", "kernels", "core.bound", "core.callforms", *KERNEL_SAFE),
     "networks": ("neurons", "kernels", "core.bound", "core.callforms", *KERNEL_SAFE),
@@ -52,6 +57,15 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
         "name does not start a second definition through the lookup"
     ),
     ("neurons.fused_op", "interchange.operators"): "as paths.custom_op: defining()",
+    ("neurons.neuron_op", "interchange.operators"): "as paths.custom_op: defining()",
+    ("neurons.neuron", "core.registry"): (
+        "Neuron('alif') is given a neuron's name: the layer looks the spec up, as "
+        "get_surrogate(name) does"
+    ),
+    ("neurons.neuron_op", "core.registry"): (
+        "an exported program names its surrogate; on reload, and only then, the operator "
+        "resolves that name through the registry"
+    ),
 }
 
 

@@ -18,6 +18,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginWarning
+from .neuron_spec import NeuronSpec
 from .settings import env_flag, env_names, normalize_distribution
 from .spec import ExecutionPath, Implementation, SurrogateSpec
 
@@ -28,6 +29,7 @@ NO_AUTOLOAD_VARIABLE = "SC_NEUROCORE_DISABLE_PLUGIN_AUTOLOAD"
 #: Used only when the sc-neurocore metadata is missing (a bare source tree on sys.path).
 BUILTIN_ENTRY_POINTS: dict[str, str] = {
     "surrogates": "sc_neurocore.surrogates",
+    "neurons": "sc_neurocore.neuron_models",
     "custom_op": "sc_neurocore.paths.custom_op",
     "legacy_autograd": "sc_neurocore.paths.legacy_autograd",
 }
@@ -37,6 +39,7 @@ HOOKS: dict[str, tuple[str, type]] = {
     "sc_neurocore_register_surrogates": ("surrogates", SurrogateSpec),
     "sc_neurocore_register_paths": ("paths", ExecutionPath),
     "sc_neurocore_register_implementations": ("implementations", Implementation),
+    "sc_neurocore_register_neurons": ("neurons", NeuronSpec),
 }
 
 LOADED, FAILED, DISABLED, SKIPPED = "loaded", "failed", "disabled", "skipped"

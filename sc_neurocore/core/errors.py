@@ -22,6 +22,10 @@ class UnknownSurrogateError(SurrogateLookupError):
     """No registered surrogate has the requested name."""
 
 
+class UnknownNeuronError(SurrogateLookupError):
+    """No registered neuron has the requested name."""
+
+
 class UnknownPathError(SurrogateLookupError):
     """No registered execution path has the requested name."""
 

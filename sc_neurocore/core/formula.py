@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -44,7 +44,15 @@ from .expression import (
     tree_of,
 )
 
-__all__ = ["FUNCTIONS", "Formula", "FormulaError", "parse"]
+__all__ = [
+    "FUNCTIONS",
+    "Formula",
+    "FormulaError",
+    "c_expression",
+    "parse",
+    "torch_closure",
+    "triton_expression",
+]
 
 
 def _number(value: float) -> str:
@@ -121,7 +129,7 @@ def _folded(node: Node) -> float | None:
     if isinstance(node, Num) or isinstance(node, Compare) or _has_names(node):
         return None
     try:
-        value = _torch_closure(node)(None, {})  # type: ignore[arg-type]
+        value = torch_closure(node)({})
     except (ArithmeticError, ValueError, TypeError, AttributeError):
         return None
     return float(value) if isinstance(value, (int, float)) else None
@@ -191,36 +199,37 @@ _ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-def _torch_closure(node: Node) -> Callable[[Tensor, dict[str, float]], Value]:
-    """``node`` as a closure over (x, params); constant subtrees are folded in Python floats."""
+def torch_closure(node: Node) -> Callable[[Mapping[str, Any]], Value]:
+    """``node`` as a closure over an environment of names -> tensors or floats.
+
+    Constant subtrees stay Python floats; ``where`` of two constants fills the shape of
+    ``env["x"]`` (every formula has an ``x``: a surrogate's argument, a neuron's input)."""
     if isinstance(node, Num):
         value = node.value
-        return lambda x, p: value
+        return lambda env: value
     if isinstance(node, Var):
         name = node.name
-        if name == "x":
-            return lambda x, p: x
-        return lambda x, p: p[name]
+        return lambda env: env[name]
     if isinstance(node, Neg):
-        operand = _torch_closure(node.operand)
-        return lambda x, p: -operand(x, p)
+        operand = torch_closure(node.operand)
+        return lambda env: -operand(env)
     if isinstance(node, (Bin, Compare)):
         left, right, op = (
-            _torch_closure(node.left),
-            _torch_closure(node.right),
+            torch_closure(node.left),
+            torch_closure(node.right),
             _ARITHMETIC[node.op],
         )
-        return lambda x, p: op(left(x, p), right(x, p))
-    args = [_torch_closure(a) for a in node.args]
+        return lambda env: op(left(env), right(env))
+    args = [torch_closure(a) for a in node.args]
     name = node.function
     if name == "where":
         cond, yes, no = args
 
-        def where(x: Tensor, p: dict[str, float]) -> Value:
-            a, b = yes(x, p), no(x, p)
+        def where(env: Mapping[str, Any]) -> Value:
+            a, b = yes(env), no(env)
             if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-                a = torch.full_like(x, a)
-            return torch.where(cond(x, p), a, b)
+                a = torch.full_like(env["x"], a)
+            return torch.where(cond(env), a, b)
 
         return where
     if name in ("minimum", "maximum"):
@@ -229,8 +238,8 @@ def _torch_closure(node: Node) -> Callable[[Tensor, dict[str, float]], Value]:
         python = min if name == "minimum" else max
         bound = "max" if name == "minimum" else "min"
 
-        def extreme(x: Tensor, p: dict[str, float]) -> Value:
-            a, b = first(x, p), second(x, p)
+        def extreme(env: Mapping[str, Any]) -> Value:
+            a, b = first(env), second(env)
             if isinstance(a, Tensor) and isinstance(b, Tensor):
                 return pick(a, b)
             if isinstance(a, Tensor):
@@ -243,8 +252,8 @@ def _torch_closure(node: Node) -> Callable[[Tensor, dict[str, float]], Value]:
     (operand,) = args
     tensor_fn, float_fn = _TORCH_FUNCTIONS[name], _MATH_FUNCTIONS[name]
 
-    def apply(x: Tensor, p: dict[str, float]) -> Value:
-        value = operand(x, p)
+    def apply(env: Mapping[str, Any]) -> Value:
+        value = operand(env)
         return tensor_fn(value) if isinstance(value, Tensor) else float_fn(value)
 
     return apply
@@ -257,11 +266,11 @@ class Formula:
     text: str
     params: tuple[str, ...]
     tree: Node = field(repr=False)
-    _closure: Callable[[Tensor, dict[str, float]], Value] = field(repr=False, compare=False)
+    _closure: Callable[[Mapping[str, Any]], Value] = field(repr=False, compare=False)
 
     def torch(self, x: Tensor, **params: float) -> Tensor:
         """g(x) with differentiable torch ops, in x's dtype (the reference form)."""
-        value = self._closure(x, params)
+        value = self._closure({**params, "x": x})
         return value if isinstance(value, Tensor) else torch.full_like(x, value)
 
     def c(self) -> str:
@@ -302,6 +311,16 @@ class Formula:
         return frozenset(found)
 
 
+def c_expression(node: Node) -> str:
+    """``node`` as one C99 ``<tgmath.h>`` expression (variables by their own names)."""
+    return _c(node)
+
+
+def triton_expression(node: Node) -> str:
+    """``node`` as one Triton expression (variables by their own names)."""
+    return _triton(node)
+
+
 @lru_cache(maxsize=512)
 def parse(text: str, params: tuple[str, ...]) -> Formula:
     """Check ``text`` against the vocabulary, with ``x`` and ``params`` as its names."""
@@ -312,4 +331,4 @@ def parse(text: str, params: tuple[str, ...]) -> Formula:
     except SyntaxError as error:
         raise FormulaError(f"formula {text!r} is not an expression: {error.msg}") from None
     tree = tree_of(expression.body, frozenset(("x", *params)), text)
-    return Formula(text, tuple(params), tree, _torch_closure(tree))
+    return Formula(text, tuple(params), tree, torch_closure(tree))

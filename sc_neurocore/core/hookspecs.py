@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 import pluggy
 
+from .neuron_spec import NeuronSpec
 from .spec import ExecutionPath, Implementation, SurrogateSpec
 
 PROJECT_NAME = "sc_neurocore"
@@ -50,4 +51,10 @@ def sc_neurocore_register_paths() -> Iterable[ExecutionPath]:
 @hookspec
 def sc_neurocore_register_implementations() -> Iterable[Implementation]:
     """Return hand-written implementations that take precedence over a path's ``build``."""
+    raise NotImplementedError
+
+
+@hookspec
+def sc_neurocore_register_neurons() -> Iterable[NeuronSpec]:
+    """Return the neuron specs this plugin adds; every backend and exporter follows from them."""
     raise NotImplementedError

@@ -20,11 +20,13 @@ from .conflicts import PREFER_VARIABLE, Provided, decide, key_of, parse_preferen
 from .discovery import PluginRecord, PluginSource, builtin_sources, discover
 from .errors import (
     PathUnavailableError,
+    UnknownNeuronError,
     UnknownPathError,
     UnknownSurrogateError,
     unknown_name_message,
 )
 from .forksafe import after_fork_in_child
+from .neuron_spec import NeuronSpec
 from .settings import env_text, normalize_distribution
 from .spec import SurrogateFn, SurrogateSpec
 from .table import (
@@ -51,7 +53,7 @@ __all__ = [
 DEFAULT_PATH = "custom_op"
 FALLBACK_PATH = "legacy_autograd"
 PATH_VARIABLE = "SC_NEUROCORE_SURROGATE_PATH"
-KINDS = ("surrogates", "paths", "implementations")
+KINDS = tuple(UNLOADED.winners())
 
 
 class Registry:
@@ -144,11 +146,7 @@ class Registry:
         prefs = parse_preferences(env_text(PREFER_VARIABLE)) if self._environment else {}
         prefs.update(self._preferences)
         table = Table(discovered, default_path=self._default_path)
-        winners: dict[str, dict[Any, Provided]] = {
-            "surrogates": table.surrogates,
-            "paths": table.paths,
-            "implementations": table.implementations,
-        }
+        winners = table.winners()
         for kind in KINDS:
             grouped: dict[Any, list[Provided]] = {}
             for item, record in discovered.contributions.get(kind, []):
@@ -223,6 +221,18 @@ class Registry:
     def list_paths(self) -> tuple[str, ...]:
         """Registered path names: built-ins first, then third-party ones by name."""
         return ordered(self.table().paths)
+
+    def list_neurons(self) -> tuple[str, ...]:
+        """Registered neuron names: built-ins first, then third-party ones by name."""
+        return ordered(self.table().neurons)
+
+    def get_neuron_spec(self, name: str) -> NeuronSpec:
+        """The registered spec for a neuron name."""
+        provided = self.table().neurons.get(name) if isinstance(name, str) else None
+        if provided is None:
+            raise UnknownNeuronError(unknown_name_message("neuron", name, self.list_neurons()))
+        spec: NeuronSpec = provided.item
+        return spec
 
     def get_spec(self, name: str) -> SurrogateSpec:
         """The registered spec for a surrogate name."""
@@ -399,3 +409,13 @@ def get_surrogate(name: str, path: str | None = None, **params: Any) -> Surrogat
     for bad parameters.
     """
     return default_registry.get_surrogate(name, path, **params)
+
+
+def list_neurons() -> tuple[str, ...]:
+    """Registered neuron names of the default registry."""
+    return default_registry.list_neurons()
+
+
+def get_neuron_spec(name: str) -> NeuronSpec:
+    """The default registry's spec for a neuron name."""
+    return default_registry.get_neuron_spec(name)

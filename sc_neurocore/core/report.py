@@ -77,11 +77,7 @@ def plugin_report() -> list[dict[str, Any]]:
     lost to another provider, each with the reason.
     """
     current = table()
-    winners: dict[str, dict[Any, Provided]] = {
-        "surrogates": current.surrogates,
-        "paths": current.paths,
-        "implementations": current.implementations,
-    }
+    winners = current.winners()
     lost: dict[int, list[str]] = {}
     for (kind, key), claims in current.claims.items():
         winner = winners[kind][key]

@@ -32,6 +32,7 @@ class Table:
     surrogates: dict[str, Provided] = field(default_factory=dict)
     paths: dict[str, Provided] = field(default_factory=dict)
     implementations: dict[tuple[str, str], Provided] = field(default_factory=dict)
+    neurons: dict[str, Provided] = field(default_factory=dict)
     claims: dict[tuple[str, Any], list[Provided]] = field(default_factory=dict)
     decisions: dict[tuple[str, Any], str] = field(default_factory=dict)
     path_status: dict[str, tuple[bool, str]] = field(default_factory=dict)
@@ -49,6 +50,15 @@ class Table:
     bound: dict[Any, Surrogate] = field(default_factory=dict)
     generation: int = 0
     loaded: bool = True
+
+    def winners(self) -> dict[str, dict[Any, Provided]]:
+        """Each contribution kind's table of winners (the registry's KINDS)."""
+        return {
+            "surrogates": self.surrogates,
+            "paths": self.paths,
+            "implementations": self.implementations,
+            "neurons": self.neurons,
+        }
 
 
 UNLOADED = Table(Discovered([], {}), loaded=False)

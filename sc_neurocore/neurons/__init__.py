@@ -3,3 +3,7 @@
 Neurons know only the surrogate callable they were given; to fuse it they ask that
 callable for its spec, never the registry.
 """
+
+from .neuron import Neuron
+
+__all__ = ["Neuron"]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 
 from .expression import Bin, Call, Compare, Neg, Node, Num, Var
 
-__all__ = ["derivative", "names_in", "renamed", "simplify", "substituted"]
+__all__ = ["derivative", "fused", "names_in", "renamed", "simplify", "substituted"]
 
 ZERO, ONE, TWO = Num(0.0), Num(1.0), Num(2.0)
 
@@ -117,6 +117,26 @@ def _simplify_bin(op: str, left: Node, right: Node) -> Node:
         if b == 0:
             return ONE
     return Bin(op, left, right)
+
+
+def fused(node: Node) -> Node:
+    """``node`` with every ``a*b + c`` (and ``c + a*b``) written ``fma(a, b, c)``: one
+    rounding, as the cells' torch ops (``add`` with ``alpha``, ``addcmul``), the compiled
+    kernels' ``fma`` and Triton's ``tl.fma`` all compute it."""
+    if isinstance(node, Neg):
+        return Neg(fused(node.operand))
+    if isinstance(node, Compare):
+        return Compare(node.op, fused(node.left), fused(node.right))
+    if isinstance(node, Call):
+        return Call(node.function, tuple(fused(arg) for arg in node.args))
+    if not isinstance(node, Bin):
+        return node
+    left, right = fused(node.left), fused(node.right)
+    if node.op == "+":
+        for product, addend in ((left, right), (right, left)):
+            if isinstance(product, Bin) and product.op == "*" and not isinstance(addend, Num):
+                return Call("fma", (product.left, product.right, addend))
+    return Bin(node.op, left, right)
 
 
 def simplify(node: Node) -> Node:
@@ -227,6 +247,10 @@ def derivative(node: Node, name: str) -> Node:
         if node.function == "where":
             condition, yes, no = args
             return simplify(_call("where", condition, derivative(yes, name), derivative(no, name)))
+        if node.function == "fma":
+            a, b, c = args
+            product = Bin("*", a, b)
+            return _add(derivative(product, name), derivative(c, name))
         if node.function in ("minimum", "maximum"):
             a, b = args
             op = "<" if node.function == "minimum" else ">"

@@ -41,6 +41,7 @@ FUNCTIONS = {
     "minimum": 2,
     "maximum": 2,
     "where": 3,
+    "fma": 3,
 }
 CONSTANTS = {"pi": math.pi}
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}

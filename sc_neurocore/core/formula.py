@@ -7,7 +7,9 @@ small vocabulary (no other names, attributes, keywords or statements):
 * ``+ - * /``, unary ``-``, ``**`` (an integer literal exponent becomes multiplications);
 * ``abs exp log sqrt atan tanh cosh erf sigmoid`` of one argument;
 * ``minimum(a, b)``, ``maximum(a, b)``;
-* ``where(condition, a, b)``, the condition one comparison ``< <= > >= == !=``.
+* ``where(condition, a, b)``, the condition one comparison ``< <= > >= == !=``;
+* ``fma(a, b, c)``: ``a*b + c`` rounded once (neuron step programs write every
+  ``a*b + c`` so; see :mod:`sc_neurocore.core.step_program`).
 
 :func:`parse` checks the text against that vocabulary with :mod:`ast` (nothing is ever
 evaluated as Python) and returns a :class:`Formula`, which gives the torch reference
@@ -108,6 +110,7 @@ _TRITON_FUNCTIONS = {
     "erf": "tl.erf",
     "sigmoid": "tl.sigmoid",
     "minimum": "tl.minimum",
+    "fma": "tl.fma",
     "maximum": "tl.maximum",
     "where": "tl.where",
 }
@@ -232,6 +235,8 @@ def torch_closure(node: Node) -> Callable[[Mapping[str, Any]], Value]:
             return torch.where(cond(env), a, b)
 
         return where
+    if name == "fma":
+        return _fma_closure(*args)
     if name in ("minimum", "maximum"):
         first, second = args
         pick = torch.minimum if name == "minimum" else torch.maximum
@@ -257,6 +262,34 @@ def torch_closure(node: Node) -> Callable[[Mapping[str, Any]], Value]:
         return tensor_fn(value) if isinstance(value, Tensor) else float_fn(value)
 
     return apply
+
+
+def _fma_closure(
+    *args: Callable[[Mapping[str, Any]], Value],
+) -> Callable[[Mapping[str, Any]], Value]:
+    """``a*b + c`` rounded once, with the torch ops a cell's decay uses (``torch.add`` with
+    ``alpha``, ``torch.addcmul``): what the compiled kernels' ``fma`` and Triton's
+    ``tl.fma`` compute, so fused and stepwise neurons agree bit for bit."""
+    first, second, third = args
+
+    def fma(env: Mapping[str, Any]) -> Value:
+        a, b, c = first(env), second(env), third(env)
+        if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+            return a * b + c
+        if not isinstance(c, Tensor):
+            c = scalar_tensor(c, a if isinstance(a, Tensor) else b)
+        if not isinstance(a, Tensor):
+            return torch.add(c, b, alpha=a)
+        if not isinstance(b, Tensor):
+            return torch.add(c, a, alpha=b)
+        return torch.addcmul(c, a, b)
+
+    return fma
+
+
+def scalar_tensor(value: float, like: Tensor) -> Tensor:
+    """``value`` as a 0-dim tensor of ``like``'s dtype and device."""
+    return torch.tensor(value, dtype=like.dtype, device=like.device)
 
 
 @dataclass(frozen=True)

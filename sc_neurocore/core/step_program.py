@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .derivative import ZERO, derivative, simplify, substituted
+from .derivative import ZERO, derivative, fused, simplify, substituted
 from .expression import Bin, Node, Var
 from .neuron_spec import INPUT, NEW_SUFFIX, SPIKE, NeuronSpec, update_order
 
@@ -188,5 +188,11 @@ def program_of(spec: NeuronSpec) -> StepProgram:
     order = update_order(spec.name, spec.states, spec.trees["update"])
     forward, leaving = _forward(spec, order)
     backward = _backward(spec, order, forward, leaving)
-    leave = tuple(Assign(new(s), leaving[s]) for s in spec.states)
-    return StepProgram(spec, order, tuple(forward), leave, tuple(backward))
+    leave = [Assign(new(s), leaving[s]) for s in spec.states]
+
+    def rounded_once(assigns: list[Assign]) -> tuple[Assign, ...]:
+        return tuple(Assign(a.target, fused(a.value)) for a in assigns)
+
+    return StepProgram(
+        spec, order, rounded_once(forward), rounded_once(leave), rounded_once(backward)
+    )

@@ -6,12 +6,13 @@ variant's element-wise backward over 1e6 float32 elements and its fused LIF forw
 over (T, batch, N) = (100, 16, 1024), beside one torch.mul of 1e6.  Prints medians of in-round
 ratios: sigmoid over atan of the same variant, and own over library of the same cap.
 
-    python benchmarks/exp_ab.py --caps avx2 auto --rounds 41
+    python -m benchmarks.exp_ab --caps avx2 auto --rounds 41
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from collections.abc import Callable
 import torch
 
 import sc_neurocore
-from sc_neurocore.bench.timing import Timing, interleaved
+from benchmarks.timing import Timing, interleaved
 from sc_neurocore.kernels.native import elementwise, isa, lif
 
 
@@ -30,14 +31,15 @@ def _kernels(cap: str, exp: str) -> dict[str, Callable[[], object]]:
     x, grad = torch.randn(n, generator=generator), torch.randn(n, generator=generator)
     drive = torch.randn(shape, generator=generator) * 0.5 + 0.3
     grad_spikes = torch.randn(shape, generator=generator)
-    runs = {}
+    runs: dict[str, Callable[[], object]] = {}
     for name in ("sigmoid", "atan"):
         spec = sc_neurocore.get_spec(name)
         params = tuple(spec.defaults.values())
         element = elementwise._load(spec, spec.c_grad or "")
         fused = lif._load(spec)
         assert not isinstance(element, str) and not isinstance(fused, str), (element, fused)
-        runs[f"{cap}/{exp}/{name}/elementwise"] = lambda k=element, p=params: k.backward(x, grad, p)
+        backward = functools.partial(element.backward, x, grad, params)
+        runs[f"{cap}/{exp}/{name}/elementwise"] = backward
 
         def lif_fwd_bwd(k: lif.NativeLIF = fused, p: tuple[float, ...] = params) -> None:
             spikes, grad_h = torch.empty(shape), torch.empty(shape)

@@ -1,4 +1,4 @@
-"""Bar chart of a benchmark run: ``python benchmarks/plot.py [results.json] [out.png]``.
+"""Bar chart of a benchmark run: ``python -m benchmarks.plot [results.json] [out.png]``.
 
 Top left: surrogate fwd+bwd at the largest size as a multiple of one ``torch.mul`` (lower
 is faster), for every path and peer.  Top right: LIF layer fwd+bwd throughput.  Bottom: the

@@ -1,10 +1,11 @@
-"""Run the benchmark suite and save the results next to this script.
+"""Run the benchmark suite from a checkout and save the results next to this file.
 
-    python benchmarks/run.py            # full run, writes benchmarks/results.json
-    python benchmarks/run.py --quick    # seconds, saves nothing; any ``bench`` option works
+    python -m benchmarks.run            # full run, writes benchmarks/results.json
+    python -m benchmarks.run --quick    # seconds, saves nothing; any ``bench`` option works
 
-Then ``python benchmarks/plot.py`` draws docs/img/benchmarks.png from the JSON and
-``python benchmarks/tables.py`` prints the Markdown tables of docs/benchmarks.md.
+(``sc-neurocore bench`` in an editable install runs the same.)  Then
+``python -m benchmarks.plot`` draws docs/img/benchmarks.png from the JSON and
+``python -m benchmarks.tables`` prints the Markdown tables of docs/benchmarks.md.
 """
 
 from __future__ import annotations

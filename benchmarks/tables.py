@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from sc_neurocore.bench import render
+from benchmarks.report import render
 
 if __name__ == "__main__":
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_name("results.json")

@@ -285,8 +285,9 @@ SWEEP = Command(
 
 BENCH = Command(
     "bench",
-    "benchmark the surrogate paths, LIF layers and registry against the peers",
-    "Measure in one process: every surrogate on every path, the same surrogates in snnTorch "
+    "benchmark the surrogate paths, LIF layers and registry against the peers (from a checkout)",
+    "Run the source checkout's benchmarks/ (python -m benchmarks.run there). Measure in one "
+    "process: every surrogate on every path, the same surrogates in snnTorch "
     "and SpikingJelly (if installed), a LIF layer, a SpikingNet training step, the registry "
     "costs and the command line's response times; print a table and the performance targets.",
     "bench",

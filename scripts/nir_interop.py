@@ -2,7 +2,7 @@
 
 * between the interop markers, graphs this project exports, imported by snnTorch and Norse;
 * between the producers markers, files the peers' own exporters write, imported here
-  (sc_neurocore/bench/nir_producers.py).
+  (benchmarks/nir_producers.py).
 
     python scripts/nir_interop.py           # rewrites the tables
     python scripts/nir_interop.py --check   # CI: fails (with a diff) if they are stale
@@ -19,10 +19,13 @@ import sys
 import warnings
 from pathlib import Path
 
-from sc_neurocore.bench.nir_interop import interop_rows, markdown_table
-from sc_neurocore.bench.nir_producers import producer_rows, producer_table
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the checkout's benchmarks/, beside this folder
 
-PAGE = Path(__file__).resolve().parents[1] / "docs" / "interchange.md"
+from benchmarks.nir_interop import interop_rows, markdown_table  # noqa: E402
+from benchmarks.nir_producers import producer_rows, producer_table  # noqa: E402
+
+PAGE = ROOT / "docs" / "interchange.md"
 TABLES = {
     "interop-table": lambda: markdown_table(interop_rows()),
     "producers-table": lambda: producer_table(producer_rows()),

@@ -1,31 +1,30 @@
-"""The benchmark suite runs end to end and reports a well-formed result (no timing asserts)."""
+"""The checkout's benchmark suite (benchmarks/) runs end to end and reports a well-formed result
+(no timing asserts)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
 import sys
 
 import pytest
 import torch
 
 import sc_neurocore
-from sc_neurocore.bench import SECTIONS, BenchConfig, render, run_bench
-from sc_neurocore.bench.bandwidth import fraction
-from sc_neurocore.bench.lif import build_layer, candidates, lif_inputs
-from sc_neurocore.bench.memory import measure, saved_bytes
-from sc_neurocore.bench.ops import LARGE
-from sc_neurocore.bench.peers import COUNTERPARTS, PEERS, peer_version
-from sc_neurocore.bench.progress import Progress
-from sc_neurocore.bench.targets import evaluate
-from sc_neurocore.bench.timing import Samples, Timing, interleaved, median_ratio
-from sc_neurocore.bench.workload import (
-    MATMULS,
-    OURS,
-    workload_candidates,
-    workload_input,
-    workload_run,
-)
+from benchmarks.bandwidth import fraction
+from benchmarks.common import MATMULS, OURS
+from benchmarks.config import SECTIONS, BenchConfig
+from benchmarks.lif import build_layer, candidates, lif_inputs
+from benchmarks.memory import measure, saved_bytes
+from benchmarks.ops import LARGE
+from benchmarks.peers import COUNTERPARTS, PEERS, peer_version
+from benchmarks.progress import Progress
+from benchmarks.report import render
+from benchmarks.runner import run_bench
+from benchmarks.targets import evaluate
+from benchmarks.timing import Samples, Timing, interleaved, median_ratio
+from benchmarks.workload import workload_candidates, workload_input, workload_run
 from sc_neurocore.cli import main
 
 from .conftest import registered_pairs
@@ -158,7 +157,7 @@ def test_saved_bytes_counts_one_tensor_per_step_for_the_cell_loop() -> None:
 def test_peak_memory_probe_sees_at_least_the_output() -> None:
     shape = (10, 16, 256)
     spec = {"kind": "cell", "path": sc_neurocore.get_default_path()}
-    peak = measure(spec, shape, timeout=120)
+    peak = measure({"work": "lif", "spec": spec, "shape": list(shape)}, timeout=120)["peak_bytes"]
     assert peak is not None and peak >= shape[0] * shape[1] * shape[2] * 4
 
 
@@ -191,6 +190,29 @@ def test_cli_writes_json_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_rejects_an_unknown_section(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--only", "nonsense"]) == 2
     assert "nonsense" in capsys.readouterr().err
+
+
+NO_CHECKOUT = r"""
+import sys
+from pathlib import Path
+import sc_neurocore.cli.bench as bench
+from sc_neurocore.cli import main
+bench.checkout = lambda: Path(sys.argv[1])  # an installed package: no benchmarks/ beside it
+sys.exit(main(["bench", "--quick"]))
+"""
+
+
+def test_cli_without_a_checkout_says_where_the_benchmarks_run(tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", NO_CHECKOUT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "python -m benchmarks.run" in done.stderr
+    assert "source checkout" in done.stderr
 
 
 def test_config_rejects_an_unknown_section() -> None:
@@ -258,7 +280,7 @@ def test_workload_step_differentiates_the_linear_layer() -> None:
 def test_workload_peak_memory_probe_sees_at_least_the_spikes() -> None:
     shape = (20, 8, 256)
     spec = {"kind": "fused", "surrogate": "atan"}
-    peak = measure(spec, shape, timeout=120, module="sc_neurocore.bench.workload")
+    peak = measure({"work": "layer", "spec": spec, "shape": list(shape)}, timeout=120)["peak_bytes"]
     assert peak is not None and peak >= shape[0] * shape[1] * shape[2] * 4
 
 
@@ -309,7 +331,7 @@ def test_cli_threads_option_sets_torch_threads(capsys: pytest.CaptureFixture[str
 
 
 def test_amp_section_covers_every_work_candidate_and_dtype(results: dict) -> None:
-    from sc_neurocore.bench.amp_memory import DTYPES, WORKS
+    from benchmarks.amp_memory import DTYPES, WORKS
 
     section = results["sections"]["amp"]
     candidates = {row["candidate"] for row in section["rows"]}
@@ -330,11 +352,10 @@ def test_amp_section_covers_every_work_candidate_and_dtype(results: dict) -> Non
 
 
 def test_amp_peak_is_measured_in_a_fresh_process() -> None:
-    from sc_neurocore.bench.amp_memory import measure
-
     spec = {"kind": "fused", "surrogate": "atan"}
+    request = {"work": "layer", "spec": spec, "shape": [50, 8, 512], "tensors": True}
     peaks = {
-        dtype: measure({"work": "layer", "spec": spec, "dtype": dtype, "shape": [50, 8, 512]})
+        dtype: tuple(measure(request | {"dtype": dtype}, 600).values())
         for dtype in ("float32", "bfloat16")
     }
     assert all(tensors > 0 for _, tensors in peaks.values())

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import sc_neurocore
-from sc_neurocore.bench.gpu import GPU_SECTIONS, GpuConfig, check_device, run_gpu_bench
-from sc_neurocore.bench.gpu_peers import OURS
-from sc_neurocore.bench.gpu_targets import TARGETS, evaluate_gpu, render_gpu
+from benchmarks.gpu import GPU_SECTIONS, GpuConfig, check_device, run_gpu_bench
+from benchmarks.gpu_peers import OURS
+from benchmarks.gpu_targets import TARGETS, evaluate_gpu, render_gpu
 from sc_neurocore.cli import main
 from sc_neurocore.core.registry import coverage
 

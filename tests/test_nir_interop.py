@@ -14,7 +14,7 @@ require("snntorch")
 require("norse")
 require("nirtorch")
 
-from sc_neurocore.bench.nir_interop import interop_rows, markdown_table  # noqa: E402
+from benchmarks.nir_interop import interop_rows, markdown_table  # noqa: E402
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "interchange.md"
 

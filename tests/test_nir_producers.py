@@ -15,7 +15,7 @@ from .optional import require
 for peer in ("nir", "nirtorch", "snntorch", "norse", "spikingjelly", "sinabs"):
     require(peer)
 
-from sc_neurocore.bench.nir_producers import producer_rows, producer_table  # noqa: E402
+from benchmarks.nir_producers import producer_rows, producer_table  # noqa: E402
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "interchange.md"
 

@@ -76,7 +76,7 @@ def _corpus() -> dict[str, tuple[Callable[[], Any], float]]:
 def _peer_corpus() -> dict[str, tuple[Callable[[], Any], float]]:
     for peer in ("nirtorch", "snntorch", "norse", "spikingjelly", "sinabs"):
         require(peer)
-    from sc_neurocore.bench.nir_producers import PRODUCERS
+    from benchmarks.nir_producers import PRODUCERS
 
     corpus = {}
     logging.disable(logging.WARNING)
@@ -126,7 +126,7 @@ def assert_same_graph(got: Any, want: Any, where: str = "graph") -> None:
 
 
 def assert_round_trip_is_faithful(make: Callable[[], Any], dt: float, tmp_path: Path) -> None:
-    from sc_neurocore.bench.nir_producers import write_as_exported
+    from benchmarks.nir_producers import write_as_exported
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -1,106 +1,54 @@
-"""``sc-neurocore bench``: measure speed against torch and the peers, check the targets."""
+"""``sc-neurocore bench``: the benchmark suite of a source checkout.
+
+The suite lives in the repository's ``benchmarks/``, outside the installed package: an
+editable install (``pip install -e``) finds it beside the package, and
+``python -m benchmarks.run`` in a checkout runs the same command.  Without a checkout the
+command says so in one line (exit status 2).
+"""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
+import importlib
 import sys
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from . import UsageError
 
-
-def plan(args: argparse.Namespace) -> dict[str, Any]:
-    """The configuration of the run; unknown sections and a bad --threads are refused here."""
-    if args.quick and args.no_compile:
-        raise UsageError("--no-compile: --quick already skips torch.compile")
-    if args.device == "cuda":
-        from ..bench.gpu import GPU_SECTIONS, GpuConfig
-
-        sections = tuple(args.only) if args.only else GPU_SECTIONS
-        _check_sections(sections, GPU_SECTIONS, "GPU section")
-        gpu = (
-            GpuConfig.quick_preset("cuda", sections) if args.quick else GpuConfig(sections=sections)
-        )
-        if args.no_compile:
-            gpu = dataclasses.replace(gpu, compile_peers=False)
-        return {"device": "cuda", "config": gpu, "json": args.json}
-    from ..bench import SECTIONS, BenchConfig
-
-    sections = tuple(args.only) if args.only else SECTIONS
-    _check_sections(sections, SECTIONS, "section")
-    config = BenchConfig.quick_preset(sections) if args.quick else BenchConfig.full(sections)
-    if args.threads is not None and args.threads < 1:
-        raise UsageError(f"--threads must be >= 1, got {args.threads}")
-    if args.no_compile:
-        config = dataclasses.replace(config, compile_network=False, compile_peers=False)
-    return {
-        "device": "cpu",
-        "config": config,
-        "json": args.json,
-        "threads": args.threads,
-        "progress": not args.no_progress,
-    }
+#: The command that runs the suite in a checkout, named by the error without one.
+CHECKOUT_COMMAND = "python -m benchmarks.run"
 
 
-def _check_sections(sections: tuple[str, ...], known: tuple[str, ...], kind: str) -> None:
-    from .names import check_name
-
-    for name in sections:
-        check_name("--only", kind, name, known)
+def checkout() -> Path:
+    """The source tree this package was installed from (editable) or is run from."""
+    return Path(__file__).resolve().parents[2]
 
 
-def execute(plan: dict[str, Any]) -> int:
-    return run_gpu(plan) if plan["device"] == "cuda" else run(plan)
-
-
-def run(plan: dict[str, Any]) -> int:
-    from ..bench import render, run_bench
-    from ..bench.progress import Progress
-
-    if plan["threads"] is not None:
-        import torch
-
-        torch.set_num_threads(plan["threads"])
-    destination = plan["json"]
-    handle = None
-    if destination and destination != "-":
-        try:  # fail before minutes of measuring, not after
-            handle = open(destination, "w", encoding="utf-8")  # noqa: SIM115
-        except OSError as error:
-            raise UsageError(f"--json: cannot write {destination!r}: {error}") from error
+def harness() -> ModuleType:
+    """The checkout's ``benchmarks.command``, or a usage error that says where it runs."""
+    if "benchmarks" not in sys.modules:  # not already run as `python -m benchmarks.run`
+        root = checkout()
+        if not (root / "benchmarks" / "command.py").is_file():
+            raise UsageError(
+                "the benchmarks run from a source checkout of sc-neurocore, not an installed "
+                f"package: in the repository, `pip install -e '.[bench]'` then `{CHECKOUT_COMMAND}`"
+            )
+        if str(root) not in sys.path:
+            sys.path.append(str(root))
     try:
-        results = run_bench(plan["config"], Progress(enabled=plan["progress"]))
-        text = json.dumps(results, indent=1)
-        if handle is not None:
-            handle.write(text + "\n")
-    finally:
-        if handle is not None:
-            handle.close()
-    if destination == "-":
-        sys.stdout.write(text + "\n")
-    else:
-        print(render(results))
-    return 0
+        return importlib.import_module("benchmarks.command")
+    except ModuleNotFoundError as error:  # a `benchmarks` module that is not this project's
+        raise UsageError(f"no benchmark suite here ({error}); run `{CHECKOUT_COMMAND}`") from None
 
 
-def run_gpu(plan: dict[str, Any]) -> int:
-    """``bench --device cuda``: the GPU sections, or a clear error without CUDA."""
-    from ..bench.gpu import check_device, run_gpu_bench
-    from ..bench.gpu_targets import render_gpu
+def plan(args: argparse.Namespace) -> tuple[ModuleType, Any]:
+    """The suite's own plan of ``args`` (unknown sections and bad values refused there)."""
+    suite = harness()
+    return suite, suite.plan(args)
 
-    try:
-        check_device("cuda")
-    except RuntimeError as error:
-        raise UsageError(str(error)) from None
-    results = run_gpu_bench(plan["config"])
-    text = json.dumps(results, indent=1)
-    if plan["json"] == "-":
-        sys.stdout.write(text + "\n")
-        return 0
-    if plan["json"]:
-        with open(plan["json"], "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-    print(render_gpu(results))
-    return 0
+
+def execute(plan: tuple[ModuleType, Any]) -> int:
+    suite, suite_plan = plan
+    return int(suite.execute(suite_plan))

@@ -1,8 +1,8 @@
-"""Peak memory of one LIF fwd+bwd, measured in a fresh child process.
+"""Memory of a step: the peak, measured in a fresh child process, and what autograd saves.
 
-The child builds the candidate and its inputs, warms the code paths up on a tiny
-input (so lazy imports and one-time setup are not counted), hands freed heap memory
-back to the system, resets the kernel's high-water mark of its resident set
+The child (:mod:`benchmarks.probe`) builds the candidate and its inputs, warms the code
+paths up on a tiny input (so lazy imports and one-time setup are not counted), hands freed
+heap memory back to the system, resets the kernel's high-water mark of its resident set
 (``/proc/self/clear_refs``), runs one fwd+bwd at full size and reports that mark
 minus the resident size just before: the peak of everything the pass allocated
 (saved tensors, temporaries, outputs), however an implementation keeps them.  A
@@ -18,12 +18,15 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from .common import Run
 from .config import BenchConfig
+from .lif import build_layer, lif_inputs
 from .progress import Progress
 
 
@@ -65,38 +68,24 @@ def peak_of(run: Callable[[], object]) -> int | None:
     return (peak - baseline) * 1024
 
 
-def measure_here(spec: dict[str, Any], shape: tuple[int, int, int]) -> int | None:
-    """Peak bytes above the baseline for one fwd+bwd of ``spec`` in this process."""
-    from .lif import build_layer, fwd_bwd, lif_inputs
-
-    layer = build_layer(spec)
-    fwd_bwd(layer, *lif_inputs((2, 2, 8)))()
-    return peak_of(fwd_bwd(layer, *lif_inputs(shape)))
+#: The checkout's root: the child runs ``python -m benchmarks.probe`` from there.
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def measure(
-    spec: dict[str, Any],
-    shape: tuple[int, ...],
-    timeout: float = 300,
-    module: str = __name__,
-) -> int | None:
-    """Run ``module``'s probe (default :func:`measure_here`) in a fresh interpreter.
+def measure(request: dict[str, Any], timeout: float = 300) -> dict[str, Any]:
+    """Peak memory of one step, measured by :mod:`benchmarks.probe` in a fresh interpreter
+    (a warm allocator would serve the step from memory freed earlier).
 
-    The probe module's ``main`` reads ``{"spec", "shape"}`` as JSON from ``argv[1]`` and
-    prints ``{"peak_bytes": ...}``; ``None`` if it gives no reading.
+    ``request`` names the work, the candidate and the shape (see :mod:`benchmarks.probe`);
+    the answer holds ``peak_bytes`` (``None``: no reading here) and ``tensor_peak_bytes``.
     """
-    value = probe(module, {"spec": spec, "shape": list(shape)}, timeout)["peak_bytes"]
-    return None if value is None else int(value)
-
-
-def probe(module: str, request: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """``python -m module <request as JSON>`` in a fresh interpreter; its last line, parsed."""
     done = subprocess.run(
-        [sys.executable, "-m", module, json.dumps(request)],
+        [sys.executable, "-m", "benchmarks.probe", json.dumps(request)],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        cwd=ROOT,
     )
     if done.returncode != 0:
         raise RuntimeError(f"memory probe failed: {done.stderr.strip().splitlines()[-1:]}")
@@ -104,30 +93,54 @@ def probe(module: str, request: dict[str, Any], timeout: float) -> dict[str, Any
     return found
 
 
-def saved_bytes(layer: Any, x: Tensor) -> int:
-    """Bytes of the distinct storages autograd keeps for backward, the input's excluded."""
-    seen = {x.untyped_storage().data_ptr()}
-    total = 0
+def tensor_peak(run: Run) -> int:
+    """The most bytes of torch tensors alive at once during ``run()``, from the profiler's
+    allocations: each op's own allocations and frees added up in the order the ops start
+    (a free outside any op, such as autograd dropping a saved tensor, is not seen, so this
+    is an upper bound).  Memory that is not a torch tensor (a C kernel's scratch, a BLAS
+    workspace) is not counted; the resident peak counts it."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as profiled:
+        run()
+    changes = sorted((e.time_range.start, e.self_cpu_memory_usage) for e in profiled.events())
+    alive = peak = 0
+    for _, change in changes:
+        alive += change
+        peak = max(peak, alive)
+    return peak
+
+
+def saved_storage_bytes(call: Callable[[Tensor], object], x: Tensor) -> tuple[int, int]:
+    """``(all, beyond the input)``: bytes of the distinct storages autograd keeps for the
+    backward of ``call(x)``."""
+    seen: set[int] = set()
+    total = beyond = 0
+    mine = x.untyped_storage().data_ptr()
 
     def pack(tensor: Tensor) -> Tensor:
-        nonlocal total
+        nonlocal total, beyond
         storage = tensor.untyped_storage()
         # Saved tensors stay alive until the graph is freed, so addresses are not reused.
         if storage.data_ptr() not in seen:
             seen.add(storage.data_ptr())
             total += storage.nbytes()
+            beyond += 0 if storage.data_ptr() == mine else storage.nbytes()
         return tensor
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        output = layer(x)
+        output = call(x)
     del output
-    return total
+    return total, beyond
+
+
+def saved_bytes(layer: Callable[[Tensor], object], x: Tensor) -> int:
+    """Bytes of the distinct storages autograd keeps for backward, the input's excluded."""
+    return saved_storage_bytes(layer, x)[1]
 
 
 def add_memory(section: dict[str, Any], config: BenchConfig, progress: Progress) -> dict[str, Any]:
     """Add ``saved_bytes`` and (unless disabled) ``peak_bytes`` to each LIF row."""
-    from .lif import build_layer, lif_inputs
-
     rows = section["rows"]
     progress.start("lif memory", len(rows))
     x, _ = lif_inputs(config.lif_shape)
@@ -138,19 +151,10 @@ def add_memory(section: dict[str, Any], config: BenchConfig, progress: Progress)
         row["peak_bytes"] = None
         if config.peak_memory:
             try:
-                row["peak_bytes"] = measure(spec, config.lif_shape)
+                request = {"work": "lif", "spec": spec, "shape": list(config.lif_shape)}
+                row["peak_bytes"] = measure(request)["peak_bytes"]
             except (RuntimeError, subprocess.TimeoutExpired) as error:
                 section["notes"].append(f"{row['candidate']}: no peak memory ({error})")
     if not config.peak_memory:
         section["notes"].append("peak memory not measured (quick run)")
     return section
-
-
-def main() -> None:
-    request = json.loads(sys.argv[1])
-    peak = measure_here(request["spec"], tuple(request["shape"]))
-    print(json.dumps({"peak_bytes": peak}))
-
-
-if __name__ == "__main__":
-    main()

@@ -26,9 +26,11 @@ from typing import Any
 
 import torch
 
-from ..core.registry import coverage, get_surrogate, list_surrogates
+from sc_neurocore.core.registry import coverage, get_surrogate, list_surrogates
+
+from .common import MUL, Run, fwd_bwd, mul
 from .config import BenchConfig
-from .lif import build_layer, fwd_bwd, lif_inputs
+from .lif import build_layer, lif_inputs
 from .progress import Progress
 from .timing import Samples, interleaved
 
@@ -40,8 +42,6 @@ LIF_BYTES = 20
 LEAKY_BYTES = 16
 LEAKY = "fused leaky integrator fwd+bwd"
 
-Run = Callable[[], object]
-
 
 def _copy(numel: int) -> Run:
     source = torch.randn(numel)
@@ -50,19 +50,16 @@ def _copy(numel: int) -> Run:
 
 
 def _mul(numel: int) -> Run:
-    a, b, c = torch.randn(numel), torch.randn(numel), torch.empty(numel)
-    return lambda: torch.mul(a, b, out=c)
+    return mul(torch.randn(numel), torch.randn(numel), torch.empty(numel))
 
 
 def _surrogate(name: str, numel: int) -> Run:
     x = torch.randn(numel).requires_grad_(True)
-    g = torch.randn(numel)
-    fn = get_surrogate(name, "custom_op")
-    return lambda: torch.autograd.grad(fn(x), x, g)
+    return fwd_bwd(get_surrogate(name, "custom_op"), x, torch.randn(numel))
 
 
 def _leaky_layer() -> Callable[[torch.Tensor], torch.Tensor]:
-    from ..neurons.integrator import LeakyIntegrator
+    from sc_neurocore.neurons.integrator import LeakyIntegrator
 
     return LeakyIntegrator(0.9)
 
@@ -116,7 +113,7 @@ def run_bandwidth(
     numel = config.sizes[-1]
     progress.start("bandwidth", 2)
     progress.step(f"copy, torch.mul and custom_op surrogates at {numel:.0e} elements")
-    kernels: dict[str, tuple[Run, int]] = {"torch.mul": (_mul(numel), MUL_BYTES)}
+    kernels: dict[str, tuple[Run, int]] = {MUL: (_mul(numel), MUL_BYTES)}
     for surrogate in surrogates:
         run = _surrogate(surrogate, numel)
         kernels[f"custom_op [{surrogate}] fwd+bwd"] = (run, SURROGATE_BYTES)

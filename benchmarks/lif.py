@@ -15,14 +15,19 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..core.registry import coverage, get_spec, get_surrogate, list_paths, list_surrogates
+from sc_neurocore.core.registry import (
+    coverage,
+    get_spec,
+    get_surrogate,
+    list_paths,
+    list_surrogates,
+)
+
+from .common import BETA, THRESHOLD, Layer, fwd_bwd
 from .config import BenchConfig
 from .peers import module_present
 from .progress import Progress
 from .timing import Samples, interleaved, median_ratio
-
-BETA, THRESHOLD = 0.9, 1.0
-Layer = Callable[[Tensor], Tensor]
 
 
 def lif_inputs(shape: tuple[int, int, int], seed: int = 0) -> tuple[Tensor, Tensor]:
@@ -48,14 +53,14 @@ def _stepped(step: Callable[[Tensor, Any], tuple[Tensor, Any]], state: Any) -> L
 
 
 def _cell_layer(path: str) -> Layer:
-    from ..neurons.cells import LIFCell
+    from sc_neurocore.neurons.cells import LIFCell
 
     cell = LIFCell(beta=BETA, threshold=THRESHOLD, surrogate_fn=get_surrogate("atan", path))
     return _stepped(cell, None)
 
 
 def _fused_layer(surrogate: str) -> Layer:
-    from ..neurons.fused import LIF
+    from sc_neurocore.neurons.fused import LIF
 
     fused = LIF(beta=BETA, threshold=THRESHOLD, surrogate_fn=get_surrogate(surrogate))
     return lambda x: fused(x)[0]
@@ -145,10 +150,6 @@ def build_layer(spec: dict[str, Any]) -> Layer:
     raise ValueError(f"unknown LIF candidate kind {kind!r}")
 
 
-def fwd_bwd(layer: Layer, x: Tensor, g: Tensor) -> Callable[[], object]:
-    return lambda: torch.autograd.grad(layer(x), x, g)
-
-
 def candidates(installed: dict[str, str | None], notes: list[str]) -> dict[str, dict[str, Any]]:
     """label -> description of every LIF candidate available here."""
     found: dict[str, dict[str, Any]] = {}
@@ -172,7 +173,7 @@ def candidates(installed: dict[str, str | None], notes: list[str]) -> dict[str, 
     else:
         notes.append("Norse not installed (pip install --no-deps norse nir nirtorch): skipped")
     if module_present("sc_neurocore.neurons.fused"):
-        from ..kernels.native.lif import native_status
+        from sc_neurocore.kernels.native.lif import native_status
 
         for surrogate in list_surrogates():
             found[f"fused LIF [{surrogate}]"] = {"kind": "fused", "surrogate": surrogate}

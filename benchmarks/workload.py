@@ -13,25 +13,20 @@ each candidate's neurons run on the same current as ours and the spikes are comp
 from __future__ import annotations
 
 import subprocess
-import sys
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from .common import MATMULS, OURS, Run, autocast, matmuls
 from .config import BenchConfig
 from .lif import build_layer, candidates, lif_inputs
-from .memory import measure, peak_of
+from .memory import measure
 from .progress import Progress
 from .timing import Timing, interleaved, median_ratio
 
-MATMULS = "matmuls alone"
-OURS = "fused LIF [atan]"
 #: Candidate kinds of the LIF section that take part here (the LIFCell loop does not).
 PEER_KINDS = ("snntorch", "spikingjelly", "norse")
-
-Run = Callable[[], object]
 
 
 def workload_input(steps: int, batch: int, n: int, seed: int = 0) -> Tensor:
@@ -39,28 +34,19 @@ def workload_input(steps: int, batch: int, n: int, seed: int = 0) -> Tensor:
     return torch.empty(steps, batch, n).normal_(generator=generator)
 
 
-def workload_run(spec: dict[str, Any], x: Tensor) -> Run:
-    """One fwd+bwd of ``Linear(n, n)`` then ``spec``'s neurons, gradient of ``sum()``."""
+def workload_run(spec: dict[str, Any], x: Tensor, dtype: str = "float32") -> Run:
+    """One fwd+bwd of ``Linear(n, n)`` then ``spec``'s neurons, gradient of ``sum()``
+    (under autocast to ``dtype`` unless fp32)."""
     n = x.shape[-1]
     torch.manual_seed(0)
     linear = nn.Linear(n, n)
     neurons = build_layer(spec)
     params = tuple(linear.parameters())
-    return lambda: torch.autograd.grad(neurons(linear(x)).sum(), params)
 
-
-def matmuls_run(x: Tensor) -> Run:
-    """The forward product and the weight gradient's product, nothing else."""
-    n = x.shape[-1]
-    generator = torch.Generator().manual_seed(1)
-    rows = x.reshape(-1, n)
-    weight = torch.randn(n, n, generator=generator) / n**0.5
-    grad = torch.randn(rows.shape, generator=generator)
-    out, grad_weight = torch.empty(rows.shape), torch.empty(n, n)
-
-    def run() -> None:
-        torch.mm(rows, weight.t(), out=out)
-        torch.mm(grad.t(), rows, out=grad_weight)
+    def run() -> object:
+        with autocast(dtype):
+            loss = neurons(linear(x)).sum()  # in the spikes dtype: no full-size cast
+        return torch.autograd.grad(loss, params)
 
     return run
 
@@ -122,7 +108,8 @@ def _timing_for(n: int, config: BenchConfig) -> Timing:
 
 def _peak(label: str, spec: dict[str, Any], shape: tuple[int, int, int], notes: list[str]):
     try:
-        return measure(spec, shape, timeout=900, module=__name__)
+        request = {"work": "layer", "spec": spec, "shape": list(shape)}
+        return measure(request, timeout=900)["peak_bytes"]
     except (RuntimeError, subprocess.TimeoutExpired) as error:
         notes.append(f"{label} at n={shape[2]}: no peak memory ({error})")
         return None
@@ -132,7 +119,7 @@ def _measure_size(
     n: int, found: dict[str, dict[str, Any]], config: BenchConfig, notes: list[str]
 ) -> list[dict[str, Any]]:
     x = workload_input(config.workload_steps, config.workload_batch, n)
-    runs: dict[str, Run] = {MATMULS: matmuls_run(x)}
+    runs: dict[str, Run] = {MATMULS: matmuls(x)}
     for label, spec in found.items():
         try:
             runs[label] = workload_run(spec, x)
@@ -185,29 +172,3 @@ def run_workload(
         "dynamics": dynamics,
         "notes": notes,
     }
-
-
-def measure_here(spec: dict[str, Any], shape: tuple[int, int, int]) -> int | None:
-    """Peak bytes of one workload fwd+bwd at ``shape`` = (T, batch, n), in this process.
-
-    Two tiny warm-up runs of different sizes first, so lazy imports are done and a
-    compiled candidate already holds its dynamic-shape graph (no compiling in the pass).
-    """
-    steps, batch, n = shape
-    for warm_batch, warm_n in ((2, 8), (3, 12)):
-        workload_run(spec, workload_input(steps, warm_batch, warm_n))()
-    from ..neurons.fused import release_buffers
-
-    release_buffers()
-    return peak_of(workload_run(spec, workload_input(steps, batch, n)))
-
-
-def main() -> None:
-    import json
-
-    request = json.loads(sys.argv[1])
-    print(json.dumps({"peak_bytes": measure_here(request["spec"], tuple(request["shape"]))}))
-
-
-if __name__ == "__main__":
-    main()

@@ -26,16 +26,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..core.registry import coverage, get_surrogate, list_paths, list_surrogates
-from .gpu_peers import OURS, neuron_candidates
+from sc_neurocore.core.registry import coverage, get_surrogate, list_paths, list_surrogates
+
+from .common import MATMULS, MUL, OURS, Run, fwd_bwd, matmuls, mul
+from .gpu_peers import neuron_candidates
 from .peers import PEERS, peer_version
 from .timing import Samples, Timing, interleaved, median_ratio
 
 __all__ = ["GPU_SECTIONS", "GpuConfig", "check_device", "run_gpu_bench"]
 
 GPU_SECTIONS: tuple[str, ...] = ("gpu_surrogates", "gpu_lif", "gpu_workload")
-MUL, MATMULS = "torch.mul", "matmuls alone"
-Run = Callable[[], object]
 
 
 @dataclass(frozen=True)
@@ -123,14 +123,6 @@ def _measure(runs: dict[str, Run], config: GpuConfig, timing: Timing) -> dict[st
     return interleaved({k: _synced(v, config.device) for k, v in runs.items()}, timing)
 
 
-def _fwd_bwd(layer: Callable[[Tensor], Tensor], x: Tensor, g: Tensor) -> Run:
-    return lambda: torch.autograd.grad(layer(x), x, g)
-
-
-def _mul(a: Tensor, b: Tensor, c: Tensor) -> Run:
-    return lambda: torch.mul(a, b, out=c)
-
-
 # --- gpu_surrogates -----------------------------------------------------------------------
 
 
@@ -143,10 +135,10 @@ def run_surrogates(config: GpuConfig, notes: list[str]) -> dict[str, Any]:
         g, a, b = (torch.randn(numel, generator=generator, device=device) for _ in range(3))
         c = torch.empty_like(a)
         for surrogate in list_surrogates():
-            runs: dict[str, Run] = {MUL: _mul(a, b, c)}
+            runs: dict[str, Run] = {MUL: mul(a, b, c)}
             for path in list_paths():
                 if coverage(surrogate, path)[0]:
-                    runs[path] = _fwd_bwd(get_surrogate(surrogate, path), x, g)
+                    runs[path] = fwd_bwd(get_surrogate(surrogate, path), x, g)
             samples = _measure(runs, config, config.timing)
             for path in runs:
                 if path != MUL:
@@ -192,7 +184,7 @@ def _tried(runs: dict[str, Run], notes: list[str], where: str) -> dict[str, Run]
 
 
 def run_lif(config: GpuConfig, notes: list[str]) -> dict[str, Any]:
-    from ..neurons.fused import fused_kernel
+    from sc_neurocore.neurons.fused import fused_kernel
 
     device, rows = config.device, []
     layers = _layers(config, notes, workload=False)
@@ -204,7 +196,7 @@ def run_lif(config: GpuConfig, notes: list[str]) -> dict[str, Any]:
             x = torch.randn(shape, generator=generator, device=device) * 0.5 + 0.15
             x = x.to(dtype).requires_grad_(True)
             g = torch.randn(shape, generator=generator, device=device).to(dtype)
-            runs = {label: _fwd_bwd(layer, x, g) for label, layer in layers.items()}
+            runs = {label: fwd_bwd(layer, x, g) for label, layer in layers.items()}
             runs = _tried(runs, notes, f"at T={steps} {dtype_name}")
             samples = _measure(runs, config, config.timing)
             reference = "spikingjelly LIFNode [triton]"
@@ -236,20 +228,6 @@ def run_lif(config: GpuConfig, notes: list[str]) -> dict[str, Any]:
 # --- gpu_workload -------------------------------------------------------------------------
 
 
-def _matmuls(x: Tensor) -> Run:
-    n = x.shape[-1]
-    rows = x.reshape(-1, n)
-    weight = torch.randn(n, n, device=x.device) / n**0.5
-    grad = torch.randn(rows.shape, device=x.device)
-    out, grad_weight = torch.empty_like(rows), torch.empty(n, n, device=x.device)
-
-    def run() -> None:
-        torch.mm(rows, weight.t(), out=out)
-        torch.mm(grad.t(), rows, out=grad_weight)
-
-    return run
-
-
 def _training_step(layer: Callable[[Tensor], Tensor], linear: nn.Linear, x: Tensor) -> Run:
     params = tuple(linear.parameters())
     return lambda: torch.autograd.grad(layer(linear(x)).sum(), params)
@@ -265,7 +243,7 @@ def run_workload(config: GpuConfig, notes: list[str]) -> dict[str, Any]:
         )
         torch.manual_seed(0)
         linear = nn.Linear(n, n).to(device)
-        runs: dict[str, Run] = {MATMULS: _matmuls(x)}
+        runs: dict[str, Run] = {MATMULS: matmuls(x)}
         for label, layer in layers.items():
             runs[label] = _training_step(layer, linear, x)
         runs = _tried(runs, notes, f"at n={n}")
@@ -331,8 +309,8 @@ def run_gpu_bench(config: GpuConfig) -> dict[str, Any]:
 def _registers_against_report() -> list[dict[str, object]]:
     """The fused kernels this run compiled, their registers as loaded on this GPU next to the
     ahead-of-time compile report's (``sc-neurocore kernels --compile``) for the same binding."""
-    from ..kernels.triton import lif
-    from ..kernels.triton.compile_report import registers_against_report
+    from sc_neurocore.kernels.triton import lif
+    from sc_neurocore.kernels.triton.compile_report import registers_against_report
 
     modules = {id(k.module): k.module for k in lif.chosen_kernels()}
     functions = [f for m in modules.values() for f in (m.forward, m.backward)]

@@ -10,8 +10,9 @@ from typing import Any
 
 import torch
 
-from .. import __version__
-from ..kernels.native.isa import describe_host
+from sc_neurocore import __version__
+from sc_neurocore.kernels.native.isa import describe_host
+
 from .config import BenchConfig
 from .peers import PEERS, peer_version
 from .progress import Progress

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-Results = dict[str, Any]
+from .common import Results, rows_of
 
 
 @dataclass(frozen=True)
@@ -17,11 +17,6 @@ class Target:
     at_most: bool  # True: measured <= limit passes; False: measured >= limit passes
     unit: str
     measure: Callable[[Results], float | None]
-
-
-def rows_of(results: Results, section: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = results.get("sections", {}).get(section, {}).get("rows", [])
-    return rows
 
 
 def _op(results: Results, path: str, numel: int | None, surrogate: str = "atan") -> dict | None:

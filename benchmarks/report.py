@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .common import Results
 from .peers import PEERS
-
-Results = dict[str, Any]
 
 
 def seconds(value: float) -> str:

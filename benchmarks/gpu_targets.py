@@ -5,22 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .common import MATMULS, OURS, Results, rows_of
 from .report import ratio, seconds, table
 
 __all__ = ["evaluate_gpu", "render_gpu"]
 
-Results = dict[str, Any]
-OURS = "fused LIF [atan]"
 BUILTINS = ("fast_sigmoid", "superspike", "atan", "sigmoid", "straight_through", "triangular")
-
-
-def _rows(results: Results, section: str) -> list[dict[str, Any]]:
-    return list(results.get("sections", {}).get(section, {}).get("rows", []))
 
 
 def _lif_over_sj(steps_wanted: str, dtype: str) -> Callable[[Results], float | None]:
     def measure(results: Results) -> float | None:
-        rows = [r for r in _rows(results, "gpu_lif") if r["candidate"] == OURS]
+        rows = [r for r in rows_of(results, "gpu_lif") if r["candidate"] == OURS]
         if not rows:
             return None
         steps = [r["steps"] for r in rows]
@@ -33,7 +28,7 @@ def _lif_over_sj(steps_wanted: str, dtype: str) -> Callable[[Results], float | N
 
 def _workload(kind: str) -> Callable[[Results], float | None]:
     def measure(results: Results) -> float | None:
-        rows = _rows(results, "gpu_workload")
+        rows = rows_of(results, "gpu_workload")
         if kind == "matmuls":  # the worst size
             values = [r["over_matmuls"] for r in rows if r["candidate"] == OURS]
             return max(values) if values else None
@@ -41,7 +36,7 @@ def _workload(kind: str) -> Callable[[Results], float | None]:
         values = [
             r["over_ours"]
             for r in rows
-            if r["candidate"] not in (OURS, "matmuls alone") and r["over_ours"] is not None
+            if r["candidate"] not in (OURS, MATMULS) and r["over_ours"] is not None
         ]
         return min(values) if values else None
 
@@ -49,7 +44,7 @@ def _workload(kind: str) -> Callable[[Results], float | None]:
 
 
 def _surrogates(results: Results) -> float | None:
-    rows = _rows(results, "gpu_surrogates")
+    rows = rows_of(results, "gpu_surrogates")
     if not rows:
         return None
     largest = max(r["numel"] for r in rows)

@@ -14,21 +14,20 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..core.registry import get_surrogate
-from .lif import spikingjelly_layer
+from sc_neurocore.core.registry import get_surrogate
+
+from .common import BETA, OURS, THRESHOLD, Layer
+from .lif import build_layer, spikingjelly_layer
 from .peers import PEERS, peer_version
 
 __all__ = ["OURS", "neuron_candidates"]
 
-BETA, THRESHOLD = 0.9, 1.0
-OURS = "fused LIF [atan]"
 #: SpikingJelly's CUDA backends: "cupy" up to 1.x, its own CUDA kernels ("cuda") from 2.0.
 SJ_BACKENDS = ("torch", "triton", "cupy", "cuda")
-Layer = Callable[[Tensor], Tensor]
 
 
 def _ours(device: str) -> Callable[[Tensor], Tensor]:
-    from ..neurons.fused import LIF
+    from sc_neurocore.neurons.fused import LIF
 
     layer = LIF(beta=BETA, threshold=THRESHOLD, surrogate_fn=get_surrogate("atan")).to(device)
     return lambda x: layer(x)[0]
@@ -83,8 +82,6 @@ def neuron_candidates(
     else:
         notes.append("SpikingJelly not installed: skipped")
     if workload:
-        from .lif import build_layer
-
         peers: tuple[tuple[str, str, dict[str, Any]], ...] = (
             ("snntorch", "snntorch Leaky (loop)", {"kind": "snntorch"}),
             (

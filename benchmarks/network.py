@@ -16,7 +16,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..core.registry import coverage, get_surrogate, list_paths
+from sc_neurocore.core.registry import coverage, get_surrogate, list_paths
+
+from .common import MATMULS
 from .config import BenchConfig
 from .peers import module_present
 from .progress import Progress
@@ -27,7 +29,7 @@ def training_step(
     config: BenchConfig, path: str, compiled: bool, fused: bool
 ) -> Callable[[], None]:
     """A closure running one optimisation step of a freshly initialised network."""
-    from ..networks import SpikingNet
+    from sc_neurocore.networks import SpikingNet
 
     torch.manual_seed(0)
     n_input, n_hidden, n_output = config.net_sizes
@@ -48,9 +50,6 @@ def training_step(
         optimizer.step()
 
     return step
-
-
-MATMULS = "matmuls alone"
 
 
 def matmuls_step(config: BenchConfig) -> Callable[[], None]:

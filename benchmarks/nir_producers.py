@@ -22,9 +22,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..interchange.nir import from_nir
-from ..interchange.nir_export import import_nir
-from ..interchange.nir_import import NIRSpecWarning
+from sc_neurocore.interchange.nir import from_nir
+from sc_neurocore.interchange.nir_export import import_nir
+from sc_neurocore.interchange.nir_import import NIRSpecWarning
 
 __all__ = ["PRODUCERS", "Export", "ProducerRow", "producer_rows", "producer_table"]
 

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..interchange.nir import from_nir, to_nir
-from ..neurons.cells import IFCell, LIFCell, SynapticCell
-from ..neurons.recurrent import RecurrentLIFCell
+from sc_neurocore.interchange.nir import from_nir, to_nir
+from sc_neurocore.neurons.cells import IFCell, LIFCell, SynapticCell
+from sc_neurocore.neurons.recurrent import RecurrentLIFCell
 
 __all__ = ["PEERS", "InteropRow", "interop_rows", "markdown_table"]
 

@@ -21,8 +21,10 @@ from typing import Any
 
 import torch
 
-from ..core import callforms as call_forms
-from ..core.registry import get_default_path, get_surrogate
+from sc_neurocore.core import callforms as call_forms
+from sc_neurocore.core.registry import get_default_path, get_surrogate
+
+from .common import fwd_bwd
 from .config import BenchConfig
 from .progress import Progress
 from .timing import interleaved, median_ratio
@@ -114,8 +116,8 @@ def run_registry(
     )
     samples |= interleaved(
         {
-            "dispatcher_fwd_bwd": lambda: torch.autograd.grad(dispatcher(x), x, g),
-            "explicit_fwd_bwd": lambda: torch.autograd.grad(explicit(x), x, g),
+            "dispatcher_fwd_bwd": fwd_bwd(dispatcher, x, g),
+            "explicit_fwd_bwd": fwd_bwd(explicit, x, g),
         },
         pair_timing,
     )

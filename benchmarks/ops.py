@@ -20,19 +20,16 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch import Tensor
 
-from ..core.registry import coverage, get_surrogate, list_paths, list_surrogates
+from sc_neurocore.core.registry import coverage, get_surrogate, list_paths, list_surrogates
+
+from .common import MUL, fwd_bwd, mul
 from .config import BenchConfig
 from .peers import counterparts
 from .progress import Progress
 from .timing import Samples, interleaved, median_ratio
 
-BASELINE = "torch.mul"
-
-
-def _fwd_bwd(fn: Callable[[Tensor], Tensor], x: Tensor, g: Tensor) -> Callable[[], object]:
-    return lambda: torch.autograd.grad(fn(x), x, g)
+BASELINE = MUL
 
 
 def _group(
@@ -43,13 +40,13 @@ def _group(
     x = torch.randn(numel, generator=generator).requires_grad_(True)
     g, a, b = (torch.randn(numel, generator=generator) for _ in range(3))
     c = torch.empty(numel)
-    runs: dict[str, Callable[[], object]] = {BASELINE: lambda: torch.mul(a, b, out=c)}
+    runs: dict[str, Callable[[], object]] = {BASELINE: mul(a, b, c)}
     about: dict[str, dict[str, Any]] = {}
     for path in paths:
-        runs[path] = _fwd_bwd(get_surrogate(surrogate, path), x, g)
+        runs[path] = fwd_bwd(get_surrogate(surrogate, path), x, g)
         about[path] = {"kind": "path", "path": path}
     for peer in counterparts(surrogate, installed) if peers else ():
-        runs[peer.library] = _fwd_bwd(peer.factory(), x, g)
+        runs[peer.library] = fwd_bwd(peer.factory(), x, g)
         about[peer.library] = {
             "kind": "peer",
             "library": peer.library,

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .targets import Results, Target, rows_of
+from .common import OURS, Results, rows_of
+from .targets import Target
 
 #: Workload sizes where the neurons dominate (speed-up over the fastest peer is checked)
 #: and from which on the matrix products dominate (time over the matrix products alone).
 NEURON_BOUND = (128, 256)
 MATMUL_BOUND_FROM = 512
-OURS = "fused LIF [atan]"
 PEER_KINDS = ("snntorch", "spikingjelly", "norse")
 
 

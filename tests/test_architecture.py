@@ -43,21 +43,11 @@ RULES: dict[str, tuple[str, ...]] = {
 
 #: Imports that break a rule on purpose, each with the reason (docs/architecture.md).
 EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("neurons.fused", "core.registry"): (
-        "the fused operators' schema carries a surrogate's name (an exported program holds "
-        "nothing else), so the operator, not the layer, turns the name back into a spec"
-    ),
-    ("neurons.fused_op", "core.registry"): "as neurons.fused: the operators themselves",
     ("__init__", "interchange.operators"): (
         "import sc_neurocore installs the torch.ops lookups that define the project's "
         "operators on demand, so torch.export.load works in a fresh process"
     ),
-    ("paths.custom_op", "interchange.operators"): (
-        "defining() marks the thread while an operator is defined, so torch's probe of the "
-        "name does not start a second definition through the lookup"
-    ),
-    ("neurons.fused_op", "interchange.operators"): "as paths.custom_op: defining()",
-    ("neurons.neuron_op", "interchange.operators"): "as paths.custom_op: defining()",
+    ("neurons.neuron_op", "interchange.operators"): "defining(), while it defines an operator",
     ("neurons.neuron", "core.registry"): (
         "Neuron('alif') is given a neuron's name: the layer looks the spec up, as "
         "get_surrogate(name) does"

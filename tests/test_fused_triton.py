@@ -185,7 +185,7 @@ def test_every_neuron_template_matches_autograd(calls, reset: str, name: str):
     if formula is None or not _runs_triton(name):
         return
     template = lif_template(reset)
-    kernels = TritonLIF(spec, template, load_kernels(template, formula), v_reset=0.1)
+    kernels = TritonLIF(spec, template, load_kernels(template, formula))
     x, v0 = _inputs(seed=3)
     beta = torch.linspace(0.6, 0.9, NEURONS, dtype=torch.float64).expand(BATCH, NEURONS)
     threshold = torch.full((BATCH, NEURONS), 0.8, dtype=torch.float64)
@@ -194,11 +194,11 @@ def test_every_neuron_template_matches_autograd(calls, reset: str, name: str):
     spikes_ref, v_ref = _reference_reset(spec, reset, *leaves, v_reset)
     grad_spikes, grad_v = torch.randn_like(x), torch.randn_like(v0)
     want = torch.autograd.grad((spikes_ref, v_ref), leaves, (grad_spikes, grad_v))
-    spikes, v = kernels.forward(x, v0, beta, threshold, torch.empty_like(x))
+    spikes, v = kernels.forward(x, v0, beta, threshold, torch.empty_like(x), 0.1)
     sums = ParameterSums(x[0])
     grad_x = kernels.backward(
         grad_spikes, grad_v, x, v0, beta, threshold, list(spec.defaults.values()),
-        torch.empty_like(x), (sums.beta, sums.threshold),
+        torch.empty_like(x), (sums.beta, sums.threshold), 0.1,
     )  # fmt: skip
     assert torch.equal(spikes, spikes_ref.detach()) and bool(spikes.any())
     torch.testing.assert_close(v, v_ref.detach(), rtol=1e-12, atol=1e-13)

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import importlib
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import torch
 
 from ..core import compat
 from ..core.compat import OpNamespace as _OpNamespace
+from ..core.spec import SurrogateSpec
+from ..kernels.operator import defining, is_defining
+from ..kernels.spec_table import set_resolver
 
 __all__ = [
     "FUSED_NAMESPACE",
@@ -45,20 +45,6 @@ FUSED_NAMESPACE = "sc_neurocore_fused"
 #: Modules whose import defines the fused operators.
 FUSED_MODULES = ("sc_neurocore.neurons.fused_op",)
 
-_busy = threading.local()
-
-
-@contextmanager
-def defining() -> Iterator[None]:
-    """Mark this thread as defining operators: its lookups of missing names (torch's
-    ``define`` checks whether the name exists) must not start another definition."""
-    previous = getattr(_busy, "active", False)
-    _busy.active = True
-    try:
-        yield
-    finally:
-        _busy.active = previous
-
 
 def define_operator(namespace: str, name: str) -> bool:
     """Define ``namespace::name`` if the project provides it; whether it tried.
@@ -66,7 +52,7 @@ def define_operator(namespace: str, name: str) -> bool:
     A surrogate's operator is built through the registry's ``custom_op`` path, so plugin
     surrogates are found too; a name the registry does not hold defines nothing.
     """
-    if getattr(_busy, "active", False):  # a lookup while defining: no recursion
+    if is_defining():  # a lookup while defining: no recursion
         return False
     if namespace == FUSED_NAMESPACE:
         for module in FUSED_MODULES:
@@ -119,18 +105,28 @@ class LookupNamespace(_OpNamespace):
         except AttributeError:
             if op_name.startswith("_") or not define_operator(self.name, op_name):
                 if self.name == SURROGATE_NAMESPACE and not op_name.startswith("_"):
-                    if not getattr(_busy, "active", False) and _asked_by_deserializer():
+                    if not is_defining() and _asked_by_deserializer():
                         raise _missing_surrogate(op_name) from None
                 raise
             return super().__getattr__(op_name)
 
 
+def registered_spec(name: str) -> SurrogateSpec:
+    """The default registry's spec of ``name``: how a fused operator's surrogate key that
+    no layer of this process filed (a reloaded program's) is resolved."""
+    from ..core.registry import get_spec
+
+    return get_spec(name)
+
+
 def install_operator_lookup() -> None:
-    """Give ``torch.ops.sc_neurocore`` and ``torch.ops.sc_neurocore_fused`` the lookup.
+    """Give ``torch.ops.sc_neurocore`` and ``torch.ops.sc_neurocore_fused`` the lookup, and
+    the fused operators' spec table its resolver (:func:`registered_spec`).
 
     An existing namespace object keeps its identity (and its cached operators): only its
     class changes.  Idempotent.
     """
+    set_resolver(registered_spec)
     for namespace in (SURROGATE_NAMESPACE, FUSED_NAMESPACE):
         current = torch.ops.__dict__.get(namespace)
         if isinstance(current, LookupNamespace):

@@ -71,7 +71,7 @@ def lif_kernels(spec: SurrogateSpec, x: Tensor, reset: str = "subtract") -> Fuse
             raise _refuse("triton", spec, x, triton_status(spec, x.device))
         if found is not None or x.device.type == "cuda":
             return found
-    native = native_lif(spec, x)
+    native = native_lif(spec, x, reset)
     if native is None and family == "native":
         raise _refuse("native", spec, x, _native_reason(spec, x))
     return native

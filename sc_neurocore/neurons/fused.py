@@ -23,10 +23,11 @@ from torch import Tensor
 
 from ..core.bound import CallForm, Surrogate
 from ..core.compat import transforms_active as _transforms_active
-from ..core.registry import get_spec
+from ..core.spec import SurrogateSpec
 from ..kernels.buffers import empty_cache
 from ..kernels.fused_choice import fused_kernel_choice
 from ..kernels.native.lif import native_status, set_native_enabled
+from ..kernels.spec_table import spec_for, spec_key
 from .base import (
     LeakyCell,
     SurrogateCallable,
@@ -42,6 +43,7 @@ __all__ = [
     "NAMESPACE",
     "compiled_kernel_status",
     "fused_kernel",
+    "fused_spec",
     "fused_surrogate",
     "lif_backward_op",
     "lif_op",
@@ -52,7 +54,7 @@ __all__ = [
 
 _is_compiling = torch.compiler.is_compiling
 
-#: (registered surrogate name, its parameter values in the spec's order)
+#: (a surrogate's name or spec key, its parameter values in the spec's order)
 FusedKey = tuple[str, tuple[float, ...]]
 
 
@@ -62,13 +64,13 @@ FusedKey = tuple[str, tuple[float, ...]]
 def fused_kernel(surrogate: str, device: str = "cpu") -> tuple[str, str]:
     """``(kernel, reason)``: which kernels ``LIF`` runs for ``surrogate`` on ``device``'s
     tensors (``"triton"``, ``"native"`` or ``"torch"``) and, if not the fastest, why."""
-    return fused_kernel_choice(get_spec(surrogate), device)
+    return fused_kernel_choice(spec_for(surrogate), device)
 
 
 def compiled_kernel_status(surrogate: str) -> str:
     """``"compiled"`` if ``LIF`` runs compiled C kernels for ``surrogate`` (CPU float32/64),
     else why it runs its torch kernels. The first call for a surrogate may build them."""
-    return native_status(get_spec(surrogate))
+    return native_status(spec_for(surrogate))
 
 
 def set_compiled_kernels(enabled: bool) -> bool:
@@ -87,8 +89,9 @@ def release_buffers() -> None:
 # --- which callables run fused ------------------------------------------------------------
 
 
-def fused_surrogate(fn: object) -> FusedKey | None:
-    """``(name, params)`` when ``fn`` is a registered surrogate, else ``None`` (fallback).
+def fused_spec(fn: object) -> tuple[SurrogateSpec, tuple[float, ...]] | None:
+    """``(spec, params)`` when ``fn`` is a registered surrogate (of any registry), else
+    ``None`` (the stepwise fallback).
 
     Recognised: ``get_surrogate(...)`` objects, the seed call forms (``atan_surrogate``,
     ``atan_surrogate_custom_op``, ...) and ``functools.partial`` of a call form that binds
@@ -112,7 +115,13 @@ def fused_surrogate(fn: object) -> FusedKey | None:
         values = spec.bind((), {**params, **keywords})
     except (LookupError, TypeError, ValueError):
         return None
-    return spec.name, tuple(values.values())
+    return spec, tuple(values.values())
+
+
+def fused_surrogate(fn: object) -> FusedKey | None:
+    """``(name, params)`` when ``fn`` is a registered surrogate, else ``None`` (fallback)."""
+    found = fused_spec(fn)
+    return None if found is None else (found[0].name, found[1])
 
 
 class LIF(LeakyCell):
@@ -130,7 +139,10 @@ class LIF(LeakyCell):
     def surrogate_fn(self, fn: SurrogateCallable) -> None:
         # Resolved once here, not per forward, so torch.compile traces no registry code.
         self._surrogate_fn = check_surrogate(fn)
-        self._fused_key = fused_surrogate(fn)
+        # The operator gets the spec from this layer, not from a registry: filed under a
+        # key the operator's ``str surrogate`` argument carries (kernels/spec_table.py).
+        found = fused_spec(fn)
+        self._fused_key = None if found is None else (spec_key(found[0]), found[1])
 
     @property
     def fused(self) -> bool:

@@ -14,34 +14,28 @@ The forward runs the kernels :func:`~sc_neurocore.kernels.fused_choice.lif_kerne
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
-# An operator's schema carries the surrogate's name (an exported program holds nothing
-# else), so the fused operators, not the layers, turn a name back into its spec.
-from ..core import compat
-from ..core.registry import get_spec
 from ..core.spec import check_like
-from ..interchange.operators import defining
-from ..kernels.autocast import FUSED, register_autocast_policy
+from ..kernels.autocast import FUSED
 from ..kernels.buffers import sequence_buffer
 from ..kernels.fused_choice import FusedKernels, lif_kernels
-from ..kernels.torch.lif import (
-    ParameterSums,
-    kernel_value,
-    lif_backward,
-    lif_forward,
-)
-from ..kernels.triton.lif import TritonLIF
+from ..kernels.operator import OperatorDef
+from ..kernels.spec_table import spec_for
+from ..kernels.torch.lif import ParameterSums, kernel_value, lif_backward, lif_forward
 from .base import RESET_MODES, Value
 from .dtypes import check_state, compute_dtype_of, state_dtype
 
 __all__ = [
+    "LIF",
+    "LIF_BACKWARD",
     "LIF_BACKWARD_SCHEMA",
     "LIF_SCHEMA",
+    "LIFArguments",
+    "LIFBackwardArguments",
     "NAMESPACE",
     "check_arguments",
     "lif_backward_op",
@@ -132,45 +126,53 @@ HALF = (torch.bfloat16, torch.float16)
 
 
 def _spec_params(surrogate: str, params: list[float]) -> tuple[Any, dict[str, float]]:
-    spec = get_spec(surrogate)
+    spec = spec_for(surrogate)
     if len(params) != len(spec.param_names):
         raise ValueError(
-            f"LIF: surrogate {surrogate!r} takes parameters {spec.param_names}, got {params!r}"
+            f"LIF: surrogate {spec.name!r} takes parameters {spec.param_names}, got {params!r}"
         )
     return spec, dict(zip(spec.param_names, params))
 
 
 # --- the operators -------------------------------------------------------------------------
 
-_library = torch.library.Library(NAMESPACE, "FRAGMENT")
-#: The fused operators' schemas; ``reset`` is one of RESET_MODES, ``v_reset`` broadcasts
-#: to one step like ``beta`` and ``threshold`` (and gets no gradient).
-LIF_SCHEMA = (
-    "lif(Tensor x, Tensor? v0, Tensor beta, Tensor threshold, str reset, Tensor v_reset, "
-    "str surrogate, float[] params) -> (Tensor, Tensor)"
-)
-LIF_BACKWARD_SCHEMA = (
-    "lif_backward(Tensor grad_spikes, Tensor grad_v, Tensor x, Tensor? spikes, Tensor? v0, "
-    "Tensor beta, Tensor threshold, str reset, Tensor v_reset, str surrogate, float[] params, "
-    "bool params_grad) -> (Tensor, Tensor, Tensor, Tensor)"
-)
-with defining():
-    _library.define(LIF_SCHEMA)
-    _library.define(LIF_BACKWARD_SCHEMA)
-lif_op = torch.ops.sc_neurocore_fused.lif.default
-lif_backward_op = torch.ops.sc_neurocore_fused.lif_backward.default
+
+class LIFArguments(NamedTuple):
+    """The arguments of ``sc_neurocore_fused::lif`` (its schema is derived from them):
+    ``reset`` is one of RESET_MODES, ``v_reset`` broadcasts to one step like ``beta`` and
+    ``threshold`` (and gets no gradient), ``surrogate`` is a key of kernels/spec_table.py."""
+
+    x: Tensor
+    v0: Tensor | None
+    beta: Tensor
+    threshold: Tensor
+    reset: str
+    v_reset: Tensor
+    surrogate: str
+    params: list[float]
 
 
-def _lif_kernel(
-    x: Tensor,
-    v0: Tensor | None,
-    beta: Tensor,
-    threshold: Tensor,
-    reset: str,
-    v_reset: Tensor,
-    surrogate: str,
-    params: list[float],
-) -> tuple[Tensor, Tensor]:
+class LIFBackwardArguments(NamedTuple):
+    """The arguments of ``sc_neurocore_fused::lif_backward``: the incoming gradients, the
+    forward's arguments (``spikes`` is ``None`` where the kernels recompute them) and
+    whether the parameter gradients are wanted."""
+
+    grad_spikes: Tensor
+    grad_v: Tensor
+    x: Tensor
+    spikes: Tensor | None
+    v0: Tensor | None
+    beta: Tensor
+    threshold: Tensor
+    reset: str
+    v_reset: Tensor
+    surrogate: str
+    params: list[float]
+    params_grad: bool
+
+
+def _lif_kernel(args: LIFArguments) -> tuple[Tensor, Tensor]:
+    x, v0, beta, threshold, reset, v_reset, surrogate, params = args
     check_arguments(x, v0, beta, threshold, reset, v_reset)
     spec, _ = _spec_params(surrogate, params)  # an unknown surrogate fails here, not in backward
     state = state_dtype(x, v0, beta, threshold, v_reset)
@@ -178,79 +180,54 @@ def _lif_kernel(
     beta_value, threshold_value = kernel_value(beta, dtype), kernel_value(threshold, dtype)
     v_reset_value = kernel_value(v_reset, dtype)
     v0 = None if v0 is None else v0.expand(x.shape[1:])
-    buffer = sequence_buffer(run)
-    if isinstance(kernels, TritonLIF):  # the reset is compiled in, v_reset is a field
-        kernels = dataclasses.replace(kernels, v_reset=v_reset_value)  # type: ignore[arg-type]
-        spikes, v = kernels.forward(run, v0, beta_value, threshold_value, buffer)
-    elif kernels is not None:
-        spikes, v = kernels.forward(
-            run, v0, beta_value, threshold_value, buffer, reset, v_reset_value
-        )
+    if kernels is not None:
+        buffer = sequence_buffer(run)
+        spikes, v = kernels.forward(run, v0, beta_value, threshold_value, buffer, v_reset_value)
     else:
         spikes, v = lif_forward(run, v0, beta_value, threshold_value, reset, v_reset_value)
     return spikes.to(x.dtype), v.to(state)
 
 
-def _lif_fake(
-    x: Tensor,
-    v0: Tensor | None,
-    beta: Tensor,
-    threshold: Tensor,
-    reset: str,
-    v_reset: Tensor,
-    surrogate: str,
-    params: list[float],
-) -> tuple[Tensor, Tensor]:
+def _lif_fake(args: LIFArguments) -> tuple[Tensor, Tensor]:
+    x, v0, beta, threshold, reset, v_reset, _, _ = args
     check_arguments(x, v0, beta, threshold, reset, v_reset)
     spikes = torch.empty_like(x, memory_format=torch.contiguous_format)
     return spikes, torch.empty_like(spikes[0], dtype=state_dtype(x, v0, beta, threshold, v_reset))
 
 
-def _lif_backward_kernel(
-    grad_spikes: Tensor,
-    grad_v: Tensor,
-    x: Tensor,
-    spikes: Tensor | None,
-    v0: Tensor | None,
-    beta: Tensor,
-    threshold: Tensor,
-    reset: str,
-    v_reset: Tensor,
-    surrogate: str,
-    params: list[float],
-    params_grad: bool,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    spec, named = _spec_params(surrogate, params)
+def _lif_backward_kernel(args: LIFBackwardArguments) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    x, v0, beta, threshold, reset, v_reset = (
+        args.x, args.v0, args.beta, args.threshold, args.reset, args.v_reset
+    )  # fmt: skip
+    spec, named = _spec_params(args.surrogate, args.params)
     state = state_dtype(x, v0, beta, threshold, v_reset)
     run, dtype, kernels = _plan(spec, x, state, reset)
     beta_value, threshold_value = kernel_value(beta, dtype), kernel_value(threshold, dtype)
     v_reset_value = kernel_value(v_reset, dtype)
     initial = None if v0 is None else v0.expand(x.shape[1:])
-    sums = ParameterSums(x[0]) if params_grad else None
-    mode: tuple[Any, ...] = (reset, v_reset_value)
-    if isinstance(kernels, TritonLIF):
-        kernels, mode = dataclasses.replace(kernels, v_reset=v_reset_value), ()  # type: ignore[arg-type]
+    sums = ParameterSums(x[0]) if args.params_grad else None
     if kernels is not None:
         grad_x = kernels.backward(
-            grad_spikes,
-            grad_v,
+            args.grad_spikes,
+            args.grad_v,
             run,
             initial,
             beta_value,
             threshold_value,
-            params,
+            args.params,
             sequence_buffer(run),
             None if sums is None else (sums.beta, sums.threshold),
-            *mode,
+            v_reset_value,
         )
     else:
+        spikes = args.spikes
         if spikes is None:  # not saved (the compiled kernels recompute them): recompute here
-            spikes = lif_forward(run, initial, beta_value, threshold_value, *mode)[0]
+            spikes = lif_forward(run, initial, beta_value, threshold_value, reset, v_reset_value)[0]
         grad_x = lif_backward(
             spec,
             named,
-            grad_spikes.to(dtype),
-            grad_v.to(dtype),
+            args.grad_spikes.to(dtype),
+            args.grad_v.to(dtype),
             run,
             spikes.to(dtype),
             initial,
@@ -270,133 +247,57 @@ def _lif_backward_kernel(
     return grad_x, grad_v0, *sums.reduced(beta, threshold)
 
 
-# torch.library takes one function per dispatch key, each with the operator's full signature:
-# the real kernels and the fake ones repeat the argument lists of the schema above.
-def _lif_backward_fake(
-    grad_spikes: Tensor,
-    grad_v: Tensor,
-    x: Tensor,
-    spikes: Tensor | None,
-    v0: Tensor | None,
-    beta: Tensor,
-    threshold: Tensor,
-    reset: str,
-    v_reset: Tensor,
-    surrogate: str,
-    params: list[float],
-    params_grad: bool,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _lif_backward_fake(args: LIFBackwardArguments) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    x, v0 = args.x, args.v0
     grad_x = torch.empty_like(x, memory_format=torch.contiguous_format)
     grad_v0 = x.new_empty(x.shape[1:], dtype=x.dtype) if v0 is None else torch.empty_like(v0)
-    return grad_x, grad_v0, torch.empty_like(beta), torch.empty_like(threshold)
+    return grad_x, grad_v0, torch.empty_like(args.beta), torch.empty_like(args.threshold)
 
 
-def _saved_spikes(inputs: tuple[Any, ...], spikes: Tensor) -> Tensor | None:
+def _saved_spikes(args: LIFArguments, spikes: Tensor) -> Tensor | None:
     """What backward needs of the spikes: nothing where the compiled or Triton kernels run
     it (they recompute the spikes with the membrane), else the spikes as ``uint8`` (exact,
     one byte per neuron-step whatever the input dtype)."""
-    x, v0, beta, threshold, reset, v_reset, surrogate, params = inputs
-    state = state_dtype(x, v0, beta, threshold, v_reset)
-    if _plan(get_spec(surrogate), x, state, reset)[2] is not None:
+    state = state_dtype(args.x, args.v0, args.beta, args.threshold, args.v_reset)
+    if _plan(spec_for(args.surrogate), args.x, state, args.reset)[2] is not None:
         return None
     return spikes.to(torch.uint8)
 
 
-def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor]) -> None:
-    x, v0, beta, threshold, reset, v_reset, surrogate, params = inputs
+def _setup_context(ctx: Any, args: LIFArguments, output: tuple[Tensor, Tensor]) -> None:
     # Saved: the input (which nothing can recompute) and, only for the torch kernels, the
     # spikes in one byte; backward recomputes the membrane (and the spikes) from them.
-    ctx.save_for_backward(x, _saved_spikes(inputs, output[0]), v0, beta, threshold, v_reset)
-    ctx.surrogate, ctx.params, ctx.reset = surrogate, params, reset
+    saved = (args.x, _saved_spikes(args, output[0]), args.v0, args.beta, args.threshold)
+    ctx.save_for_backward(*saved, args.v_reset)
+    ctx.surrogate, ctx.params, ctx.reset = args.surrogate, args.params, args.reset
     # Unused outputs get no gradient rather than a (T, batch, ...) tensor of zeros.
     ctx.set_materialize_grads(False)
 
 
-def _backward(
-    ctx: Any, grad_spikes: Tensor | None, grad_v: Tensor | None
-) -> tuple[Tensor | None, ...]:
+def _backward(ctx: Any, grad_spikes: Tensor | None, grad_v: Tensor | None) -> dict[str, Tensor]:
     x, spikes, v0, beta, threshold, v_reset = ctx.saved_tensors
-    needs = ctx.needs_input_grad
+    needs = LIF.needs(ctx)
     if grad_spikes is None:
         grad_spikes = x.new_zeros(()).expand(x.shape)
     if grad_v is None:
         grad_v = x.new_zeros(()).expand(x.shape[1:])
-    params_grad = needs[2] or needs[3]
-    grads = lif_backward_op(
-        grad_spikes,
-        grad_v,
-        x,
-        spikes,
-        v0,
-        beta,
-        threshold,
-        ctx.reset,
-        v_reset,
-        ctx.surrogate,
-        ctx.params,
-        params_grad,
-    )
+    grads = LIF_BACKWARD(
+        grad_spikes, grad_v, x, spikes, v0, beta, threshold, ctx.reset, v_reset,
+        ctx.surrogate, ctx.params, needs.beta or needs.threshold,
+    )  # fmt: skip
     # v_reset is a fixed value: no gradient, like the string and the surrogate parameters.
-    return (*(grad if need else None for grad, need in zip(grads, needs)), None, None, None, None)
+    wanted = zip(("x", "v0", "beta", "threshold"), grads)
+    return {name: grad for name, grad in wanted if getattr(needs, name)}
 
 
-def register_operator_pair(
-    library: torch.library.Library,
-    name: str,
-    kernels: tuple[Any, Any],
-    fakes: tuple[Any, Any],
-    backward: Any,
-    setup_context: Any,
-    no_double_backward: str,
-) -> None:
-    """Register a fused operator ``name`` and its ``name_backward``: CPU/any-device kernels,
-    fake kernels, the closed-form backward, a backward of the backward that refuses with
-    ``no_double_backward`` (the fused operators have no second derivative) and their
-    autocast policy (kernels/autocast.py)."""
-    qualified = f"{library.ns}::{name}"
-
-    def refuse(ctx: Any, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
-        raise RuntimeError(no_double_backward)
-
-    library.impl(name, kernels[0], "CompositeExplicitAutograd")
-    library.impl(f"{name}_backward", kernels[1], "CompositeExplicitAutograd")
-    torch.library.register_fake(qualified, fakes[0], lib=library)
-    torch.library.register_fake(f"{qualified}_backward", fakes[1], lib=library)
-    torch.library.register_autograd(qualified, backward, setup_context=setup_context, lib=library)
-    torch.library.register_autograd(
-        f"{qualified}_backward", refuse, setup_context=lambda ctx, inputs, output: None, lib=library
-    )
-    # Under autocast: no cast; the kernels read bf16/fp16 as given and accumulate in fp32.
-    register_autocast_policy(library, name, FUSED)
-    register_autocast_policy(library, f"{name}_backward", FUSED)
-
-
-register_operator_pair(
-    _library,
-    "lif",
-    (_lif_kernel, _lif_backward_kernel),
-    (_lif_fake, _lif_backward_fake),
-    _backward,
-    _setup_context,
-    "LIF: the fused operator has no second derivative (double backward); for higher-order "
-    "gradients use torch.func (which runs the stepwise fallback) or LIFCell",
-)
-
-
-def lif_decomposition(
-    x: Tensor,
-    v0: Tensor | None,
-    beta: Tensor,
-    threshold: Tensor,
-    reset: str,
-    v_reset: Tensor,
-    surrogate: str,
-    params: list[float],
-) -> tuple[Tensor, Tensor]:
+def lif_decomposition(args: LIFArguments) -> tuple[Tensor, Tensor]:
     """The forward in plain aten ops, one step after another, for exporters that lower the
     operator (ONNX unrolls it over the static ``T``); training keeps the fused kernels."""
-    beta, threshold, v_reset = (value.to(x.dtype) for value in (beta, threshold, v_reset))
-    v = torch.zeros_like(x[0]) if v0 is None else v0.to(x.dtype)
+    x, reset = args.x, args.reset
+    beta, threshold, v_reset = (
+        value.to(x.dtype) for value in (args.beta, args.threshold, args.v_reset)
+    )
+    v = torch.zeros_like(x[0]) if args.v0 is None else args.v0.to(x.dtype)
     spikes = []
     for t in range(x.shape[0]):
         h = x[t] + beta * v
@@ -411,7 +312,24 @@ def lif_decomposition(
     return torch.stack(spikes), v
 
 
-compat.export_decomposition(lif_op, lif_decomposition)
+#: The fused LIF operator and its closed-form backward companion.
+LIF = OperatorDef(f"{NAMESPACE}::lif", LIFArguments, returns=2)
+LIF.register_kernel(_lif_kernel)
+LIF.register_fake(_lif_fake)
+LIF.register_autograd(_backward, _setup_context)
+# Under autocast: no cast; the kernels read bf16/fp16 as given and accumulate in fp32.
+LIF.register_autocast(FUSED)
+LIF.register_decomposition(lif_decomposition)
+LIF_BACKWARD = LIF.define_backward(
+    LIFBackwardArguments,
+    4,
+    _lif_backward_kernel,
+    _lif_backward_fake,
+    no_double_backward="LIF: the fused operator has no second derivative (double backward); "
+    "for higher-order gradients use torch.func (which runs the stepwise fallback) or LIFCell",
+)
+LIF_SCHEMA, LIF_BACKWARD_SCHEMA = LIF.schema, LIF_BACKWARD.schema
+lif_op, lif_backward_op = LIF.op, LIF_BACKWARD.op
 
 
 def _as_tensor(value: Value) -> Tensor:
@@ -429,7 +347,8 @@ def lif_sequence(
     reset: str = "subtract",
     v_reset: Value = 0.0,
 ) -> tuple[Tensor, Tensor]:
-    """``(spikes, v_T)`` of the fused operator for a registered ``surrogate`` name."""
+    """``(spikes, v_T)`` of the fused operator for ``surrogate``: a registered name or a
+    key of :func:`~sc_neurocore.kernels.spec_table.spec_key`."""
     return lif_op(
         inputs,
         v0,

@@ -12,22 +12,31 @@ in Python with the same results.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
 from ..core.compat import transforms_active as _transforms_active
+from ..kernels.autocast import FUSED
 from ..kernels.fused_choice import compute_dtype, leaky_kernels
+from ..kernels.operator import OperatorDef
 from ..kernels.torch.leaky import decay_gradient, leaky_backward, leaky_forward
 from ..kernels.torch.lif import kernel_value
 from .base import ConstrainedModule, Value, decay_attribute, decayed, show_value
 from .dtypes import broadcast_to_state, check_state, state_dtype
-from .fused_op import register_operator_pair
+from .fused_op import NAMESPACE
 
-__all__ = ["LeakyIntegrator", "LeakyIntegratorCell", "leaky_sequence"]
+__all__ = [
+    "LEAKY",
+    "LEAKY_BACKWARD",
+    "LeakyArguments",
+    "LeakyBackwardArguments",
+    "LeakyIntegrator",
+    "LeakyIntegratorCell",
+    "leaky_sequence",
+]
 
-NAMESPACE = "sc_neurocore_fused"
 _is_compiling = torch.compiler.is_compiling
 
 
@@ -53,17 +62,29 @@ def check_sequence(owner: str, x: Any, state: Any, state_name: str) -> None:
 
 # --- the operators -------------------------------------------------------------------------
 
-_library = torch.library.Library(NAMESPACE, "FRAGMENT")
-_library.define("leaky(Tensor x, Tensor? y0, Tensor decay) -> Tensor")
-_library.define(
-    "leaky_backward(Tensor grad_y, Tensor y, Tensor? y0, Tensor decay, bool decay_grad)"
-    " -> (Tensor, Tensor, Tensor)"
-)
-leaky_op = torch.ops.sc_neurocore_fused.leaky.default
-leaky_backward_op = torch.ops.sc_neurocore_fused.leaky_backward.default
+
+class LeakyArguments(NamedTuple):
+    """The arguments of ``sc_neurocore_fused::leaky`` (its schema is derived from them)."""
+
+    x: Tensor
+    y0: Tensor | None
+    decay: Tensor
 
 
-def _leaky_kernel(x: Tensor, y0: Tensor | None, decay: Tensor) -> Tensor:
+class LeakyBackwardArguments(NamedTuple):
+    """The arguments of ``sc_neurocore_fused::leaky_backward``: the output's gradient, the
+    output itself (the filter's state), the forward's ``y0`` and ``decay``, and whether
+    the decay's gradient is wanted."""
+
+    grad_y: Tensor
+    y: Tensor
+    y0: Tensor | None
+    decay: Tensor
+    decay_grad: bool
+
+
+def _leaky_kernel(args: LeakyArguments) -> Tensor:
+    x, y0, decay = args
     check_sequence("LeakyIntegrator", x, y0, "y0")
     # The output is the state: in the promoted dtype of the input, y0 and the decay.
     x = x.to(state_dtype(x, y0, decay))
@@ -77,14 +98,13 @@ def _leaky_kernel(x: Tensor, y0: Tensor | None, decay: Tensor) -> Tensor:
     return leaky_forward(x, y0, value)
 
 
-def _leaky_fake(x: Tensor, y0: Tensor | None, decay: Tensor) -> Tensor:
-    dtype = state_dtype(x, y0, decay)
-    return torch.empty_like(x, dtype=dtype, memory_format=torch.contiguous_format)
+def _leaky_fake(args: LeakyArguments) -> Tensor:
+    dtype = state_dtype(*args)
+    return torch.empty_like(args.x, dtype=dtype, memory_format=torch.contiguous_format)
 
 
-def _leaky_backward_kernel(
-    grad_y: Tensor, y: Tensor, y0: Tensor | None, decay: Tensor, decay_grad: bool
-) -> tuple[Tensor, Tensor, Tensor]:
+def _leaky_backward_kernel(args: LeakyBackwardArguments) -> tuple[Tensor, Tensor, Tensor]:
+    grad_y, y, y0, decay, decay_grad = args
     kernels = leaky_kernels(y)  # Triton on CUDA, compiled C on CPU
     value = kernel_value(decay, compute_dtype(kernels, y.dtype))
     total: Tensor | None = None
@@ -104,37 +124,41 @@ def _leaky_backward_kernel(
     return grad_x, grad_y0, total.sum_to_size(decay.shape).to(decay.dtype)
 
 
-def _leaky_backward_fake(
-    grad_y: Tensor, y: Tensor, y0: Tensor | None, decay: Tensor, decay_grad: bool
-) -> tuple[Tensor, Tensor, Tensor]:
+def _leaky_backward_fake(args: LeakyBackwardArguments) -> tuple[Tensor, Tensor, Tensor]:
+    y, y0 = args.y, args.y0
     grad_y0 = y.new_empty(y.shape[1:], dtype=y.dtype) if y0 is None else torch.empty_like(y0)
-    return torch.empty_like(y), grad_y0, torch.empty_like(decay)
+    return torch.empty_like(y), grad_y0, torch.empty_like(args.decay)
 
 
-def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-    x, y0, decay = inputs
-    ctx.save_for_backward(output, y0, decay)  # the output is alive anyway (next layer's input)
-    ctx.x_dtype = x.dtype
+def _setup_context(ctx: Any, args: LeakyArguments, output: Tensor) -> None:
+    ctx.save_for_backward(output, args.y0, args.decay)  # the output is alive anyway
+    ctx.x_dtype = args.x.dtype
 
 
-def _backward(ctx: Any, grad_y: Tensor) -> tuple[Tensor | None, ...]:
+def _backward(ctx: Any, grad_y: Tensor) -> dict[str, Tensor]:
     y, y0, decay = ctx.saved_tensors
-    needs = ctx.needs_input_grad
-    grad_x, grad_y0, grad_decay = leaky_backward_op(grad_y, y, y0, decay, needs[2])
-    grads = (grad_x.to(ctx.x_dtype), grad_y0, grad_decay)
-    return tuple(grad if need else None for grad, need in zip(grads, needs))
+    needs = LEAKY.needs(ctx)
+    grad_x, grad_y0, grad_decay = LEAKY_BACKWARD(grad_y, y, y0, decay, needs.decay)
+    grads = {"x": grad_x.to(ctx.x_dtype), "y0": grad_y0, "decay": grad_decay}
+    return {name: grad for name, grad in grads.items() if getattr(needs, name)}
 
 
-register_operator_pair(
-    _library,
-    "leaky",
-    (_leaky_kernel, _leaky_backward_kernel),
-    (_leaky_fake, _leaky_backward_fake),
-    _backward,
-    _setup_context,
-    "LeakyIntegrator: the fused operator has no second derivative; for higher-order "
-    "gradients use torch.func (which runs the stepwise fallback) or LeakyIntegratorCell",
+#: The fused leaky integrator and its closed-form backward companion.
+LEAKY = OperatorDef(f"{NAMESPACE}::leaky", LeakyArguments)
+LEAKY.register_kernel(_leaky_kernel)
+LEAKY.register_fake(_leaky_fake)
+LEAKY.register_autograd(_backward, _setup_context)
+LEAKY.register_autocast(FUSED)
+LEAKY_BACKWARD = LEAKY.define_backward(
+    LeakyBackwardArguments,
+    3,
+    _leaky_backward_kernel,
+    _leaky_backward_fake,
+    no_double_backward="LeakyIntegrator: the fused operator has no second derivative; for "
+    "higher-order gradients use torch.func (which runs the stepwise fallback) or "
+    "LeakyIntegratorCell",
 )
+leaky_op, leaky_backward_op = LEAKY.op, LEAKY_BACKWARD.op
 
 
 def _stepwise(x: Tensor, y0: Tensor | None, decay: Value) -> Tensor:

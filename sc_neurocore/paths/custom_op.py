@@ -34,9 +34,9 @@ from ..core.forksafe import reset_module_lock
 from ..core.hookspecs import hookimpl
 from ..core.settings import requested_kernel
 from ..core.spec import ExecutionPath, SurrogateFn, SurrogateSpec, check_input
-from ..interchange.operators import defining
 from ..kernels.autocast import ELEMENTWISE, register_autocast_policy
 from ..kernels.choice import ElementwiseDispatch
+from ..kernels.operator import defining
 from ..kernels.report import DEVICE_KINDS, KernelChoice, register_kernel_report
 from ._function import class_name, fast_apply, surrogate_function
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import subprocess  # noqa: F401  (tests patch subprocess.run through this module)
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -199,10 +199,13 @@ def _parameter_arrays(x: Tensor, *parameters: Tensor | float) -> tuple[list[Tens
 
 @dataclass(frozen=True)
 class NativeLIF:
-    """The compiled kernels of one surrogate; arguments are checked by the caller."""
+    """The compiled kernels of one surrogate for one reset mode; arguments are checked by
+    the caller.  The calling convention of every fused-LIF family (the Triton kernels'
+    too): the reset mode is bound when the kernels are chosen, ``v_reset`` is an argument."""
 
     spec: SurrogateSpec
     library: ctypes.CDLL
+    reset: str = "subtract"
 
     def _function(self, kind: str, dtype: torch.dtype):
         return getattr(self.library, f"sc_{kind}_{DTYPES[dtype][1]}")
@@ -222,7 +225,6 @@ class NativeLIF:
         beta: Tensor | float,
         threshold: Tensor | float,
         spikes: Tensor,
-        reset: str = "subtract",
         v_reset: Tensor | float = 0.0,
     ) -> tuple[Tensor, Tensor]:
         """Fill ``spikes`` (a contiguous buffer like ``x``); return ``(spikes, v_T)``, ``v_T``
@@ -240,7 +242,7 @@ class NativeLIF:
             _pointer("x", x, dtype, steps * n),
             _pointer("v0", v0, compute, n),
             *(_pointer(name, a, compute, each) for name, a in zip(PARAMETERS, arrays)),
-            RESET_CODES[reset],
+            RESET_CODES[self.reset],
             int(per_neuron),
             _pointer("spikes", spikes, dtype, steps * n),
             _pointer("v_T", v_out, compute, n),
@@ -251,7 +253,6 @@ class NativeLIF:
         )
         return spikes, v_out
 
-    # The method signature every fused-LIF backend implements (kernels/fused_choice.py picks one).
     def backward(
         self,
         grad_spikes: Tensor,
@@ -263,7 +264,6 @@ class NativeLIF:
         params: list[float],
         grad_h: Tensor,
         sums: tuple[Tensor, Tensor] | None,
-        reset: str = "subtract",
         v_reset: Tensor | float = 0.0,
     ) -> Tensor:
         """Fill ``grad_h`` (a contiguous buffer like ``x``) with dL/dx; add to ``sums``.
@@ -291,7 +291,7 @@ class NativeLIF:
             _pointer("x", x, dtype, steps * n),
             _pointer("v0", v0, compute, n),
             *(_pointer(name, a, compute, each) for name, a in zip(PARAMETERS, arrays)),
-            RESET_CODES[reset],
+            RESET_CODES[self.reset],
             int(per_neuron),
             _pointer("params", values, f64, values.numel()),
             _pointer("grad_h", grad_h, dtype, steps * n),
@@ -382,12 +382,23 @@ def _lookup(spec: SurrogateSpec) -> NativeLIF | str:
     return kernels.get((spec.name, spec.c_grad), lambda: _load(spec))
 
 
-def native_lif(spec: SurrogateSpec, x: Tensor) -> NativeLIF | None:
-    """The compiled kernels for ``spec`` if they can run on ``x``, else ``None``."""
+#: (loaded kernels, reset) -> those kernels bound to that reset mode
+_bound: dict[tuple[NativeLIF, str], NativeLIF] = {}
+
+
+def native_lif(spec: SurrogateSpec, x: Tensor, reset: str = "subtract") -> NativeLIF | None:
+    """The compiled kernels for ``spec`` and ``reset`` if they can run on ``x``, else ``None``."""
     if not _enabled or x.device.type != "cpu" or x.dtype not in DTYPES:
         return None
     found = _lookup(spec)
-    return found if isinstance(found, NativeLIF) else None
+    if not isinstance(found, NativeLIF):
+        return None
+    bound = _bound.get((found, reset))
+    if bound is None:
+        if reset not in RESET_CODES:
+            raise ValueError(f"compiled LIF: reset must be one of {RESETS}, got {reset!r}")
+        bound = _bound.setdefault((found, reset), replace(found, reset=reset))
+    return bound
 
 
 def native_status(spec: SurrogateSpec) -> str:

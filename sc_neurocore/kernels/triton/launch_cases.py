@@ -217,18 +217,18 @@ def _run_lif(case: LaunchCase, x: torch.Tensor, grad: torch.Tensor) -> None:
     from .neurons import lif_template
 
     template = lif_template(case.reset)
-    kernels = TritonLIF(None, template, load_kernels(template, case.parsed_formula()),
-                        _value(case.parameters, 0.0, case.neurons, x.dtype))  # fmt: skip
+    kernels = TritonLIF(None, template, load_kernels(template, case.parsed_formula()))
+    v_reset = _value(case.parameters, 0.0, case.neurons, x.dtype)
     beta, threshold = (_value(case.parameters, v, case.neurons, x.dtype) for v in (0.9, 1.0))
     v0 = torch.zeros_like(x[0]) if case.v0 else None
     if case.kernel == "forward":
-        kernels.forward(x, v0, beta, threshold, torch.empty_like(x))
+        kernels.forward(x, v0, beta, threshold, torch.empty_like(x), v_reset)
         return
     n = x[0].numel()
     sums = (torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64))
     params = [1.0] * len(case.formula[1]) if case.formula else []
     kernels.backward(grad, torch.zeros_like(x[0]), x, v0, beta, threshold, params,
-                     torch.empty_like(x), sums if case.learned else None)  # fmt: skip
+                     torch.empty_like(x), sums if case.learned else None, v_reset)  # fmt: skip
 
 
 def _run_leaky(case: LaunchCase, x: torch.Tensor, grad: torch.Tensor) -> None:

@@ -70,12 +70,14 @@ def triton_status(spec: SurrogateSpec, device: torch.device | str) -> str:
 
 @dataclass(frozen=True)
 class TritonLIF:
-    """The Triton kernels of one (neuron template, surrogate) pair; inputs checked by the caller."""
+    """The Triton kernels of one (neuron template, surrogate) pair; inputs checked by the
+    caller.  The calling convention of :class:`~sc_neurocore.kernels.native.lif.NativeLIF`:
+    the reset mode is bound when the kernels are chosen (here compiled into the template),
+    ``v_reset`` is an argument."""
 
     spec: SurrogateSpec | None
     template: NeuronTemplate
     module: ModuleType
-    v_reset: Tensor | float = 0.0
 
     def forward(
         self,
@@ -84,6 +86,7 @@ class TritonLIF:
         beta: Tensor | float,
         threshold: Tensor | float,
         spikes: Tensor,
+        v_reset: Tensor | float = 0.0,
     ) -> tuple[Tensor, Tensor]:
         """Fill ``spikes`` (a contiguous buffer like ``x``); return ``(spikes, v_T)``."""
         x = x.contiguous()
@@ -95,7 +98,7 @@ class TritonLIF:
             return spikes, v_out
         beta_array, beta_stride, beta_value = parameter(beta, x)
         threshold_array, threshold_stride, threshold_value = parameter(threshold, x)
-        v_reset_array, v_reset_stride, v_reset_value = parameter(self.v_reset, x)
+        v_reset_array, v_reset_stride, v_reset_value = parameter(v_reset, x)
         v0_array = x if v0 is None else v0.to(state).contiguous()
         with on_device(x):
             self.module.forward[grid(n)](
@@ -106,7 +109,6 @@ class TritonLIF:
             )  # fmt: skip
         return spikes, v_out
 
-    # The method signature every fused-LIF backend implements (kernels/fused_choice.py picks one).
     def backward(
         self,
         grad_spikes: Tensor,
@@ -118,6 +120,7 @@ class TritonLIF:
         params: list[float],
         grad_h: Tensor,
         sums: tuple[Tensor, Tensor] | None,
+        v_reset: Tensor | float = 0.0,
     ) -> Tensor:
         """Fill ``grad_h`` (a contiguous buffer like ``x``) with dL/dx; fill ``sums``.
 
@@ -135,7 +138,7 @@ class TritonLIF:
         grad_v = grad_v.to(compute).expand(x.shape[1:]).contiguous()
         beta_array, beta_stride, beta_value = parameter(beta, x)
         threshold_array, threshold_stride, threshold_value = parameter(threshold, x)
-        v_reset_array, v_reset_stride, v_reset_value = parameter(self.v_reset, x)
+        v_reset_array, v_reset_stride, v_reset_value = parameter(v_reset, x)
         chunk = chunk_steps(steps, x.dtype)
         checkpoints = torch.empty((-(-steps // chunk), n), dtype=compute, device=x.device)
         # Without sums the kernel writes none: empty buffers of their own, never another argument.

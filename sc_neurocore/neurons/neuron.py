@@ -23,8 +23,8 @@ from ..core.step_program import program_of
 from ..kernels.torch.neuron import kernels_of
 from .base import check_surrogate, describe_surrogate
 from .dtypes import check_state
-from .fused import fused_surrogate
-from .neuron_op import operator_for, surrogate_key
+from .fused import fused_spec
+from .neuron_op import bind_neuron
 
 __all__ = ["Neuron"]
 
@@ -120,9 +120,10 @@ class Neuron(nn.Module):
                 self.register_buffer(name, value)
             else:
                 self._fixed[name] = value
-        self._surrogate = fused_surrogate(self.surrogate_fn)
+        found = fused_spec(self.surrogate_fn)
+        self._bound = None if found is None else bind_neuron(spec, *found)
         self.fused = fused
-        if fused and self._surrogate is None:
+        if fused and self._bound is None:
             raise ValueError(
                 f"Neuron {spec.name!r}: fused=True needs a registered surrogate (a call form "
                 f"or get_surrogate(...)), got {describe_surrogate(self.surrogate_fn)}"
@@ -137,7 +138,7 @@ class Neuron(nn.Module):
         """``("fused" | "stepwise", why)`` for a call now (no transform active)."""
         if self.fused is False:
             return "stepwise", "fused=False"
-        if self._surrogate is None:
+        if self._bound is None:
             return "stepwise", "the surrogate is not a registered spec (a plain callable)"
         return "fused", ""
 
@@ -182,16 +183,8 @@ class Neuron(nn.Module):
         return out, dict(zip(self.spec.states, finals))
 
     def _fused(self, x: Tensor, initial: list[Tensor | None]) -> tuple[Tensor, list[Tensor]]:
-        assert self._surrogate is not None
-        name, values = self._surrogate
-        from ..core.registry import get_spec
-
-        key = surrogate_key(get_spec(name))
-        params = [
-            value if isinstance(value, Tensor) else torch.tensor(value, dtype=torch.float64)
-            for value in (self.param(n) for n in self.spec.param_names)
-        ]
-        return operator_for(self.spec)(x, initial, params, key, values)
+        assert self._bound is not None
+        return self._bound(x, initial, [self.param(n) for n in self.spec.param_names])
 
     def _stepwise(self, x: Tensor, initial: list[Tensor | None]) -> tuple[Tensor, list[Tensor]]:
         kernels = kernels_of(self.program)

@@ -20,7 +20,7 @@ import keyword
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -28,104 +28,75 @@ from torch import Tensor
 from ..core.neuron_spec import NeuronSpec
 from ..core.spec import SurrogateSpec
 from ..core.step_program import StepProgram, program_of
-from ..interchange.operators import defining
-from ..kernels.autocast import FUSED, register_autocast_policy
+from ..kernels.autocast import FUSED
 from ..kernels.neuron_choice import neuron_kernels
+from ..kernels.operator import OperatorDef
+from ..kernels.spec_table import spec_for, spec_key
 from ..kernels.torch.lif import kernel_value
 from .dtypes import compute_dtype_of, state_dtype
 
-__all__ = ["NAMESPACE", "NeuronOperator", "operator_for", "resolve_surrogate", "surrogate_key"]
+__all__ = ["NAMESPACE", "BoundNeuron", "NeuronOperator", "bind_neuron", "operator_for"]
 
 NAMESPACE = "sc_neurocore_neuron"
-_library = torch.library.Library(NAMESPACE, "FRAGMENT")
 _lock = threading.Lock()
 _operators: dict[str, NeuronOperator] = {}
-#: Surrogate specs the layers handed over, by the key the operator's schema carries.
-_surrogates: dict[str, SurrogateSpec] = {}
 
 
-def surrogate_key(spec: SurrogateSpec) -> str:
-    """The string the operators carry for ``spec``: its name where the default registry
-    holds this very spec (an exported program then names it), else name@identity."""
-    from ..core.registry import default_registry
-
-    try:
-        if default_registry.get_spec(spec.name) is spec:
-            return spec.name
-    except LookupError:
-        pass
-    key = f"{spec.name}@{id(spec):x}"
-    _surrogates[key] = spec
-    return key
-
-
-def resolve_surrogate(key: str) -> SurrogateSpec:
-    """The spec behind ``key``: a layer's own, else the registry's of that name (reload)."""
-    found = _surrogates.get(key)
-    if found is not None:
-        return found
-    from ..core.registry import get_spec
-
-    return get_spec(key)
-
-
-def _schema(spec: NeuronSpec, name: str) -> tuple[str, str]:
-    states, params = spec.states, spec.param_names
-    state_args = ", ".join(f"Tensor? state_{s}" for s in states)
-    param_args = ", ".join(f"Tensor param_{p}" for p in params)
-    tail = "str surrogate, float[] surrogate_params"
-    forward = (
-        f"{name}(Tensor x, {state_args}, {param_args}, {tail}) -> "
-        f"(Tensor, {', '.join('Tensor' for _ in states)})"
-    )
-    grads = ", ".join(f"Tensor? grad_{s}" for s in states)
-    outs = ", ".join("Tensor" for _ in (*states, *params))
-    backward = (
-        f"{name}_backward(Tensor grad_out, {grads}, Tensor x, {state_args}, {param_args}, "
-        f"{tail}, bool learn) -> (Tensor, {outs})"
-    )
-    return forward.replace(", , ", ", "), backward.replace(", , ", ", ")
+def _arguments(spec: NeuronSpec, name: str, backward: bool) -> type[tuple]:
+    """The operator's arguments as one NamedTuple class (the schema comes from it)."""
+    fields: list[tuple[str, Any]] = []
+    if backward:
+        fields += [("grad_out", Tensor)] + [(f"grad_{s}", Tensor | None) for s in spec.states]
+    fields += [("x", Tensor)]
+    fields += [(f"state_{s}", Tensor | None) for s in spec.states]
+    fields += [(f"param_{p}", Tensor) for p in spec.param_names]
+    fields += [("surrogate", str), ("surrogate_params", list[float])]
+    if backward:
+        fields += [("learn", bool)]
+    return NamedTuple(f"{name}_{'backward_' if backward else ''}arguments", fields)  # type: ignore[misc, return-value]
 
 
 @dataclass
 class NeuronOperator:
-    """The operator pair of one spec and how its arguments are laid out."""
+    """The generated operator pair of one spec: its kernels, fake kernels and autograd."""
 
     spec: NeuronSpec
     program: StepProgram
     name: str
 
     def __post_init__(self) -> None:
-        self.states = len(self.spec.states)
-        self.params = len(self.spec.param_names)
-        namespace = getattr(torch.ops, NAMESPACE)
-        self.forward_op = getattr(namespace, self.name).default
-        self.backward_op = getattr(namespace, f"{self.name}_backward").default
+        self.count = len(self.spec.states)
+        self.forward = OperatorDef(
+            f"{NAMESPACE}::{self.name}", _arguments(self.spec, self.name, False), 1 + self.count
+        )
+        self.forward.register_kernel(self.forward_kernel)
+        self.forward.register_fake(self.forward_fake)
+        self.forward.register_autograd(self.backward, self.setup_context)
+        self.forward.register_autocast(FUSED)
+        self.backward_op = self.forward.define_backward(
+            _arguments(self.spec, self.name, True),
+            1 + self.count + len(self.spec.param_names),
+            self.backward_kernel,
+            self.backward_fake,
+            no_double_backward=(
+                f"Neuron {self.spec.name!r}: the fused operator has no second derivative "
+                "(double backward); use fused=False (the stepwise layer) for higher orders"
+            ),
+        )
 
     def split(
         self, args: Sequence[Any]
     ) -> tuple[Tensor, list[Any], list[Tensor], str, list[float]]:
-        """``(x, states, params, surrogate, surrogate params)`` of a forward call."""
-        k, p = self.states, self.params
+        """``(x, states, params, surrogate, surrogate params)`` of forward arguments."""
+        k, p = self.count, len(self.spec.param_names)
         x, states, params = args[0], list(args[1 : 1 + k]), list(args[1 + k : 1 + k + p])
         return x, states, params, args[1 + k + p], list(args[2 + k + p])
-
-    def __call__(
-        self,
-        x: Tensor,
-        states: Sequence[Tensor | None],
-        params: Sequence[Tensor],
-        surrogate: str,
-        surrogate_params: Sequence[float],
-    ) -> tuple[Tensor, list[Tensor]]:
-        out, *finals = self.forward_op(x, *states, *params, surrogate, list(surrogate_params))
-        return out, finals
 
     # -- kernels ---------------------------------------------------------------------------
 
     def _prepare(
         self, x: Tensor, states: list[Any], params: list[Tensor], surrogate: str
-    ) -> tuple[Tensor, list[Tensor], dict[str, Any], torch.dtype, Any]:
+    ) -> tuple[Tensor, list[Tensor], dict[str, Any], Any]:
         dtype = compute_dtype_of(state_dtype(x, *states, *params))
         run = x.to(dtype)
         step = run[0]
@@ -134,32 +105,31 @@ class NeuronOperator:
             for s in states
         ]
         values = {n: kernel_value(p, dtype) for n, p in zip(self.spec.param_names, params)}
-        kernels = neuron_kernels(self.program, resolve_surrogate(surrogate), run)
-        return run, initial, values, dtype, kernels
+        return run, initial, values, neuron_kernels(self.program, spec_for(surrogate), run)
 
-    def forward_kernel(self, *args: Any) -> tuple[Tensor, ...]:
+    def forward_kernel(self, args: tuple) -> tuple[Tensor, ...]:
         x, states, params, surrogate, sparams = self.split(args)
-        run, initial, values, dtype, kernels = self._prepare(x, states, params, surrogate)
+        run, initial, values, kernels = self._prepare(x, states, params, surrogate)
         out, finals = kernels.forward(run, initial, values, sparams)
         state = state_dtype(x, *states, *params)
         return (out.to(x.dtype), *(f.to(state) for f in finals))
 
-    def forward_fake(self, *args: Any) -> tuple[Tensor, ...]:
+    def forward_fake(self, args: tuple) -> tuple[Tensor, ...]:
         x, states, params, _, _ = self.split(args)
         state = state_dtype(x, *states, *params)
         out = torch.empty_like(x, memory_format=torch.contiguous_format)
-        return (out, *(torch.empty_like(x[0], dtype=state) for _ in range(self.states)))
+        return (out, *(torch.empty_like(x[0], dtype=state) for _ in range(self.count)))
 
-    def backward_kernel(self, *args: Any) -> tuple[Tensor, ...]:
-        k = self.states
+    def backward_kernel(self, args: tuple) -> tuple[Tensor, ...]:
+        k = self.count
         grad_out, grads = args[0], list(args[1 : 1 + k])
         x, states, params, surrogate, sparams = self.split(args[1 + k : -1])
         learn = bool(args[-1])
-        run, initial, values, dtype, kernels = self._prepare(x, states, params, surrogate)
+        run, initial, values, kernels = self._prepare(x, states, params, surrogate)
         step = run[0]
-        finals = [torch.zeros_like(step) if g is None else g.to(dtype) for g in grads]
+        finals = [torch.zeros_like(step) if g is None else g.to(run.dtype) for g in grads]
         grad_x, grad_states, grad_params = kernels.backward(
-            grad_out.to(dtype), finals, run, initial, values, sparams, learn
+            grad_out.to(run.dtype), finals, run, initial, values, sparams, learn
         )
         out_states = [
             g.to(x.dtype if s is None else s.dtype).sum_to_size(
@@ -173,8 +143,8 @@ class NeuronOperator:
         ]
         return (grad_x.to(x.dtype), *out_states, *out_params)
 
-    def backward_fake(self, *args: Any) -> tuple[Tensor, ...]:
-        k = self.states
+    def backward_fake(self, args: tuple) -> tuple[Tensor, ...]:
+        k = self.count
         x, states, params, _, _ = self.split(args[1 + k : -1])
         grad_states = [
             x.new_empty(x.shape[1:]) if s is None else torch.empty_like(s) for s in states
@@ -184,20 +154,20 @@ class NeuronOperator:
 
     # -- autograd ----------------------------------------------------------------------------
 
-    def setup_context(self, ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
-        x, states, params, surrogate, sparams = self.split(inputs)
+    def setup_context(self, ctx: Any, args: tuple, output: Any) -> None:
+        x, states, params, surrogate, sparams = self.split(args)
         ctx.save_for_backward(x, *states, *params)
         ctx.surrogate, ctx.surrogate_params = surrogate, sparams
         ctx.set_materialize_grads(False)
 
-    def backward(self, ctx: Any, grad_out: Tensor | None, *grad_finals: Tensor | None) -> tuple:
+    def backward(self, ctx: Any, grad_out: Tensor | None, *grad_finals: Tensor | None) -> dict:
         saved = ctx.saved_tensors
-        x = saved[0]
-        states, params = saved[1 : 1 + self.states], saved[1 + self.states :]
+        x, k = saved[0], self.count
+        states, params = saved[1 : 1 + k], saved[1 + k :]
         needs = ctx.needs_input_grad
         if grad_out is None:
             grad_out = x.new_zeros(()).expand(x.shape)
-        learn = any(needs[1 + self.states : 1 + self.states + self.params])
+        learn = any(needs[1 + k : 1 + k + len(params)])
         grads = self.backward_op(
             grad_out,
             *grad_finals,
@@ -208,47 +178,8 @@ class NeuronOperator:
             ctx.surrogate_params,
             learn,
         )
-        chosen = tuple(g if need else None for g, need in zip(grads, needs))
-        return (*chosen, None, None)
-
-
-def _refuse_double_backward(ctx: Any, *grads: Any) -> tuple:
-    raise RuntimeError(
-        "Neuron: the fused operator has no second derivative (double backward); use "
-        "fused=False (the stepwise layer) for higher-order gradients"
-    )
-
-
-def _define(spec: NeuronSpec, name: str) -> NeuronOperator:
-    forward_schema, backward_schema = _schema(spec, name)
-    with defining():
-        _library.define(forward_schema)
-        _library.define(backward_schema)
-    operator = NeuronOperator.__new__(NeuronOperator)
-    operator.spec, operator.program, operator.name = spec, program_of(spec), name
-    qualified = f"{NAMESPACE}::{name}"
-    handle = operator  # registered before __post_init__ looks the ops up
-    _library.impl(name, lambda *a: handle.forward_kernel(*a), "CompositeExplicitAutograd")
-    _library.impl(
-        f"{name}_backward", lambda *a: handle.backward_kernel(*a), "CompositeExplicitAutograd"
-    )
-    torch.library.register_fake(qualified, lambda *a: handle.forward_fake(*a), lib=_library)
-    torch.library.register_fake(
-        f"{qualified}_backward", lambda *a: handle.backward_fake(*a), lib=_library
-    )
-    torch.library.register_autograd(
-        qualified, handle.backward, setup_context=handle.setup_context, lib=_library
-    )
-    torch.library.register_autograd(
-        f"{qualified}_backward",
-        _refuse_double_backward,
-        setup_context=lambda ctx, inputs, output: None,
-        lib=_library,
-    )
-    register_autocast_policy(_library, name, FUSED)
-    register_autocast_policy(_library, f"{name}_backward", FUSED)
-    operator.__post_init__()
-    return operator
+        names = self.forward.names
+        return {name: g for name, g, need in zip(names, grads, needs) if need}
 
 
 def operator_for(spec: NeuronSpec) -> NeuronOperator:
@@ -260,8 +191,35 @@ def operator_for(spec: NeuronSpec) -> NeuronOperator:
         name = spec.name + ("_" if keyword.iskeyword(spec.name) else "")
         if found is not None:  # another spec holds the name in this process
             name = f"{name}_{abs(hash(spec)):x}"
-        found = _operators.get(name)
-        if found is None:
-            found = _operators[name] = _define(spec, name)
-        _operators.setdefault(spec.name, found)
-        return found
+        made = _operators.get(name)
+        if made is None:
+            made = _operators[name] = NeuronOperator(spec, program_of(spec), name)
+        _operators.setdefault(spec.name, made)
+        return made
+
+
+@dataclass(frozen=True)
+class BoundNeuron:
+    """A spec's operator with its surrogate resolved once (a layer's fused call: nothing
+    but tensor work when traced by torch.compile)."""
+
+    op: Any
+    surrogate: str
+    surrogate_params: tuple[float, ...]
+
+    def __call__(
+        self, x: Tensor, states: Sequence[Tensor | None], params: Sequence[float | Tensor]
+    ) -> tuple[Tensor, list[Tensor]]:
+        tensors = [
+            value if isinstance(value, Tensor) else torch.tensor(value, dtype=torch.float64)
+            for value in params
+        ]
+        out, *finals = self.op(x, *states, *tensors, self.surrogate, list(self.surrogate_params))
+        return out, finals
+
+
+def bind_neuron(
+    spec: NeuronSpec, surrogate: SurrogateSpec, values: tuple[float, ...]
+) -> BoundNeuron:
+    """The fused call of ``spec`` with the surrogate ``surrogate`` (parameter ``values``)."""
+    return BoundNeuron(operator_for(spec).forward.op, spec_key(surrogate), values)

@@ -47,14 +47,9 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
         "import sc_neurocore installs the torch.ops lookups that define the project's "
         "operators on demand, so torch.export.load works in a fresh process"
     ),
-    ("neurons.neuron_op", "interchange.operators"): "defining(), while it defines an operator",
     ("neurons.neuron", "core.registry"): (
         "Neuron('alif') is given a neuron's name: the layer looks the spec up, as "
         "get_surrogate(name) does"
-    ),
-    ("neurons.neuron_op", "core.registry"): (
-        "an exported program names its surrogate; on reload, and only then, the operator "
-        "resolves that name through the registry"
     ),
 }
 

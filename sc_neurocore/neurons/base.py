@@ -19,13 +19,14 @@ from torch import Tensor, nn
 
 from ..core.bound import CallForm, Surrogate
 from ..core.callforms import atan_surrogate
+from ..kernels.torch.lif import RESETS
 
 Value = float | Tensor
 SurrogateCallable = Callable[[Tensor], Tensor]
 
 #: How a spike resets the membrane: subtract the threshold (default), set it to
-#: ``v_reset``, or leave it.
-RESET_MODES = ("subtract", "zero", "none")
+#: ``v_reset``, or leave it. Defined by the kernels, whose compiled codes follow its order.
+RESET_MODES = RESETS
 
 
 def check_reset(reset: object) -> str:

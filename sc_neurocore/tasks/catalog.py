@@ -62,14 +62,13 @@ def _held_out(train: SpikeSet, seed: int) -> tuple[SpikeSet, SpikeSet]:
 
 
 def _digits(data: dict[str, Any]) -> TaskData:
-    from .digits import load_digits
-    from .encoding import rate_encode
+    from .digits import load_digits, rate_encoder
 
     steps = int(data.get("steps", 25))
     digits = load_digits()
-    generator = torch.Generator().manual_seed(DIGITS_ENCODING_SEED)
-    train = SpikeSet.from_dense(rate_encode(digits.x_train, steps, generator), digits.y_train)
-    test = SpikeSet.from_dense(rate_encode(digits.x_test, steps, generator), digits.y_test)
+    encode = rate_encoder(steps, DIGITS_ENCODING_SEED)  # once: a fixed set of spike trains
+    train = SpikeSet.from_dense(encode(digits.x_train), digits.y_train)
+    test = SpikeSet.from_dense(encode(digits.x_test), digits.y_test)
     train, val = _held_out(train, DIGITS_ENCODING_SEED)
     return TaskData(
         "digits", 10, train, val, test, {"digits": {"steps": steps, "encoding": "rate"}}

@@ -1,17 +1,21 @@
 """The handwritten digits of scikit-learn (1,797 real 8x8 images, shipped inside the
-package, no download) with a fixed train/test split, and a mini-batch iterator."""
+package, no download) with a fixed train/test split, their seeded rate encoder and a
+mini-batch iterator: the one digits pipeline of the demo (:mod:`.demo`, which encodes every
+batch afresh) and of the ``digits`` task (:mod:`.catalog`, which encodes once)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from ..core.settings import positive_int
+from .encoding import rate_encode
 
-__all__ = ["Digits", "batches", "load_digits"]
+__all__ = ["Digits", "batches", "load_digits", "rate_encoder"]
 
 #: The split never depends on the training seed, so results compare across seeds.
 SPLIT_SEED = 0
@@ -58,3 +62,12 @@ def batches(
     for start in range(0, len(x), batch_size):
         index = order[start : start + batch_size]
         yield x[index], y[index]
+
+
+def rate_encoder(
+    timesteps: int, seed: int, device: torch.device | str = "cpu"
+) -> Callable[[Tensor], Tensor]:
+    """:func:`rate_encode` over ``timesteps`` with a generator of its own on ``device``,
+    seeded ``seed``: its spikes depend on the seed and the calls before, nothing else."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    return partial(rate_encode, timesteps=timesteps, generator=generator)

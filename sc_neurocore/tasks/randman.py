@@ -34,18 +34,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..core.settings import positive_int
+
 __all__ = ["Randman", "RandmanConfig", "make_randman", "spike_raster"]
 
 #: Independent random streams per class: the manifold's coefficients, its sample points.
 _MANIFOLD_STREAM, _POINT_STREAM, _ORDER_STREAM, _NOISE_STREAM = 0, 1, 2, 3
 #: Decimal places kept before quantising to steps (see the module docstring).
 _ROUND_DECIMALS = 9
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"randman: {name} must be a positive int, got {value!r}")
-    return value
 
 
 # Configurations are plain frozen dataclasses (see also tasks/classifier.py): alike in shape only.
@@ -66,7 +62,7 @@ class RandmanConfig:
 
     def __post_init__(self) -> None:
         for name in ("classes", "units", "steps", "dim", "samples_per_class", "frequencies"):
-            _positive_int(name, getattr(self, name))
+            positive_int(f"randman: {name}", getattr(self, name))
         if isinstance(self.noise_units, bool) or not isinstance(self.noise_units, int):
             raise ValueError(f"randman: noise_units must be an int >= 0, got {self.noise_units!r}")
         if self.noise_units < 0:
@@ -81,7 +77,7 @@ class RandmanConfig:
         if not math.isfinite(alpha):
             raise ValueError(f"randman: alpha must be finite, got {alpha!r}")
         if self.window is not None:
-            _positive_int("window", self.window)
+            positive_int("randman: window", self.window)
             if self.window > self.steps:
                 raise ValueError(
                     f"randman: window must be <= steps ({self.steps}), got {self.window!r}"

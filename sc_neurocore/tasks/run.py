@@ -18,8 +18,9 @@ import torch
 from .baseline import nearest_neighbour_accuracy
 from .catalog import PRESETS, load_task, preset
 from .classifier import SpikingClassifier
+from .loops import EpochProgress, OnEpoch
 from .spikes import TaskData
-from .trainer import OnEpoch, Progress, fit
+from .trainer import fit
 
 __all__ = ["CONTROLS", "RunSpec", "resolve_surrogate", "run"]
 
@@ -86,7 +87,7 @@ def _baseline(data: TaskData) -> float:
 def run(
     spec: RunSpec,
     *,
-    progress: Progress | None = None,
+    progress: EpochProgress | None = None,
     on_epoch: OnEpoch | None = None,
     data: TaskData | None = None,
 ) -> dict[str, Any]:

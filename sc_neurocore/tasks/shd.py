@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..core.settings import positive_int
 from .spikes import SpikeSet
 
 __all__ = ["SHD_CLASSES", "SHD_UNITS", "read_shd"]
@@ -35,8 +36,7 @@ def read_shd(
     path: str | Path, steps: int = 100, duration: float = 1.0, units: int = SHD_UNITS
 ) -> SpikeSet:
     """The samples of one SHD file as spike events binned into ``steps`` x ``units``."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"read_shd: steps must be a positive int, got {steps!r}")
+    positive_int("read_shd: steps", steps)
     if not duration > 0:
         raise ValueError(f"read_shd: duration must be > 0 seconds, got {duration!r}")
     path = Path(path)

@@ -46,7 +46,8 @@ from .scalars import scalar_like
 #: its temporaries add little to peak memory).
 BLOCK_STEPS = 4
 
-#: The reset modes, in the order of their codes in the compiled kernels.
+#: The reset modes, in the order of their codes in the compiled kernels; the one
+#: definition (``neurons.base.RESET_MODES`` is this tuple).
 RESETS = ("subtract", "zero", "none")
 
 #: A LIF parameter inside the kernels: a Python float (the fast scalar forms of torch

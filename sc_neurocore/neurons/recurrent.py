@@ -18,13 +18,23 @@ from .dtypes import check_state
 __all__ = ["RecurrentLIFCell", "RecurrentSynapticCell"]
 
 
-def _like_weight(spike: Tensor, layer: nn.Linear) -> Tensor:
-    """The spikes in the recurrent weight's dtype (0 and 1 are exact in any), unless autocast
-    chooses the matmul's dtype itself: a bf16 spike state meets an fp32 weight."""
-    weight = layer.weight
-    if spike.dtype == weight.dtype or torch.is_autocast_enabled(spike.device.type):
-        return spike
-    return spike.to(weight.dtype)
+def _recurrent_layer(n_neurons: int) -> nn.Linear:
+    return nn.Linear(positive_int("n_neurons", n_neurons), n_neurons, bias=False)
+
+
+def _with_recurrence(cell: nn.Module, input_current: Tensor, spike: Tensor | None) -> Tensor:
+    """``input_current`` plus ``cell.recurrent`` of the previous spikes (none at the first step).
+
+    The spikes go in the recurrent weight's dtype (0 and 1 are exact in any), unless autocast
+    chooses the matmul's dtype itself: a bf16 spike state meets an fp32 weight.
+    """
+    if spike is None:
+        return input_current
+    check_state(type(cell).__name__, "spike", spike, input_current)
+    layer: nn.Linear = cell.recurrent  # type: ignore[assignment]
+    if spike.dtype != layer.weight.dtype and not torch.is_autocast_enabled(spike.device.type):
+        spike = spike.to(layer.weight.dtype)
+    return input_current + layer(spike)
 
 
 # As in cells.py, every cell spells its arguments out (no **kwargs), so its signature,
@@ -48,19 +58,16 @@ class RecurrentLIFCell(LIFCell):
         reset: str = "subtract",
         v_reset: float | Tensor = 0.0,
     ) -> None:
-        positive_int("n_neurons", n_neurons)
+        recurrent = _recurrent_layer(n_neurons)
         super().__init__(
             beta, threshold, surrogate_fn, learn_beta, learn_threshold, reset=reset, v_reset=v_reset
         )
-        self.recurrent = nn.Linear(n_neurons, n_neurons, bias=False)
+        self.recurrent = recurrent
 
     def forward(  # type: ignore[override]
         self, input_current: Tensor, spike: Tensor | None = None, v: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
-        if spike is not None:
-            check_state(type(self).__name__, "spike", spike, input_current)
-            input_current = input_current + self.recurrent(_like_weight(spike, self.recurrent))
-        return super().forward(input_current, v)
+        return super().forward(_with_recurrence(self, input_current, spike), v)
 
 
 class RecurrentSynapticCell(SynapticCell):
@@ -84,7 +91,7 @@ class RecurrentSynapticCell(SynapticCell):
         reset: str = "subtract",
         v_reset: float | Tensor = 0.0,
     ) -> None:
-        positive_int("n_neurons", n_neurons)
+        recurrent = _recurrent_layer(n_neurons)
         super().__init__(
             alpha,
             beta,
@@ -96,7 +103,7 @@ class RecurrentSynapticCell(SynapticCell):
             reset=reset,
             v_reset=v_reset,
         )
-        self.recurrent = nn.Linear(n_neurons, n_neurons, bias=False)
+        self.recurrent = recurrent
 
     def forward(  # type: ignore[override]
         self,
@@ -105,6 +112,4 @@ class RecurrentSynapticCell(SynapticCell):
         i: Tensor | None = None,
         v: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor]:
-        if spike is not None:
-            input_current = input_current + self.recurrent(_like_weight(spike, self.recurrent))
-        return super().forward(input_current, i, v)
+        return super().forward(_with_recurrence(self, input_current, spike), i, v)

@@ -140,14 +140,6 @@ def test_nobody_imports_a_private_name_of_another_module() -> None:
     assert not private, "\n".join(private)
 
 
-#: Folders whose import cycles are not checked yet, each with the reason.
-CYCLE_EXEMPT: dict[str, str] = {
-    # bench/ <-> bench.targets_speed and friends: the harness is leaving the package for
-    # benchmarks/ (issue 22); drop this entry when sc_neurocore/bench/ is gone.
-    "bench": "moving out of the package",
-}
-
-
 def _import_graph() -> dict[str, set[str]]:
     """module -> the package modules it imports, at module level or inside a function.
 
@@ -205,11 +197,7 @@ def test_the_cycle_check_sees_imports_inside_functions() -> None:
 def test_imports_form_no_cycle() -> None:
     """No circle among the package's modules, counting imports inside functions: a
     function-level import hides a circle from Python, not from the design."""
-    cycles = [
-        cycle
-        for cycle in _cycles(_import_graph())
-        if not all(_group(module) in CYCLE_EXEMPT for module in cycle)
-    ]
+    cycles = _cycles(_import_graph())
     assert not cycles, "\n".join(" <-> ".join(cycle) for cycle in cycles)
 
 

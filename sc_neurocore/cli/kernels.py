@@ -79,13 +79,13 @@ def plan(args: argparse.Namespace) -> argparse.Namespace:
     if args.compile is not None:
         from ..kernels.triton.targets import parse_target
         from . import UsageError
+        from .values import at_least_one
 
         try:
             args.compile = parse_target(args.compile).name
         except ValueError as error:
             raise UsageError(f"--compile: {error}") from None
-        if args.workers is not None and args.workers < 1:
-            raise UsageError(f"--workers must be a positive int, got {args.workers}")
+        at_least_one({"workers": args.workers})
     return args
 
 

@@ -19,14 +19,13 @@ from torch import Tensor, nn
 
 from ..core.bound import CallForm, Surrogate
 from ..core.callforms import atan_surrogate
-from ..kernels.torch.lif import RESETS
+from ..core.neuron_spec import RESET_MODES
 
 Value = float | Tensor
 SurrogateCallable = Callable[[Tensor], Tensor]
 
-#: How a spike resets the membrane: subtract the threshold (default), set it to
-#: ``v_reset``, or leave it. Defined by the kernels, whose compiled codes follow its order.
-RESET_MODES = RESETS
+# RESET_MODES (core.neuron_spec): how a spike resets the membrane: subtract the threshold
+# (default), set it to ``v_reset``, or leave it.
 
 
 def check_reset(reset: object) -> str:

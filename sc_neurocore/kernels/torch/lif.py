@@ -37,6 +37,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ...core.neuron_spec import RESET_MODES
 from ...core.spec import SurrogateSpec
 from ..buffers import sequence_buffer
 from .scalars import scalar_like
@@ -46,9 +47,9 @@ from .scalars import scalar_like
 #: its temporaries add little to peak memory).
 BLOCK_STEPS = 4
 
-#: The reset modes, in the order of their codes in the compiled kernels; the one
-#: definition (``neurons.base.RESET_MODES`` is this tuple).
-RESETS = ("subtract", "zero", "none")
+#: The reset modes (one definition: a neuron spec's), in the order of their codes in the
+#: compiled kernels.
+RESETS = RESET_MODES
 
 #: A LIF parameter inside the kernels: a Python float (the fast scalar forms of torch
 #: ops) or a tensor broadcastable to one step's shape, already in the input dtype.

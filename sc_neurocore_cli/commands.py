@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .options import CHECK, KERNELS, LISTINGS, Command, Option
+from .options import CHECK, KERNELS, LISTINGS, NEURONS, Command, Option
 
 DIGITS, TASK = "digits", "task"
 RUN, REPORT = "run", "report"
@@ -331,4 +331,4 @@ BENCH = Command(
 )
 
 #: Every command, in the order ``sc-neurocore --help`` lists them.
-COMMANDS: tuple[Command, ...] = (*LISTINGS, KERNELS, CHECK, BENCH, TRAIN, SWEEP)
+COMMANDS: tuple[Command, ...] = (*LISTINGS, NEURONS, KERNELS, CHECK, BENCH, TRAIN, SWEEP)

@@ -137,6 +137,16 @@ LISTINGS = (
     ),
 )
 
+NEURONS = Command(
+    "neurons",
+    "list neuron models: provenance, states, params, and the kernels that fuse them",
+    "List every registered neuron (built-in and from plugins): the distribution it comes "
+    "from, its states, params with defaults, whether it spikes, and the kernel family that "
+    "runs it fused on CPU and CUDA tensors. --json adds its equations.",
+    "neurons",
+    (_help_json("a list of objects"),),
+)
+
 KERNELS = Command(
     "kernels",
     "list which kernel (triton, native C, torch) serves each operator, and why",
@@ -199,9 +209,10 @@ KERNELS = Command(
 
 CHECK = Command(
     "check",
-    "run the conformance kit over registered (surrogate, path) pairs",
+    "run the conformance kit over registered (surrogate, path) pairs and neurons",
     "Run the conformance matrix (pytest -p sc_neurocore.testing) over every registered "
-    "(surrogate, path) pair, or the subset selected below.",
+    "(surrogate, path) pair and every neuron (fused against stepwise, per surrogate and "
+    "reset), or the subset selected below.",
     "check",
     (
         Option(
@@ -217,8 +228,15 @@ CHECK = Command(
             kwargs={"action": "append", "metavar": "NAME"},
         ),
         Option(
+            ("--neuron",),
+            "only this neuron, fused against stepwise (repeatable; alone, no pairs)",
+            ("lif",),
+            kwargs={"action": "append", "metavar": "NAME"},
+        ),
+        Option(
             ("--distribution", "-d"),
-            "pairs whose surrogate or path comes from this distribution (repeatable)",
+            "pairs whose surrogate or path, and neurons that come from this distribution "
+            "(repeatable)",
             ("sc-neurocore",),
             kwargs={"action": "append", "metavar": "DIST"},
         ),

@@ -23,6 +23,7 @@ CHEAP: dict[tuple[str, str], list[str]] = {
     ("surrogates", "only"): [],
     ("plugins", "only"): [],
     ("explain", "only"): ["atan"],
+    ("neurons", "only"): [],
     ("kernels", "list"): [],
     ("kernels", "compile"): ["--compile", "cuda:90", "--op", "surrogate", "--dtype", "float32"],
     ("bench", "cpu"): ["--quick", "--only", "bandwidth", "--no-progress"],

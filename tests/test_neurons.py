@@ -7,73 +7,45 @@ from __future__ import annotations
 import pytest
 import torch
 
-import sc_neurocore
 from sc_neurocore.core.neuron_spec import NeuronSpec
 from sc_neurocore.core.registry import get_neuron_spec, list_neurons, list_surrogates
 from sc_neurocore.neurons.neuron import Neuron
-
-RESETS = ("subtract", "zero", "none")
-TOLERANCE = {torch.float64: 1e-9, torch.float32: 2e-4}
+from sc_neurocore.testing.neurons import (
+    NEURON_DTYPES,
+    assert_close_scaled,
+    check_fused_equals_stepwise,
+    neuron_drive,
+    resets_of,
+    run_with_gradients,
+)
 
 
 def _drive(name: str, dtype: torch.dtype, seed: int) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(12, 3, 4, generator=generator, dtype=dtype) * 0.8 + 0.35
-    return x * 12 if name == "izhikevich" else x
+    return neuron_drive(name, dtype, seed)
 
 
 def _run(neuron: Neuron, x: torch.Tensor, state: dict[str, torch.Tensor]) -> tuple:
-    x = x.clone().requires_grad_()
-    state = {k: v.clone().requires_grad_() for k, v in state.items()}
-    out, final = neuron(x, state=state)
-    weights = torch.linspace(0.5, 1.5, out.shape[-1], dtype=out.dtype)
-    loss = (out * weights).sum() + sum(0.1 * (v * v).sum() for v in final.values())
-    loss.backward()
-    learned = [p.grad for p in neuron.parameters()]
-    return out.detach(), x.grad, [state[k].grad for k in sorted(state)], learned, final
+    run = run_with_gradients(neuron, x, state)
+    return run.out, run.grad_x, run.grad_states, run.grad_params, run.final
 
 
 def _close(a: list, b: list, tolerance: float) -> None:
-    for left, right in zip(a, b):
-        finite = left[left.isfinite()]
-        scale = max(finite.abs().max().item() if finite.numel() else 1.0, 1.0)
-        torch.testing.assert_close(
-            left, right, rtol=tolerance, atol=tolerance * scale, equal_nan=True
-        )
+    assert_close_scaled(a, b, tolerance)
 
 
 #: Every registered neuron with every reset it has (a readout has none to replace).
 NEURON_RESETS = [
-    (name, reset)
-    for name in list_neurons()
-    for reset in (RESETS if get_neuron_spec(name).spiking else ("subtract",))
+    (name, reset) for name in list_neurons() for reset in resets_of(get_neuron_spec(name))
 ]
 
 
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+@pytest.mark.parametrize("dtype", NEURON_DTYPES, ids=str)
 @pytest.mark.parametrize("surrogate", list_surrogates())
 @pytest.mark.parametrize(("name", "reset"), NEURON_RESETS)
 def test_fused_equals_stepwise(name: str, reset: str, surrogate: str, dtype: torch.dtype) -> None:
-    spec = get_neuron_spec(name)
-    fn = sc_neurocore.get_surrogate(surrogate)
-    learn = spec.param_names[:2]
-    x = _drive(name, dtype, seed=len(name) + len(surrogate))
-    generator = torch.Generator().manual_seed(7)
-    state = {s: torch.randn(3, 4, generator=generator, dtype=dtype) * 0.2 for s in spec.states}
-    stepwise = Neuron(name, fn, fused=False, learn=learn, reset=reset).to(dtype)
-    fused = Neuron(name, fn, fused=True, learn=learn, reset=reset).to(dtype)
-    assert fused.runs[0] == "fused" and stepwise.runs[0] == "stepwise"
-    a, b = _run(stepwise, x, state), _run(fused, x, state)
-    if spec.spiking:
-        assert torch.equal(a[0], b[0])
-        assert a[0].any(), "the drive should make neurons spike"
-    else:
-        _close([a[0]], [b[0]], TOLERANCE[dtype])
-    tolerance = TOLERANCE[dtype]
-    _close([a[1]], [b[1]], tolerance)
-    _close(a[2], b[2], tolerance)
-    _close(a[3], b[3], tolerance)
-    _close(list(a[4].values()), list(b[4].values()), tolerance)
+    """The kit's check (sc_neurocore.testing.neurons), for every registered neuron: spikes
+    identical, gradients of input, learned params and initial states within tolerance."""
+    check_fused_equals_stepwise(name, surrogate, reset, dtype)
 
 
 def test_per_neuron_params_and_learned_tensor() -> None:

@@ -11,14 +11,16 @@ import argparse
 
 def plan(args: argparse.Namespace) -> list[str]:
     """The pytest command line of the selection, checked (a typo is a one-line usage error)."""
-    from ..testing import CONFORMANCE_MODULE, select_pairs
+    from ..testing import CONFORMANCE_MODULE, select_neuron_cases, select_pairs
     from .listing import loading
 
     loading(lambda: select_pairs(args.surrogate, args.path, args.distribution))
+    loading(lambda: select_neuron_cases(args.neuron, args.surrogate, args.distribution))
     argv = [str(CONFORMANCE_MODULE), "-p", "sc_neurocore.testing", "-p", "no:cacheprovider"]
     for option, values in (
         ("--sc-surrogate", args.surrogate),
         ("--sc-path", args.path),
+        ("--sc-neuron", args.neuron),
         ("--sc-distribution", args.distribution),
         ("--sc-device", args.device),
     ):

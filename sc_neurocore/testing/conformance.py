@@ -5,7 +5,9 @@ from ``--sc-surrogate``, ``--sc-path`` and ``--sc-distribution`` (see
 :mod:`sc_neurocore.testing`).  Every covered pair gets the forward, gradient,
 reference-path, layout and compile checks in every float dtype; pairs whose
 callable exposes a ``torch.library`` operator as ``.op`` also get ``opcheck``;
-every gap (an uncovered pair) gets a test that it is reported cleanly.
+every gap (an uncovered pair) gets a test that it is reported cleanly.  Every selected
+neuron (``--sc-neuron``, or those of ``--sc-distribution``) runs fused against stepwise
+under each selected surrogate and reset, in float64 and float32.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pytest
 import torch
 
 from . import checks
+from .neurons import NEURON_DTYPES, NeuronCase, check_fused_equals_stepwise, select_neuron_cases
 from .pairs import Pair, select_pairs
 
 #: test function -> the spec attribute it checks (surrogates lacking it are not listed)
@@ -38,7 +41,30 @@ def _selected(config: pytest.Config) -> list[Pair]:
     if cache is None:
         filters = {key: _option(config, opt, ()) for key, opt in SELECTORS.items()}
         cache = select_pairs(**filters)  # type: ignore[arg-type]
+        only_neurons = _option(config, "sc_neuron", ()) and not (
+            filters["surrogates"] or filters["paths"]
+        )
+        cache = [] if only_neurons else cache
         config._sc_neurocore_pairs = cache  # type: ignore[attr-defined]
+    return cache
+
+
+def _selected_neurons(config: pytest.Config) -> list[NeuronCase]:
+    """Neurons x resets x surrogates: the neurons named, else those of the selected
+    distributions (all without a filter); none when only paths are selected (a fused
+    neuron runs no path)."""
+    cache = getattr(config, "_sc_neurocore_neurons", None)
+    if cache is None:
+        neurons = _option(config, "sc_neuron", ())
+        if _option(config, "sc_path", ()) and not neurons:
+            cache = []
+        else:
+            cache = select_neuron_cases(
+                neurons,  # type: ignore[arg-type]
+                _option(config, "sc_surrogate", ()),  # type: ignore[arg-type]
+                _option(config, "sc_distribution", ()),  # type: ignore[arg-type]
+            )
+        config._sc_neurocore_neurons = cache  # type: ignore[attr-defined]
     return cache
 
 
@@ -72,6 +98,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "dtype" in fixtures:
         dtypes = list(checks.FLOAT_DTYPES)
         metafunc.parametrize("dtype", dtypes, ids=[str(d).removeprefix("torch.") for d in dtypes])
+    if "neuron_case" in fixtures:
+        cases = _selected_neurons(config)
+        metafunc.parametrize("neuron_case", cases, ids=[c.id for c in cases])
+    if "neuron_dtype" in fixtures:
+        dtypes = list(NEURON_DTYPES)
+        ids = [str(d).removeprefix("torch.") for d in dtypes]
+        metafunc.parametrize("neuron_dtype", dtypes, ids=ids)
     if "device" in fixtures:
         metafunc.parametrize("device", _devices(config))
 
@@ -126,6 +159,15 @@ def test_spec_c_grad_matches_grad(surrogate: str) -> None:
     status = checks.check_c_grad(surrogate)
     if status is not None:
         pytest.skip(f"{surrogate}: c_grad not compiled here ({status})")
+
+
+def test_neuron_fused_equals_stepwise(
+    neuron_case: NeuronCase, neuron_dtype: torch.dtype, device: str
+) -> None:
+    """The neuron's fused operator against its stepwise baseline: identical spikes, and the
+    gradients of input, initial states and learned params within float tolerance."""
+    case = neuron_case
+    check_fused_equals_stepwise(case.neuron, case.surrogate, case.reset, neuron_dtype, device)
 
 
 def test_gap_is_reported_cleanly(gap: Pair) -> None:

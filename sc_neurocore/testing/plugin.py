@@ -33,6 +33,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="check only pairs whose surrogate or path comes from this distribution (repeatable)",
     )
     group.addoption(
+        "--sc-neuron",
+        action="append",
+        dest="sc_neuron",
+        metavar="NAME",
+        help="check only this neuron (repeatable; alone, it leaves the surrogate x path pairs "
+        "out); default: every neuron of the selected distributions, none when --sc-path is given",
+    )
+    group.addoption(
         "--sc-device",
         action="append",
         dest="sc_device",

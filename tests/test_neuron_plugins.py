@@ -206,18 +206,18 @@ def test_the_kit_check_fails_on_a_fused_operator_that_drifts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The parity check can fail: a fused forward that leaks one spike is caught."""
-    from sc_neurocore.neurons import neuron_op
+    from sc_neurocore.neurons.neuron import Neuron
     from sc_neurocore.testing import check_fused_equals_stepwise
 
-    original = neuron_op.NeuronOperator.__call__
+    original = Neuron._fused
 
-    def drifting(self: object, *args: object) -> tuple:
+    def drifting(self: Neuron, *args: object) -> tuple:
         out, finals = original(self, *args)  # type: ignore[arg-type]
         out = out.clone()
         out.view(-1)[0] = 1 - out.view(-1)[0]
         return out, finals
 
-    monkeypatch.setattr(neuron_op.NeuronOperator, "__call__", drifting)
+    monkeypatch.setattr(Neuron, "_fused", drifting)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(AssertionError, match="fused spikes differ from stepwise at 1 place"):

@@ -26,6 +26,9 @@ if not torch.cuda.is_available():
 
 import sc_neurocore  # noqa: E402
 from sc_neurocore.core.registry import coverage  # noqa: E402
+from sc_neurocore.core.settings import KERNEL_SWITCH  # noqa: E402
+
+KERNEL_SWITCH.read_environment()  # the knobs as set above, whoever imported the package first
 
 # Under CI=true a skip for a missing compiler or CI extra fails (see tests/ci_skips.py).
 from .ci_skips import pytest_runtest_makereport  # noqa: E402, F401
@@ -49,6 +52,26 @@ def available_devices() -> list[str]:
 
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def kernel_switch_restored() -> Iterator[None]:
+    """Each test starts from the kernel switch the session started with and leaves it so
+    (restoring it also drops every kernel decision kept under the test's patches)."""
+    state = KERNEL_SWITCH.state()
+    yield
+    KERNEL_SWITCH.restore(state)
+
+
+def set_environment(monkeypatch: pytest.MonkeyPatch, **values: str | None) -> None:
+    """Set (``None``: remove) environment variables and let the kernel switch read them, as a
+    process started with them would: the switch reads the environment once, at import."""
+    for name, value in values.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    KERNEL_SWITCH.read_environment()
 
 
 @pytest.fixture(params=available_devices())
@@ -88,8 +111,7 @@ def interpret_triton(monkeypatch: pytest.MonkeyPatch) -> None:
     under CI=true that skip fails, see tests/ci_skips.py)."""
     from sc_neurocore.kernels.triton.launch import device_status
 
-    monkeypatch.setenv("TRITON_INTERPRET", "1")
-    monkeypatch.setenv("SC_NEUROCORE_KERNEL", "triton")
+    set_environment(monkeypatch, TRITON_INTERPRET="1", SC_NEUROCORE_KERNEL="triton")
     unavailable = device_status("cpu")
     if unavailable:
         pytest.skip(unavailable)

@@ -9,7 +9,7 @@ import pytest
 
 import sc_neurocore
 from sc_neurocore.cli import main
-from sc_neurocore.kernels import report
+from sc_neurocore.kernels import selector as report
 from sc_neurocore.kernels.choice import KERNEL_FAMILIES, use_kernel
 from sc_neurocore.paths import custom_op
 
@@ -78,10 +78,11 @@ def test_a_broken_provider_shows_as_an_error_row() -> None:
     def broken(specs):
         raise RuntimeError("boom")
 
-    report.register_kernel_report(broken)
+    kind = dataclasses.replace(report.SELECTOR.kinds["leaky"], name="broken", subjects=broken)
+    report.SELECTOR.register(kind)
     try:
-        rows = report.collect([sc_neurocore.get_spec("atan")])
+        rows = report.SELECTOR.listing([sc_neurocore.get_spec("atan")])
     finally:
-        report._providers.remove(broken)
+        del report.SELECTOR.kinds["broken"]
     assert any(row.kernel == "error" and "boom" in row.reason for row in rows)
     assert any(row.op == "sc_neurocore::atan" for row in rows)

@@ -27,7 +27,7 @@ from sc_neurocore.neurons.fused import LIF
 from sc_neurocore.neurons.integrator import LeakyIntegrator, LeakyIntegratorCell
 from sc_neurocore.neurons.synaptic import SynapticLIF
 
-from .conftest import interpret_triton
+from .conftest import interpret_triton, set_environment
 
 SURROGATES = sc_neurocore.list_surrogates()
 STEPS, BATCH, NEURONS = 9, 2, 5
@@ -244,8 +244,7 @@ def test_the_number_of_steps_is_a_runtime_argument(calls):
 
 
 def test_forced_triton_without_the_interpreter_names_the_reason(monkeypatch):
-    monkeypatch.setenv("SC_NEUROCORE_KERNEL", "triton")
-    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    set_environment(monkeypatch, SC_NEUROCORE_KERNEL="triton", TRITON_INTERPRET=None)
     with pytest.raises(RuntimeError, match="SC_NEUROCORE_KERNEL=triton.*TRITON_INTERPRET"):
         LIF()(torch.ones(3, 2, 2))
     kernel, reason = fused_kernel_choice(sc_neurocore.get_spec("atan"), "cpu")
@@ -260,8 +259,7 @@ def test_a_spec_without_a_formula_is_reported(monkeypatch):
 
 
 def test_unset_switch_keeps_cpu_tensors_off_the_interpreter(monkeypatch):
-    monkeypatch.setenv("TRITON_INTERPRET", "1")
-    monkeypatch.delenv("SC_NEUROCORE_KERNEL", raising=False)
+    set_environment(monkeypatch, TRITON_INTERPRET="1", SC_NEUROCORE_KERNEL=None)
     assert not isinstance(lif_kernels(sc_neurocore.get_spec("atan"), torch.zeros(2, 2)), TritonLIF)
 
 
@@ -362,10 +360,10 @@ def test_every_builtin_surrogate_runs_the_triton_kernels(monkeypatch) -> None:
 
 
 def test_kernel_listing_has_every_fused_operator_on_every_device(calls) -> None:
-    from sc_neurocore.kernels.report import DEVICE_KINDS, collect
+    from sc_neurocore.kernels.selector import DEVICE_KINDS, SELECTOR
 
     specs = [sc_neurocore.get_spec(name) for name in SURROGATES]
-    rows = [row for row in collect(specs) if row.op.startswith("sc_neurocore_fused::")]
+    rows = [row for row in SELECTOR.listing(specs) if row.op.startswith("sc_neurocore_fused::")]
     lif = {(r.surrogate, r.device): r for r in rows if r.op == "sc_neurocore_fused::lif"}
     assert set(lif) == {(name, device) for name in SURROGATES for device in DEVICE_KINDS}
     leaky = {r.device: r for r in rows if r.op == "sc_neurocore_fused::leaky"}

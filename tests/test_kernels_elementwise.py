@@ -17,7 +17,7 @@ from sc_neurocore.core.registry import resolve
 from sc_neurocore.kernels.choice import KERNEL_FAMILIES, KernelUnavailableError, use_kernel
 from sc_neurocore.testing.checks import assert_gradient_close, sample_points
 
-from .conftest import FLOAT_DTYPES
+from .conftest import FLOAT_DTYPES, set_environment
 
 SURROGATES = sc_neurocore.list_surrogates()
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
@@ -112,9 +112,9 @@ def test_forced_family_that_cannot_run_raises_naming_why() -> None:
 def test_environment_switch_and_public_function(monkeypatch: pytest.MonkeyPatch) -> None:
     from sc_neurocore.kernels import choice
 
-    monkeypatch.setenv(choice.ENV_KERNEL, "torch")
+    set_environment(monkeypatch, **{choice.ENV_KERNEL: "torch"})
     assert choice.requested_kernel() == "torch"
-    monkeypatch.setenv(choice.ENV_KERNEL, "cuda-please")
+    set_environment(monkeypatch, **{choice.ENV_KERNEL: "cuda-please"})
     with pytest.raises(ValueError, match="SC_NEUROCORE_KERNEL.*'cuda-please'"):
         choice.requested_kernel()
     previous = sc_neurocore.set_kernel("native")

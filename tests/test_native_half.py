@@ -16,7 +16,7 @@ import sc_neurocore
 from sc_neurocore.kernels.fused_choice import leaky_kernels, lif_kernels
 from sc_neurocore.kernels.native.leaky import NativeLeaky
 from sc_neurocore.kernels.native.lif import NativeLIF, native_lif
-from sc_neurocore.kernels.report import collect
+from sc_neurocore.kernels.selector import SELECTOR
 from sc_neurocore.neurons.cells import LIFCell
 from sc_neurocore.neurons.fused import LIF
 from sc_neurocore.neurons.fused_op import RESET_MODES
@@ -92,7 +92,7 @@ def test_the_fused_leaky_integrator_carries_in_float32(dtype: torch.dtype) -> No
 
 def test_the_kernel_listing_names_the_input_dtypes() -> None:
     spec = sc_neurocore.get_spec("atan")  # one surrogate: every other one builds its own C
-    rows = [row for row in collect([spec]) if row.op.startswith("sc_neurocore_fused::")]
+    rows = [row for row in SELECTOR.listing([spec]) if row.op.startswith("sc_neurocore_fused::")]
     cpu = [row for row in rows if row.device == "cpu"]
     assert {row.op for row in cpu} == {"sc_neurocore_fused::lif", "sc_neurocore_fused::leaky"}
     assert all(row.kernel == "native" for row in cpu)

@@ -25,6 +25,7 @@ from sc_neurocore.kernels.triton import lif as triton_lif_module
 from sc_neurocore.kernels.triton.leaky import triton_leaky_status
 
 from .ci_skips import must_run_in_ci
+from .conftest import set_environment
 
 triton = pytest.importorskip("triton", reason="triton is not installed (the dev extra has it)")
 
@@ -43,7 +44,7 @@ def usable_triton() -> None:
 def test_the_probe_finds_one_rounding_exactly_where_the_interpreter_has_it(
     monkeypatch: pytest.MonkeyPatch, usable_triton: None
 ) -> None:
-    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    set_environment(monkeypatch, TRITON_INTERPRET="1")
     problem = launch.interpreter_fma_problem()
     if launch.release(triton.__version__) >= (3, 9):  # its interpreter rounds fma once
         assert problem is None
@@ -58,17 +59,17 @@ def test_an_interpreter_that_rounds_twice_refuses_the_fused_kernels(
     monkeypatch: pytest.MonkeyPatch, usable_triton: None
 ) -> None:
     reason = "this interpreter rounds tl.fma twice"
-    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    set_environment(monkeypatch, TRITON_INTERPRET="1")
     monkeypatch.setattr(launch, "interpreter_fma_problem", lambda: reason)
     monkeypatch.setattr(triton_lif_module, "_chosen", {})  # no choice kept from other tests
     x, spec = torch.randn(4, 2, 3, dtype=torch.float64), sc_neurocore.get_spec("atan")
     assert triton_leaky_status("cpu") == reason
-    monkeypatch.setenv("SC_NEUROCORE_KERNEL", "triton")
+    set_environment(monkeypatch, SC_NEUROCORE_KERNEL="triton")
     with pytest.raises(KernelUnavailableError, match=reason):
         lif_kernels(spec, x)
     with pytest.raises(KernelUnavailableError, match=reason):
         leaky_kernels(x)
-    monkeypatch.delenv("SC_NEUROCORE_KERNEL")  # unforced: the CPU kernels run instead
+    set_environment(monkeypatch, SC_NEUROCORE_KERNEL=None)  # unforced: the CPU kernels run instead
     assert not isinstance(lif_kernels(spec, x), triton_lif_module.TritonLIF)
 
 
@@ -93,7 +94,7 @@ def test_the_oldest_triton_is_the_lower_bound_of_the_triton_extra() -> None:
 def test_a_triton_older_than_the_extra_allows_counts_as_missing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    set_environment(monkeypatch, TRITON_INTERPRET="1")
     monkeypatch.setattr(triton, "__version__", "3.1.0")  # what torch 2.5 pins
     reason = launch.triton_missing()
     assert reason is not None and reason.startswith("triton 3.1.0 is older than")

@@ -1,7 +1,8 @@
 """``sc-neurocore kernels``: which kernel serves each operator on each device kind, and why.
 
-One row per (operator, surrogate, device kind): ``triton``, ``native`` (compiled C) or
-``torch``, with the reason wherever the fast kernel does not run (no formula, no
+One row per (operator, surrogate, device kind), computed by the kernel selector that the
+operators' calls ask: ``triton``, ``native`` (compiled C), ``torch`` or ``error`` (a forced
+family that cannot run), with the reason wherever the fast kernel does not run (no formula, no
 compiler, no GPU, a forced family).  ``--json`` prints the rows as a list of objects
 with ``op``, ``surrogate``, ``device``, ``kernel``, ``reason`` and ``dtypes`` (the input
 dtypes the fused kernels take as they are: bf16/fp16 are computed in float32, not cast).
@@ -22,16 +23,15 @@ __all__ = ["execute", "kernel_report", "kernels_command", "plan"]
 
 
 def kernel_report(device: str | None = None) -> list[dict[str, str]]:
-    """The kernel listing for every registered surrogate (optionally one device kind)."""
-    from .. import paths  # noqa: F401  (the operators register their report providers)
+    """The kernel listing for every registered surrogate (optionally one device kind): the
+    kernel selector's decision for each of its operator kinds, as the operators' calls get it."""
     from ..core.registry import get_spec, list_surrogates
-    from ..kernels import fused_choice  # noqa: F401
-    from ..kernels.report import collect
-    from ..paths import custom_op  # noqa: F401
+    from ..kernels import choice, fused_choice  # noqa: F401  (they define the built-in kinds)
+    from ..kernels.selector import DEVICE_KINDS, SELECTOR
 
     specs = [get_spec(name) for name in list_surrogates()]
-    rows = [row.as_dict() for row in collect(specs)]
-    return [row for row in rows if device is None or row["device"] == device]
+    devices = DEVICE_KINDS if device is None else (device,)
+    return [row.as_dict() for row in SELECTOR.listing(specs, devices)]
 
 
 def compile_command(args: argparse.Namespace) -> int:

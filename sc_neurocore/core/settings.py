@@ -11,8 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 __all__ = [
+    "ENV_INTERPRET",
     "ENV_KERNEL",
+    "ENV_NATIVE",
     "KERNEL_FAMILIES",
+    "KERNEL_SWITCH",
+    "KernelSwitch",
     "env_flag",
     "env_names",
     "env_text",
@@ -68,11 +72,13 @@ def positive_int(name: str, value: object) -> int:
     return value
 
 
-#: The kernel switch: which family runs the operators' kernels (see kernels/choice.py).
+#: The kernel switch: which family runs the operators' kernels (see kernels/selector.py).
 ENV_KERNEL = "SC_NEUROCORE_KERNEL"
+#: ``SC_NEUROCORE_NATIVE=0`` keeps the native (compiled C) family off unless forced.
+ENV_NATIVE = "SC_NEUROCORE_NATIVE"
+#: Triton's own switch: its kernels run in the CPU interpreter (how CI tests them).
+ENV_INTERPRET = "TRITON_INTERPRET"
 KERNEL_FAMILIES = ("torch", "native", "triton")
-_UNSET = "unset"
-_kernel_override: str | None = _UNSET
 
 
 def _check_family(family: object, what: str) -> str | None:
@@ -81,15 +87,74 @@ def _check_family(family: object, what: str) -> str | None:
     raise ValueError(f"{what} must be one of {KERNEL_FAMILIES} or None (unset), got {family!r}")
 
 
+class KernelSwitch:
+    """Which kernel families may run: the forced family, the native switch, the interpreter.
+
+    The environment is read once, when this module is imported (and again only through
+    :meth:`read_environment`); calls read this object's attributes, never ``os.environ``.
+    ``generation`` grows with every change, so caches of decisions know when to drop them.
+    """
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self._override: str | None = None
+        self._environment: str | None = None
+        self._bad_environment = ""
+        self.native = True
+        self.interpret = False
+        self.read_environment()
+
+    def read_environment(self) -> None:
+        """Read ``SC_NEUROCORE_KERNEL``, ``SC_NEUROCORE_NATIVE`` and ``TRITON_INTERPRET`` again
+        (the override of :func:`set_kernel` stays): for code that changes them after import."""
+        raw = env_text(ENV_KERNEL).lower()
+        try:
+            self._environment, self._bad_environment = _check_family(raw or None, ENV_KERNEL), ""
+        except ValueError as error:  # raised where the switch is asked, not at import
+            self._environment, self._bad_environment = None, str(error)
+        self.native = env_flag(ENV_NATIVE, True)
+        self.interpret = env_text(ENV_INTERPRET) == "1"
+        self.generation += 1
+
+    @property
+    def forced(self) -> str | None:
+        """The family forced by :func:`set_kernel` or ``SC_NEUROCORE_KERNEL``; ``None``: fastest."""
+        if self._override is not None:
+            return self._override
+        if self._bad_environment:
+            raise ValueError(self._bad_environment)
+        return self._environment
+
+    def force(self, family: str | None) -> str | None:
+        """Set (``None``: drop) the override; returns the previous one (``None``: none)."""
+        previous, self._override = self._override, _check_family(family, "kernel family")
+        self.generation += 1
+        return previous
+
+    def set_native(self, enabled: bool) -> bool:
+        """Let the native family run unforced (or not); returns the previous setting."""
+        previous, self.native = self.native, bool(enabled)
+        self.generation += 1
+        return previous
+
+    def state(self) -> tuple[object, ...]:
+        """Everything a decision depends on, for saving and :meth:`restore` (tests, blocks)."""
+        return (self._override, self._environment, self._bad_environment, self.native,
+                self.interpret)  # fmt: skip
+
+    def restore(self, state: tuple[object, ...]) -> None:
+        (self._override, self._environment, self._bad_environment, self.native,
+         self.interpret) = state  # type: ignore[assignment]  # fmt: skip
+        self.generation += 1
+
+
+#: The one switch of this process (the kernel selector holds it).
+KERNEL_SWITCH = KernelSwitch()
+
+
 def requested_kernel() -> str | None:
     """The family forced by :func:`set_kernel` or ``SC_NEUROCORE_KERNEL``; ``None``: fastest."""
-    if _kernel_override != _UNSET:
-        return _kernel_override
-    raw = os.environ.get(ENV_KERNEL)  # read per call: cheap, and tests set it at run time
-    if not raw:
-        return None
-    value = raw.strip().lower()
-    return _check_family(value, ENV_KERNEL) if value else None
+    return KERNEL_SWITCH.forced
 
 
 def set_kernel(family: str | None) -> str | None:
@@ -97,13 +162,11 @@ def set_kernel(family: str | None) -> str | None:
     over ``SC_NEUROCORE_KERNEL``; ``None`` drops the override (the variable, if set, decides
     again; unset, the fastest runs).  Returns the previous choice (``None``: not forced).
     """
-    global _kernel_override
     try:
-        previous = requested_kernel()
+        previous = KERNEL_SWITCH.forced
     except ValueError:  # a bad SC_NEUROCORE_KERNEL is what this call replaces
         previous = None
-    checked = _check_family(family, "kernel family")
-    _kernel_override = _UNSET if checked is None else checked
+    KERNEL_SWITCH.force(family)
     return previous
 
 
@@ -111,10 +174,8 @@ def set_kernel(family: str | None) -> str | None:
 def use_kernel(family: str | None) -> Iterator[None]:
     """``with use_kernel("native"): ...`` forces a family inside the block only
     (``use_kernel(None)``: no override inside the block)."""
-    global _kernel_override
-    saved = _kernel_override
-    set_kernel(family)
+    saved = KERNEL_SWITCH.force(family)
     try:
         yield
     finally:
-        _kernel_override = saved
+        KERNEL_SWITCH.force(saved)

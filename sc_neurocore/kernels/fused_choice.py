@@ -1,42 +1,42 @@
-"""Which kernels run a fused multi-step neuron: Triton, compiled C or torch, and why.
+"""The fused neurons' operators (``lif``, ``leaky``) as operator kinds of the kernel selector.
 
-Unset, the fastest that can run does: Triton on CUDA tensors, the compiled C kernels on
-CPU float32/float64/bfloat16/float16 (half inputs computed in float32), the torch kernels
-otherwise.  ``SC_NEUROCORE_KERNEL=torch|native|triton``
-forces one family; where the forced family cannot run the call raises, naming the reason,
-instead of silently running another (``TRITON_INTERPRET=1`` with ``triton`` sends CPU
-tensors through the Triton interpreter, which is how CI tests these kernels).
+Per family, when each can run: Triton on CUDA tensors (on CPU only forced, under the
+interpreter), native (compiled C) on CPU float32/float64/bfloat16/float16 tensors (half
+inputs computed in float32), torch everywhere.  :mod:`sc_neurocore.kernels.selector`
+decides; the functions below are what the operators and the users call.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from ..core.errors import KernelUnavailableError
+from ..core.settings import ENV_KERNEL, KERNEL_FAMILIES, requested_kernel
 from ..core.spec import SurrogateSpec
-from .choice import ENV_KERNEL, KERNEL_FAMILIES, requested_kernel
-from .native.leaky import NativeLeaky, native_leaky, native_leaky_status
+from .native.leaky import NativeLeaky, native_leaky_kernels, native_leaky_status
 from .native.lif import DTYPES as NATIVE_DTYPES
-from .native.lif import NativeLIF, native_lif, native_status
-from .report import DEVICE_KINDS, KernelChoice, register_kernel_report
-from .triton.leaky import TritonLeaky, triton_leaky, triton_leaky_status
+from .native.lif import NativeLIF, native_lif_kernels, native_status
+from .selector import SELECTOR, Chooser, Family, OperatorKind
+from .triton.fused_source import load_kernels
+from .triton.leaky import DTYPES as TRITON_LEAKY_DTYPES
+from .triton.leaky import TritonLeaky
 from .triton.lif import DTYPES as TRITON_DTYPES
-from .triton.lif import TritonLIF, triton_lif, triton_status
+from .triton.lif import TritonLIF, surrogate_expression, triton_lif_kernels
+from .triton.neurons import LEAKY as LEAKY_TEMPLATE
 
 __all__ = [
     "ENV_KERNEL",
     "KERNEL_FAMILIES",
+    "LEAKY_KIND",
+    "LIF_KIND",
     "FusedKernels",
     "compute_dtype",
     "fused_kernel_choice",
     "leaky_kernel_choice",
     "leaky_kernels",
-    "fused_kernel_rows",
-    "leaky_kernel_rows",
     "lif_kernels",
     "requested_kernel",
 ]
@@ -44,168 +44,143 @@ __all__ = [
 #: What the operator calls: ``None`` means the torch kernels.
 FusedKernels = NativeLIF | TritonLIF | None
 
-
-def _refuse(family: str, spec: SurrogateSpec, x: Tensor, reason: str) -> KernelUnavailableError:
-    return KernelUnavailableError(
-        f"{ENV_KERNEL}={family}: the fused neuron with surrogate {spec.name!r} cannot run "
-        f"{family} kernels on this {x.device.type} {x.dtype} tensor: {reason}"
-    )
+#: A fused LIF operator's subject: its surrogate and its reset mode (compiled into Triton's).
+LIFSubject = tuple[SurrogateSpec, str]
 
 
-def _native_reason(spec: SurrogateSpec, x: Tensor) -> str:
-    if x.device.type != "cpu":
-        return "compiled kernels run on CPU tensors only"
-    if x.dtype not in NATIVE_DTYPES:
-        return "compiled kernels take float32, float64, bfloat16 and float16 only"
-    return native_status(spec)
+def _native_device(kind: str, dtype: torch.dtype) -> str:
+    if kind != "cpu":
+        return f"native kernels run on CPU tensors, not {kind}"
+    if dtype not in NATIVE_DTYPES:
+        return "native kernels take float32, float64, bfloat16 and float16 only"
+    return ""
 
 
-def lif_kernels(spec: SurrogateSpec, x: Tensor, reset: str = "subtract") -> FusedKernels:
-    """The kernels that run the fused LIF for ``spec`` on ``x`` (``None``: torch kernels)."""
-    family = requested_kernel()
-    if family == "torch":
-        return None
-    if family in (None, "triton") and (x.device.type == "cuda" or family == "triton"):
-        found = triton_lif(spec, x, reset)
-        if found is None and family == "triton":
-            raise _refuse("triton", spec, x, triton_status(spec, x.device))
-        if found is not None or x.device.type == "cuda":
-            return found
-    native = native_lif(spec, x, reset)
-    if native is None and family == "native":
-        raise _refuse("native", spec, x, _native_reason(spec, x))
-    return native
+def _triton_device(kind: str, dtype: torch.dtype, dtypes: Sequence[torch.dtype]) -> str:
+    reason = SELECTOR.triton_reason(kind, exact_fma=True)
+    if not reason and dtype not in dtypes:
+        return f"Triton kernels take float16, bfloat16, float32 and float64, not {dtype}"
+    return reason
 
 
-def _leaky_native_reason(x: Tensor) -> str:
-    if x.device.type != "cpu":
-        return "compiled kernels run on CPU tensors only"
-    if x.dtype not in NATIVE_DTYPES:
-        return "compiled kernels take float32, float64, bfloat16 and float16 only"
-    return native_leaky_status()
+def _status(status: str) -> str:
+    return "" if status == "compiled" else status
 
 
-def leaky_kernels(x: Tensor) -> TritonLeaky | NativeLeaky | None:
-    """The kernels of the fused leaky integrator on ``x`` (``None``: torch kernels).
+def _lif_triton_reason(subject: LIFSubject, kind: str, dtype: torch.dtype) -> str:
+    return _triton_device(kind, dtype, TRITON_DTYPES) or surrogate_expression(subject[0])[1]
 
-    Triton on CUDA (or forced, on CPU under the interpreter); the compiled C kernels on CPU
-    float32/float64/bfloat16/float16 (research's addition to this dispatcher).
-    """
-    family = requested_kernel()
-    if family == "torch":
-        return None
-    if family == "native" or (family is None and x.device.type != "cuda"):
-        # One branch per kernel family, each with its own refusal message.
-        native = native_leaky(x)
-        if native is None and family == "native":
-            raise KernelUnavailableError(
-                f"{ENV_KERNEL}=native: the fused leaky integrator cannot run compiled kernels "
-                f"on this {x.device.type} {x.dtype} tensor: {_leaky_native_reason(x)}"
-            )
-        return native
-    found = triton_leaky(x)
-    if found is None and family == "triton":
-        raise KernelUnavailableError(
-            f"{ENV_KERNEL}=triton: the fused leaky integrator cannot run triton kernels on this "
-            f"{x.device.type} {x.dtype} tensor: {triton_leaky_status(x.device)}"
-        )
+
+def _lif_native_reason(subject: LIFSubject, kind: str, dtype: torch.dtype) -> str:
+    return _native_device(kind, dtype) or _status(native_status(subject[0]))
+
+
+def _lif_native(subject: LIFSubject) -> NativeLIF:
+    found = native_lif_kernels(*subject)
+    assert isinstance(found, NativeLIF)
     return found
 
 
-def leaky_kernel_choice(device: str) -> tuple[str, str]:
-    """``(kernel, reason)`` for the fused leaky integrator on a ``device`` tensor."""
-    family = requested_kernel()
-    kind = torch.device(device).type
-    if family == "torch":
-        return "torch", f"forced by {ENV_KERNEL}=torch"
-    if family == "triton" or (kind == "cuda" and family != "native"):
-        status = triton_leaky_status(kind)
-        if status == "triton":
-            return "triton", f"forced by {ENV_KERNEL}=triton" if kind == "cpu" else ""
-        return ("error" if family == "triton" else "torch"), status
-    status = native_leaky_status() if kind == "cpu" else f"no compiled kernels for {kind}"
-    if status == "compiled":
-        return "native", ""
-    return ("error" if family == "native" else "torch"), status
+def _can(subject: Any, kind: str, dtype: torch.dtype) -> str:
+    return ""
 
 
-def compute_dtype(kernels: object, dtype: torch.dtype) -> torch.dtype:
-    """The dtype the kernels compute in: Triton and the compiled kernels lift
-    float16/bfloat16 to float32 (the torch kernels compute in what they are given)."""
-    lifting = isinstance(kernels, (TritonLIF, TritonLeaky, NativeLIF, NativeLeaky))
-    if lifting and dtype in (torch.float16, torch.bfloat16):
-        return torch.float32
-    return dtype
+def _none(subject: Any) -> None:
+    return None
+
+
+#: The fused LIF operator ``sc_neurocore_fused::lif`` (subject: ``(spec, reset)``).
+LIF_KIND = SELECTOR.register(
+    OperatorKind(
+        name="lif",
+        families={
+            "triton": Family(_lif_triton_reason, lambda s: triton_lif_kernels(s[0], s[1])),
+            "native": Family(_lif_native_reason, _lif_native),
+            "torch": Family(_can, _none),
+        },
+        op=lambda subject: "sc_neurocore_fused::lif",
+        subjects=lambda specs: [(spec, "subtract") for spec in specs],
+        label=lambda subject: subject[0].name,
+        describe=lambda subject: f"the fused neuron with surrogate {subject[0].name!r}",
+    )
+)
+
+
+def _leaky_native_reason(subject: None, kind: str, dtype: torch.dtype) -> str:
+    return _native_device(kind, dtype) or _status(native_leaky_status())
+
+
+def _leaky_native(subject: None) -> NativeLeaky:
+    found = native_leaky_kernels()
+    assert isinstance(found, NativeLeaky)
+    return found
+
+
+#: The fused leaky integrator ``sc_neurocore_fused::leaky`` (no surrogate: one subject).
+LEAKY_KIND = SELECTOR.register(
+    OperatorKind(
+        name="leaky",
+        families={
+            "triton": Family(
+                lambda s, kind, dtype: _triton_device(kind, dtype, TRITON_LEAKY_DTYPES),
+                lambda s: TritonLeaky(load_kernels(LEAKY_TEMPLATE)),
+            ),
+            "native": Family(
+                _leaky_native_reason,
+                _leaky_native,
+            ),
+            "torch": Family(_can, _none),
+        },
+        op=lambda subject: "sc_neurocore_fused::leaky",
+        subjects=lambda specs: [None],
+        label=lambda subject: "",
+        describe=lambda subject: "the fused leaky integrator",
+    )
+)
+
+#: (spec, reset) -> the decisions of that fused LIF operator's calls.
+_lif_choosers: dict[LIFSubject, Chooser] = {}
+_leaky_chooser = SELECTOR.chooser(LEAKY_KIND, None)
+
+
+def lif_kernels(spec: SurrogateSpec, x: Tensor, reset: str = "subtract") -> FusedKernels:
+    """The kernels that run the fused LIF for ``spec`` on ``x`` (``None``: torch kernels);
+    :class:`~sc_neurocore.core.errors.KernelUnavailableError` where the forced family can't."""
+    subject = (spec, reset)
+    chooser = _lif_choosers.get(subject)
+    if chooser is None:
+        chooser = _lif_choosers.setdefault(subject, SELECTOR.chooser(LIF_KIND, subject))
+    kernels: FusedKernels = chooser.kernels(x)
+    return kernels
+
+
+def leaky_kernels(x: Tensor) -> TritonLeaky | NativeLeaky | None:
+    """The kernels of the fused leaky integrator on ``x`` (``None``: torch kernels)."""
+    kernels: TritonLeaky | NativeLeaky | None = _leaky_chooser.kernels(x)
+    return kernels
 
 
 def fused_kernel_choice(spec: SurrogateSpec, device: str) -> tuple[str, str]:
     """``(kernel, reason)`` for the fused LIF with ``spec`` on a float32 ``device`` tensor.
 
-    ``kernel`` is ``"triton"``, ``"native"`` or ``"torch"``; ``reason`` says why the faster
-    ones do not run ('' when the fastest for that device runs).  Checking may build kernels.
+    ``kernel`` is ``"triton"``, ``"native"``, ``"torch"`` or ``"error"``; ``reason`` says why
+    the faster ones do not run ('' when the fastest for that device runs).  Checking may
+    build kernels.
     """
-    family = requested_kernel()
-    kind = torch.device(device).type
-    if family == "torch":
-        return "torch", f"forced by {ENV_KERNEL}=torch"
-    if family == "triton" or kind == "cuda":
-        status = triton_status(spec, kind)
-        if status == "triton":
-            return "triton", f"forced by {ENV_KERNEL}=triton" if kind == "cpu" else ""
-        if family == "triton":
-            return "error", f"{ENV_KERNEL}=triton cannot run here: {status}"
-        return "torch", status
-    status = native_status(spec) if kind == "cpu" else f"no compiled kernels for {kind}"
-    if status == "compiled":
-        return "native", ""
-    if family == "native":
-        return "error", f"{ENV_KERNEL}=native cannot run here: {status}"
-    return "torch", status
+    found = SELECTOR.decide(LIF_KIND, (spec, "subtract"), torch.device(device).type, torch.float32)
+    return found.family, found.reason
 
 
-#: The floating dtypes the listing probes, and their short names.
-LISTED_DTYPES = {
-    torch.float32: "float32",
-    torch.float64: "float64",
-    torch.bfloat16: "bfloat16",
-    torch.float16: "float16",
-}
+def leaky_kernel_choice(device: str) -> tuple[str, str]:
+    """``(kernel, reason)`` for the fused leaky integrator on a float32 ``device`` tensor."""
+    found = SELECTOR.decide(LEAKY_KIND, None, torch.device(device).type, torch.float32)
+    return found.family, found.reason
 
 
-def kernel_dtypes(kernel: str, runs: object) -> str:
-    """The input dtypes ``kernel`` takes as they are: on CPU asked of the dispatch itself
-    (``runs(probe)`` is not ``None`` for a one-element tensor of the dtype), on CUDA from
-    the table Triton's dispatch reads."""
-    if kernel == "torch":
-        return "any floating (bf16/fp16 computed in float32)"
-    if kernel == "triton":
-        return ", ".join(name for dtype, name in LISTED_DTYPES.items() if dtype in TRITON_DTYPES)
-    if kernel != "native" or not callable(runs):
-        return ""
-    probes = {dtype: torch.zeros(1, 1, dtype=dtype) for dtype in LISTED_DTYPES}
-    taken = [dtype for dtype, probe in probes.items() if runs(probe) is not None]
-    return ", ".join(LISTED_DTYPES[dtype] for dtype in taken)
-
-
-@register_kernel_report
-def fused_kernel_rows(specs: Sequence[SurrogateSpec]) -> list[KernelChoice]:
-    """The fused LIF operator's rows for the kernel listing: one per surrogate and device."""
-    rows = []
-    for spec in specs:
-        for device in DEVICE_KINDS:
-            kernel, reason = fused_kernel_choice(spec, device)
-            dtypes = kernel_dtypes(kernel, functools.partial(native_lif, spec))
-            op = "sc_neurocore_fused::lif"
-            rows.append(KernelChoice(op, spec.name, device, kernel, reason, dtypes))
-    return rows
-
-
-@register_kernel_report
-def leaky_kernel_rows(specs: Sequence[SurrogateSpec]) -> list[KernelChoice]:
-    """The fused leaky integrator's rows (no surrogate: one per device kind)."""
-    op, rows = "sc_neurocore_fused::leaky", []
-    for device in DEVICE_KINDS:
-        kernel, reason = leaky_kernel_choice(device)
-        dtypes = kernel_dtypes(kernel, native_leaky)
-        rows.append(KernelChoice(op, "", device, kernel, reason, dtypes))
-    return rows
+def compute_dtype(kernels: object, dtype: torch.dtype) -> torch.dtype:
+    """The dtype the kernels compute in: Triton and the native kernels lift
+    float16/bfloat16 to float32 (the torch kernels compute in what they are given)."""
+    lifting = isinstance(kernels, (TritonLIF, TritonLeaky, NativeLIF, NativeLeaky))
+    if lifting and dtype in (torch.float16, torch.bfloat16):
+        return torch.float32
+    return dtype

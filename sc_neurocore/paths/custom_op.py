@@ -5,8 +5,8 @@ forward kernel, a fake (meta) kernel, an Autograd kernel and a vmap rule, plus a
 companion ``sc_neurocore::<name>_backward(Tensor grad_out, Tensor x, float p1, ...)``
 computing ``grad_out * g(x)``, so ``torch.compile``, ``torch.export``, ``torch.func``
 and ``opcheck`` all see operators.  Both kernels run what
-:class:`~sc_neurocore.kernels.choice.ElementwiseDispatch` picks per tensor: the
-compiled C kernels on CPU float32/float64, the Triton kernels on CUDA, the torch
+the kernel selector (:mod:`sc_neurocore.kernels.selector`) picks per tensor: the
+native (compiled C) kernels on CPU float32/float64, the Triton kernels on CUDA, the torch
 kernels otherwise (and whenever ``SC_NEUROCORE_KERNEL``/``set_kernel`` forces them).
 The Autograd kernel applies a setup_context-style autograd.Function (the same
 generated class shape as ``legacy_autograd``, which stays on torch ops), which is what
@@ -35,9 +35,9 @@ from ..core.hookspecs import hookimpl
 from ..core.settings import requested_kernel
 from ..core.spec import ExecutionPath, SurrogateFn, SurrogateSpec, check_input
 from ..kernels.autocast import ELEMENTWISE, register_autocast_policy
-from ..kernels.choice import ElementwiseDispatch
+from ..kernels.choice import ELEMENTWISE_KIND, ElementwiseDispatch
 from ..kernels.operator import defining
-from ..kernels.report import DEVICE_KINDS, KernelChoice, register_kernel_report
+from ..kernels.selector import DEVICE_KINDS, SELECTOR, KernelChoice
 from ._function import class_name, fast_apply, surrogate_function
 
 NAME = "custom_op"
@@ -203,16 +203,10 @@ def operator_name(spec: SurrogateSpec) -> str:
     return f"{NAMESPACE}::{spec.name}"
 
 
-@register_kernel_report
 def kernel_rows(specs: Sequence[SurrogateSpec]) -> list[KernelChoice]:
-    """One row per surrogate and device kind: the element-wise kernels of its operator."""
-    rows = []
-    for spec in specs:
-        dispatch = ElementwiseDispatch(spec)
-        for device in DEVICE_KINDS:
-            kernel, reason = dispatch.choice(device)
-            rows.append(KernelChoice(operator_name(spec), spec.name, device, kernel, reason))
-    return rows
+    """One row per surrogate and device kind: the element-wise kernels of its operator
+    (the kernel selector's listing of its element-wise kind)."""
+    return SELECTOR.rows(ELEMENTWISE_KIND, specs, DEVICE_KINDS)
 
 
 def spec_kernels(spec: SurrogateSpec) -> list[dict[str, str]]:

@@ -19,9 +19,9 @@ from torch import Tensor
 
 from ..buffers import sequence_buffer
 from .build import KernelTable, argtypes, fill_template, load_library
-from .lif import COMPUTE, DTYPES, native_enabled
+from .lif import COMPUTE, DISABLED, DTYPES, native_enabled
 
-__all__ = ["NativeLeaky", "native_leaky", "native_leaky_status"]
+__all__ = ["NativeLeaky", "native_leaky", "native_leaky_kernels", "native_leaky_status"]
 
 SOURCE = Path(__file__).with_name("leaky.c")
 #: Neuron-steps per thread below which another thread costs more than it saves.
@@ -157,6 +157,11 @@ def _lookup() -> NativeLeaky | str:
     return kernels.get("leaky", _load)
 
 
+def native_leaky_kernels() -> NativeLeaky | str:
+    """The compiled kernels (built on first call), or why there are none."""
+    return _lookup()
+
+
 def native_leaky(x: Tensor) -> NativeLeaky | None:
     """The compiled kernels if they can run on ``x`` (CPU float32/64, enabled), else None."""
     if not native_enabled() or x.device.type != "cpu" or x.dtype not in DTYPES:
@@ -168,6 +173,6 @@ def native_leaky(x: Tensor) -> NativeLeaky | None:
 def native_leaky_status() -> str:
     """``"compiled"`` or why the leaky integrator runs its torch kernels (CPU)."""
     if not native_enabled():
-        return "disabled (SC_NEUROCORE_NATIVE=0 or set_native_enabled(False))"
+        return DISABLED
     found = _lookup()
     return "compiled" if isinstance(found, NativeLeaky) else found

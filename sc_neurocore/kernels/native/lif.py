@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ...core.settings import env_flag
+from ...core.settings import ENV_NATIVE, KERNEL_SWITCH
 from ...core.spec import SurrogateSpec
 from ..torch.lif import RESETS, initial_membrane
 from .build import (
@@ -47,11 +47,15 @@ __all__ = [
     "chunk_neurons",
     "native_enabled",
     "native_lif",
+    "native_lif_kernels",
     "native_status",
     "set_native_enabled",
 ]
 
-ENV_SWITCH = "SC_NEUROCORE_NATIVE"
+#: ``SC_NEUROCORE_NATIVE=0``: the native kernels run only where forced (core/settings.py).
+ENV_SWITCH = ENV_NATIVE
+#: Why the native kernels do not run unforced while switched off.
+DISABLED = f"disabled ({ENV_SWITCH}=0 or set_native_enabled(False))"
 SOURCE = Path(__file__).with_name("lif.c")
 #: The input dtypes the compiled kernels take: (C element type, symbol suffix).  bfloat16 and
 #: float16 are read and written as they are and computed in float32 (half.c, ``COMPUTE``).
@@ -341,24 +345,22 @@ class NativeLIF:
         return out
 
 
-_enabled = env_flag(ENV_SWITCH, True)
 #: (name, c_grad) -> the loaded kernels, or the reason there are none
 kernels: KernelTable[tuple[str, str], NativeLIF] = KernelTable()
 
 
 def set_native_enabled(enabled: bool) -> bool:
-    """Use the compiled kernels where they exist (the default) or always the torch ones.
+    """Let the native (compiled C) kernels run where they can (the default), or keep every
+    unforced call on the torch kernels: the kernel switch's native setting.
 
     Returns the previous setting, so a caller can restore it.
     """
-    global _enabled
-    previous, _enabled = _enabled, bool(enabled)
-    return previous
+    return KERNEL_SWITCH.set_native(enabled)
 
 
 def native_enabled() -> bool:
-    """Whether compiled kernels may run (``SC_NEUROCORE_NATIVE``, :func:`set_native_enabled`)."""
-    return _enabled
+    """Whether native kernels may run (``SC_NEUROCORE_NATIVE``, :func:`set_native_enabled`)."""
+    return KERNEL_SWITCH.native
 
 
 def _load(spec: SurrogateSpec) -> NativeLIF | str:
@@ -386,13 +388,12 @@ def _lookup(spec: SurrogateSpec) -> NativeLIF | str:
 _bound: dict[tuple[NativeLIF, str], NativeLIF] = {}
 
 
-def native_lif(spec: SurrogateSpec, x: Tensor, reset: str = "subtract") -> NativeLIF | None:
-    """The compiled kernels for ``spec`` and ``reset`` if they can run on ``x``, else ``None``."""
-    if not _enabled or x.device.type != "cpu" or x.dtype not in DTYPES:
-        return None
+def native_lif_kernels(spec: SurrogateSpec, reset: str = "subtract") -> NativeLIF | str:
+    """The compiled kernels for ``spec`` bound to ``reset`` (built on first call), or why
+    there are none."""
     found = _lookup(spec)
     if not isinstance(found, NativeLIF):
-        return None
+        return found
     bound = _bound.get((found, reset))
     if bound is None:
         if reset not in RESET_CODES:
@@ -401,9 +402,17 @@ def native_lif(spec: SurrogateSpec, x: Tensor, reset: str = "subtract") -> Nativ
     return bound
 
 
+def native_lif(spec: SurrogateSpec, x: Tensor, reset: str = "subtract") -> NativeLIF | None:
+    """The compiled kernels for ``spec`` and ``reset`` if they can run on ``x``, else ``None``."""
+    if not KERNEL_SWITCH.native or x.device.type != "cpu" or x.dtype not in DTYPES:
+        return None
+    found = native_lif_kernels(spec, reset)
+    return found if isinstance(found, NativeLIF) else None
+
+
 def native_status(spec: SurrogateSpec) -> str:
     """``"compiled"`` or why the fused LIF runs its torch kernels for ``spec`` (CPU)."""
-    if not _enabled:
-        return f"disabled ({ENV_SWITCH}=0 or set_native_enabled(False))"
+    if not KERNEL_SWITCH.native:
+        return DISABLED
     found = _lookup(spec)
     return "compiled" if isinstance(found, NativeLIF) else found

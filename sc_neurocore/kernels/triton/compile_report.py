@@ -22,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from ...core.settings import KERNEL_SWITCH
 from .capture import Launch
 from .launch_cases import LaunchCase
 from .targets import Target, parse_target
@@ -86,6 +87,7 @@ def _setup_worker(cache_dir: str, chunks: dict[str, int] | None = None) -> None:
     ``chunks`` (dtype name -> steps) replaces the backward's chunks, to compare candidates."""
     os.environ["TRITON_INTERPRET"] = "0"
     os.environ["TRITON_CACHE_DIR"] = cache_dir
+    KERNEL_SWITCH.read_environment()  # a forked worker holds the parent's reading
     if chunks:
         import torch
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import linecache
-import os
 import sys
 import textwrap
 import threading
@@ -22,6 +21,7 @@ from types import ModuleType
 
 from ...core.forksafe import reset_module_lock
 from ...core.formula import TRITON_HELPERS, Formula
+from .launch import interpreting
 from .neurons import NeuronTemplate
 
 __all__ = ["generate_source", "helpers_used", "load_kernels"]
@@ -307,7 +307,7 @@ def load_kernels(template: NeuronTemplate, formula: Formula | None = None) -> Mo
     ``@triton.jit`` decides at decoration whether kernels run compiled or in the interpreter
     (``TRITON_INTERPRET=1``), so modules are kept per mode.
     """
-    interpret = os.environ.get("TRITON_INTERPRET", "").strip() == "1"
+    interpret = interpreting()
     text, params = ("", ()) if formula is None else (formula.text, formula.params)
     key = (template.key, text, params, interpret)
     module = _loaded.get(key)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
-import os
 from typing import Any
 
 import torch
 from torch import Tensor
+
+from ...core.settings import KERNEL_SWITCH
 
 __all__ = [
     "BLOCK",
@@ -36,8 +37,9 @@ WARPS = 4
 
 
 def interpreting() -> bool:
-    """Whether Triton kernels run in its CPU interpreter (``TRITON_INTERPRET=1``)."""
-    return os.environ.get("TRITON_INTERPRET", "").strip() == "1"
+    """Whether Triton kernels run in its CPU interpreter (``TRITON_INTERPRET=1``, read once
+    into the kernel switch of core/settings.py)."""
+    return KERNEL_SWITCH.interpret
 
 
 #: The oldest triton release the kernels run on: the lower bound of the "triton" extra in

@@ -36,7 +36,7 @@ from .launch import (
 )
 from .neurons import NeuronTemplate, lif_template
 
-__all__ = ["TritonLIF", "chosen_kernels", "triton_lif", "triton_status"]
+__all__ = ["TritonLIF", "chosen_kernels", "triton_lif", "triton_lif_kernels", "triton_status"]
 
 DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -168,7 +168,26 @@ _chosen: dict[tuple[SurrogateSpec, str, str, bool], TritonLIF | None] = {}
 
 def chosen_kernels() -> list[TritonLIF]:
     """The fused LIF kernels chosen so far in this process (what the benchmarks compare)."""
-    return [kernels for kernels in _chosen.values() if kernels is not None]
+    return list(_built.values())
+
+
+#: (spec, reset, interpreter on) -> the kernels built (kept: the selector asks again after
+#: every change of the switch).
+_built: dict[tuple[SurrogateSpec, str, bool], TritonLIF] = {}
+
+
+def triton_lif_kernels(spec: SurrogateSpec, reset: str = "subtract") -> TritonLIF:
+    """The Triton kernels of ``spec`` with ``reset`` compiled in (the caller checked that
+    they can run: :func:`triton_status`)."""
+    key = (spec, reset, interpreting())
+    found = _built.get(key)
+    if found is None:
+        formula, reason = surrogate_expression(spec)
+        if formula is None:
+            raise ValueError(reason)
+        template = lif_template(reset)
+        found = _built[key] = TritonLIF(spec, template, load_kernels(template, formula))
+    return found
 
 
 def triton_lif(spec: SurrogateSpec, x: Tensor, reset: str = "subtract") -> TritonLIF | None:
@@ -179,8 +198,6 @@ def triton_lif(spec: SurrogateSpec, x: Tensor, reset: str = "subtract") -> Trito
     if key not in _chosen:
         found = None
         if triton_status(spec, x.device) == "triton":
-            formula, _ = surrogate_expression(spec)
-            template = lif_template(reset)
-            found = TritonLIF(spec, template, load_kernels(template, formula))
+            found = triton_lif_kernels(spec, reset)
         _chosen[key] = found
     return _chosen[key]

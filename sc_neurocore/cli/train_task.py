@@ -118,19 +118,20 @@ def summary(report: dict[str, Any]) -> str:
 
 
 def execute(plan: argparse.Namespace) -> int:
-    from ..tasks.catalog import load_task, preset
-    from ..tasks.run import resolve_surrogate, run
+    from ..tasks.catalog import load_task
+    from ..tasks.run import resolve, resolve_surrogate, run
 
     began = time.perf_counter()
     spec = plan.spec
-    chosen = preset(spec.task, spec.preset)
+    resolved = resolve(spec)
+    chosen = resolved.preset
     name, params, steepness = resolve_surrogate(spec)
     try:  # the data fields and files: a usage error, not a bug
-        data = load_task(spec.task, {**chosen.data, **spec.data})
+        data = load_task(spec.task, resolved.data)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as error:
         raise UsageError(str(error)) from None
     human = sys.stderr if plan.json else sys.stdout
-    epochs = spec.epochs or chosen.training.epochs
+    epochs = resolved.training.epochs
     shown = ", ".join(f"{key}={value:g}" for key, value in params.items())
     human.write(
         f"{spec.task} ({spec.preset or 'default preset'}): {chosen.description}\n"

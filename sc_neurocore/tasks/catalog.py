@@ -24,7 +24,7 @@ from .randman import make_randman
 from .spikes import SpikeSet, TaskData, split_indices
 from .trainer import TrainConfig
 
-__all__ = ["PRESETS", "TASKS", "Preset", "load_task", "preset"]
+__all__ = ["PRESETS", "TASKS", "Preset", "load_task", "preset", "preset_name"]
 
 #: Train/validation/test fractions of the generated Randman samples (stork's split).
 RANDMAN_SPLIT = (0.8, 0.1, 0.1)
@@ -150,16 +150,22 @@ PRESETS: dict[str, dict[str, Preset]] = {
 }
 
 
-def preset(task: str, name: str | None = None) -> Preset:
-    """The preset ``name`` of ``task`` (its first one if ``None``); raise naming the choices."""
+def preset_name(task: str, name: str | None = None) -> str:
+    """``name`` if ``task`` has that preset, ``None``: its first (default) preset's name;
+    raise naming the choices."""
     if task not in PRESETS:
         raise ValueError(f"unknown task {task!r}; tasks: {sorted(PRESETS)}")
     choices = PRESETS[task]
     if name is None:
-        return next(iter(choices.values()))
+        return next(iter(choices))
     if name not in choices:
         raise ValueError(f"task {task!r} has no preset {name!r}; presets: {sorted(choices)}")
-    return choices[name]
+    return name
+
+
+def preset(task: str, name: str | None = None) -> Preset:
+    """The preset ``name`` of ``task`` (its first one if ``None``); raise naming the choices."""
+    return PRESETS[task][preset_name(task, name)]
 
 
 def load_task(task: str, data: dict[str, Any]) -> TaskData:

@@ -16,13 +16,13 @@ from typing import Any
 import torch
 
 from .baseline import nearest_neighbour_accuracy
-from .catalog import PRESETS, load_task, preset
-from .classifier import SpikingClassifier
+from .catalog import Preset, load_task, preset, preset_name
+from .classifier import ClassifierConfig, SpikingClassifier
 from .loops import EpochProgress, OnEpoch
 from .spikes import TaskData
-from .trainer import fit
+from .trainer import TrainConfig, fit
 
-__all__ = ["CONTROLS", "RunSpec", "resolve_surrogate", "run"]
+__all__ = ["CONTROLS", "Resolved", "RunSpec", "resolve", "resolve_surrogate", "run"]
 
 #: Control runs of a sweep, and the registered surrogate each one trains with.
 CONTROLS = {"true_gradient": "straight_through", "constant": "straight_through"}
@@ -49,6 +49,31 @@ class RunSpec:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A :class:`RunSpec` with its preset's values filled in: what :func:`run` trains, and
+    what a sweep's key (:mod:`.sweep_key`) names, computed once here for both."""
+
+    preset_name: str
+    preset: Preset
+    data: dict[str, Any]
+    model: ClassifierConfig
+    training: TrainConfig
+
+
+def resolve(spec: RunSpec) -> Resolved:
+    """The preset (checked), the data fields, architecture and training of ``spec``."""
+    name = preset_name(spec.task, spec.preset)
+    chosen = preset(spec.task, name)
+    training = replace(chosen.training, seed=spec.seed, **spec.training)
+    if spec.epochs is not None:
+        training = replace(training, epochs=spec.epochs)
+    if spec.time_budget is not None:
+        training = replace(training, time_budget=spec.time_budget)
+    data = {**chosen.data, **spec.data}
+    return Resolved(name, chosen, data, replace(chosen.model, **spec.model), training)
 
 
 def resolve_surrogate(spec: RunSpec) -> tuple[str, dict[str, float], float | None]:
@@ -95,18 +120,13 @@ def run(
     from ..core.registry import get_surrogate
 
     began = time.perf_counter()
-    chosen = preset(spec.task, spec.preset)
+    resolved = resolve(spec)
+    chosen, training, architecture = resolved.preset, resolved.training, resolved.model
     name, params, steepness = resolve_surrogate(spec)
     path = None if spec.path == FUSED else spec.path
     surrogate_fn = get_surrogate(name, path, **params)
-    training = replace(chosen.training, seed=spec.seed, **spec.training)
-    architecture = replace(chosen.model, **spec.model)
-    if spec.epochs is not None:
-        training = replace(training, epochs=spec.epochs)
-    if spec.time_budget is not None:
-        training = replace(training, time_budget=spec.time_budget)
     if data is None:
-        data = load_task(spec.task, {**chosen.data, **spec.data})
+        data = load_task(spec.task, resolved.data)
     baseline = _baseline(data)
     torch.manual_seed(spec.seed)
     model = SpikingClassifier(
@@ -120,7 +140,7 @@ def run(
     result = fit(model, data, training, target=chosen.target, progress=progress, on_epoch=on_epoch)
     return {
         "task": spec.task,
-        "preset": spec.preset or next(iter(PRESETS[spec.task])),
+        "preset": resolved.preset_name,
         "surrogate": spec.surrogate if spec.surrogate in CONTROLS else name,
         "params": params,
         "scale": steepness,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .run import CONTROLS, FUSED, RunSpec, run
+from .run import CONTROLS, FUSED, RunSpec, resolve, run
 from .sweep_file import Claims, append, completed_keys, read_lines
 from .sweep_key import run_configuration, run_key
 
@@ -99,22 +99,15 @@ def configurations(config: SweepConfig) -> list[RunSpec]:
     return runs
 
 
-def _default_preset(task: str) -> str:
-    from .catalog import PRESETS
-
-    return next(iter(PRESETS[task]))
-
-
 def sweep_preset(task: str, preset: str | None = None) -> str:
     """``preset``, or the one a sweep of ``task`` uses by default: its ``hard`` preset if it
     has one (the one that separates surrogates), else its first; raise naming the tasks."""
-    from .catalog import PRESETS
+    from .catalog import PRESETS, preset_name
 
-    if task not in PRESETS:
-        raise ValueError(f"unknown task {task!r}; tasks: {sorted(PRESETS)}")
+    first = preset_name(task)  # raises naming the tasks
     if preset is not None:
         return preset
-    return "hard" if "hard" in PRESETS[task] else _default_preset(task)
+    return "hard" if "hard" in PRESETS[task] else first
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -141,11 +134,10 @@ _data_cache: dict[str, Any] = {}
 def _run_one(spec: RunSpec) -> dict[str, Any]:
     import torch
 
-    from .catalog import load_task, preset
+    from .catalog import load_task
 
     torch.set_num_threads(1)
-    chosen = preset(spec.task, spec.preset)
-    data_fields = {**chosen.data, **spec.data}
+    data_fields = resolve(spec).data
     cache_key = json.dumps([spec.task, data_fields], sort_keys=True, default=str)
     if cache_key not in _data_cache:
         _data_cache.clear()

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from typing import Any
 
 from ..core.version import __version__
-from .run import RunSpec, resolve_surrogate
+from .run import RunSpec, resolve, resolve_surrogate
 
 __all__ = ["AXES", "configuration_of", "differing_fields", "run_configuration", "run_key"]
 
@@ -37,25 +36,18 @@ def _scale(value: float | None) -> float | None:
 
 def run_configuration(spec: RunSpec) -> dict[str, Any]:
     """Everything that decides ``spec``'s result, resolved (``None`` fields filled in)."""
-    from .catalog import PRESETS, preset
-
-    preset_name = spec.preset or next(iter(PRESETS[spec.task]))
-    chosen = preset(spec.task, preset_name)
+    resolved = resolve(spec)
     _, params, steepness = resolve_surrogate(spec)
-    training = replace(chosen.training, seed=spec.seed, **spec.training)
-    if spec.epochs is not None:
-        training = replace(training, epochs=spec.epochs)
-    if spec.time_budget is not None:
-        training = replace(training, time_budget=spec.time_budget)
+    training = resolved.training
     training_fields = training.as_dict()
     del training_fields["seed"]  # the seed is an axis of its own
     return {
         "task": spec.task,
-        "preset": preset_name,
-        "data": {**chosen.data, **spec.data},
-        "model": replace(chosen.model, **spec.model).as_dict(),
+        "preset": resolved.preset_name,
+        "data": resolved.data,
+        "model": resolved.model.as_dict(),
         "training": training_fields,
-        "surrogate": spec.surrogate or chosen.surrogate[0],
+        "surrogate": spec.surrogate or resolved.preset.surrogate[0],
         "params": params,
         "scale": _scale(steepness),
         "path": spec.path,

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 import torch
 
 from . import UsageError, train_task
-from .values import at_least_one, parse_params, positive
+from .values import at_least_one, parse_params, positive, show_params
 
 
 @dataclass
@@ -95,13 +95,11 @@ def train_once(args: argparse.Namespace, path: str, digits: Any, out: TextIO = s
     """One run of the digits demo on ``path``, its epochs printed to ``out``."""
     from ..tasks.demo import DemoConfig, train_demo
     from ..tasks.loops import EpochRecord
-    from .train_task import ProgressBar
 
     surrogate = _surrogate(args.surrogate, path, args.params)
     config = DemoConfig(**{name: getattr(args, name) for name in DEMO_FIELDS})
-    details = ", ".join(f"{key}={value:g}" for key, value in surrogate.params.items())
-    run = Run(path=path, surrogate=f"{surrogate.name}({details})")
-    bar = ProgressBar(args.epochs, out, sys.stderr)
+    run = Run(path=path, surrogate=f"{surrogate.name}({show_params(surrogate.params)})")
+    bar = train_task.ProgressBar(args.epochs, out, sys.stderr)
 
     def epoch_line(record: EpochRecord) -> None:
         run.losses.append(record.loss)
@@ -155,14 +153,10 @@ def execute(plan: argparse.Namespace) -> int:
         file=out,
     )
     runs = []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(plan.threads)
-    try:
+    with train_task.torch_threads(plan.threads):
         for path in plan.paths:
             runs.append(train_once(plan, path, digits, out))
             _report(runs[-1], out)
-    finally:
-        torch.set_num_threads(threads)
     report: dict[str, Any] = {"task": "digits demo", "runs": [asdict(run) for run in runs]}
     if plan.compare_paths:
         largest = _largest_difference(runs)

@@ -12,12 +12,25 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 import torch
 
 from . import UsageError
-from .values import at_least_one, parse_fields, parse_params, positive
+from .values import at_least_one, parse_fields, parse_params, positive, show_params
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """torch's intra-op thread count set to ``count`` while a run trains, then restored."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class ProgressBar:
@@ -132,19 +145,15 @@ def execute(plan: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     human = sys.stderr if plan.json else sys.stdout
     epochs = resolved.training.epochs
-    shown = ", ".join(f"{key}={value:g}" for key, value in params.items())
+    shown = show_params(params)
     human.write(
         f"{spec.task} ({spec.preset or 'default preset'}): {chosen.description}\n"
         f"surrogate {spec.surrogate or name}({shown}) steepness {steepness}  path {spec.path}  "
         f"seed {spec.seed}  epochs {epochs}\n"
     )
     bar = ProgressBar(epochs, human, sys.stderr)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(plan.threads)
-    try:
+    with torch_threads(plan.threads):
         report = run(spec, progress=bar, on_epoch=bar.epoch_line, data=data)
-    finally:
-        torch.set_num_threads(threads)
     report["wall_seconds"] = time.perf_counter() - began
     human.write(summary(report) + "\n")
     if plan.json:

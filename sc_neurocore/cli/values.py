@@ -22,6 +22,11 @@ def parse_params(items: list[str]) -> dict[str, float]:
     return params
 
 
+def show_params(params: dict[str, float]) -> str:
+    """Parameters as they are written on the command line, ``alpha=2, beta=0.5``."""
+    return ", ".join(f"{name}={value:g}" for name, value in params.items())
+
+
 def parse_fields(items: list[str], option: str = "--data") -> dict[str, Any]:
     """``FIELD=VALUE`` pairs; a value is an int, a float, or else kept as a string."""
     fields: dict[str, Any] = {}

@@ -63,14 +63,12 @@ class RandmanConfig:
     def __post_init__(self) -> None:
         for name in ("classes", "units", "steps", "dim", "samples_per_class", "frequencies"):
             positive_int(f"randman: {name}", getattr(self, name))
-        if isinstance(self.noise_units, bool) or not isinstance(self.noise_units, int):
-            raise ValueError(f"randman: noise_units must be an int >= 0, got {self.noise_units!r}")
-        if self.noise_units < 0:
-            raise ValueError(f"randman: noise_units must be an int >= 0, got {self.noise_units!r}")
+        for name in ("noise_units", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"randman: {name} must be an int >= 0, got {value!r}")
         if self.classes < 2:
             raise ValueError(f"randman: classes must be >= 2, got {self.classes!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"randman: seed must be an int >= 0, got {self.seed!r}")
         alpha = self.alpha
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha >= 0:
             raise ValueError(f"randman: alpha must be a number >= 0, got {alpha!r}")

@@ -1,8 +1,9 @@
 """``sc-neurocore bench``: the benchmark suite of a source checkout.
 
 The suite lives in the repository's ``benchmarks/``, outside the installed package: an
-editable install (``pip install -e``) finds it beside the package, and
-``python -m benchmarks.run`` in a checkout runs the same command.  Without a checkout the
+editable install (``pip install -e``) finds it beside the package, any install finds it in
+the current directory when that is a checkout, and ``python -m benchmarks.run`` in a
+checkout runs the same command.  Without a checkout the
 command says so in one line (exit status 2).
 """
 
@@ -21,22 +22,23 @@ from . import UsageError
 CHECKOUT_COMMAND = "python -m benchmarks.run"
 
 
-def checkout() -> Path:
-    """The source tree this package was installed from (editable) or is run from."""
-    return Path(__file__).resolve().parents[2]
+def checkouts() -> tuple[Path, ...]:
+    """Where a checkout may be: the tree this package was installed from (editable), then
+    the current directory (a checkout whose package was installed from it, not editable)."""
+    return (Path(__file__).resolve().parents[2], Path.cwd())
 
 
 def harness() -> ModuleType:
     """The checkout's ``benchmarks.command``, or a usage error that says where it runs."""
     if "benchmarks" not in sys.modules:  # not already run as `python -m benchmarks.run`
-        root = checkout()
-        if not (root / "benchmarks" / "command.py").is_file():
+        found = [root for root in checkouts() if (root / "benchmarks" / "command.py").is_file()]
+        if not found:
             raise UsageError(
                 "the benchmarks run from a source checkout of sc-neurocore, not an installed "
                 f"package: in the repository, `pip install -e '.[bench]'` then `{CHECKOUT_COMMAND}`"
             )
-        if str(root) not in sys.path:
-            sys.path.append(str(root))
+        if str(found[0]) not in sys.path:
+            sys.path.append(str(found[0]))
     try:
         return importlib.import_module("benchmarks.command")
     except ModuleNotFoundError as error:  # a `benchmarks` module that is not this project's

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from .common import BETA, DTYPES, OURS, THRESHOLD
+from .common import BETA, DTYPES, THRESHOLD
 from .config import BenchConfig
 from .memory import measure, saved_storage_bytes
 from .progress import Progress
@@ -130,67 +130,3 @@ def run_amp(
         "saved": saved,
         "notes": notes,
     }
-
-
-# --- the targets of issue 24 ----------------------------------------------------------------
-
-
-#: The two peak measures of a row: the resident set's and the torch tensors'.
-MEASURES = {"peak_bytes": "resident", "tensor_peak_bytes": "tensor"}
-
-
-def _peak(results: dict[str, Any], work: str, candidate: str, dtype: str, key: str) -> Any:
-    for row in results.get("sections", {}).get("amp", {}).get("rows", []):
-        if (row["work"], row["candidate"], row["dtype"]) == (work, candidate, dtype):
-            return row.get(key)
-    return None
-
-
-def _bf16_over_fp32(work: str, key: str) -> Callable[[dict[str, Any]], float | None]:
-    def measure(results: dict[str, Any]) -> float | None:
-        bf16 = _peak(results, work, OURS, "bfloat16", key)
-        fp32 = _peak(results, work, OURS, "float32", key)
-        return None if not bf16 or not fp32 else bf16 / fp32
-
-    return measure
-
-
-def _over_peers(work: str, dtype: str, key: str) -> Callable[[dict[str, Any]], float | None]:
-    def measure(results: dict[str, Any]) -> float | None:
-        rows = results.get("sections", {}).get("amp", {}).get("rows", [])
-        peers = [
-            r.get(key)
-            for r in rows
-            if (r["work"], r["dtype"]) == (work, dtype) and r["candidate"] != OURS
-        ]
-        peers = [p for p in peers if p]
-        ours = _peak(results, work, OURS, dtype, key)
-        return None if not peers or not ours else ours / min(peers)
-
-    return measure
-
-
-def _saved(dtype: str) -> Callable[[dict[str, Any]], float | None]:
-    def measure(results: dict[str, Any]) -> float | None:
-        for row in results.get("sections", {}).get("amp", {}).get("saved", []):
-            compiled = row["operator"] == "sc_neurocore_fused::lif (compiled C)"
-            if compiled and row["dtype"] == dtype:
-                return float(row["beyond_input_per_neuron_step"])
-        return None
-
-    return measure
-
-
-def amp_targets(results: dict[str, Any]) -> Iterator[Any]:
-    from .targets import Target
-
-    for key, name in MEASURES.items():
-        for work in WORKS:
-            ratio = f"amp {work}: bf16 {name} peak / fp32 {name} peak (ours)"
-            yield Target(24, ratio, 0.6, True, "x", _bf16_over_fp32(work, key))
-            for dtype in DTYPES:
-                over = f"amp {work} {dtype}: our {name} peak / smallest peer's"
-                yield Target(24, over, 1.0, True, "x", _over_peers(work, dtype, key))
-    for dtype in (*DTYPES, "float16"):
-        saved = f"fused LIF saved bytes per neuron-step beyond its input, {dtype}"
-        yield Target(24, saved, 1.0, True, "B", _saved(dtype))

@@ -30,7 +30,8 @@ from sc_neurocore.core.registry import coverage, get_surrogate, list_surrogates
 
 from .common import MUL, Run, fwd_bwd, mul
 from .config import BenchConfig
-from .lif import build_layer, lif_inputs
+from .lif import lif_inputs
+from .neurons import build_layer
 from .progress import Progress
 from .timing import Samples, interleaved
 

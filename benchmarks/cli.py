@@ -15,15 +15,12 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .config import BenchConfig
 from .progress import Progress
 
-#: Seconds a help may take, and a listing (issue 26).
-HELP_LIMIT_S, LISTING_LIMIT_S = 0.3, 1.5
 LISTINGS = ("paths", "surrogates", "plugins", "kernels")
 
 
@@ -84,30 +81,3 @@ def run_cli(config: BenchConfig, progress: Progress, installed: Any = None) -> d
             "a listing imports torch: the reference row is the floor under it",
         ],
     }
-
-
-def _slowest(results: dict[str, Any], kind: str) -> float | None:
-    rows = results.get("sections", {}).get("cli", {}).get("rows", [])
-    chosen = [row["value"] for row in rows if row.get("kind") == kind]
-    return max(chosen) if chosen else None
-
-
-def cli_targets(results: dict[str, Any]) -> Iterator[Any]:
-    from .targets import Target
-
-    yield Target(
-        26,
-        "slowest of sc-neurocore --help and every subcommand's --help, wall",
-        HELP_LIMIT_S,
-        True,
-        "s",
-        lambda results: _slowest(results, "help"),
-    )
-    yield Target(
-        26,
-        f"slowest listing ({', '.join(LISTINGS)}), wall",
-        LISTING_LIMIT_S,
-        True,
-        "s",
-        lambda results: _slowest(results, "listing"),
-    )

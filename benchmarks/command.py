@@ -12,53 +12,40 @@ from typing import Any
 from sc_neurocore.cli import UsageError
 from sc_neurocore.cli.names import check_name
 
-from .config import SECTIONS, BenchConfig
-from .gpu import GPU_SECTIONS, GpuConfig, check_device, run_gpu_bench
-from .gpu_targets import render_gpu
+from .config import BenchConfig, is_cuda, sections_for
 from .progress import Progress
 from .report import render
-from .runner import run_bench
+from .runner import check_device, run_bench
 
 
 def plan(args: argparse.Namespace) -> dict[str, Any]:
-    """The configuration of the run; unknown sections and a bad --threads are refused here."""
+    """The configuration of the run; unknown sections, a bad --threads and a device that
+    cannot run here are refused here."""
     if args.quick and args.no_compile:
         raise UsageError("--no-compile: --quick already skips torch.compile")
-    if args.device == "cuda":
-        sections = tuple(args.only) if args.only else GPU_SECTIONS
-        _check_sections(sections, GPU_SECTIONS, "GPU section")
-        gpu = (
-            GpuConfig.quick_preset("cuda", sections) if args.quick else GpuConfig(sections=sections)
-        )
-        if args.no_compile:
-            gpu = dataclasses.replace(gpu, compile_peers=False)
-        return {"device": "cuda", "config": gpu, "json": args.json}
-    sections = tuple(args.only) if args.only else SECTIONS
-    _check_sections(sections, SECTIONS, "section")
-    config = BenchConfig.quick_preset(sections) if args.quick else BenchConfig.full(sections)
-    if args.threads is not None and args.threads < 1:
-        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    device = args.device
+    known = sections_for(device)
+    for name in args.only or ():
+        check_name("--only", "GPU section" if is_cuda(device) else "section", name, known)
+    threads = getattr(args, "threads", None)
+    if threads is not None and threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {threads}")
+    try:
+        check_device(device)
+    except RuntimeError as error:
+        raise UsageError(str(error)) from None
+    config = BenchConfig.preset(device, args.quick, tuple(args.only or ()))
     if args.no_compile:
         config = dataclasses.replace(config, compile_network=False, compile_peers=False)
     return {
-        "device": "cpu",
         "config": config,
         "json": args.json,
-        "threads": args.threads,
-        "progress": not args.no_progress,
+        "threads": threads,
+        "progress": not getattr(args, "no_progress", False),
     }
 
 
-def _check_sections(sections: tuple[str, ...], known: tuple[str, ...], kind: str) -> None:
-    for name in sections:
-        check_name("--only", kind, name, known)
-
-
 def execute(plan: dict[str, Any]) -> int:
-    return run_gpu(plan) if plan["device"] == "cuda" else run(plan)
-
-
-def run(plan: dict[str, Any]) -> int:
     if plan["threads"] is not None:
         import torch
 
@@ -82,22 +69,4 @@ def run(plan: dict[str, Any]) -> int:
         sys.stdout.write(text + "\n")
     else:
         print(render(results))
-    return 0
-
-
-def run_gpu(plan: dict[str, Any]) -> int:
-    """``bench --device cuda``: the GPU sections, or a clear error without CUDA."""
-    try:
-        check_device("cuda")
-    except RuntimeError as error:
-        raise UsageError(str(error)) from None
-    results = run_gpu_bench(plan["config"])
-    text = json.dumps(results, indent=1)
-    if plan["json"] == "-":
-        sys.stdout.write(text + "\n")
-        return 0
-    if plan["json"]:
-        with open(plan["json"], "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-    print(render_gpu(results))
     return 0

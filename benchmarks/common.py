@@ -63,6 +63,19 @@ def matmuls(x: Tensor) -> Run:
     return run
 
 
+def tried(runs: dict[str, Run], notes: list[str], where: str = "") -> dict[str, Run]:
+    """The runs that complete once (the first call also compiles and warms up); each one
+    that fails is noted, so a broken peer never stops the benchmark."""
+    working = {}
+    for label, run in runs.items():
+        try:
+            run()
+            working[label] = run
+        except Exception as error:
+            notes.append(f"{label}{where}: failed ({type(error).__name__}: {error})")
+    return working
+
+
 def autocast(dtype: str, device: str = "cpu") -> contextlib.AbstractContextManager[object]:
     """Nothing for fp32; ``torch.autocast`` to ``dtype`` otherwise."""
     if dtype == "float32":

@@ -1,4 +1,9 @@
-"""What a benchmark run measures and how long it spends: the full and quick presets."""
+"""What a benchmark run measures, on which device, and how long it spends: the presets.
+
+One set of sections serves every device: ``device="cuda"`` runs the sections that measure
+the device (``DEVICE_SECTIONS``) with the GPU presets' sizes (SpikingJelly's tutorial
+workload for the LIF layer, larger surrogates and workloads); the others measure the host.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,18 @@ SECTIONS: tuple[str, ...] = (
     "cli",
     "amp",
 )
+#: The sections that measure a CUDA device (the rest measure the host: its memory bandwidth,
+#: the registry, the command line, resident memory).
+DEVICE_SECTIONS: tuple[str, ...] = ("surrogates", "lif", "workload")
+
+
+def is_cuda(device: str) -> bool:
+    return device.split(":")[0] == "cuda"
+
+
+def sections_for(device: str) -> tuple[str, ...]:
+    """The sections a run on ``device`` can measure, in run order."""
+    return DEVICE_SECTIONS if is_cuda(device) else SECTIONS
 
 
 @dataclass(frozen=True)
@@ -26,12 +43,17 @@ class BenchConfig:
 
     sections: tuple[str, ...] = SECTIONS
     quick: bool = False
+    #: Where the device sections run (``cuda``: synchronized timing, CUDA peak memory).
+    device: str = "cpu"
     #: Element counts of the surrogate fwd+bwd measurements.
     sizes: tuple[int, ...] = (1_000, 1_000_000)
     surrogate_timing: Timing = field(default_factory=lambda: Timing(rounds=21, min_sample_s=0.01))
     #: LIF layer (time steps, batch, neurons).
     lif_shape: tuple[int, int, int] = (100, 64, 1024)
     lif_timing: Timing = field(default_factory=lambda: Timing(rounds=5, warmup=1, min_sample_s=0))
+    #: Time steps swept at lif_shape's batch and neurons (empty: lif_shape's T), and dtypes.
+    lif_steps: tuple[int, ...] = ()
+    lif_dtypes: tuple[str, ...] = ("float32",)
     #: Peak memory of each LIF candidate in a fresh child process (seconds each).
     peak_memory: bool = True
     #: SpikingNet training step (time steps, batch, (input, hidden, output)).
@@ -69,13 +91,70 @@ class BenchConfig:
     amp_net_shape: tuple[int, int, int, int, int] = (25, 128, 784, 512, 10)
 
     def __post_init__(self) -> None:
-        unknown = [name for name in self.sections if name not in SECTIONS]
+        known = sections_for(self.device)
+        unknown = [name for name in self.sections if name not in known]
         if unknown:
-            raise ValueError(f"unknown benchmark section(s) {unknown}; choose from {SECTIONS}")
+            where = "GPU " if is_cuda(self.device) else ""
+            raise ValueError(f"unknown {where}benchmark section(s) {unknown}; choose from {known}")
+
+    @property
+    def steps(self) -> tuple[int, ...]:
+        """The LIF section's time steps."""
+        return self.lif_steps or self.lif_shape[:1]
 
     @classmethod
     def full(cls, sections: tuple[str, ...] = SECTIONS) -> BenchConfig:
         return cls(sections=tuple(sections))
+
+    @classmethod
+    def preset(cls, device: str, quick: bool, sections: tuple[str, ...] = ()) -> BenchConfig:
+        """The preset for ``device`` (full or quick), running ``sections`` (default: all)."""
+        chosen = tuple(sections) or sections_for(device)
+        if is_cuda(device):
+            return cls.gpu_quick(device, chosen) if quick else cls.gpu(device, chosen)
+        return cls.quick_preset(chosen) if quick else cls.full(chosen)
+
+    @classmethod
+    def gpu(cls, device: str = "cuda", sections: tuple[str, ...] = DEVICE_SECTIONS) -> BenchConfig:
+        """The device sections at GPU sizes: surrogates at 1e6 and 1e8 elements, the fused LIF
+        on SpikingJelly's tutorial workload (T, 64, 65,536) for T in 4..32, fp32 and fp16,
+        the workload at n = 4,096 and 16,384; peak memory of every case (in process)."""
+        timing = Timing(rounds=11, warmup=2, min_sample_s=0)
+        return cls(
+            sections=tuple(sections),
+            device=device,
+            sizes=(1_000_000, 100_000_000),
+            surrogate_timing=timing,
+            lif_shape=(32, 64, 65_536),
+            lif_steps=(4, 8, 16, 32),
+            lif_dtypes=("float32", "float16"),
+            lif_timing=timing,
+            workload_sizes=(4_096, 16_384),
+            workload_memory_sizes=(4_096, 16_384),
+            workload_timing=Timing(rounds=3, warmup=1, min_sample_s=0),
+        )
+
+    @classmethod
+    def gpu_quick(
+        cls, device: str = "cuda", sections: tuple[str, ...] = DEVICE_SECTIONS
+    ) -> BenchConfig:
+        """Tiny sizes, two rounds: checks that everything runs on the device, not how fast."""
+        short = Timing(rounds=2, warmup=1, min_sample_s=0)
+        return replace(
+            cls.gpu(device, sections),
+            quick=True,
+            sizes=(1_000,),
+            surrogate_timing=short,
+            lif_shape=(4, 2, 64),
+            lif_steps=(4,),
+            lif_timing=short,
+            workload_sizes=(32,),
+            workload_memory_sizes=(32,),
+            workload_steps=5,
+            workload_batch=2,
+            workload_timing=short,
+            compile_peers=False,
+        )
 
     @classmethod
     def quick_preset(cls, sections: tuple[str, ...] = SECTIONS) -> BenchConfig:

@@ -25,9 +25,7 @@ import torch
 from torch import Tensor
 
 from .common import Run
-from .config import BenchConfig
-from .lif import build_layer, lif_inputs
-from .progress import Progress
+from .timing import synchronize
 
 
 def _status_kib(field: str) -> int | None:
@@ -111,6 +109,27 @@ def tensor_peak(run: Run) -> int:
     return peak
 
 
+def cuda_peak(run: Run, device: str) -> int | None:
+    """Peak CUDA memory of one call above what was allocated before it (``None`` off CUDA)."""
+    if torch.device(device).type != "cuda":
+        return None
+    synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    before = torch.cuda.memory_allocated(device)
+    run()
+    synchronize(device)
+    return int(torch.cuda.max_memory_allocated(device) - before)
+
+
+def peak(request: dict[str, Any], run: Run, device: str, timeout: float = 300) -> int | None:
+    """The peak of one step: in this process on a CUDA device (its allocator counts exactly),
+    in a fresh child process on the CPU (:func:`measure`)."""
+    if torch.device(device).type == "cuda":
+        return cuda_peak(run, device)
+    value = measure(request, timeout)["peak_bytes"]
+    return None if value is None else int(value)
+
+
 def saved_storage_bytes(call: Callable[[Tensor], object], x: Tensor) -> tuple[int, int]:
     """``(all, beyond the input)``: bytes of the distinct storages autograd keeps for the
     backward of ``call(x)``."""
@@ -137,24 +156,3 @@ def saved_storage_bytes(call: Callable[[Tensor], object], x: Tensor) -> tuple[in
 def saved_bytes(layer: Callable[[Tensor], object], x: Tensor) -> int:
     """Bytes of the distinct storages autograd keeps for backward, the input's excluded."""
     return saved_storage_bytes(layer, x)[1]
-
-
-def add_memory(section: dict[str, Any], config: BenchConfig, progress: Progress) -> dict[str, Any]:
-    """Add ``saved_bytes`` and (unless disabled) ``peak_bytes`` to each LIF row."""
-    rows = section["rows"]
-    progress.start("lif memory", len(rows))
-    x, _ = lif_inputs(config.lif_shape)
-    for row in rows:
-        progress.step(row["candidate"])
-        spec = section["descriptions"][row["candidate"]]
-        row["saved_bytes"] = saved_bytes(build_layer(spec), x)
-        row["peak_bytes"] = None
-        if config.peak_memory:
-            try:
-                request = {"work": "lif", "spec": spec, "shape": list(config.lif_shape)}
-                row["peak_bytes"] = measure(request)["peak_bytes"]
-            except (RuntimeError, subprocess.TimeoutExpired) as error:
-                section["notes"].append(f"{row['candidate']}: no peak memory ({error})")
-    if not config.peak_memory:
-        section["notes"].append("peak memory not measured (quick run)")
-    return section

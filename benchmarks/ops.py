@@ -1,4 +1,5 @@
-"""Sections ``surrogates`` and ``peers``: one surrogate spike, fwd+bwd, on a flat tensor.
+"""Sections ``surrogates`` and ``peers``: one surrogate spike, fwd+bwd, on a flat tensor (on
+the run's device; on a GPU each path's row also holds its CUDA peak memory).
 
 fwd+bwd is ``torch.autograd.grad(f(x), x, g)`` (no ``.grad`` accumulation), with
 ``x`` and ``g`` fp32 and ``f`` called as ``get_surrogate(name, path)`` with the
@@ -24,7 +25,8 @@ import torch
 from sc_neurocore.core.registry import coverage, get_surrogate, list_paths, list_surrogates
 
 from .common import MUL, fwd_bwd, mul
-from .config import BenchConfig
+from .config import BenchConfig, is_cuda
+from .memory import cuda_peak
 from .peers import counterparts
 from .progress import Progress
 from .timing import Samples, interleaved, median_ratio
@@ -33,13 +35,18 @@ BASELINE = MUL
 
 
 def _group(
-    surrogate: str, numel: int, paths: list[str], peers: bool, installed: dict[str, str | None]
+    surrogate: str,
+    numel: int,
+    paths: list[str],
+    peers: bool,
+    installed: dict[str, str | None],
+    device: str = "cpu",
 ) -> tuple[dict[str, Callable[[], object]], dict[str, dict[str, Any]]]:
     """The candidates of one group, and what each one is."""
-    generator = torch.Generator().manual_seed(numel)
-    x = torch.randn(numel, generator=generator).requires_grad_(True)
-    g, a, b = (torch.randn(numel, generator=generator) for _ in range(3))
-    c = torch.empty(numel)
+    generator = torch.Generator(device=device).manual_seed(numel)
+    x = torch.randn(numel, generator=generator, device=device).requires_grad_(True)
+    g, a, b = (torch.randn(numel, generator=generator, device=device) for _ in range(3))
+    c = torch.empty(numel, device=device)
     runs: dict[str, Callable[[], object]] = {BASELINE: mul(a, b, c)}
     about: dict[str, dict[str, Any]] = {}
     for path in paths:
@@ -105,8 +112,8 @@ def _measure(
     pooled: dict[str, list[Samples]] = {}
     about: dict[str, dict[str, Any]] = {}
     for _ in range(layouts):
-        runs, about = _group(surrogate, numel, paths, peers, installed)
-        for name, samples in interleaved(runs, per_layout).items():
+        runs, about = _group(surrogate, numel, paths, peers, installed, config.device)
+        for name, samples in interleaved(runs, per_layout, config.device).items():
             pooled.setdefault(name, []).append(samples)
         del runs
     merged = {
@@ -153,6 +160,10 @@ def run_ops(
             row = _row(name, info, alone, surrogate, numel)
             row["vs"] = _vs(name, samples)
             rows["surrogates"].append(row)
+        if is_cuda(config.device):  # the device's allocator counts one call exactly
+            runs, _ = _group(surrogate, numel, paths, False, installed, config.device)
+            for row in rows["surrogates"][-len(paths) :]:
+                row["peak_bytes"] = cuda_peak(runs[row["path"]], config.device)
         if with_peers and counterparts(surrogate, installed):
             samples, about = _measure(surrogate, numel, paths, True, installed, config)
             rows["peers"] += [

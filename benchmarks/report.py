@@ -37,6 +37,16 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool 
     return "\n".join(lines)
 
 
+def _with_peaks(
+    rows: list[dict[str, Any]], headers: list[str], cells: list[list[str]]
+) -> tuple[list[str], list[list[str]]]:
+    """A "peak MiB" column where the rows carry a peak (a GPU run: every row does)."""
+    if not any(row.get("peak_bytes") is not None for row in rows):
+        return headers, cells
+    peaks = [_mib(row.get("peak_bytes")) for row in rows]
+    return [*headers, "peak MiB"], [[*line, peak] for line, peak in zip(cells, peaks)]
+
+
 def _surrogate_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     headers = ["surrogate", "path", "elements", "fwd+bwd", "x torch.mul", "vs others (time ratio)"]
     rows = [
@@ -50,7 +60,7 @@ def _surrogate_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]
         ]
         for row in section["rows"]
     ]
-    return headers, rows
+    return _with_peaks(section["rows"], headers, rows)
 
 
 def _peer_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -84,9 +94,11 @@ def _peer_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 def _lif_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     headers = ["candidate", "fwd+bwd", "M neuron-steps/s", "peak MiB", "saved MiB"]
+    # a sweep (a GPU run: several T and dtypes) names each row's case
+    swept = len({(row.get("steps"), row.get("dtype")) for row in section["rows"]}) > 1
     rows = [
         [
-            row["candidate"],
+            (f"T={row['steps']} {row['dtype']} " if swept else "") + row["candidate"],
             seconds(row["seconds"]),
             f"{row['neuron_steps_per_s'] / 1e6:.1f}",
             _mib(row.get("peak_bytes")),
@@ -219,8 +231,10 @@ def target_rows(results: Results) -> tuple[list[str], list[list[str]]]:
         measured = target["measured"]
         shown = "-" if measured is None else f"{measured:.3g} {target['unit']}"
         verdict = {True: "pass", False: "FAIL", None: "not measured"}[target["passed"]]
-        rows.append([f"#{target['issue']}", target["target"], target["limit"], shown, verdict])
-    return ["issue", "target", "limit", "measured", "result"], rows
+        # records written before the table named its rows carry the issue number instead
+        measures = target.get("measures") or f"#{target['issue']}"
+        rows.append([measures, target["target"], target["limit"], shown, verdict])
+    return ["measures", "target", "limit", "measured", "result"], rows
 
 
 def _cpu_line(cpu: dict | None) -> str:
@@ -238,10 +252,13 @@ def render(results: Results, markdown: bool = False) -> str:
     """Every section's table, its notes, then the targets."""
     parts = []
     meta = results["meta"]
+    device = meta.get("device", "cpu")
+    on = "" if device == "cpu" else f", on {meta['device_name']} (CUDA {meta['cuda']})"
     parts.append(
         f"sc-neurocore {meta['sc_neurocore']}, torch {meta['torch']}, {meta['cpu_count']} CPUs, "
         f"{meta['torch_threads']} torch threads"
         + _cpu_line(meta.get("cpu"))
+        + on
         + (" -- QUICK RUN, not representative" if meta["quick"] else "")
     )
     for name, section in results["sections"].items():

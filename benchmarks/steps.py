@@ -13,7 +13,8 @@ from sc_neurocore.core.registry import get_surrogate
 from sc_neurocore.networks import SpikingNet
 
 from .common import BETA, DTYPES, THRESHOLD, Run, autocast, fwd_bwd
-from .lif import build_layer, lif_inputs
+from .lif import lif_inputs
+from .neurons import build_layer
 from .workload import workload_input, workload_run
 
 Shape = tuple[int, ...]
@@ -21,9 +22,9 @@ Step = Callable[[dict[str, Any], Shape, str], Run]
 
 
 def lif_step(spec: dict[str, Any], shape: Shape, dtype: str) -> Run:
-    """One LIF layer fwd+bwd over the whole sequence (section ``lif``; fp32)."""
+    """One LIF layer fwd+bwd over the whole sequence (section ``lif``)."""
     steps, batch, n = shape
-    return fwd_bwd(build_layer(spec), *lif_inputs((steps, batch, n)))
+    return fwd_bwd(build_layer(spec), *lif_inputs((steps, batch, n), dtype=dtype))
 
 
 def layer_step(spec: dict[str, Any], shape: Shape, dtype: str) -> Run:

@@ -3,7 +3,8 @@
 The machine is shared and noisy, so a candidate is never timed in one long block:
 each round samples all candidates one after another (in a shuffled order), a ratio
 is taken between two candidates *within* each round, and the reported figure is the
-median over rounds.  Slow drifts of the machine then cancel out of the ratios.
+median over rounds.  Slow drifts of the machine then cancel out of the ratios.  On a CUDA
+device every call ends with a synchronisation, so a time is the device's work, not the launch.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import statistics
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+import torch
 
 Candidate = Callable[[], object]
 
@@ -57,8 +60,27 @@ def _calls_per_sample(candidate: Candidate, min_sample_s: float) -> int:
     return max(1, math.ceil(min_sample_s / max(once, 1e-9)))
 
 
-def interleaved(candidates: Mapping[str, Candidate], timing: Timing) -> dict[str, Samples]:
-    """Time each candidate ``timing.rounds`` times, in a new random order each round."""
+def synchronize(device: str) -> None:
+    """Wait for ``device``'s queued work (nothing to wait for on the CPU)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _synced(run: Candidate, device: str) -> Candidate:
+    def call() -> None:
+        run()
+        synchronize(device)
+
+    return call
+
+
+def interleaved(
+    candidates: Mapping[str, Candidate], timing: Timing, device: str = "cpu"
+) -> dict[str, Samples]:
+    """Time each candidate ``timing.rounds`` times, in a new random order each round (each
+    call synchronized with ``device`` when that is a GPU)."""
+    if torch.device(device).type == "cuda":
+        candidates = {name: _synced(run, device) for name, run in candidates.items()}
     names = list(candidates)
     for name in names:
         for _ in range(timing.warmup):

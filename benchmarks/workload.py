@@ -18,20 +18,18 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .common import MATMULS, OURS, Run, autocast, matmuls
+from .common import MATMULS, OURS, Run, autocast, matmuls, tried
 from .config import BenchConfig
-from .lif import build_layer, candidates, lif_inputs
-from .memory import measure
+from .lif import lif_inputs
+from .memory import peak
+from .neurons import build_layer, peers
 from .progress import Progress
 from .timing import Timing, interleaved, median_ratio
 
-#: Candidate kinds of the LIF section that take part here (the LIFCell loop does not).
-PEER_KINDS = ("snntorch", "spikingjelly", "norse")
 
-
-def workload_input(steps: int, batch: int, n: int, seed: int = 0) -> Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    return torch.empty(steps, batch, n).normal_(generator=generator)
+def workload_input(steps: int, batch: int, n: int, seed: int = 0, device: str = "cpu") -> Tensor:
+    generator = torch.Generator(device=device).manual_seed(seed)
+    return torch.empty(steps, batch, n, device=device).normal_(generator=generator)
 
 
 def workload_run(spec: dict[str, Any], x: Tensor, dtype: str = "float32") -> Run:
@@ -39,8 +37,8 @@ def workload_run(spec: dict[str, Any], x: Tensor, dtype: str = "float32") -> Run
     (under autocast to ``dtype`` unless fp32)."""
     n = x.shape[-1]
     torch.manual_seed(0)
-    linear = nn.Linear(n, n)
-    neurons = build_layer(spec)
+    linear = nn.Linear(n, n).to(x.device)
+    neurons = build_layer(spec, str(x.device))
     params = tuple(linear.parameters())
 
     def run() -> object:
@@ -52,14 +50,10 @@ def workload_run(spec: dict[str, Any], x: Tensor, dtype: str = "float32") -> Run
 
 
 def workload_candidates(
-    installed: dict[str, str | None], compile_peers: bool, notes: list[str]
+    installed: dict[str, str | None], compile_peers: bool, notes: list[str], device: str = "cpu"
 ) -> dict[str, dict[str, Any]]:
     """label -> neuron description: ours (fused, atan) and every installed peer."""
-    found = {
-        label: spec
-        for label, spec in candidates(installed, notes).items()
-        if spec["kind"] in PEER_KINDS or label == OURS
-    }
+    found = peers(installed, notes, device) | {OURS: {"kind": "fused", "surrogate": "atan"}}
     if installed.get("norse"):
         if compile_peers:
             found["norse.LIFBoxCell loop (torch.compile)"] = {"kind": "norse", "compiled": True}
@@ -68,18 +62,20 @@ def workload_candidates(
     return found
 
 
-def compare_dynamics(found: dict[str, dict[str, Any]], steps: int) -> dict[str, dict[str, Any]]:
+def compare_dynamics(
+    found: dict[str, dict[str, Any]], steps: int, device: str = "cpu"
+) -> dict[str, dict[str, Any]]:
     """Each candidate's spikes against ours on one shared input current (forward only)."""
-    current, _ = lif_inputs((min(steps, 200), 4, 64), seed=3)
+    current, _ = lif_inputs((min(steps, 200), 4, 64), seed=3, device=device)
     current = current.detach()
     with torch.no_grad():
-        reference = build_layer(found[OURS])(current)
+        reference = build_layer(found[OURS], device)(current)
         compared: dict[str, dict[str, Any]] = {}
         for label, spec in found.items():
             if label == OURS:
                 continue
             try:
-                spikes = build_layer(spec)(current)
+                spikes = build_layer(spec, device)(current)
             except Exception as error:  # a broken peer is reported, not fatal
                 compared[label] = {"error": f"{type(error).__name__}: {error}"}
                 continue
@@ -106,10 +102,10 @@ def _timing_for(n: int, config: BenchConfig) -> Timing:
     return Timing(rounds=rounds, warmup=0, min_sample_s=0)
 
 
-def _peak(label: str, spec: dict[str, Any], shape: tuple[int, int, int], notes: list[str]):
+def _peak(label: str, spec: dict[str, Any], run: Run, shape: tuple[int, ...], config, notes):
     try:
         request = {"work": "layer", "spec": spec, "shape": list(shape)}
-        return measure(request, timeout=900)["peak_bytes"]
+        return peak(request, run, config.device, timeout=900)
     except (RuntimeError, subprocess.TimeoutExpired) as error:
         notes.append(f"{label} at n={shape[2]}: no peak memory ({error})")
         return None
@@ -118,19 +114,18 @@ def _peak(label: str, spec: dict[str, Any], shape: tuple[int, int, int], notes: 
 def _measure_size(
     n: int, found: dict[str, dict[str, Any]], config: BenchConfig, notes: list[str]
 ) -> list[dict[str, Any]]:
-    x = workload_input(config.workload_steps, config.workload_batch, n)
+    shape = (config.workload_steps, config.workload_batch, n)
+    x = workload_input(*shape, device=config.device)
     runs: dict[str, Run] = {MATMULS: matmuls(x)}
     for label, spec in found.items():
         try:
             runs[label] = workload_run(spec, x)
-            runs[label]()
-        except Exception as error:  # a broken peer must not stop the benchmark
-            notes.append(f"{label} at n={n}: failed ({type(error).__name__}: {error})")
-            runs.pop(label, None)
-    samples = interleaved(runs, _timing_for(n, config))
-    shape = (config.workload_steps, config.workload_batch, n)
+        except Exception as error:  # a peer backend that cannot run here is reported
+            notes.append(f"{label} at n={n}: unavailable ({type(error).__name__}: {error})")
+    runs = tried(runs, notes, f" at n={n}")
+    samples = interleaved(runs, _timing_for(n, config), config.device)
     rows = []
-    for label in runs:
+    for label, run in runs.items():
         mine = samples[label]
         measure_memory = label != MATMULS and n in config.workload_memory_sizes
         rows.append(
@@ -141,7 +136,11 @@ def _measure_size(
                 "seconds": mine.median,
                 "over_matmuls": median_ratio(mine, samples[MATMULS]),
                 "over_ours": median_ratio(mine, samples[OURS]) if OURS in samples else None,
-                "peak_bytes": _peak(label, found[label], shape, notes) if measure_memory else None,
+                "peak_bytes": (
+                    _peak(label, found[label], run, shape, config, notes)
+                    if measure_memory
+                    else None
+                ),
             }
         )
     return rows
@@ -151,10 +150,10 @@ def run_workload(
     config: BenchConfig, progress: Progress, installed: dict[str, str | None]
 ) -> dict[str, Any]:
     notes: list[str] = []
-    found = workload_candidates(installed, config.compile_peers, notes)
+    found = workload_candidates(installed, config.compile_peers, notes, config.device)
     progress.start("workload", len(config.workload_sizes) + 1)
     progress.step("comparing the candidates' spikes on one input")
-    dynamics = compare_dynamics(found, config.workload_steps) if OURS in found else {}
+    dynamics = compare_dynamics(found, config.workload_steps, config.device)
     rows: list[dict[str, Any]] = []
     for n in config.workload_sizes:
         progress.step(f"n={n}: {len(found) + 1} candidates")

@@ -15,8 +15,9 @@ import sc_neurocore
 from benchmarks.bandwidth import fraction
 from benchmarks.common import MATMULS, OURS
 from benchmarks.config import SECTIONS, BenchConfig
-from benchmarks.lif import build_layer, candidates, lif_inputs
+from benchmarks.lif import lif_inputs
 from benchmarks.memory import measure, saved_bytes
+from benchmarks.neurons import build_layer, candidates
 from benchmarks.ops import LARGE
 from benchmarks.peers import COUNTERPARTS, PEERS, peer_version
 from benchmarks.progress import Progress
@@ -122,7 +123,7 @@ def test_targets_are_evaluated_and_rendered(results: dict) -> None:
     for section in results["sections"].values():
         assert section["title"] in text
     assert "QUICK RUN" in text
-    assert "| issue | target |" in render(results, markdown=True)
+    assert "| measures | target |" in render(results, markdown=True)
 
 
 def test_target_verdicts_follow_the_limits() -> None:

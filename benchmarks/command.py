@@ -19,8 +19,7 @@ from .runner import check_device, run_bench
 
 
 def plan(args: argparse.Namespace) -> dict[str, Any]:
-    """The configuration of the run; unknown sections, a bad --threads and a device that
-    cannot run here are refused here."""
+    """The configuration of the run; unknown sections and a bad --threads are refused here."""
     if args.quick and args.no_compile:
         raise UsageError("--no-compile: --quick already skips torch.compile")
     device = args.device
@@ -30,10 +29,6 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
     threads = getattr(args, "threads", None)
     if threads is not None and threads < 1:
         raise UsageError(f"--threads must be >= 1, got {threads}")
-    try:
-        check_device(device)
-    except RuntimeError as error:
-        raise UsageError(str(error)) from None
     config = BenchConfig.preset(device, args.quick, tuple(args.only or ()))
     if args.no_compile:
         config = dataclasses.replace(config, compile_network=False, compile_peers=False)
@@ -46,6 +41,10 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def execute(plan: dict[str, Any]) -> int:
+    try:  # before anything is opened or measured
+        check_device(plan["config"].device)
+    except RuntimeError as error:
+        raise UsageError(str(error)) from None
     if plan["threads"] is not None:
         import torch
 

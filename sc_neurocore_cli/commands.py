@@ -303,7 +303,7 @@ BENCH = Command(
         Option(
             ("--only",),
             "run only these sections (see docs/benchmarks.md)",
-            {CPU: ("registry",), CUDA: ("gpu_lif",)},
+            {CPU: ("registry",), CUDA: ("lif",)},
             unset="every section",
             kwargs={"nargs": "+", "metavar": "SECTION"},
         ),

@@ -110,14 +110,12 @@ def train_once(args: argparse.Namespace, path: str, digits: Any, out: TextIO = s
             file=out,
         )
 
-    start = time.perf_counter()
     try:
-        _, result = train_demo(digits, surrogate, config, progress=bar, on_epoch=epoch_line)
+        result = train_demo(digits, surrogate, config, progress=bar, on_epoch=epoch_line)
     except ImportError as error:
         raise UsageError(f"--fused is not available: {error}") from None
-    run.seconds = time.perf_counter() - start
-    run.accuracy, run.total = result.accuracy, len(digits.y_test)
-    run.correct = round(result.accuracy * run.total)
+    run.seconds, run.accuracy, run.total = result.seconds, result.test.accuracy, len(digits.y_test)
+    run.correct = round(run.accuracy * run.total)
     return run
 
 

@@ -4,8 +4,10 @@ one loop of :mod:`.loops` with a cosine-decayed Adam and scored on the test imag
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 import torch
 
@@ -15,7 +17,7 @@ from .digits import Digits, batches, rate_encoder
 from .loops import EpochProgress, Evaluation, FitResult, OnEpoch, evaluate, train_epochs
 from .losses import spike_count_cross_entropy
 
-__all__ = ["LOSS_SCALE", "DemoConfig", "train_demo"]
+__all__ = ["LOSS_SCALE", "DemoConfig", "DemoResult", "train_demo"]
 
 LOSS_SCALE = 0.5  # softens the count logits (0..T) so early epochs do not saturate
 EVAL_BATCH = 512
@@ -35,6 +37,12 @@ class DemoConfig:
     device: str = "cpu"
 
 
+class DemoResult(NamedTuple):
+    fit: FitResult
+    test: Evaluation
+    seconds: float  # training and the test pass (building the model excluded)
+
+
 def train_demo(
     digits: Digits,
     surrogate: SurrogateCallable,
@@ -42,7 +50,7 @@ def train_demo(
     *,
     progress: EpochProgress | None = None,
     on_epoch: OnEpoch | None = None,
-) -> tuple[FitResult, Evaluation]:
+) -> DemoResult:
     """Train a 64-``hidden``-10 network and evaluate it on the test images.
 
     Raises ImportError where ``fused`` layers are not available here.
@@ -55,6 +63,7 @@ def train_demo(
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     loss_fn = partial(spike_count_cross_entropy, scale=LOSS_SCALE)
+    began = time.perf_counter()
     result = train_epochs(
         model,
         optimizer,
@@ -72,4 +81,5 @@ def train_demo(
         on_epoch=on_epoch,
     )
     test = batches(digits.x_test, digits.y_test, EVAL_BATCH)
-    return result, evaluate(model, test, encode=encode, loss_fn=loss_fn, device=device)
+    scores = evaluate(model, test, encode=encode, loss_fn=loss_fn, device=device)
+    return DemoResult(result, scores, time.perf_counter() - began)

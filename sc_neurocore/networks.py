@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from .core.callforms import atan_surrogate
+from .core.neuron_spec import NeuronSpec
 from .core.settings import positive_int
 from .core.spec import check_like
 from .neurons.base import SurrogateCallable, check_surrogate
 from .neurons.cells import LIFCell
 from .neurons.membrane import membrane_sum
+from .neurons.neuron import Neuron
 
 __all__ = ["SpikingNet"]
 
@@ -35,6 +38,13 @@ class SpikingNet(nn.Module):
     ``reset`` and ``v_reset`` apply to every layer's neurons (see :class:`LIFCell`).
     The ``state_dict`` has the same keys either way and records no path, so a model
     trained one way loads the other way.
+
+    ``neuron`` (a registered neuron name such as ``"alif"``, or a
+    :class:`~sc_neurocore.NeuronSpec`) builds the hidden layers from
+    :class:`~sc_neurocore.neurons.Neuron` instead of LIF: fused where the surrogate is a
+    registered one, with ``beta``, ``threshold``, ``reset``, ``v_reset`` and the
+    ``learn_*`` flags passed on to the params the spec has, and ``neuron_params`` for its
+    other params; the output layer stays LIF, whose membrane sum is the readout.
     """
 
     def __init__(
@@ -51,6 +61,8 @@ class SpikingNet(nn.Module):
         learn_threshold: bool = False,
         reset: str = "subtract",
         v_reset: float = 0.0,
+        neuron: str | NeuronSpec | None = None,
+        neuron_params: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         sizes = [positive_int("n_input", n_input)]
@@ -66,13 +78,22 @@ class SpikingNet(nn.Module):
             reset=reset,
             v_reset=v_reset,
         )
-        hidden_neuron = _fused_lif() if fused else LIFCell
+        hidden_neuron: Any = _fused_lif() if fused else LIFCell
+        if neuron is not None:
+            hidden_neuron = _spec_layer(neuron, options, neuron_params or {})
+        elif neuron_params:
+            raise ValueError(
+                f"SpikingNet: neuron_params={neuron_params!r} needs neuron= (the params of LIF "
+                "are beta and threshold)"
+            )
         self.fused = bool(fused)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
         self.neurons = nn.ModuleList(hidden_neuron(**options) for _ in range(n_layers - 1))
+        self.stepped = neuron is None and not self.fused
         # The output layer's membrane sum has a closed form only for the subtractive reset.
         self.fused_output = self.fused and options.get("reset", "subtract") == "subtract"
-        self.neurons.append((hidden_neuron if self.fused_output else LIFCell)(**options))
+        output_neuron = _fused_lif() if self.fused_output else LIFCell
+        self.neurons.append(output_neuron(**options))
 
     @property
     def surrogate_fn(self) -> SurrogateCallable:
@@ -88,7 +109,7 @@ class SpikingNet(nn.Module):
         spikes = x
         for layer, neuron in zip(self.layers[:-1], self.neurons[:-1]):
             current = layer(spikes)
-            spikes = neuron(current)[0] if self.fused else _step(neuron, current)
+            spikes = _step(neuron, current) if self.stepped else neuron(current)[0]
         current = self.layers[-1](spikes)
         output: Any = self.neurons[-1]
         if self.fused_output:
@@ -120,6 +141,44 @@ def _step_and_sum(neuron: nn.Module, current: Tensor) -> tuple[Tensor, Tensor]:
         counts = counts + spike
         membrane = membrane + v
     return counts, membrane
+
+
+def _spec_layer(
+    neuron: str | NeuronSpec, options: dict[str, Any], extra: dict[str, float]
+) -> Callable[..., nn.Module]:
+    """A factory of ``Neuron(neuron, ...)`` layers that takes SpikingNet's LIF options,
+    passing on those the spec has a param for (an option it lacks keeps its default)."""
+    spec = Neuron(neuron).spec  # the registry's spec of a name, checked by the layer
+    if not spec.spiking:
+        raise ValueError(
+            f"SpikingNet: neuron={spec.name!r} does not spike (a readout); the hidden layers "
+            "need a spiking neuron"
+        )
+    names = set(spec.param_names)
+    if options["reset"] == "zero":
+        names.add("v_reset")
+    unknown = sorted(set(extra) - names)
+    if unknown:
+        raise ValueError(
+            f"SpikingNet: neuron_params names {unknown[0]!r}, not a param of neuron "
+            f"{spec.name!r} {spec.param_names}"
+        )
+
+    def make(**options: Any) -> nn.Module:
+        given: dict[str, Any] = {
+            n: options[n] for n in ("beta", "threshold", "v_reset") if n in names
+        }
+        given.update(extra)
+        learn = [n for n in ("beta", "threshold") if n in names and options[f"learn_{n}"]]
+        return Neuron(
+            spec,
+            options["surrogate_fn"],
+            learn=learn,
+            reset=options["reset"],
+            **given,
+        )
+
+    return make
 
 
 def _fused_lif() -> type[nn.Module]:

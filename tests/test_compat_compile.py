@@ -308,13 +308,17 @@ _INDUCTOR_UNDER_CI_SCRIPT = """
 import json, torch
 import sc_neurocore
 from sc_neurocore.networks import SpikingNet
+from sc_neurocore.neurons import Neuron
 from sc_neurocore.neurons.fused import LIF
 torch.manual_seed(0)
 stepped = SpikingNet(6, 8, 3, surrogate_fn=sc_neurocore.get_surrogate("atan", "custom_op"))
 fused = LIF(surrogate_fn=sc_neurocore.get_surrogate("atan", "custom_op"))
-inputs = torch.rand(5, 2, 6)
+# every registered neuron's generated operator (izhikevich wants millivolts)
+specs = [Neuron(n, fused=True) for n in sc_neurocore.list_neurons() if n != "izhikevich"]
+inputs = torch.rand(5, 2, 6) * 1.5
 def loss_fn(x):
-    return stepped(x)[0].sum() + fused(x)[0].sum()
+    neurons = sum((k + 1) * layer(x)[0].sum() for k, layer in enumerate(specs))
+    return stepped(x)[0].sum() + fused(x)[0].sum() + neurons
 compiled = torch.compile(loss_fn, backend="inductor", fullgraph=True)
 x = inputs.clone().requires_grad_(True)
 compiled(x).backward()

@@ -1,25 +1,30 @@
 """Operators that define themselves when looked up, so a saved program reloads anywhere.
 
-The project's operators (``sc_neurocore::<surrogate>`` and ``sc_neurocore_fused::lif``)
-are defined lazily: a surrogate's operator when the registry first builds it, the fused
-ones when :mod:`sc_neurocore.neurons.fused_op` is imported.  A fresh process that runs
+The project's operators (``sc_neurocore::<surrogate>``, ``sc_neurocore_fused::lif`` and
+``sc_neurocore_neuron::<neuron>``) are defined lazily: a surrogate's operator when the
+registry first builds it, the fused ones when :mod:`sc_neurocore.neurons.fused_op` is
+imported, a neuron spec's when a layer first runs it fused.  A fresh process that runs
 ``torch.export.load`` has done neither, and the deserializer resolves each node's target
 by attribute lookup on ``torch.ops.<namespace>``.  :func:`install_operator_lookup` (run by
 ``import sc_neurocore``, which stays cheap: nothing is scanned until a lookup misses)
-gives those two namespaces a lookup that, on a miss, asks the registry to build the
-surrogate of that name (discovering plugins first) or imports the fused operators, then
-looks again.
+gives those namespaces a lookup that, on a miss, asks the registry to build the
+surrogate of that name (discovering plugins first), imports the fused operators, or
+defines the operator of the registered neuron spec (or its reset variant) of that name,
+then looks again.
 
-A program that names a surrogate this process does not hold (saved where a plugin was
-installed) fails to load with :class:`~sc_neurocore.core.errors.UnknownSurrogateError`
-and the registry's message, as the fused operators do: torch's deserializer asks with
-``hasattr``, which would turn a plain ``AttributeError`` into torch's generic "custom op
-is not registered".  Every other lookup of an unknown name raises ``AttributeError``.
+A program that names a surrogate or a neuron this process does not hold (saved where a
+plugin was installed) fails to load with
+:class:`~sc_neurocore.core.errors.UnknownSurrogateError` or
+:class:`~sc_neurocore.core.errors.UnknownNeuronError` and the registry's message, as the
+fused operators do: torch's deserializer asks with ``hasattr``, which would turn a plain
+``AttributeError`` into torch's generic "custom op is not registered".  Every other
+lookup of an unknown name raises ``AttributeError``.
 """
 
 from __future__ import annotations
 
 import importlib
+import keyword
 import sys
 
 import torch
@@ -32,6 +37,7 @@ from ..kernels.spec_table import set_resolver
 
 __all__ = [
     "FUSED_NAMESPACE",
+    "NEURON_NAMESPACE",
     "SURROGATE_NAMESPACE",
     "define_operator",
     "defining",
@@ -42,6 +48,11 @@ __all__ = [
 SURROGATE_NAMESPACE = "sc_neurocore"
 #: The namespace of the fused neuron operators (``sc_neurocore.neurons.fused_op.NAMESPACE``).
 FUSED_NAMESPACE = "sc_neurocore_fused"
+#: The namespace of the operators generated from neuron specs
+#: (``sc_neurocore.neurons.neuron_op.NAMESPACE``).
+NEURON_NAMESPACE = "sc_neurocore_neuron"
+#: The module that defines a neuron spec's operator (``operator_for``, ``operator_name``).
+NEURON_MODULE = "sc_neurocore.neurons.neuron_op"
 #: Modules whose import defines the fused operators.
 FUSED_MODULES = ("sc_neurocore.neurons.fused_op",)
 
@@ -49,8 +60,9 @@ FUSED_MODULES = ("sc_neurocore.neurons.fused_op",)
 def define_operator(namespace: str, name: str) -> bool:
     """Define ``namespace::name`` if the project provides it; whether it tried.
 
-    A surrogate's operator is built through the registry's ``custom_op`` path, so plugin
-    surrogates are found too; a name the registry does not hold defines nothing.
+    A surrogate's operator is built through the registry's ``custom_op`` path, a neuron's
+    from the registry's spec, so plugins are found too; a name the registry does not hold
+    defines nothing.
     """
     if is_defining():  # a lookup while defining: no recursion
         return False
@@ -58,6 +70,8 @@ def define_operator(namespace: str, name: str) -> bool:
         for module in FUSED_MODULES:
             importlib.import_module(module)
         return True
+    if namespace == NEURON_NAMESPACE:
+        return _define_neuron(name)
     from ..core.registry import get_surrogate, list_surrogates
 
     surrogates = list_surrogates()
@@ -67,6 +81,24 @@ def define_operator(namespace: str, name: str) -> bool:
             return False
     get_surrogate(name, "custom_op")
     return True
+
+
+def _define_neuron(op_name: str) -> bool:
+    """Define the operator called ``op_name`` (or its ``_backward``) from the registered
+    spec, or the reset variant a layer makes of one, whose operator has that name."""
+    from ..core.neuron_spec import RESET_MODES
+    from ..core.registry import get_neuron_spec, list_neurons
+
+    neuron_op = importlib.import_module(NEURON_MODULE)
+    wanted = (op_name, op_name.removesuffix("_backward"))
+    for name in list_neurons():
+        spec = get_neuron_spec(name)
+        for mode in RESET_MODES if spec.spiking else RESET_MODES[:1]:
+            variant = spec.with_reset(mode)
+            if neuron_op.operator_name(variant) in wanted:
+                neuron_op.operator_for(variant)
+                return True
+    return False
 
 
 #: The module of torch's export deserializer, which resolves a node's target by ``hasattr``.
@@ -84,12 +116,22 @@ def _asked_by_deserializer() -> bool:
     return False
 
 
-def _missing_surrogate(op_name: str) -> Exception:
-    from ..core.errors import UnknownSurrogateError, unknown_name_message
-    from ..core.registry import list_surrogates
+def _missing(namespace: str, op_name: str) -> Exception:
+    """The registry's error for the surrogate or neuron an operator name stands for."""
+    from ..core.errors import UnknownNeuronError, UnknownSurrogateError, unknown_name_message
+    from ..core.registry import list_neurons, list_surrogates
 
     name = op_name.removesuffix("_backward")
-    return UnknownSurrogateError(unknown_name_message("surrogate", name, list_surrogates()))
+    if namespace == SURROGATE_NAMESPACE:
+        return UnknownSurrogateError(unknown_name_message("surrogate", name, list_surrogates()))
+    for mode in ("zero", "none"):  # a layer's reset variant names its neuron first
+        name = name.removesuffix(f"_reset_{mode}")
+    name = name[:-1] if name.endswith("_") and keyword.iskeyword(name[:-1]) else name
+    return UnknownNeuronError(unknown_name_message("neuron", name, list_neurons()))
+
+
+#: Namespaces whose operators stand for a registry name (a missing one is that name's error).
+_NAMED_BY_REGISTRY = (SURROGATE_NAMESPACE, NEURON_NAMESPACE)
 
 
 class LookupNamespace(_OpNamespace):
@@ -104,9 +146,9 @@ class LookupNamespace(_OpNamespace):
             return super().__getattr__(op_name)
         except AttributeError:
             if op_name.startswith("_") or not define_operator(self.name, op_name):
-                if self.name == SURROGATE_NAMESPACE and not op_name.startswith("_"):
+                if self.name in _NAMED_BY_REGISTRY and not op_name.startswith("_"):
                     if not is_defining() and _asked_by_deserializer():
-                        raise _missing_surrogate(op_name) from None
+                        raise _missing(self.name, op_name) from None
                 raise
             return super().__getattr__(op_name)
 
@@ -120,14 +162,14 @@ def registered_spec(name: str) -> SurrogateSpec:
 
 
 def install_operator_lookup() -> None:
-    """Give ``torch.ops.sc_neurocore`` and ``torch.ops.sc_neurocore_fused`` the lookup, and
-    the fused operators' spec table its resolver (:func:`registered_spec`).
+    """Give ``torch.ops.sc_neurocore``, ``.sc_neurocore_fused`` and ``.sc_neurocore_neuron``
+    the lookup, and the fused operators' spec table its resolver (:func:`registered_spec`).
 
     An existing namespace object keeps its identity (and its cached operators): only its
     class changes.  Idempotent.
     """
     set_resolver(registered_spec)
-    for namespace in (SURROGATE_NAMESPACE, FUSED_NAMESPACE):
+    for namespace in (SURROGATE_NAMESPACE, FUSED_NAMESPACE, NEURON_NAMESPACE):
         current = torch.ops.__dict__.get(namespace)
         if isinstance(current, LookupNamespace):
             continue

@@ -33,9 +33,17 @@ from ..kernels.neuron_choice import neuron_kernels
 from ..kernels.operator import OperatorDef
 from ..kernels.spec_table import spec_for, spec_key
 from ..kernels.torch.lif import kernel_value
+from ..kernels.torch.neuron import kernels_of
 from .dtypes import compute_dtype_of, state_dtype
 
-__all__ = ["NAMESPACE", "BoundNeuron", "NeuronOperator", "bind_neuron", "operator_for"]
+__all__ = [
+    "NAMESPACE",
+    "BoundNeuron",
+    "NeuronOperator",
+    "bind_neuron",
+    "operator_for",
+    "operator_name",
+]
 
 NAMESPACE = "sc_neurocore_neuron"
 _lock = threading.Lock()
@@ -73,6 +81,7 @@ class NeuronOperator:
         self.forward.register_fake(self.forward_fake)
         self.forward.register_autograd(self.backward, self.setup_context)
         self.forward.register_autocast(FUSED)
+        self.forward.register_decomposition(self.decomposition)
         self.backward_op = self.forward.define_backward(
             _arguments(self.spec, self.name, True),
             1 + self.count + len(self.spec.param_names),
@@ -152,6 +161,26 @@ class NeuronOperator:
         grad_x = torch.empty_like(x, memory_format=torch.contiguous_format)
         return (grad_x, *grad_states, *(torch.empty_like(p) for p in params))
 
+    def decomposition(self, args: tuple) -> tuple[Tensor, ...]:
+        """The forward in plain aten ops, one step after another (the spec's step with a
+        Heaviside spike), for exporters that lower the operator: ONNX unrolls it over the
+        static ``T``.  Training and compiled graphs keep the fused kernels."""
+        x, states, params, _, _ = self.split(args)
+        state = state_dtype(x, *states, *params)
+        dtype = compute_dtype_of(state)
+        run = x.to(dtype)
+        current: list[Tensor] = [
+            torch.zeros_like(run[0]) if s is None else s.to(dtype).expand_as(run[0]) for s in states
+        ]
+        values = {n: p.to(dtype) for n, p in zip(self.spec.param_names, params)}
+        kernels = kernels_of(self.program)
+        outs = []
+        for t in range(run.shape[0]):
+            env = {**values, "x": run[t], **dict(zip(self.spec.states, current))}
+            out, current = kernels.step(env)
+            outs.append(out)
+        return (torch.stack(outs).to(x.dtype), *(c.to(state) for c in current))
+
     # -- autograd ----------------------------------------------------------------------------
 
     def setup_context(self, ctx: Any, args: tuple, output: Any) -> None:
@@ -188,7 +217,7 @@ def operator_for(spec: NeuronSpec) -> NeuronOperator:
         found = _operators.get(spec.name)
         if found is not None and found.spec == spec:
             return found
-        name = spec.name + ("_" if keyword.iskeyword(spec.name) else "")
+        name = operator_name(spec)
         if found is not None:  # another spec holds the name in this process
             name = f"{name}_{abs(hash(spec)):x}"
         made = _operators.get(name)
@@ -196,6 +225,12 @@ def operator_for(spec: NeuronSpec) -> NeuronOperator:
             made = _operators[name] = NeuronOperator(spec, program_of(spec), name)
         _operators.setdefault(spec.name, made)
         return made
+
+
+def operator_name(spec: NeuronSpec) -> str:
+    """The operator name of ``spec`` in its namespace: the spec's name, with a ``_`` after
+    a Python keyword (``if`` -> ``if_``: ``torch.ops.sc_neurocore_neuron.if_``)."""
+    return spec.name + ("_" if keyword.iskeyword(spec.name) else "")
 
 
 @dataclass(frozen=True)

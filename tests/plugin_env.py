@@ -8,7 +8,7 @@ built once per test session (:func:`plugin_env`):
   symlinks to them is put on the venv's path by a ``.pth`` file;
 * real ``pip`` (the outer one, pointed at the venv with ``--python``) installs
   pluggy, importlib-metadata, zipp, pytest and setuptools from the package index, then
-  sc-neurocore from this repository, both plugin distributions under ``plugins/``
+  sc-neurocore from this repository, the plugin distributions under ``plugins/``
   and the small broken and conflicting plugins of :mod:`tests.plugin_fixtures`.
 
 Each test then runs subprocesses in that venv and asserts on their output.
@@ -32,7 +32,11 @@ import pytest
 from .plugin_fixtures import TWICE_PROJECT, write_fixture_projects
 
 REPO = Path(__file__).resolve().parents[1]
-PLUGIN_PROJECTS = ("sc-neurocore-extra-surrogates", "sc-neurocore-composite")
+PLUGIN_PROJECTS = (
+    "sc-neurocore-extra-surrogates",
+    "sc-neurocore-composite",
+    "sc-neurocore-extra-neurons",
+)
 #: Distributions reused from the running environment instead of being installed.
 REUSED = (
     "torch",

@@ -109,6 +109,17 @@ def compile_for_gpu(out: str) -> None:
     assert out.count("compiled: ") == 4 and "occupancy" in out
 
 
+def neuron_spec(out: str) -> None:
+    checked, surrogates = _numbers(
+        rf"fused == stepwise: {NUMBER} checks passed \({NUMBER} surrogates x 3 resets", out
+    )
+    assert checked == surrogates * 3 * 2 and surrogates >= 6  # every registered surrogate
+    first, last = _numbers(rf"rate loss: first {NUMBER}, last {NUMBER}", out)
+    assert last < first / 100  # the fused neuron trains to the target rates
+    rho, b = _numbers(rf"learned rho {NUMBER} \(from 0.95\), b {NUMBER} \(from 1.8\)", out)
+    assert rho != 0.95 and b != 1.8  # its adaptation params learned too
+
+
 CLAIMS: dict[str, Callable[[str], None]] = {
     f"{check.__name__}.py": check
     for check in (
@@ -123,6 +134,7 @@ CLAIMS: dict[str, Callable[[str], None]] = {
         kernel_switch,
         registry_and_plugins,
         compile_for_gpu,
+        neuron_spec,
     )
 }
 

@@ -1,0 +1,92 @@
+"""A neuron plugin for real: ``plugins/sc-neurocore-extra-neurons`` installed by pip into the
+plugin venv of :mod:`tests.plugin_env`, then listed, run fused on the CPU against its stepwise
+baseline by its own test suite (the conformance kit)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from .plugin_env import PIP_TIMEOUT_S, PluginEnv, shared_plugin_env
+
+DISTRIBUTION = "sc-neurocore-extra-neurons"
+NEURONS = ("refractory_lif", "two_compartment")  # third-party names come sorted
+#: The fixture plugins that would (rightly) warn in every run.
+QUIET = {
+    "SC_NEUROCORE_DISABLE_PLUGINS": "wrong_math,conflict_a,conflict_b,import_error,"
+    "hook_raises,malformed,wrong_api"
+}
+
+
+@pytest.fixture(scope="module")
+def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> PluginEnv:
+    return shared_plugin_env(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def suite(plugin_env: PluginEnv) -> Iterator[subprocess.Popen[str]]:
+    """The plugin's test suite, started first: it runs on one core while the rest run."""
+    process = plugin_env.start(
+        "-m",
+        "pytest",
+        "-v",
+        "-p",
+        "no:cacheprovider",
+        cwd=plugin_env.sources / DISTRIBUTION,
+        env=QUIET,
+    )
+    yield process
+    if process.poll() is None:
+        process.kill()
+        process.communicate()
+
+
+def test_the_plugin_neurons_are_listed_with_their_provenance(
+    plugin_env: PluginEnv, suite: subprocess.Popen[str]
+) -> None:
+    code = "import json, sc_neurocore; print(json.dumps(sc_neurocore.list_neurons()))"
+    names = plugin_env.python_json(code, **QUIET)
+    assert tuple(names[-2:]) == NEURONS and names[0] == "lif"
+    infos = {info["name"]: info for info in plugin_env.cli_json("neurons", **QUIET)}
+    for name in NEURONS:
+        info = infos[name]
+        assert (info["distribution"], info["version"], info["plugin"]) == (
+            DISTRIBUTION,
+            "0.1.0",
+            "extra_neurons",
+        )
+        assert not info["builtin"] and info["decision"] == f"only provider: {DISTRIBUTION}"
+        assert info["spiking"] and info["resets"] == ["subtract", "zero", "none"]
+        assert info["kernels"]["cpu"]["kernel"] in ("native", "torch")
+    assert infos["two_compartment"]["states"] == ["v", "d"]
+    assert infos["refractory_lif"]["params"] == {"beta": 0.9, "threshold": 1.0, "rho": 0.6}
+    assert infos["refractory_lif"]["reset"]["r"] == "r + s*(1 - r)"
+    table = plugin_env.cli("neurons", **QUIET).stdout
+    row = next(line for line in table.splitlines() if line.startswith("two_compartment "))
+    assert row.endswith(DISTRIBUTION) and "v,d" in row
+    plugins = {p["name"]: p for p in plugin_env.cli_json("plugins", **QUIET)}
+    assert plugins["extra_neurons"]["provides"]["neurons"] == ["two_compartment", "refractory_lif"]
+
+
+def test_its_suite_is_the_kit_and_runs_every_neuron_fused_against_stepwise(
+    plugin_env: PluginEnv, suite: subprocess.Popen[str]
+) -> None:
+    stdout, stderr = suite.communicate(timeout=PIP_TIMEOUT_S)
+    assert suite.returncode == 0, stdout[-6000:] + stderr[-2000:]
+    passed = {line.split("::")[-1].split()[0] for line in stdout.splitlines() if " PASSED" in line}
+    surrogates = plugin_env.python_json(
+        "import json, sc_neurocore; print(json.dumps(sc_neurocore.list_surrogates()))", **QUIET
+    )
+    expected = {
+        f"test_neuron_fused_equals_stepwise[{name}-{reset}@{surrogate}-{dtype}-cpu]"
+        for name in NEURONS
+        for reset in ("subtract", "zero", "none")
+        for surrogate in surrogates
+        for dtype in ("float64", "float32")
+    }
+    assert len(surrogates) > 6  # the extra surrogates are installed: plugin x plugin
+    assert expected <= passed, sorted(expected - passed)[:5]
+    assert "test_a_spike_blocks_the_next_input" in passed  # the plugin's own tests ran too
+    assert not any("test_gradient_matches_spec" in name for name in passed)  # no pairs of its

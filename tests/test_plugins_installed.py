@@ -69,7 +69,8 @@ def _by_name(objects: list[dict]) -> dict[str, dict]:
 def test_plugins_listing_shows_each_entry_point_with_its_fate(plugin_env: PluginEnv) -> None:
     plugins = plugin_env.cli_json("plugins")
     names = [p["name"] for p in plugins]
-    assert names[:3] == sorted(names[:3]) and {"surrogates", "custom_op"} <= set(names[:3])
+    builtins = names[:4]  # surrogates, neurons and the two built-in paths, by name
+    assert builtins == sorted(builtins) and {"surrogates", "neurons", "custom_op"} <= set(builtins)
     assert len(names) == len(set(names)), "an entry point is listed twice"
     table = _by_name(plugins)
     for name, dist in (
@@ -231,7 +232,7 @@ def test_disable_variables(plugin_env: PluginEnv) -> None:
     paths, warned, active = plugin_env.python_json(code, SC_NEUROCORE_DISABLE_PLUGIN_AUTOLOAD="1")
     assert paths == ["custom_op", "legacy_autograd"]
     assert warned == 0  # no third-party plugin was even imported
-    assert set(active) == {"surrogates", "custom_op", "legacy_autograd"}
+    assert set(active) == {"surrogates", "neurons", "custom_op", "legacy_autograd"}
 
 
 def test_a_distribution_seen_twice_is_loaded_once(plugin_env: PluginEnv) -> None:

@@ -10,14 +10,10 @@ from collections.abc import Iterator
 import pytest
 
 from .plugin_env import PIP_TIMEOUT_S, PluginEnv, shared_plugin_env
+from .test_plugins_tutorial import QUIET  # the fixture plugins that would warn in every run
 
 DISTRIBUTION = "sc-neurocore-extra-neurons"
 NEURONS = ("refractory_lif", "two_compartment")  # third-party names come sorted
-#: The fixture plugins that would (rightly) warn in every run.
-QUIET = {
-    "SC_NEUROCORE_DISABLE_PLUGINS": "wrong_math,conflict_a,conflict_b,import_error,"
-    "hook_raises,malformed,wrong_api"
-}
 
 
 @pytest.fixture(scope="module")

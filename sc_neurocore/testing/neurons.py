@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..core.errors import UnknownNeuronError, UnknownSurrogateError, unknown_name_message
 from ..core.neuron_spec import RESET_MODES, NeuronSpec
 from ..core.registry import get_neuron_spec, get_surrogate, list_neurons, list_surrogates, table
 from ..core.settings import normalize_distribution
 from ..neurons.neuron import Neuron
+from .pairs import checked_names
 
 __all__ = [
     "NEURON_DTYPES",
@@ -76,15 +76,6 @@ def _spec(neuron: str | NeuronSpec) -> NeuronSpec:
     return neuron if isinstance(neuron, NeuronSpec) else get_neuron_spec(neuron)
 
 
-def _checked(kind: str, wanted: Iterable[str], known: tuple[str, ...]) -> set[str]:
-    error = UnknownNeuronError if kind == "neuron" else UnknownSurrogateError
-    names = set(wanted)
-    for name in sorted(names):
-        if name not in known:
-            raise error(unknown_name_message(kind, name, known))
-    return names
-
-
 def select_neuron_cases(
     neurons: Iterable[str] = (),
     surrogates: Iterable[str] = (),
@@ -93,8 +84,8 @@ def select_neuron_cases(
     """Every registered neuron x reset x surrogate, narrowed by names and by the
     distribution that provides the neuron (empty filters select everything)."""
     current = table()
-    wanted = _checked("neuron", neurons, list_neurons())
-    chosen_surrogates = _checked("surrogate", surrogates, list_surrogates())
+    wanted = set(checked_names("neuron", neurons, list_neurons()))
+    chosen_surrogates = set(checked_names("surrogate", surrogates, list_surrogates()))
     dists = {normalize_distribution(d) for d in distributions}
     cases = []
     for name in list_neurons():

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..core.errors import UnknownPathError, UnknownSurrogateError, unknown_name_message
+from ..core.errors import (
+    UnknownNeuronError,
+    UnknownPathError,
+    UnknownSurrogateError,
+    unknown_name_message,
+)
 from ..core.registry import coverage, list_paths, list_surrogates, table
 from ..core.settings import normalize_distribution
 
@@ -26,9 +31,19 @@ class Pair:
         return f"{self.surrogate}@{self.path}"
 
 
-def _check_names(kind: str, wanted: Iterable[str], known: tuple[str, ...]) -> list[str]:
+#: The registry's lookup error for an unknown name of each kind.
+LOOKUP_ERRORS = {
+    "surrogate": UnknownSurrogateError,
+    "path": UnknownPathError,
+    "neuron": UnknownNeuronError,
+}
+
+
+def checked_names(kind: str, wanted: Iterable[str], known: tuple[str, ...]) -> list[str]:
+    """``wanted`` (a selection of ``kind`` names), each known, or the registry's error
+    for the first unknown one, with a suggestion."""
     names = list(wanted)
-    error = UnknownSurrogateError if kind == "surrogate" else UnknownPathError
+    error = LOOKUP_ERRORS[kind]
     for name in names:
         if name not in known:
             raise error(unknown_name_message(kind, name, known))
@@ -48,8 +63,8 @@ def select_pairs(
     surrogate.  Unavailable paths are left out (they cannot run here).
     """
     current = table()
-    wanted_surrogates = set(_check_names("surrogate", surrogates, list_surrogates()))
-    wanted_paths = set(_check_names("path", paths, list_paths()))
+    wanted_surrogates = set(checked_names("surrogate", surrogates, list_surrogates()))
+    wanted_paths = set(checked_names("path", paths, list_paths()))
     wanted_dists = {normalize_distribution(d) for d in distributions}
     known_dists = {normalize_distribution(r.distribution) for r in current.discovered.records}
     unknown = wanted_dists - known_dists

@@ -1,9 +1,11 @@
 """A neuron plugin for real: ``plugins/sc-neurocore-extra-neurons`` installed by pip into the
 plugin venv of :mod:`tests.plugin_env`, then listed, run fused on the CPU against its stepwise
-baseline by its own test suite (the conformance kit)."""
+baseline by its own test suite (the conformance kit), and exported through ``torch.export``
+and reloaded in a fresh process."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 
@@ -86,3 +88,42 @@ def test_its_suite_is_the_kit_and_runs_every_neuron_fused_against_stepwise(
     assert expected <= passed, sorted(expected - passed)[:5]
     assert "test_a_spike_blocks_the_next_input" in passed  # the plugin's own tests ran too
     assert not any("test_gradient_matches_spec" in name for name in passed)  # no pairs of its
+
+
+EXPORT = """
+import json, sys, torch
+import sc_neurocore
+from sc_neurocore.neurons import Neuron
+torch.manual_seed(0)
+layer = Neuron(sys.argv[2], fused=True, learn=("beta",), reset="zero")
+x = torch.rand(10, 2, 5) * 1.5
+program = torch.export.export(layer, (x,))
+torch.export.save(program, sys.argv[1] + ".pt2")
+out, final = layer(x)
+torch.save((x, out, final), sys.argv[1] + ".io.pt")
+targets = {str(n.target) for n in program.graph.nodes if n.op == "call_function"}
+print(json.dumps([out.sum().item(), sorted(t for t in targets if "neuron" in t)]))
+"""
+
+LOAD = """
+import json, sys, torch
+import sc_neurocore
+program = torch.export.load(sys.argv[1] + ".pt2")
+x, out, final = torch.load(sys.argv[1] + ".io.pt")
+got, got_final = program.module()(x)
+same = torch.equal(got, out) and all(torch.equal(got_final[k], v) for k, v in final.items())
+print(json.dumps(same))
+"""
+
+
+@pytest.mark.parametrize("name", NEURONS)
+def test_exported_and_reloaded_in_a_fresh_process(plugin_env: PluginEnv, name: str) -> None:
+    stem = str(plugin_env.root / f"export-{name}")
+    saved = plugin_env.run("-c", EXPORT, stem, name, env=QUIET)
+    assert saved.returncode == 0, saved.stderr[-3000:]
+    spikes, targets = json.loads(saved.stdout.strip().splitlines()[-1])
+    assert spikes > 0
+    assert targets == [f"sc_neurocore_neuron.{name}_reset_zero.default"]
+    loaded = plugin_env.run("-c", LOAD, stem, env=QUIET)
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    assert json.loads(loaded.stdout.strip().splitlines()[-1]) is True

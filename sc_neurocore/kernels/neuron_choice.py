@@ -8,6 +8,12 @@ Every family's kernels take the same arguments::
 
 with ``x`` in the compute dtype, ``states`` full one-step tensors and ``params`` floats or
 tensors broadcastable to one step.
+
+:func:`neuron_kernels` picks the family under the package's one kernel switch
+(``SC_NEUROCORE_KERNEL``, ``SC_NEUROCORE_NATIVE``): unforced, the compiled C kernels run CPU
+float32/float64 (and bfloat16/float16) tensors wherever the compiler built them, the torch
+kernels everything else; forced ``native`` where they cannot run raises
+:class:`~sc_neurocore.core.errors.KernelUnavailableError` naming the reason.
 """
 
 from __future__ import annotations
@@ -16,13 +22,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import Tensor
 
+from ..core.errors import KernelUnavailableError
+from ..core.settings import ENV_KERNEL, requested_kernel
 from ..core.spec import SurrogateSpec
 from ..core.step_program import StepProgram
+from .native.lif import native_enabled
+from .native.neuron import NativeNeuron, native_neuron
 from .torch.neuron import NeuronTorchKernels, kernels_of
 
-__all__ = ["TorchNeuron", "neuron_kernels"]
+__all__ = ["NativeNeuronFamily", "TorchNeuron", "native_reason", "neuron_kernels"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,103 @@ class TorchNeuron:
         )
 
 
-def neuron_kernels(program: StepProgram, surrogate: SurrogateSpec, x: Tensor) -> TorchNeuron:
-    """The kernels that run ``program`` with ``surrogate`` on ``x``."""
-    return TorchNeuron(kernels_of(program), surrogate)
+def _layout(program: StepProgram, params: Mapping[str, Any]) -> tuple[bool, ...]:
+    """Which parameters are per-neuron tensors (the rest are floats)."""
+    return tuple(isinstance(params[name], Tensor) for name in program.params)
+
+
+@dataclass
+class NativeNeuronFamily:
+    """The compiled C family: one library per layout of the parameters (built on first
+    use); a layout whose build fails runs the torch family, or raises where forced."""
+
+    program: StepProgram
+    surrogate: SurrogateSpec
+    fallback: TorchNeuron
+    forced: bool
+    family: str = "native"
+
+    def __post_init__(self) -> None:
+        self._libraries: dict[tuple[Any, ...], NativeNeuron | str] = {}
+
+    def _kernels(self, x: Tensor, params: Mapping[str, Any]) -> NativeNeuron | TorchNeuron:
+        key = (_layout(self.program, params), x.dtype)
+        found = self._libraries.get(key)
+        if found is None:
+            found = native_neuron(self.program, self.surrogate, *key)
+            self._libraries[key] = found
+        if isinstance(found, NativeNeuron):
+            return found
+        if self.forced:
+            raise KernelUnavailableError(
+                f"{ENV_KERNEL}=native: neuron {self.program.spec.name!r} cannot run compiled "
+                f"kernels: {found}"
+            )
+        return self.fallback
+
+    def forward(
+        self,
+        x: Tensor,
+        states: Sequence[Tensor],
+        params: Mapping[str, Any],
+        surrogate_params: Sequence[float],
+    ) -> tuple[Tensor, list[Tensor]]:
+        return self._kernels(x, params).forward(x, states, params, surrogate_params)
+
+    def backward(
+        self,
+        grad_out: Tensor,
+        grad_finals: Sequence[Tensor],
+        x: Tensor,
+        states: Sequence[Tensor],
+        params: Mapping[str, Any],
+        surrogate_params: Sequence[float],
+        learn: bool,
+    ) -> tuple[Tensor, list[Tensor], dict[str, Tensor]]:
+        kernels = self._kernels(x, params)
+        return kernels.backward(grad_out, grad_finals, x, states, params, surrogate_params, learn)
+
+
+def native_reason(
+    program: StepProgram, surrogate: SurrogateSpec, kind: str, dtype: torch.dtype
+) -> str:
+    """'' if the compiled kernels of ``program`` run on such tensors, else why."""
+    if kind != "cpu":
+        return f"compiled kernels run on CPU tensors, not {kind}"
+    if not native_enabled():
+        return "compiled kernels are disabled (SC_NEUROCORE_NATIVE=0 or set_native_enabled)"
+    found = native_neuron(program, surrogate, (False,) * len(program.params), dtype)
+    return found if isinstance(found, str) else ""
+
+
+Family = TorchNeuron | NativeNeuronFamily
+#: (program, surrogate, device kind, dtype, forced family, native switch) by identity ->
+#: the family (the entry keeps both objects, so an identity is never reused while cached)
+_chosen: dict[tuple[Any, ...], tuple[StepProgram, SurrogateSpec, Family]] = {}
+
+
+def neuron_kernels(program: StepProgram, surrogate: SurrogateSpec, x: Tensor) -> Family:
+    """The kernels that run ``program`` with ``surrogate`` on ``x`` (cached per choice)."""
+    forced = requested_kernel()
+    key = (id(program), id(surrogate), x.device.type, x.dtype, forced, native_enabled())
+    entry = _chosen.get(key)
+    if entry is None:
+        entry = _chosen[key] = (program, surrogate, _choose(program, surrogate, x, forced))
+    return entry[2]
+
+
+def _choose(
+    program: StepProgram, surrogate: SurrogateSpec, x: Tensor, forced: str | None
+) -> Family:
+    torch_family = TorchNeuron(kernels_of(program), surrogate)
+    if forced in ("torch", "triton"):  # the Triton neuron kernels are not wired in yet
+        return torch_family
+    reason = native_reason(program, surrogate, x.device.type, x.dtype)
+    if not reason:
+        return NativeNeuronFamily(program, surrogate, torch_family, forced == "native")
+    if forced == "native":
+        raise KernelUnavailableError(
+            f"{ENV_KERNEL}=native: neuron {program.spec.name!r} cannot run compiled kernels "
+            f"on a {x.device.type} {x.dtype} tensor: {reason}"
+        )
+    return torch_family

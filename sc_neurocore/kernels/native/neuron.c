@@ -1,0 +1,206 @@
+/* Compiled kernels of one neuron's step program with one surrogate (see neuron.py).
+ *
+ * No neuron is written here: neuron.py generates every NEURON_* placeholder from the step
+ * program (sc_neurocore/core/step_program.py) and build.fill_template puts in the prelude,
+ * the surrogate's parameters (SURROGATE_PARAMS) and its g(x) (SURROGATE_GRAD).  Variables of
+ * the generated code: s<k> the state k entering the step, xin the input, p<j> parameter j,
+ * h<i> a value of the scalar parameters alone (computed in double, as torch computes a
+ * Python float expression before it meets a tensor), u<k> the updated states, fire, spike,
+ * n<k> the states leaving the step; backward: go, g<k> the gradients leaving the step, sg
+ * the surrogate's g(fire), gp<k> the gradients entering it, gx, dp<j>.  Each assignment is
+ * the program's own, in its order of operations, compiled without contraction
+ * (-ffp-contract=off): the spikes are bit-identical to the torch kernels'.
+ *
+ * The body is instantiated per dtype (scalar_t the compute type, storage_t the element type
+ * of the (T, n) tensors x, out, grad_out and grad_x; bfloat16 and float16 are stored and
+ * computed in float, half.c).  States, parameters and gradients of one step are
+ * compute-typed arrays of n values.  Each thread owns a range of neurons and walks it in
+ * chunks small enough that a chunk's state history (T x STATES x chunk) stays in its L2
+ * cache between the backward's two passes: forward in time recording the states entering
+ * each step, then backward in time recomputing one step from its recorded states.
+ */
+SC_PRELUDE
+
+#define STATES NEURON_STATE_COUNT
+#define PARAMS NEURON_PARAM_COUNT
+
+/* @@BODY@@ (everything below is repeated per dtype) */
+
+typedef struct {
+  const storage_t *x, *grad_out;
+  const scalar_t *const *states0, *const *grad_finals, *const *arrays;
+  const double *scalars, *sc_params;
+  storage_t *out, *grad_x;
+  scalar_t *const *finals, *const *grad_states;
+  double *const *sums;
+  int64_t steps, n;
+  int out_broadcast;
+  int *failed; /* set when a thread cannot allocate its scratch */
+} job_DTYPE;
+
+static inline __attribute__((always_inline)) scalar_t surrogate_DTYPE(const scalar_t x,
+                                                                      const double *sc_params) {
+  const scalar_t PI = (scalar_t)3.14159265358979323846;
+  (void)PI;
+  SURROGATE_PARAMS
+  return (scalar_t)(SURROGATE_GRAD);
+}
+
+/* Scratch of `count` compute values for one thread; NULL (and the job marked) without. */
+static scalar_t *scratch_DTYPE(const job_DTYPE *job, int64_t count) {
+  scalar_t *scratch = malloc(sizeof(scalar_t) * (size_t)count);
+  if (scratch == NULL) __atomic_store_n(job->failed, 1, __ATOMIC_RELAXED);
+  return scratch;
+}
+
+static void forward_range_DTYPE(const void *arg, int64_t lo, int64_t hi, int64_t chunk) {
+  const job_DTYPE *job = arg;
+  const int64_t n = job->n, steps = job->steps;
+  const double *scalars = job->scalars;
+  (void)scalars;
+  NEURON_SCALARS
+  scalar_t *state = scratch_DTYPE(job, STATES * chunk);
+  if (state == NULL) return;
+  for (int64_t c = lo; c < hi; c += chunk) {
+    const int64_t m = hi - c < chunk ? hi - c : chunk;
+    NEURON_ARRAYS
+    for (int k = 0; k < STATES; k++)
+      for (int64_t i = 0; i < m; i++) state[k * chunk + i] = job->states0[k][c + i];
+    NEURON_ROWS_IN_PLACE
+    for (int64_t t = 0; t < steps; t++) {
+      const storage_t *restrict xs = job->x + t * n + c;
+      storage_t *restrict out = job->out + t * n + c;
+      for (int64_t i = 0; i < m; i++) {
+        NEURON_LOAD
+        const scalar_t xin = LOAD_DTYPE(xs[i]);
+        NEURON_FORWARD
+        out[i] = STORE_DTYPE(NEURON_OUTPUT);
+        NEURON_KEEP
+      }
+    }
+    for (int k = 0; k < STATES; k++)
+      for (int64_t i = 0; i < m; i++) job->finals[k][c + i] = state[k * chunk + i];
+  }
+  free(state);
+}
+
+static inline __attribute__((always_inline)) void backward_range_DTYPE(
+    const job_DTYPE *job, int64_t lo, int64_t hi, int64_t chunk, const int learn) {
+  const int64_t n = job->n, steps = job->steps;
+  const double *scalars = job->scalars, *sc_params = job->sc_params;
+  (void)scalars;
+  (void)sc_params;
+  NEURON_SCALARS
+  /* the states entering every step, then the carried gradients, then the parameter shares
+   * summed over this chunk's steps (compute dtype, so the loop vectorises; added to the
+   * float64 totals once per chunk) */
+  scalar_t *history = scratch_DTYPE(job, (steps * STATES + STATES + PARAMS) * chunk);
+  if (history == NULL) return;
+  scalar_t *grads = history + steps * STATES * chunk, *shares = grads + STATES * chunk;
+  (void)shares;
+  for (int64_t c = lo; c < hi; c += chunk) {
+    const int64_t m = hi - c < chunk ? hi - c : chunk;
+    NEURON_ARRAYS
+    for (int k = 0; k < STATES; k++)
+      for (int64_t i = 0; i < m; i++) history[k * chunk + i] = job->states0[k][c + i];
+    /* pass 1, forward in time: the states entering step t + 1 are those leaving step t */
+    for (int64_t t = 0; t + 1 < steps; t++) {
+      const storage_t *restrict xs = job->x + t * n + c;
+      NEURON_ROWS_RECORD
+      for (int64_t i = 0; i < m; i++) {
+        NEURON_LOAD
+        const scalar_t xin = LOAD_DTYPE(xs[i]);
+        NEURON_FORWARD
+        NEURON_KEEP
+      }
+    }
+    /* pass 2, backward in time: each step recomputed from the states entering it */
+    for (int k = 0; k < STATES; k++)
+      for (int64_t i = 0; i < m; i++) grads[k * chunk + i] = job->grad_finals[k][c + i];
+    if (learn)
+      for (int64_t i = 0; i < PARAMS * chunk; i++) shares[i] = 0;
+    NEURON_ROWS_GRADS
+    const int broadcast = job->out_broadcast;
+    for (int64_t t = steps - 1; t >= 0; t--) {
+      const storage_t *restrict xs = job->x + t * n + c;
+      const storage_t *restrict gos = job->grad_out + (broadcast ? 0 : t * n + c);
+      const scalar_t go0 = LOAD_DTYPE(gos[0]);
+      storage_t *restrict gxs = job->grad_x + t * n + c;
+      NEURON_ROWS_REPLAY
+      for (int64_t i = 0; i < m; i++) {
+        NEURON_LOAD
+        const scalar_t xin = LOAD_DTYPE(xs[i]);
+        NEURON_FORWARD
+        const scalar_t go = broadcast ? go0 : (scalar_t)LOAD_DTYPE(gos[i]);
+        NEURON_SURROGATE
+        NEURON_GRADS_IN
+        NEURON_BACKWARD
+        if (learn) {
+          NEURON_SHARES
+        }
+        gxs[i] = STORE_DTYPE(gx);
+        NEURON_GRADS_OUT
+      }
+    }
+    for (int k = 0; k < STATES; k++)
+      for (int64_t i = 0; i < m; i++) job->grad_states[k][c + i] = grads[k * chunk + i];
+    if (learn)
+      for (int j = 0; j < PARAMS; j++)
+        for (int64_t i = 0; i < m; i++) job->sums[j][c + i] += shares[j * chunk + i];
+  }
+  free(history);
+}
+
+static void backward_plain_DTYPE(const void *job, int64_t lo, int64_t hi, int64_t chunk) {
+  backward_range_DTYPE(job, lo, hi, chunk, 0);
+}
+
+static void backward_learn_DTYPE(const void *job, int64_t lo, int64_t hi, int64_t chunk) {
+  backward_range_DTYPE(job, lo, hi, chunk, 1);
+}
+
+/* Returns 0, or 1 when a thread could not allocate its scratch (outputs are then invalid). */
+int sc_neuron_forward_DTYPE(const storage_t *x, const scalar_t *const *states0,
+                            const double *scalars, const scalar_t *const *arrays, storage_t *out,
+                            scalar_t *const *finals, int64_t steps, int64_t n, int64_t chunk,
+                            int threads) {
+  int failed = 0;
+  const job_DTYPE job = {.x = x,
+                         .states0 = states0,
+                         .arrays = arrays,
+                         .scalars = scalars,
+                         .out = out,
+                         .finals = finals,
+                         .steps = steps,
+                         .n = n,
+                         .failed = &failed};
+  parallel_for(forward_range_DTYPE, &job, n, chunk, threads);
+  return failed;
+}
+
+/* ``sums`` NULL: no parameter learns (the shares are not computed). */
+int sc_neuron_backward_DTYPE(const storage_t *grad_out, int out_broadcast,
+                             const scalar_t *const *grad_finals, const storage_t *x,
+                             const scalar_t *const *states0, const double *scalars,
+                             const scalar_t *const *arrays, const double *sc_params,
+                             storage_t *grad_x, scalar_t *const *grad_states,
+                             double *const *sums, int64_t steps, int64_t n, int64_t chunk,
+                             int threads) {
+  int failed = 0;
+  const job_DTYPE job = {.x = x,
+                         .grad_out = grad_out,
+                         .states0 = states0,
+                         .grad_finals = grad_finals,
+                         .arrays = arrays,
+                         .scalars = scalars,
+                         .sc_params = sc_params,
+                         .grad_x = grad_x,
+                         .grad_states = grad_states,
+                         .sums = sums,
+                         .steps = steps,
+                         .n = n,
+                         .out_broadcast = out_broadcast,
+                         .failed = &failed};
+  parallel_for(sums ? backward_learn_DTYPE : backward_plain_DTYPE, &job, n, chunk, threads);
+  return failed;
+}

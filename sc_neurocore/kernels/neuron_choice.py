@@ -33,7 +33,14 @@ from .native.lif import native_enabled
 from .native.neuron import NativeNeuron, native_neuron
 from .torch.neuron import NeuronTorchKernels, kernels_of
 
-__all__ = ["NativeNeuronFamily", "TorchNeuron", "native_reason", "neuron_kernels"]
+__all__ = [
+    "FAMILIES",
+    "NativeNeuronFamily",
+    "TorchNeuron",
+    "native_reason",
+    "neuron_families",
+    "neuron_kernels",
+]
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class TorchNeuron:
     kernels: NeuronTorchKernels
     surrogate: SurrogateSpec
     family: str = "torch"
+    #: why a faster family does not run ('' where none was asked)
+    reason: str = ""
 
     def forward(
         self,
@@ -131,6 +140,16 @@ class NativeNeuronFamily:
         return kernels.backward(grad_out, grad_finals, x, states, params, surrogate_params, learn)
 
 
+#: The families that run a neuron's fused operator per device kind, fastest first: the
+#: choice walks this order, and the parity suite runs every family listed for the CPU.
+FAMILIES: dict[str, tuple[str, ...]] = {"cpu": ("native", "torch")}
+
+
+def neuron_families(kind: str) -> tuple[str, ...]:
+    """The families that can run neurons on ``kind`` tensors, fastest first."""
+    return FAMILIES.get(kind, ("torch",))
+
+
 def native_reason(
     program: StepProgram, surrogate: SurrogateSpec, kind: str, dtype: torch.dtype
 ) -> str:
@@ -162,15 +181,19 @@ def neuron_kernels(program: StepProgram, surrogate: SurrogateSpec, x: Tensor) ->
 def _choose(
     program: StepProgram, surrogate: SurrogateSpec, x: Tensor, forced: str | None
 ) -> Family:
-    torch_family = TorchNeuron(kernels_of(program), surrogate)
-    if forced in ("torch", "triton"):  # the Triton neuron kernels are not wired in yet
-        return torch_family
-    reason = native_reason(program, surrogate, x.device.type, x.dtype)
-    if not reason:
-        return NativeNeuronFamily(program, surrogate, torch_family, forced == "native")
-    if forced == "native":
-        raise KernelUnavailableError(
-            f"{ENV_KERNEL}=native: neuron {program.spec.name!r} cannot run compiled kernels "
-            f"on a {x.device.type} {x.dtype} tensor: {reason}"
-        )
-    return torch_family
+    kind, dtype = x.device.type, x.dtype
+    reasons = []
+    for family in neuron_families(kind) if forced is None else (forced,):
+        if family == "native":
+            reason = native_reason(program, surrogate, kind, dtype)
+            if not reason:
+                fallback = TorchNeuron(kernels_of(program), surrogate)
+                return NativeNeuronFamily(program, surrogate, fallback, forced == "native")
+            if forced == "native":
+                raise KernelUnavailableError(
+                    f"{ENV_KERNEL}=native: neuron {program.spec.name!r} cannot run compiled "
+                    f"kernels on a {kind} {dtype} tensor: {reason}"
+                )
+            reasons.append(reason)
+    # the torch family (forced triton too, until Triton neuron kernels are wired in)
+    return TorchNeuron(kernels_of(program), surrogate, reason="; ".join(reasons))

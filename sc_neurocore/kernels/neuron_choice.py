@@ -7,7 +7,8 @@ Every family's kernels take the same arguments::
         -> (grad x, grad initial states, {param: per-neuron grad summed over time})
 
 with ``x`` in the compute dtype, ``states`` full one-step tensors and ``params`` floats or
-tensors broadcastable to one step.
+tensors broadcastable to one step; the parameters' gradients are read only when ``learn``
+(a family may return none otherwise).
 
 :func:`neuron_kernels` picks the family under the package's one kernel switch
 (``SC_NEUROCORE_KERNEL``, ``SC_NEUROCORE_NATIVE``): unforced, the compiled C kernels run CPU
@@ -83,11 +84,6 @@ class TorchNeuron:
         )
 
 
-def _layout(program: StepProgram, params: Mapping[str, Any]) -> tuple[bool, ...]:
-    """Which parameters are per-neuron tensors (the rest are floats)."""
-    return tuple(isinstance(params[name], Tensor) for name in program.params)
-
-
 @dataclass
 class NativeNeuronFamily:
     """The compiled C family: one library per layout of the parameters (built on first
@@ -101,9 +97,10 @@ class NativeNeuronFamily:
 
     def __post_init__(self) -> None:
         self._libraries: dict[tuple[Any, ...], NativeNeuron | str] = {}
+        self._names = self.program.params  # computed by the spec on every access
 
     def _kernels(self, x: Tensor, params: Mapping[str, Any]) -> NativeNeuron | TorchNeuron:
-        key = (_layout(self.program, params), x.dtype)
+        key = (tuple(isinstance(params[p], Tensor) for p in self._names), x.dtype)
         found = self._libraries.get(key)
         if found is None:
             found = native_neuron(self.program, self.surrogate, *key)

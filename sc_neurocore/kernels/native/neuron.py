@@ -263,6 +263,10 @@ class NativeNeuron:
     dtype: torch.dtype
     family: str = "native"
 
+    def __post_init__(self) -> None:
+        # read once: the spec computes its parameter names on every access
+        object.__setattr__(self, "names", self.program.params)
+
     def _function(self, kind: str, dtype: torch.dtype) -> Any:
         if dtype != self.dtype:
             raise RuntimeError(f"compiled neuron: kernels for {self.dtype} were given {dtype}")
@@ -271,7 +275,7 @@ class NativeNeuron:
     def _params(self, params: Mapping[str, Any], step: Tensor) -> tuple[Any, Any, list[Tensor]]:
         """(scalar values as C doubles, per-neuron arrays as a C pointer array, the arrays)."""
         scalars, arrays = [], []
-        for name, arrays_here in zip(self.program.params, self.per_neuron):
+        for name, arrays_here in zip(self.names, self.per_neuron):  # type: ignore[attr-defined]
             value = params[name]
             if arrays_here:
                 arrays.append(_one_step(value, step))
@@ -330,10 +334,11 @@ class NativeNeuron:
         initial = [_one_step(s, step) for s in states]
         carried = [_one_step(g, step) for g in grad_finals]
         grad_states = [torch.empty_like(step) for _ in states]
-        sums = [torch.zeros(step.shape, dtype=torch.float64) for _ in self.program.params]
+        names: tuple[str, ...] = self.names  # type: ignore[attr-defined]
+        sums = [torch.zeros(step.shape, dtype=torch.float64) for _ in names] if learn else []
         if n == 0 or steps == 0:
             grad_x.zero_()
-            return grad_x, carried, {p: s.to(step.dtype) for p, s in zip(self.program.params, sums)}
+            return grad_x, carried, {p: step.new_zeros(step.shape) for p in names}
         broadcast = grad_out.numel() > 0 and all(stride == 0 for stride in grad_out.stride())
         grad_out = (grad_out.reshape(-1)[:1] if broadcast else grad_out).to(x.dtype).contiguous()
         doubles, arrays, _keep = self._params(params, step)
@@ -358,7 +363,9 @@ class NativeNeuron:
             threads,
         )
         _check(failed, steps, chunk)
-        grads = {p: s.to(step.dtype) for p, s in zip(self.program.params, sums)}
+        if not learn:
+            return grad_x, grad_states, {}
+        grads = {p: s.to(step.dtype) for p, s in zip(names, sums)}
         return grad_x, grad_states, grads
 
 

@@ -110,6 +110,14 @@ TRAIN = Command(
             kwargs={"metavar": "NAME"},
         ),
         Option(
+            ("--neuron",),
+            "registered neuron of the hidden layer (sc-neurocore neurons)",
+            ("alif",),
+            modes=(TASK,),
+            unset="current-based LIF",
+            kwargs={"metavar": "NAME"},
+        ),
+        Option(
             ("--preset",),
             "the task's preset (randman: stork or hard)",
             ("hard",),

@@ -1,4 +1,4 @@
-"""The names a command line gives (surrogates, paths, tasks, presets), checked before any
+"""The names a command line gives (surrogates, neurons, paths, tasks, presets), checked before any
 data loads, each with one message: what exists and the closest match."""
 
 from __future__ import annotations
@@ -24,6 +24,18 @@ def check_surrogate(option: str, name: str, *, controls: Iterable[str] = ()) -> 
     from ..core.registry import list_surrogates
 
     return check_name(option, "surrogate", name, [*list_surrogates(), *controls])
+
+
+def check_neuron(option: str, name: str) -> str:
+    """A registered neuron that spikes (a task's hidden layer)."""
+    from ..core.registry import get_neuron_spec, list_neurons
+
+    check_name(option, "neuron", name, list_neurons())
+    if not get_neuron_spec(name).spiking:
+        raise UsageError(
+            f"{option}: neuron {name!r} does not spike (a readout); hidden layers spike"
+        )
+    return name
 
 
 def check_path(option: str, name: str, *, fused: bool) -> str:

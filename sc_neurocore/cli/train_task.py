@@ -75,13 +75,15 @@ def plan(args: argparse.Namespace) -> argparse.Namespace:
     from ..tasks.catalog import preset
     from ..tasks.run import CONTROLS, RunSpec, resolve_surrogate
     from .listing import loading
-    from .names import check_path, check_surrogate, check_task
+    from .names import check_neuron, check_path, check_surrogate, check_task
 
     at_least_one({name: getattr(args, name) for name in ("epochs", "batch_size", "hidden")})
     at_least_one({"threads": args.threads})
     positive({"lr": args.lr, "time_budget": args.time_budget, "steepness": args.steepness})
     check_task("--task", args.task, args.preset)
     loading(lambda: check_path("--path", args.path, fused=True))
+    if args.neuron is not None:
+        loading(lambda: check_neuron("--neuron", args.neuron))
     if args.surrogate is not None:
         loading(lambda: check_surrogate("--surrogate", args.surrogate, controls=CONTROLS))
     training = {"lr": args.lr, "batch_size": args.batch_size}
@@ -97,7 +99,11 @@ def plan(args: argparse.Namespace) -> argparse.Namespace:
         epochs=args.epochs,
         time_budget=args.time_budget,
         data={key: value for key, value in data.items() if value is not None},
-        model={} if args.hidden is None else {"hidden": args.hidden},
+        model={
+            key: value
+            for key, value in (("hidden", args.hidden), ("neuron", args.neuron))
+            if value is not None
+        },
         training={key: value for key, value in training.items() if value is not None},
     )
     name = spec.surrogate or preset(spec.task, spec.preset).surrogate[0]

@@ -9,7 +9,10 @@ Execution: ``"fused"`` runs :class:`SynapticLIF` and :class:`LeakyIntegrator` (o
 operator each per sequence); a registered path name (``custom_op``, ...) steps
 :class:`SynapticCell` and :class:`LeakyIntegratorCell` with that path's surrogate, which is
 what a comparison of paths measures. ``recurrent=True`` uses :class:`RecurrentSynapticCell`
-(always stepwise). ``true_gradient=True`` detaches the hidden spikes: the gradient of the
+(always stepwise). ``neuron`` (a registered neuron name, e.g. ``"alif"``) replaces the
+hidden layer by :class:`~sc_neurocore.neurons.Neuron` of that spec (fused, or stepwise
+for a path), given the config's ``alpha``/``beta``/``threshold`` where the spec has
+those params. ``true_gradient=True`` detaches the hidden spikes: the gradient of the
 step function is zero almost everywhere, so neither the error nor the activity bounds reach
 the hidden layer (the "true gradient" control of the surrogate sweep); the readout still
 learns.
@@ -27,6 +30,7 @@ from torch import Tensor, nn
 from ..neurons.base import SurrogateCallable
 from ..neurons.cells import SynapticCell
 from ..neurons.integrator import LeakyIntegrator, LeakyIntegratorCell, leaky_sequence
+from ..neurons.neuron import Neuron
 from ..neurons.recurrent import RecurrentSynapticCell
 from ..neurons.synaptic import SynapticLIF
 
@@ -53,6 +57,7 @@ class ClassifierConfig:
     input_scale: float = 3.0  # std of the input weights times sqrt(fan-in)
     output_scale: float = 1.0  # std of the readout weights times sqrt(fan-in)
     recurrent: bool = False
+    neuron: str | None = None  # a registered neuron for the hidden layer; None: cuba LIF
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -84,7 +89,9 @@ class SpikingClassifier(nn.Module):
             alpha=alpha, beta=beta, threshold=config.threshold, surrogate_fn=surrogate_fn
         )
         self.hidden: nn.Module
-        if config.recurrent:
+        if config.neuron is not None:
+            self.hidden = _spec_hidden(config, execution, neuron)
+        elif config.recurrent:
             self.hidden = RecurrentSynapticCell(config.hidden, **neuron)
             nn.init.normal_(self.hidden.recurrent.weight, 0.0, 0.1 / math.sqrt(config.hidden))
         elif execution == "fused":
@@ -95,6 +102,8 @@ class SpikingClassifier(nn.Module):
         self.readout = (LeakyIntegrator if fused_readout else LeakyIntegratorCell)(readout_beta)
 
     def _hidden_spikes(self, inputs: Tensor) -> Tensor:
+        if isinstance(self.hidden, Neuron):
+            return self.hidden(self.input(inputs))[0]
         if isinstance(self.hidden, SynapticLIF):
             # The synaptic filter is linear and the input layer too, so filter the inputs
             # (units wide, no gradient needed) instead of the hidden current (hidden wide).
@@ -123,3 +132,16 @@ class SpikingClassifier(nn.Module):
             membrane = self.readout(step, membrane)
             outputs.append(membrane)
         return torch.stack(outputs), spikes
+
+
+def _spec_hidden(config: ClassifierConfig, execution: str, values: dict[str, Any]) -> Neuron:
+    """The hidden layer as ``Neuron(config.neuron)``, given the params the spec has."""
+    from ..core.registry import get_neuron_spec
+
+    spec = get_neuron_spec(str(config.neuron))
+    if config.recurrent or not spec.spiking:
+        why = "has no recurrent form" if config.recurrent else "does not spike (a readout)"
+        raise ValueError(f"ClassifierConfig: neuron={spec.name!r} {why}")
+    given = {n: values[n] for n in ("alpha", "beta", "threshold") if n in spec.param_names}
+    fused = None if execution == "fused" else False  # a path's run steps it
+    return Neuron(spec, values["surrogate_fn"], fused=fused, **given)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -91,19 +91,26 @@ def _returns(count: int) -> str:
 class OperatorDef:
     """The operator ``qualname`` with the arguments of ``arguments`` and ``returns`` tensors.
 
-    ``arguments`` is a :class:`typing.NamedTuple` class; its field annotations give the
-    schema (:func:`schema_type`).  Every function registered through the methods below is
+    ``arguments`` is a :class:`typing.NamedTuple` class, or its ``(name, annotation)`` pairs
+    for a schema made at run time; the annotations give the schema (:func:`schema_type`).  Every function registered through the methods below is
     called with the arguments packed into one ``arguments`` instance.
     """
 
-    def __init__(self, qualname: str, arguments: type[tuple], returns: int = 1) -> None:
+    def __init__(
+        self, qualname: str, arguments: type[tuple] | Sequence[tuple[str, Any]], returns: int = 1
+    ) -> None:
         namespace, _, name = qualname.partition("::")
         if not namespace or not name:
             raise ValueError(f"OperatorDef: qualname must be 'namespace::name', got {qualname!r}")
+        if isinstance(arguments, type):
+            packed: type[tuple] = arguments
+        else:  # (name, annotation) pairs: a schema made at run time
+            title = "".join(part.capitalize() for part in name.split("_")) + "Arguments"
+            packed = typing.NamedTuple(title, list(arguments))  # type: ignore[misc,no-redef]
         self.namespace, self.name, self.qualname = namespace, name, qualname
-        self.arguments = arguments
-        self.names: tuple[str, ...] = arguments._fields  # type: ignore[attr-defined]
-        hints = typing.get_type_hints(arguments)
+        self.arguments = packed
+        self.names: tuple[str, ...] = packed._fields  # type: ignore[attr-defined]
+        hints = typing.get_type_hints(packed)
         listed = ", ".join(f"{schema_type(hints[field])} {field}" for field in self.names)
         self.returns = returns
         self.schema = f"{name}({listed}) -> {_returns(returns)}"
@@ -194,7 +201,7 @@ class OperatorDef:
 
     def define_backward(
         self,
-        arguments: type[tuple],
+        arguments: type[tuple] | Sequence[tuple[str, Any]],
         returns: int,
         kernel: Callable[[Any], Any],
         fake: Callable[[Any], Any],

@@ -1,15 +1,19 @@
 """The fused multi-step LIF operators ``sc_neurocore_fused::lif`` and ``::lif_backward``.
 
-Schemas (``LIF_SCHEMA``, ``LIF_BACKWARD_SCHEMA``)::
+Both are :class:`~sc_neurocore.kernels.operator.OperatorDef` objects (``LIF``,
+``LIF_BACKWARD``) whose schemas are derived from :class:`LIFArguments` and
+:class:`LIFBackwardArguments`::
 
     lif(Tensor x, Tensor? v0, Tensor beta, Tensor threshold, str reset, Tensor v_reset,
         str surrogate, float[] params) -> (Tensor spikes, Tensor v_T)
 
 ``reset`` is one of ``RESET_MODES`` (``"subtract"``, ``"zero"``, ``"none"``); ``beta``,
-``threshold`` and ``v_reset`` broadcast to one time step; ``v_reset`` gets no gradient.
+``threshold`` and ``v_reset`` broadcast to one time step; ``v_reset`` gets no gradient;
+``surrogate`` is the key under which the layer filed its spec
+(:mod:`sc_neurocore.kernels.spec_table`; a registered name works too).
 The forward runs the kernels :func:`~sc_neurocore.kernels.fused_choice.lif_kernels` picks
-(Triton, compiled C) or the torch kernels; the backward is the closed-form recurrence of
-:mod:`sc_neurocore.kernels.torch.lif`.
+(Triton, compiled C: one calling convention) or the torch kernels; the backward is the
+closed-form recurrence of :mod:`sc_neurocore.kernels.torch.lif`.
 """
 
 from __future__ import annotations

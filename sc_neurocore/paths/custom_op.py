@@ -1,10 +1,12 @@
 """The ``custom_op`` path: one ``torch.library`` operator per surrogate spec.
 
-Each spec becomes ``sc_neurocore::<name>(Tensor x, float p1, ...) -> Tensor`` with a
-forward kernel, a fake (meta) kernel, an Autograd kernel and a vmap rule, plus a
-companion ``sc_neurocore::<name>_backward(Tensor grad_out, Tensor x, float p1, ...)``
-computing ``grad_out * g(x)``, so ``torch.compile``, ``torch.export``, ``torch.func``
-and ``opcheck`` all see operators.  Both kernels run what
+Each spec becomes one :class:`SurrogateOperator`, which owns the operator (an
+:class:`~sc_neurocore.kernels.operator.OperatorDef`)
+``sc_neurocore::<name>(Tensor x, float p1, ...) -> Tensor`` with a forward kernel, a fake
+(meta) kernel, an Autograd kernel and a vmap rule, plus a companion
+``sc_neurocore::<name>_backward(Tensor grad_out, Tensor x, float p1, ...)`` computing
+``grad_out * g(x)``, so ``torch.compile``, ``torch.export``, ``torch.func`` and ``opcheck``
+all see operators.  Both kernels run what
 the kernel selector (:mod:`sc_neurocore.kernels.selector`) picks per tensor: the
 native (compiled C) kernels on CPU float32/float64, the Triton kernels on CUDA, the torch
 kernels otherwise (and whenever ``SC_NEUROCORE_KERNEL``/``set_kernel`` forces them).
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -34,9 +37,9 @@ from ..core.forksafe import reset_module_lock
 from ..core.hookspecs import hookimpl
 from ..core.settings import requested_kernel
 from ..core.spec import ExecutionPath, SurrogateFn, SurrogateSpec, check_input
-from ..kernels.autocast import ELEMENTWISE, register_autocast_policy
+from ..kernels.autocast import ELEMENTWISE
 from ..kernels.choice import ELEMENTWISE_KIND, ElementwiseDispatch
-from ..kernels.operator import defining
+from ..kernels.operator import OperatorDef, defining
 from ..kernels.selector import DEVICE_KINDS, SELECTOR, KernelChoice
 from ._function import class_name, fast_apply, surrogate_function
 
@@ -51,11 +54,10 @@ _jit_tracing = compat.jit_tracing
 _below_autograd = compat.below_autograd
 _single_level = compat.single_level_function
 
-_library: torch.library.Library | None = None
 _lock = threading.Lock()
 reset_module_lock(__name__, "custom_op definitions")
-#: spec name -> (spec, built callable); an operator can be defined once per process.
-_built: dict[str, tuple[SurrogateSpec, SurrogateFn]] = {}
+#: spec name -> (spec, its operator); an operator can be defined once per process.
+_built: dict[str, tuple[SurrogateSpec, SurrogateOperator]] = {}
 
 
 def available() -> tuple[bool, str]:
@@ -95,107 +97,112 @@ def _operator_name(spec: SurrogateSpec) -> str:
     return spec.name
 
 
-def heaviside_decomposition(x: Tensor, *params: float) -> Tensor:
+def heaviside_decomposition(args: tuple[Any, ...]) -> Tensor:
     """The operator's forward in aten ops, for exporters that lower it (ONNX: a Greater
     and a Cast); torch.export keeps the operator itself unless asked to decompose it."""
+    x = args[0]
     return (x > 0).to(x.dtype)
 
 
-def _define(op_name: str, spec: SurrogateSpec) -> SurrogateFn:
-    global _library
-    if _library is None:
-        _library = torch.library.Library(NAMESPACE, "FRAGMENT")
-    lib, qualname, surrogate = _library, f"{NAMESPACE}::{op_name}", spec.name
-    params = "".join(f", float {name}" for name in spec.param_names)
-    lib.define(f"{op_name}(Tensor x{params}) -> Tensor")
-    lib.define(f"{op_name}_backward(Tensor grad_out, Tensor x{params}) -> Tensor")
-    namespace = getattr(torch.ops, NAMESPACE)
-    op = getattr(namespace, op_name).default
-    backward_op = getattr(namespace, f"{op_name}_backward").default
-    compat.export_decomposition(op, heaviside_decomposition)
-    dispatch = ElementwiseDispatch(spec)
+class SurrogateOperator:
+    """The ``custom_op`` path's callable for one spec, ``op(x, **params)``.
 
-    def forward_kernel(x: Tensor, *params: float) -> Tensor:
-        check_input(x, surrogate)
-        return dispatch.kernels(x).spike(x)
+    It owns the operator ``sc_neurocore::<name>`` (:attr:`definition`, an
+    :class:`~sc_neurocore.kernels.operator.OperatorDef`) with its backward companion
+    ``<name>_backward``, the element-wise kernels' :attr:`dispatch` and the autograd
+    :attr:`function` its Autograd kernel applies; :attr:`op` and :attr:`backward_op` are
+    the two operators' overloads (what ``opcheck`` and the tests call).
+    """
 
-    def backward_kernel(grad_out: Tensor, x: Tensor, *params: float) -> Tensor:
-        return dispatch.kernels(x).backward(x, grad_out, params)
+    def __init__(self, op_name: str, spec: SurrogateSpec) -> None:
+        self.spec, self.names, self.surrogate = spec, spec.param_names, spec.name
+        self.dispatch = ElementwiseDispatch(spec)
+        floats = [(name, float) for name in spec.param_names]
+        definition = OperatorDef(f"{NAMESPACE}::{op_name}", [("x", Tensor), *floats])
+        definition.register_kernel(lambda args: self.spike(args[0]))
+        definition.register_fake(self._fake)
+        definition.register_vmap(lambda info, in_dims, args: (self.op(*args), in_dims[0]))
+        # Under autocast the surrogate runs in its input's dtype, like torch's activations.
+        definition.register_autocast(ELEMENTWISE)
+        definition.register_decomposition(heaviside_decomposition)
+        arguments = [("grad_out", Tensor), ("x", Tensor), *floats]
+        backward = definition.define_backward(
+            arguments, 1, self._backward_kernel, self._fake_backward
+        )
+        self.definition, self.op, self.backward_op = definition, definition.op, backward.op
+        formula = spec.parsed_formula()
+        self.passes_through = formula is not None and formula.constant() == 1.0
+        function = surrogate_function(
+            spec, self._function_forward, class_name(spec, "CustomOp"), self._function_backward
+        )
+        self.function = function
+        self.direct_apply = fast_apply(function)
+        self.level_apply = None if _single_level is None else _single_level(function)
+        definition.register_kernel(self._autograd_kernel, "Autograd")
+        self.__name__ = self.__qualname__ = f"{spec.name}_{NAME}"
 
-    def fake_backward(grad_out: Tensor, x: Tensor, *params: float) -> Tensor:
-        return torch.empty_like(x)
+    def __repr__(self) -> str:
+        return f"<{NAME} operator {self.op}>"
 
-    def fake_kernel(x: Tensor, *params: float) -> Tensor:
+    def __call__(self, x: Tensor, **params: float) -> Tensor:
+        values = [params[name] for name in self.names]
+        if _single_level is None and not _is_compiling() and _transforms_active():
+            return self.function.apply(x, *values)  # functorch's public route (core.compat)
+        if _is_compiling() or not _plain_eager(x):
+            if not isinstance(x, Tensor):
+                check_input(x, self.surrogate)  # the dispatcher's own error: a RuntimeError
+            return self.op(x, *values)
+        return self.direct_apply(x, *values)
+
+    # --- the operator's kernels ----------------------------------------------------------------
+
+    def spike(self, x: Tensor) -> Tensor:
+        """The forward kernel: ``H(x)`` by the kernels the dispatch picks for ``x``."""
+        check_input(x, self.surrogate)
+        return self.dispatch.kernels(x).spike(x)
+
+    def _fake(self, args: tuple[Any, ...]) -> Tensor:
+        x = args[0]
         if not compat.is_fake(x):
-            check_input(x, surrogate)
+            check_input(x, self.surrogate)
         # While tracing, a bad dtype is left to the real kernel: raised at trace time it
         # would surface as a Dynamo error, at run time it stays the eager TypeError.
         return torch.empty_like(x)
 
-    def function_forward(x: Tensor, *params: float) -> Tensor:
+    def _backward_kernel(self, args: tuple[Any, ...]) -> Tensor:
+        grad_out, x, *params = args
+        return self.dispatch.kernels(x).backward(x, grad_out, tuple(params))
+
+    @staticmethod
+    def _fake_backward(args: tuple[Any, ...]) -> Tensor:
+        return torch.empty_like(args[1])
+
+    def _autograd_kernel(self, args: tuple[Any, ...]) -> Tensor:
+        if self.level_apply is not None and _transforms_active():
+            # Inside a grad/jacrev level the inputs are already wrapped for this level,
+            # exactly as for an aten op: record one single-level node and redispatch.
+            return self.level_apply(*args)
+        return self.direct_apply(*args)
+
+    # --- the autograd.Function's forward and backward -------------------------------------------
+
+    def _function_forward(self, x: Tensor, *params: float) -> Tensor:
         if _plain_eager(x):
-            return forward_kernel(x)  # the operator's own kernel, without the dispatcher
+            return self.spike(x)  # the operator's own kernel, without the dispatcher
         if _below_autograd is None:
             # No way below Autograd (see core.compat): x may be a transform's wrapper
             # without storage, which only the torch kernels can take.
-            check_input(x, surrogate)
-            return dispatch.torch.spike(x)
+            check_input(x, self.surrogate)
+            return self.dispatch.torch.spike(x)
         with _below_autograd():
-            return op(x, *params)
+            return self.op(x, *params)
 
-    formula = spec.parsed_formula()
-    passes_through = formula is not None and formula.constant() == 1.0
-
-    def function_backward(x: Tensor, grad_out: Tensor, params: tuple[float, ...]) -> Tensor:
+    def _function_backward(self, x: Tensor, grad_out: Tensor, params: tuple[float, ...]) -> Tensor:
         if not _is_compiling() and _plain_eager(grad_out) and type(x) is Tensor:
-            if passes_through and grad_out.dtype == x.dtype and requested_kernel() is None:
+            if self.passes_through and grad_out.dtype == x.dtype and requested_kernel() is None:
                 return grad_out  # g = 1: nothing to compute or copy (an operator may not alias)
-            return dispatch.kernels(x).backward(x, grad_out, params)
-        return backward_op(grad_out, x, *params)
-
-    function = surrogate_function(
-        spec, function_forward, class_name(spec, "CustomOp"), function_backward
-    )
-    direct_apply = fast_apply(function)
-    level_apply = None if _single_level is None else _single_level(function)
-
-    def autograd_kernel(x: Tensor, *params: float) -> Tensor:
-        if level_apply is not None and _transforms_active():
-            # Inside a grad/jacrev level the inputs are already wrapped for this level,
-            # exactly as for an aten op: record one single-level node and redispatch.
-            return level_apply(x, *params)
-        return direct_apply(x, *params)
-
-    def vmap_rule(info: object, in_dims: tuple[int | None, ...], x: Tensor, *params: float):
-        return op(x, *params), in_dims[0]
-
-    lib.impl(op_name, forward_kernel, "CompositeExplicitAutograd")
-    lib.impl(op_name, autograd_kernel, "Autograd")
-    lib.impl(f"{op_name}_backward", backward_kernel, "CompositeExplicitAutograd")
-    torch.library.register_fake(qualname, fake_kernel, lib=lib)
-    torch.library.register_fake(f"{qualname}_backward", fake_backward, lib=lib)
-    torch.library.register_vmap(qualname, vmap_rule, lib=lib)
-    # Under autocast the surrogate runs in its input's dtype, like torch's activations.
-    register_autocast_policy(lib, op_name, ELEMENTWISE)
-    register_autocast_policy(lib, f"{op_name}_backward", ELEMENTWISE)
-    names = spec.param_names
-
-    def run(x: Tensor, **params: float) -> Tensor:
-        values = [params[name] for name in names]
-        if _single_level is None and not _is_compiling() and _transforms_active():
-            return function.apply(x, *values)  # functorch's public route (see core.compat)
-        if _is_compiling() or not _plain_eager(x):
-            if not isinstance(x, Tensor):
-                check_input(x, surrogate)  # the dispatcher's own error would be a RuntimeError
-            return op(x, *values)
-        return direct_apply(x, *values)
-
-    run.__name__ = run.__qualname__ = f"{surrogate}_{NAME}"
-    run.op = op  # type: ignore[attr-defined]
-    run.backward_op = backward_op  # type: ignore[attr-defined]
-    run.dispatch = dispatch  # type: ignore[attr-defined]
-    run.function = function  # type: ignore[attr-defined]
-    return run
+            return self.dispatch.kernels(x).backward(x, grad_out, params)
+        return self.backward_op(grad_out, x, *params)
 
 
 def operator_name(spec: SurrogateSpec) -> str:
@@ -219,7 +226,7 @@ def build(spec: SurrogateSpec) -> SurrogateFn:
         op_name = _operator_name(spec)
         if op_name in _built:
             return _built[op_name][1]
-        run = _define(op_name, spec)
+        run = SurrogateOperator(op_name, spec)
         _built[op_name] = (spec, run)
         return run
 

@@ -20,6 +20,7 @@ import sc_neurocore
 from sc_neurocore.interchange.operators import FUSED_NAMESPACE, SURROGATE_NAMESPACE
 from sc_neurocore.neurons.base import RESET_MODES
 from sc_neurocore.neurons.fused import LIF, NAMESPACE
+from sc_neurocore.neurons.synaptic import SynapticLIF
 from sc_neurocore.paths import custom_op
 
 from .test_compat_export import Layer
@@ -65,6 +66,10 @@ def test_programs_load_in_a_fresh_process(tmp_path: Path) -> None:
         layer = LIF(0.8, 0.5, sc_neurocore.get_surrogate(SURROGATES[-1]), reset=reset, v_reset=-0.1)
         _save(tmp_path, f"fused_{reset}", layer, (torch.randn(6, 2, 4), torch.randn(2, 4)))
         names.append(f"fused_{reset}")
+    # SynapticLIF calls the fused leaky integrator too, defined by another module.
+    synaptic = SynapticLIF(0.7, 0.8, 0.5, sc_neurocore.get_surrogate(SURROGATES[0]))
+    _save(tmp_path, "fused_synaptic", synaptic, (torch.randn(6, 2, 4),))
+    names.append("fused_synaptic")
     command = [sys.executable, "-c", _LOAD_SCRIPT, json.dumps(names), str(tmp_path)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

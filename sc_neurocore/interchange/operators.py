@@ -53,8 +53,9 @@ FUSED_NAMESPACE = "sc_neurocore_fused"
 NEURON_NAMESPACE = "sc_neurocore_neuron"
 #: The module that defines a neuron spec's operator (``operator_for``, ``operator_name``).
 NEURON_MODULE = "sc_neurocore.neurons.neuron_op"
-#: Modules whose import defines the fused operators.
-FUSED_MODULES = ("sc_neurocore.neurons.fused_op",)
+#: Modules whose import defines the fused operators (lif and lif_backward; leaky and
+#: leaky_backward, which SynapticLIF programs call too).
+FUSED_MODULES = ("sc_neurocore.neurons.fused_op", "sc_neurocore.neurons.integrator")
 
 
 def define_operator(namespace: str, name: str) -> bool:

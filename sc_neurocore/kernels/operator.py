@@ -92,8 +92,9 @@ class OperatorDef:
     """The operator ``qualname`` with the arguments of ``arguments`` and ``returns`` tensors.
 
     ``arguments`` is a :class:`typing.NamedTuple` class, or its ``(name, annotation)`` pairs
-    for a schema made at run time; the annotations give the schema (:func:`schema_type`).  Every function registered through the methods below is
-    called with the arguments packed into one ``arguments`` instance.
+    for a schema made at run time; the annotations give the schema (:func:`schema_type`).
+    Every function registered through the methods below is called with the arguments packed
+    into one ``arguments`` instance.
     """
 
     def __init__(

@@ -77,6 +77,10 @@ def _hoisted(node: Node, scalars: frozenset[str], table: dict[Node, str]) -> Nod
         return node
     if names_in(node) <= scalars:
         return Var(table.setdefault(node, f"h{len(table)}"))
+    if isinstance(node, Call) and node.function == "fma":
+        a, b, c = node.args
+        if names_in(a) | names_in(b) <= scalars:  # torch: the float product, then + c
+            return Bin("+", _hoisted(Bin("*", a, b), scalars, table), _hoisted(c, scalars, table))
     return _rebuilt(node, lambda operand: _hoisted(operand, scalars, table))
 
 

@@ -178,9 +178,9 @@ def leaky_kernel_choice(device: str) -> tuple[str, str]:
 
 
 def compute_dtype(kernels: object, dtype: torch.dtype) -> torch.dtype:
-    """The dtype the kernels compute in: Triton and the native kernels lift
-    float16/bfloat16 to float32 (the torch kernels compute in what they are given)."""
-    lifting = isinstance(kernels, (TritonLIF, TritonLeaky, NativeLIF, NativeLeaky))
-    if lifting and dtype in (torch.float16, torch.bfloat16):
+    """The dtype the kernels compute in: every fused family's kernels (Triton, native: the
+    one calling convention) lift float16/bfloat16 to float32; ``None``, the torch kernels,
+    compute in what they are given."""
+    if kernels is not None and dtype in (torch.float16, torch.bfloat16):
         return torch.float32
     return dtype

@@ -23,29 +23,16 @@ from ..neurons.base import SpikingCell
 from ..neurons.cells import IFCell, LIFCell, SynapticCell
 from ..neurons.fused import LIF, fused_surrogate
 from ..neurons.integrator import LeakyIntegrator, LeakyIntegratorCell
+from ..neurons.neuron import Neuron
 from ..neurons.recurrent import RecurrentLIFCell
 from ..neurons.synaptic import SynapticLIF
 from .discretisation import check_dt, check_method, leaky_time_constants
+from .nir_base import METADATA_KEY, NIRMetadataWarning, import_nir
 from .nir_layers import AvgPool2d, SumPool2d
 from .nir_modules import ContinuousNeuron, Delay, NIRModule, Scale, Threshold
+from .nir_neurons import neuron_node
 
 __all__ = ["METADATA_KEY", "NIRMetadataWarning", "import_nir", "node_of", "to_nir"]
-
-METADATA_KEY = "sc_neurocore"
-
-
-class NIRMetadataWarning(UserWarning):
-    """Something NIR cannot represent was carried in a node's metadata instead."""
-
-
-def import_nir() -> Any:
-    try:
-        import nir
-    except ImportError as error:  # pragma: no cover - the extra is installed in CI
-        raise ImportError(
-            "NIR support needs the 'nir' package: pip install nir (the 'nir' extra)"
-        ) from error
-    return nir
 
 
 def _array(value: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -218,6 +205,8 @@ def node_of(layer: nn.Module, shape: tuple[int, ...], dt: float, method: str) ->
         return _integrator_node(layer, shape, dt, method)
     if isinstance(layer, IFCell):
         return _if_node(layer, shape, dt, method)
+    if isinstance(layer, Neuron):
+        return neuron_node(layer, shape, dt, method)
     if isinstance(layer, ContinuousNeuron):
         return getattr(nir, layer.node)(**layer.nir_params)
     if isinstance(layer, (SumPool2d, nn.AvgPool2d)):
@@ -231,7 +220,7 @@ def node_of(layer: nn.Module, shape: tuple[int, ...], dt: float, method: str) ->
     raise TypeError(
         f"to_nir: {type(layer).__name__} has no NIR node (supported: Linear, Conv1d, Conv2d, "
         "AvgPool2d, Flatten, LIFCell, LIF, IFCell, SynapticCell, SynapticLIF, RecurrentLIFCell, "
-        "LeakyIntegratorCell, LeakyIntegrator, SpikingNet, "
+        "LeakyIntegratorCell, LeakyIntegrator, Neuron (any spec), SpikingNet, "
         "nn.Sequential of these, and modules from from_nir)"
     )
 

@@ -198,10 +198,34 @@ def _neuron(
     )
 
 
+def _spec_layer(
+    node: Any, kind: str, dt: float, method: str, surrogate: Any, dtype: torch.dtype
+) -> nn.Module | None:
+    """The Neuron layer this project exported as ``node``, if its metadata says so and the
+    node at this ``dt`` agrees with it (else a warning, and the node's own equations)."""
+    from .nir_neurons import MODULE, restore_neuron
+
+    meta = _plain(node.metadata.get(METADATA_KEY, {}))
+    if meta.get("module") != MODULE:
+        return None
+    layer = restore_neuron(node, meta, dt, method, _surrogate(meta, surrogate), dtype)
+    if layer is None:
+        warnings.warn(
+            f"from_nir: the {kind} node's parameters at dt={dt} ({method}) differ from its "
+            "sc_neurocore metadata; the node's parameters are used",
+            NIRMetadataWarning,
+            stacklevel=4,
+        )
+    return layer
+
+
 def _module(
     name: str, node: Any, dt: float, method: str, surrogate: Any, dtype: torch.dtype
 ) -> nn.Module:
     kind = type(node).__name__
+    restored = _spec_layer(node, kind, dt, method, surrogate, dtype)
+    if restored is not None:
+        return restored
     if kind in NEURONS:
         return _neuron(name, node, kind, dt, method, surrogate, dtype)
     if kind in LAYERS:

@@ -19,8 +19,17 @@ from torch import Tensor, nn
 
 from ..core.callforms import atan_surrogate
 from ..neurons.base import SpikingCell, SurrogateCallable, check_reset, check_surrogate, reset_to
+from ..neurons.neuron import Neuron
 
-__all__ = ["STATEFUL", "ContinuousNeuron", "Delay", "NIRModule", "Scale", "Threshold"]
+__all__ = [
+    "STATEFUL",
+    "ContinuousNeuron",
+    "Delay",
+    "NIRModule",
+    "NeuronNode",
+    "Scale",
+    "Threshold",
+]
 
 
 def _buffer(module: nn.Module, name: str, value: Any) -> None:
@@ -148,8 +157,19 @@ class Delay(nn.Module):
         return history.gather(0, index).squeeze(0), history
 
 
+class NeuronNode(Neuron):
+    """A :class:`~sc_neurocore.neurons.Neuron` layer stepped by :class:`NIRModule` one time
+    step at a time: ``forward(x (batch, ...), *states) -> (out, *states)`` (states in the
+    spec's order; none at the first step: they start at zero)."""
+
+    def forward(self, x: Tensor, *states: Tensor) -> tuple[Tensor, ...]:  # type: ignore[override]
+        initial = dict(zip(self.spec.states, states))
+        out, finals = super().forward(x.unsqueeze(0), initial or None)
+        return (out[0], *finals.values())
+
+
 #: Node modules that carry state from step to step: ``m(x, *state) -> (out, *state)``.
-STATEFUL = (SpikingCell, ContinuousNeuron, Delay)
+STATEFUL = (SpikingCell, ContinuousNeuron, Delay, NeuronNode)
 
 
 class NIRModule(nn.Module):

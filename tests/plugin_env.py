@@ -136,6 +136,29 @@ def _copy_core(target: Path) -> Path:
     return target
 
 
+def tutorial_project(page: Path, root: Path, files: dict[str, tuple[int, ...]]) -> Path:
+    """A tutorial page's project, written from its code blocks: the one ``toml`` block is
+    ``pyproject.toml`` (its ``name`` names the folder), ``files`` maps each file to the
+    ``python`` blocks it joins (every block used once); a README is added."""
+    import re
+
+    blocks = re.findall(r"```(\w+)\n(.*?)```", page.read_text(), re.S)
+    toml = [code for lang, code in blocks if lang == "toml"]
+    python = [code for lang, code in blocks if lang == "python"]
+    used = sorted(index for indices in files.values() for index in indices)
+    assert len(toml) == 1 and used == list(range(len(python))), "the page's code blocks changed"
+    name = re.search(r'^name = "([^"]+)"', toml[0], re.M)
+    assert name, "the page's pyproject.toml names no project"
+    project = root / name.group(1)
+    project.mkdir(parents=True)
+    (project / "README.md").write_text(f"# {name.group(1)}\n")
+    (project / "pyproject.toml").write_text(toml[0])
+    for relative, indices in files.items():
+        (project / relative).parent.mkdir(parents=True, exist_ok=True)
+        (project / relative).write_text("\n\n".join(python[index] for index in indices))
+    return project
+
+
 @dataclass
 class PluginEnv:
     """The built venv: its interpreter and helpers to run things inside it."""

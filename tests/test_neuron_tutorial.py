@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from .plugin_env import REPO, PluginEnv, shared_plugin_env
+from .plugin_env import tutorial_project as write_tutorial_project
 from .test_plugins_tutorial import QUIET
 
 TUTORIAL = REPO / "docs" / "neuron-tutorial.md"
@@ -22,19 +23,12 @@ def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> PluginEnv:
 
 def tutorial_project(root: Path) -> Path:
     """Write the tutorial's files: the TOML block, the package, the usage script, the test."""
-    blocks = re.findall(r"```(\w+)\n(.*?)```", TUTORIAL.read_text(), re.S)
-    toml = [code for lang, code in blocks if lang == "toml"]
-    python = [code for lang, code in blocks if lang == "python"]
-    assert len(toml) == 1 and len(python) == 3, "the tutorial's code blocks changed"
-    project = root / "sc-neurocore-adaptive"
-    (project / "sc_neurocore_adaptive").mkdir(parents=True)
-    (project / "tests").mkdir()
-    (project / "README.md").write_text("# sc-neurocore-adaptive\n")
-    (project / "pyproject.toml").write_text(toml[0])
-    (project / "sc_neurocore_adaptive" / "__init__.py").write_text(python[0])
-    (project / "usage.py").write_text(python[1])
-    (project / "tests" / "test_adaptive.py").write_text(python[2])
-    return project
+    files = {
+        "sc_neurocore_adaptive/__init__.py": (0,),
+        "usage.py": (1,),
+        "tests/test_adaptive.py": (2,),
+    }
+    return write_tutorial_project(TUTORIAL, root, files)
 
 
 def test_tutorial_neuron_installs_runs_and_passes_its_suite(plugin_env: PluginEnv) -> None:

@@ -3,12 +3,12 @@ installs into the plugin venv, and the project's own test suite (the kit) passes
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
 from .plugin_env import REPO, PluginEnv, shared_plugin_env
+from .plugin_env import tutorial_project as write_tutorial_project
 
 TUTORIAL = REPO / "docs" / "plugin-tutorial.md"
 QUIET = {
@@ -24,19 +24,12 @@ def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> PluginEnv:
 
 def tutorial_project(root: Path) -> Path:
     """Write the tutorial's files: the TOML block, the package (blocks 1-2), the test."""
-    blocks = re.findall(r"```(\w+)\n(.*?)```", TUTORIAL.read_text(), re.S)
-    toml = [code for lang, code in blocks if lang == "toml"]
-    python = [code for lang, code in blocks if lang == "python"]
-    assert len(toml) == 1 and len(python) == 4, "the tutorial's code blocks changed"
-    project = root / "sc-neurocore-cosine"
-    (project / "sc_neurocore_cosine").mkdir(parents=True)
-    (project / "tests").mkdir()
-    (project / "README.md").write_text("# sc-neurocore-cosine\n")
-    (project / "pyproject.toml").write_text(toml[0])
-    (project / "sc_neurocore_cosine" / "__init__.py").write_text(python[0] + "\n\n" + python[1])
-    (project / "usage.py").write_text(python[2])
-    (project / "tests" / "test_cosine.py").write_text(python[3])
-    return project
+    files = {
+        "sc_neurocore_cosine/__init__.py": (0, 1),
+        "usage.py": (2,),
+        "tests/test_cosine.py": (3,),
+    }
+    return write_tutorial_project(TUTORIAL, root, files)
 
 
 def test_tutorial_plugin_installs_runs_and_passes_its_suite(plugin_env: PluginEnv) -> None:

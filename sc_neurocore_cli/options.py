@@ -178,10 +178,10 @@ KERNELS = Command(
         ),
         Option(
             ("--op",),
-            "only the kernels of this operator family",
+            "only the kernels of this operator family (surrogate, lif, leaky) or neuron",
             ("surrogate",),
             unset="every family",
-            kwargs={"choices": ("surrogate", "lif", "leaky")},
+            kwargs={"metavar": "OP"},
             modes=("compile",),
         ),
         Option(

@@ -17,6 +17,8 @@ from sc_neurocore.kernels.triton.compile_report import KernelRow, compile_report
 from sc_neurocore.kernels.triton.launch import CHUNKS
 from sc_neurocore.kernels.triton.launch_cases import (
     DTYPES,
+    NEURON_DTYPES,
+    NEURON_OP,
     NEURONS,
     PARAMETER_KINDS,
     launch_cases,
@@ -34,9 +36,15 @@ def _specs() -> list[sc_neurocore.SurrogateSpec]:
     return [sc_neurocore.get_spec(name) for name in sc_neurocore.list_surrogates()]
 
 
+def _neurons() -> list[sc_neurocore.NeuronSpec]:
+    """Every registered neuron (a plugin's included): its generated kernels are compiled."""
+    return [sc_neurocore.get_neuron_spec(name) for name in sc_neurocore.list_neurons()]
+
+
 @pytest.fixture(scope="module", params=CI_TARGETS)
 def report(request: pytest.FixtureRequest) -> tuple[str, list[KernelRow]]:
-    return request.param, compile_report(request.param, launch_cases(_specs()))
+    cases = launch_cases(_specs(), neuron_specs=_neurons())
+    return request.param, compile_report(request.param, cases)
 
 
 def test_every_kernel_compiles_without_spills(report: tuple[str, list[KernelRow]]) -> None:
@@ -57,7 +65,8 @@ def test_the_report_covers_every_surrogate_dtype_and_variant(
         backward = [row for row in rows if (row.op, row.kernel) == (op, "backward")]
         named = {name for row in backward for name in row.surrogate.split(",")}
         assert named >= with_formula or "*" in named, (op, with_formula - named)
-    assert {(row.op, row.kernel) for row in rows} == {
+    hand_written = {(row.op, row.kernel) for row in rows if not row.op.startswith(NEURON_OP)}
+    assert hand_written == {
         ("surrogate", "spike"), ("surrogate", "backward"), ("lif", "forward"),
         ("lif", "backward"), ("leaky", "forward"), ("leaky", "backward"),
     }  # fmt: skip
@@ -70,6 +79,24 @@ def test_the_report_covers_every_surrogate_dtype_and_variant(
     assert all(f"reset={reset}" in lif for reset in RESETS)
     chunks = {1 << k for k in range(max(CHUNKS.values()).bit_length())}
     assert all(f"chunk={chunk}" in lif for chunk in chunks)
+
+
+def test_the_report_covers_every_registered_neuron(report: tuple[str, list[KernelRow]]) -> None:
+    """Each registered neuron's generated kernels (a plugin's included) in both dtypes; the
+    LIF's with every surrogate, reset and parameter kind."""
+    _, rows = report
+    for name in sc_neurocore.list_neurons():
+        mine = [row for row in rows if row.op == NEURON_OP + name]
+        assert {(row.kernel, row.dtype) for row in mine} >= {
+            (kernel, dtype) for kernel in ("forward", "backward") for dtype in NEURON_DTYPES
+        }, name
+    lif = [row for row in rows if row.op == NEURON_OP + "lif"]
+    with_formula = {s.name for s in _specs() if s.parsed_formula() is not None}
+    assert {row.surrogate for row in lif if row.kernel == "backward"} >= with_formula
+    variants = " ".join(row.variant for row in lif)
+    assert all(f"reset={reset}" in variants for reset in RESETS)
+    assert all(f"parameters={kind}" in variants for kind in PARAMETER_KINDS)
+    assert all(word in variants for word in ("learned", "broadcast", "n%16=2"))
 
 
 def test_launches_that_bind_alike_compile_once() -> None:

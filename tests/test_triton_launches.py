@@ -24,7 +24,7 @@ import torch
 
 import sc_neurocore
 from sc_neurocore.kernels.torch.lif import kernel_value
-from sc_neurocore.kernels.triton import elementwise, launch, leaky, lif
+from sc_neurocore.kernels.triton import elementwise, launch, leaky, lif, neuron
 from sc_neurocore.kernels.triton.compile_report import launch_problems, launch_ttir, worker_pool
 from sc_neurocore.kernels.triton.launch_cases import launch_cases
 
@@ -38,8 +38,10 @@ ENTRY_POINTS: list[Callable[..., object]] = [
     leaky.TritonLeaky.backward,
     elementwise.spike,
     elementwise.backward,
+    neuron.TritonNeuron.forward,
+    neuron.TritonNeuron.backward,
 ]
-LAUNCH_MODULES: list[ModuleType] = [lif, leaky, elementwise, launch]
+LAUNCH_MODULES: list[ModuleType] = [lif, leaky, elementwise, neuron, launch]
 HOST_READS = {"item", "tolist", "cpu", "numpy"}
 
 
@@ -136,8 +138,13 @@ def _specs() -> list[sc_neurocore.SurrogateSpec]:
     return [sc_neurocore.get_spec(name) for name in sc_neurocore.list_surrogates()]
 
 
+def _neurons() -> list[sc_neurocore.NeuronSpec]:
+    """Every registered neuron (a plugin's included): its generated kernels are compiled."""
+    return [sc_neurocore.get_neuron_spec(name) for name in sc_neurocore.list_neurons()]
+
+
 def test_no_written_buffer_is_passed_twice_and_options_are_explicit() -> None:
-    cases = launch_cases(_specs())
+    cases = launch_cases(_specs(), neuron_specs=_neurons())
     with worker_pool(2) as pool:
         found = pool.map(launch_problems, cases, ["cuda:90"] * len(cases), chunksize=16)
         problems = sorted({problem for problems in found for problem in problems})
@@ -160,7 +167,7 @@ def thirty_two_bit_products(ttir: str) -> list[str]:
 
 
 def test_offsets_are_computed_in_64_bits() -> None:
-    cases = launch_cases(_specs()[:1])
+    cases = launch_cases(_specs()[:1], neuron_specs=_neurons())
     one_each = {(case.op, case.kernel, case.dtype): case for case in cases}  # each kernel body
     with worker_pool(2) as pool:
         texts = list(pool.map(launch_ttir, one_each.values(), ["cuda:90"] * len(one_each)))

@@ -10,7 +10,8 @@ dtypes the fused kernels take as they are: bf16/fp16 are computed in float32, no
 ``--compile TARGET`` (``cuda:90``, ``cuda:80``, ``hip:gfx942``) instead compiles every Triton
 kernel the package generates for that GPU, without one, and lists each distinct kernel with
 its status, registers, spills, shared memory and occupancy (exit status 1 if any failed or
-spilled).
+spilled).  The kernels generated for every registered neuron are the ops ``neuron:<name>``;
+``--op <name>`` (or ``--op neuron:<name>``) compiles only that neuron's.
 """
 
 from __future__ import annotations
@@ -44,16 +45,21 @@ def compile_command(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--compile needs triton ({error}); pip install 'sc-neurocore[triton]'"
         ) from None
-    from ..core.registry import get_spec, list_surrogates
+    from ..core.registry import get_neuron_spec, get_spec, list_neurons, list_surrogates
     from ..kernels.triton.compile_report import COLUMNS, compile_report, table_row
-    from ..kernels.triton.launch_cases import launch_cases
+    from ..kernels.triton.launch_cases import NEURON_OP, launch_cases
 
     specs = loading(lambda: [get_spec(name) for name in list_surrogates()])
+    neurons = [get_neuron_spec(name) for name in list_neurons()]
     cases = [
         case
-        for case in launch_cases(specs, full=args.full)
-        if args.op in (None, case.op) and args.dtype in (None, case.dtype)
+        for case in launch_cases(specs, full=args.full, neuron_specs=neurons)
+        if args.op in (None, case.op, case.op.removeprefix(NEURON_OP))
+        and args.dtype in (None, case.dtype)
     ]
+    if not cases:
+        known = sorted({case.op for case in launch_cases(specs, neuron_specs=neurons)})
+        raise UsageError(f"--op {args.op!r} names no kernels; choose one of {', '.join(known)}")
     rows = compile_report(args.compile, cases, args.workers)
     table = format_table(COLUMNS, [table_row(row) for row in rows])
     emit(args, [row.as_dict() for row in rows], table)

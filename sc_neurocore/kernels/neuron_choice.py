@@ -12,8 +12,10 @@ tensors broadcastable to one step; the parameters' gradients are read only when 
 
 :func:`neuron_kernels` picks the family under the package's one kernel switch
 (``SC_NEUROCORE_KERNEL``, ``SC_NEUROCORE_NATIVE``): unforced, the compiled C kernels run CPU
-float32/float64 (and bfloat16/float16) tensors wherever the compiler built them, the torch
-kernels everything else; forced ``native`` where they cannot run raises
+float32/float64 (and bfloat16/float16) tensors wherever the compiler built them, the
+Triton kernels generated from the program CUDA tensors (CPU tensors only when forced under
+``TRITON_INTERPRET=1``, as for the fused LIF), the torch kernels everything else; a forced
+family where it cannot run raises
 :class:`~sc_neurocore.core.errors.KernelUnavailableError` naming the reason.
 """
 
@@ -32,15 +34,21 @@ from ..core.spec import SurrogateSpec
 from ..core.step_program import StepProgram
 from .native.lif import native_enabled
 from .native.neuron import NativeNeuron, native_neuron
+from .selector import SELECTOR
 from .torch.neuron import NeuronTorchKernels, kernels_of
+from .triton.launch import interpreting
+from .triton.neuron import DTYPES as TRITON_DTYPES
+from .triton.neuron import TritonNeuron, triton_neuron_kernels, triton_neuron_reason
 
 __all__ = [
     "FAMILIES",
     "NativeNeuronFamily",
     "TorchNeuron",
+    "TritonNeuron",
     "native_reason",
     "neuron_families",
     "neuron_kernels",
+    "triton_reason",
 ]
 
 
@@ -139,7 +147,7 @@ class NativeNeuronFamily:
 
 #: The families that run a neuron's fused operator per device kind, fastest first: the
 #: choice walks this order, and the parity suite runs every family listed for the CPU.
-FAMILIES: dict[str, tuple[str, ...]] = {"cpu": ("native", "torch")}
+FAMILIES: dict[str, tuple[str, ...]] = {"cpu": ("native", "torch"), "cuda": ("triton", "torch")}
 
 
 def neuron_families(kind: str) -> tuple[str, ...]:
@@ -159,7 +167,17 @@ def native_reason(
     return found if isinstance(found, str) else ""
 
 
-Family = TorchNeuron | NativeNeuronFamily
+def triton_reason(
+    program: StepProgram, surrogate: SurrogateSpec, kind: str, dtype: torch.dtype
+) -> str:
+    """'' if the generated Triton kernels of ``program`` run on such tensors, else why."""
+    reason = SELECTOR.triton_reason(kind)  # no tl.fma: any interpreter runs them exactly
+    if not reason and dtype not in TRITON_DTYPES:
+        return f"the generated Triton kernels take float32 and float64, not {dtype}"
+    return reason or triton_neuron_reason(program, surrogate)
+
+
+Family = TorchNeuron | NativeNeuronFamily | TritonNeuron
 #: (program, surrogate, device kind, dtype, forced family, native switch) by identity ->
 #: the family (the entry keeps both objects, so an identity is never reused while cached)
 _chosen: dict[tuple[Any, ...], tuple[StepProgram, SurrogateSpec, Family]] = {}
@@ -168,7 +186,8 @@ _chosen: dict[tuple[Any, ...], tuple[StepProgram, SurrogateSpec, Family]] = {}
 def neuron_kernels(program: StepProgram, surrogate: SurrogateSpec, x: Tensor) -> Family:
     """The kernels that run ``program`` with ``surrogate`` on ``x`` (cached per choice)."""
     forced = requested_kernel()
-    key = (id(program), id(surrogate), x.device.type, x.dtype, forced, native_enabled())
+    key = (id(program), id(surrogate), x.device.type, x.dtype, forced, native_enabled(),
+           interpreting())  # fmt: skip
     entry = _chosen.get(key)
     if entry is None:
         entry = _chosen[key] = (program, surrogate, _choose(program, surrogate, x, forced))
@@ -181,6 +200,17 @@ def _choose(
     kind, dtype = x.device.type, x.dtype
     reasons = []
     for family in neuron_families(kind) if forced is None else (forced,):
+        if family == "triton":
+            reason = triton_reason(program, surrogate, kind, dtype)
+            if not reason:
+                return triton_neuron_kernels(program, surrogate)
+            if forced == "triton":
+                raise KernelUnavailableError(
+                    f"{ENV_KERNEL}=triton: neuron {program.spec.name!r} with surrogate "
+                    f"{surrogate.name!r} cannot run triton kernels on a {kind} {dtype} tensor: "
+                    f"{reason}"
+                )
+            reasons.append(reason)
         if family == "native":
             reason = native_reason(program, surrogate, kind, dtype)
             if not reason:
@@ -192,5 +222,4 @@ def _choose(
                     f"kernels on a {kind} {dtype} tensor: {reason}"
                 )
             reasons.append(reason)
-    # the torch family (forced triton too, until Triton neuron kernels are wired in)
     return TorchNeuron(kernels_of(program), surrogate, reason="; ".join(reasons))

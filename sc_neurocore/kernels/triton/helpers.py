@@ -10,7 +10,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-__all__ = ["sc_atan", "sc_cosh", "sc_pow", "sc_tanh"]
+__all__ = ["load_parameter", "sc_atan", "sc_cosh", "sc_pow", "sc_tanh"]
 
 HALF_PI = tl.constexpr(1.5707963267948966)
 QUARTER_PI = tl.constexpr(0.7853981633974483)
@@ -85,3 +85,12 @@ def sc_pow(a, b):
     """a ** b for a >= 0 as exp(b log a), 0 ** b as C's pow; NaN for a < 0, as in C."""
     at_zero = tl.where(b > 0, 0.0, tl.where(b == 0, 1.0, INF))
     return tl.where(a == 0, at_zero, tl.exp(b * tl.log(a)))
+
+
+@triton.jit
+def load_parameter(ptr, offs, stride, value, mask, COMPUTE: tl.constexpr):
+    """A neuron parameter (``launch.parameter``'s triple): a tensor read at offs * stride
+    (0: one value, 1: one per neuron), or with stride -1 the fp64 scalar argument ``value``,
+    nothing read, so a host value never becomes a device copy."""
+    loaded = tl.load(ptr + offs * stride, mask=mask & (offs * 0 + stride >= 0), other=0)
+    return (loaded.to(tl.float64) + value).to(COMPUTE)

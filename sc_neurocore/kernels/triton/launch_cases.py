@@ -5,8 +5,10 @@ A :class:`LaunchCase` names one kernel launch: the operator and kernel, the surr
 binds (reset mode, parameters as a float / one-element tensor / per-neuron tensor, learned
 or not, a ``v0``, the backward's chunk, a broadcast output gradient, whether the neuron count
 is a multiple of 16).  :func:`run_case` runs the launch code of :mod:`.elementwise`,
-:mod:`.lif` and :mod:`.leaky` with small CPU tensors built the way the operators build them,
-so under :func:`~.capture.capturing` it yields exactly the bindings a GPU launch produces.
+:mod:`.lif`, :mod:`.leaky` and :mod:`.neuron` with small CPU tensors built the way the
+operators build them, so under :func:`~.capture.capturing` it yields exactly the bindings a
+GPU launch produces.  A neuron spec's generated kernels are the op ``neuron:<name>``, for
+every registered neuron (a plugin's included: :func:`neuron_cases`).
 """
 
 from __future__ import annotations
@@ -14,15 +16,25 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import torch
 
 from ...core.formula import Formula, parse
+from ...core.neuron_spec import NeuronSpec
 from ...core.spec import SurrogateSpec
 from .launch import MAX_CHUNK
 from .neurons import RESETS
 
-__all__ = ["PARAMETER_KINDS", "LaunchCase", "launch_cases", "run_case"]
+__all__ = [
+    "NEURON_OP",
+    "PARAMETER_KINDS",
+    "LaunchCase",
+    "equations",
+    "launch_cases",
+    "neuron_cases",
+    "run_case",
+]
 
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 #: How a neuron parameter reaches the kernels: a Python float (a fixed value read on the
@@ -39,7 +51,7 @@ NEURONS = (48, 50)
 class LaunchCase:
     """One launch of one kernel; the fields after ``dtype`` are its variant."""
 
-    op: str  # "surrogate", "lif", "leaky"
+    op: str  # "surrogate", "lif", "leaky", "neuron:<neuron name>"
     kernel: str  # "spike", "backward", "forward"
     surrogate: str  # "" where no surrogate is inlined
     formula: tuple[str, tuple[str, ...]] | None
@@ -51,6 +63,8 @@ class LaunchCase:
     steps: int = 3
     broadcast: bool = False
     neurons: int = NEURONS[0]
+    #: A neuron kernel's spec as plain data (:func:`equations`): workers rebuild it.
+    neuron: tuple[Any, ...] | None = None
 
     @property
     def variant(self) -> str:
@@ -62,7 +76,7 @@ class LaunchCase:
                 if self.kernel == "backward" and self.op == "lif":
                     words.append(f"chunk={_chunk(value, getattr(torch, self.dtype))}")
                 continue
-            if value not in ("", False) and field.name != "neurons":
+            if value not in ("", False, None) and field.name not in ("neurons", "neuron"):
                 words.append(field.name if value is True else f"{field.name}={value}")
         words.append(f"n%16={self.neurons % 16}")
         return " ".join(words)
@@ -99,7 +113,9 @@ _AXES: dict[str, tuple[object, ...]] = {
 }
 
 
-def launch_cases(specs: Sequence[SurrogateSpec], full: bool = False) -> list[LaunchCase]:
+def launch_cases(
+    specs: Sequence[SurrogateSpec], full: bool = False, neuron_specs: Sequence[NeuronSpec] = ()
+) -> list[LaunchCase]:
     """The launches to compile for every surrogate with a formula (plugins' included).
 
     Element-wise: every surrogate x dtype x broadcast ``grad_out`` (x neuron count, for the
@@ -109,16 +125,17 @@ def launch_cases(specs: Sequence[SurrogateSpec], full: bool = False) -> list[Lau
     variant, and for the first surrogate in every dtype every combination of reset,
     parameter kind, learned and ``v0`` plus each other variant field changed one at a time:
     each kernel body, each specialisation and each formula is compiled at least once.
+    Then :func:`neuron_cases` of ``neuron_specs`` (the CLI and CI pass every registered one).
     """
     formulas = [(spec.name, _formula(spec)) for spec in specs if _formula(spec) is not None]
     cases: list[LaunchCase] = []
     for index, ((name, formula), dtype) in enumerate(itertools.product(formulas, DTYPES)):
         counts = NEURONS if full or index < len(DTYPES) else NEURONS[:1]
-        for broadcast, neurons in itertools.product((False, True), counts):
+        for broadcast, count in itertools.product((False, True), counts):
             cases.append(LaunchCase("surrogate", "backward", name, formula, dtype,
-                                    broadcast=broadcast, neurons=neurons))  # fmt: skip
-    for dtype, neurons in itertools.product(DTYPES, NEURONS):
-        cases.append(LaunchCase("surrogate", "spike", "", None, dtype, neurons=neurons))
+                                    broadcast=broadcast, neurons=count))  # fmt: skip
+    for dtype, count in itertools.product(DTYPES, NEURONS):
+        cases.append(LaunchCase("surrogate", "spike", "", None, dtype, neurons=count))
     for index, (name, formula) in enumerate(formulas):
         for dtype in DTYPES:
             base = replace(_LIF, surrogate=name, formula=formula, dtype=dtype)
@@ -129,11 +146,60 @@ def launch_cases(specs: Sequence[SurrogateSpec], full: bool = False) -> list[Lau
     for dtype in DTYPES:
         base = replace(_LEAKY, dtype=dtype)
         cases.extend(_every(base) if full else _crossed(base))
+    cases.extend(neuron_cases(specs, neuron_specs, full))
     every = (launch for case in cases for launch in (case, _forward_of(case)) if launch)
     return list(dict.fromkeys(every))  # in order, each once
 
 
+#: The op of a neuron spec's generated kernels is this prefix and the neuron's name.
+NEURON_OP = "neuron:"
+#: The dtypes the neuron kernels take x in (the operator hands half inputs over as float32).
+NEURON_DTYPES = ("float32", "float64")
+#: The neuron whose kernels CI compiles with every surrogate, reset and variant.
+_FULLY = "lif"
+
+
+def equations(spec: NeuronSpec) -> tuple[Any, ...]:
+    """A neuron spec as plain, picklable data (the compile workers rebuild it)."""
+    return (spec.name, spec.states, spec.params, tuple(spec.update.items()), spec.fire,
+            tuple(spec.reset.items()))  # fmt: skip
+
+
+def neuron_cases(
+    specs: Sequence[SurrogateSpec], neuron_specs: Sequence[NeuronSpec], full: bool = False
+) -> list[LaunchCase]:
+    """The launches of the kernels generated for ``neuron_specs`` (the CLI and CI pass every
+    registered neuron, a plugin's included), backward and forward.
+
+    Default (what CI compiles): every neuron x dtype in its largest variant (per-neuron
+    learned parameters, the spec's own reset) with the first surrogate that has a formula;
+    the LIF also with every surrogate, and each variant field changed one at a time
+    (reset, parameter kind, learned, broadcast output gradient, neuron count).  ``full``:
+    every neuron x surrogate x dtype x every variant.
+    """
+    formulas = [(spec.name, _formula(spec)) for spec in specs if _formula(spec) is not None]
+    cases: list[LaunchCase] = []
+    for neuron in neuron_specs:
+        name, spiking = neuron.name, neuron.spiking
+        chosen = formulas if full or name == _FULLY else formulas[:1]
+        for index, ((surrogate, formula), dtype) in enumerate(
+            itertools.product(chosen if spiking else [("", None)], NEURON_DTYPES)
+        ):
+            base = LaunchCase(NEURON_OP + name, "backward", surrogate, formula, dtype,
+                              "subtract" if spiking else "", "per-neuron", True,
+                              neuron=equations(neuron))  # fmt: skip
+            if full:
+                cases.extend(_every(base))
+            elif name == _FULLY and index < len(NEURON_DTYPES):
+                cases.extend(_one_at_a_time(base))
+            else:
+                cases.append(base)
+    return cases
+
+
 def _applies(case: LaunchCase, name: str) -> bool:
+    if case.op.startswith(NEURON_OP):  # states always passed; steps are not specialised on
+        return name not in ("v0", "steps") and (name != "reset" or case.reset != "")
     return not (case.op == "leaky" and name in ("reset", "steps"))
 
 
@@ -195,6 +261,8 @@ def run_case(case: LaunchCase) -> None:
     grad = torch.ones((), dtype=dtype).expand(x.shape) if case.broadcast else torch.ones_like(x)
     if case.op == "surrogate":
         _run_surrogate(case, x, grad)
+    elif case.op.startswith(NEURON_OP):
+        _run_neuron(case, x, grad)
     elif case.op == "lif":
         _run_lif(case, x, grad)
     else:
@@ -209,6 +277,26 @@ def _run_surrogate(case: LaunchCase, x: torch.Tensor, grad: torch.Tensor) -> Non
         elementwise.spike(x)
     else:
         elementwise.backward(formula, x, grad, tuple(1.0 for _ in formula.params))
+
+
+def _run_neuron(case: LaunchCase, x: torch.Tensor, grad: torch.Tensor) -> None:
+    from ...core.step_program import program_of
+    from .neuron import TritonNeuron
+    from .neuron_source import load_neuron_kernels
+
+    assert case.neuron is not None, case
+    name, states, params, update, fire, reset = case.neuron
+    spec = NeuronSpec(name, states, params, dict(update), fire, dict(reset))
+    spec = spec.with_reset(case.reset) if case.reset else spec
+    program, formula = program_of(spec), case.parsed_formula()
+    kernels = TritonNeuron(program, formula, load_neuron_kernels(program, formula))
+    params = {p: _value(case.parameters, v, case.neurons, x.dtype) for p, v in spec.params}
+    states = [torch.zeros_like(x[0]) for _ in spec.states]
+    surrogate_params = [1.0] * len(formula.params) if formula else []
+    if case.kernel == "forward":
+        kernels.forward(x, states, params, surrogate_params)
+    else:
+        kernels.backward(grad, states, x, states, params, surrogate_params, case.learned)
 
 
 def _run_lif(case: LaunchCase, x: torch.Tensor, grad: torch.Tensor) -> None:

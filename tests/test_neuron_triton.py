@@ -20,7 +20,7 @@ from sc_neurocore.core.registry import get_neuron_spec, list_neurons, list_surro
 from sc_neurocore.core.settings import use_kernel
 from sc_neurocore.core.spec import SurrogateSpec
 from sc_neurocore.core.step_program import program_of
-from sc_neurocore.kernels.neuron_choice import neuron_decision, neuron_kernels
+from sc_neurocore.kernels.neuron_choice import FAMILIES, neuron_kernels
 from sc_neurocore.kernels.triton.neuron import TritonNeuron
 from sc_neurocore.neurons.neuron import Neuron
 
@@ -159,5 +159,5 @@ def test_forcing_triton_where_it_cannot_run_names_the_reason(monkeypatch: pytest
     with use_kernel("triton"), pytest.raises(KernelUnavailableError, match="no formula"):
         neuron_kernels(program, no_formula, torch.zeros(2, 3))
     with use_kernel(None):  # unforced, CPU tensors run the other families
-        found = neuron_decision(program, spec, torch.zeros(2, 3))
-        assert found.family != "triton" and not isinstance(found.kernels, TritonNeuron)
+        assert "triton" not in FAMILIES["cpu"] and FAMILIES["cuda"][0] == "triton"
+        assert not isinstance(neuron_kernels(program, spec, torch.zeros(2, 3)), TritonNeuron)

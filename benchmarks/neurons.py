@@ -250,7 +250,7 @@ def candidates(
         for surrogate in list_surrogates():
             found[f"fused LIF [{surrogate}]"] = {"kind": "fused", "surrogate": surrogate}
             status = native_status(get_spec(surrogate))
-            if status != "compiled":
+            if status != "native":
                 notes.append(f"fused LIF [{surrogate}] runs its torch kernels: {status}")
     else:
         notes.append("sc_neurocore.neurons.fused is missing: fused LIF not measured")

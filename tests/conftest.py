@@ -80,14 +80,15 @@ def device(request: pytest.FixtureRequest) -> str:
 
 
 def on_cpu_kernels(family: str):  # noqa: ANN201 - a generator for fixtures to yield from
-    """Run the enclosing test on the compiled C kernels (``"compiled"``) or the torch ones."""
+    """Run the enclosing test on the native (compiled C) kernels (``"native"``) or the torch
+    ones."""
     from sc_neurocore.kernels.native.lif import native_status, set_native_enabled
 
-    if family == "compiled":
+    if family == "native":
         status = native_status(sc_neurocore.get_spec("atan"))
-        if status != "compiled":
+        if status != "native":
             pytest.skip(f"compiled kernels unavailable here: {status}")
-    previous = set_native_enabled(family == "compiled")
+    previous = set_native_enabled(family == "native")
     yield family
     set_native_enabled(previous)
 

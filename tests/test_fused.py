@@ -20,7 +20,7 @@ from sc_neurocore.training import atan_surrogate, surrogate
 from .conftest import FLOAT_DTYPES, on_cpu_kernels, registered_pairs
 
 PAIRS = registered_pairs()
-KERNELS = ["compiled", "torch"]
+KERNELS = ["native", "torch"]
 SURROGATES = sc_neurocore.list_surrogates()
 STEPS, BATCH, NEURONS = 12, 3, 4
 

@@ -23,7 +23,7 @@ SPIKING_CELLS = [getattr(module, name) for module in (cells, recurrent) for name
 
 def _kernels() -> list[str]:
     status = native_status(sc_neurocore.get_spec("atan"))
-    families = ["compiled", "torch"] if status == "compiled" else ["torch"]
+    families = ["native", "torch"] if status == "native" else ["torch"]
     try:
         import triton  # noqa: F401  (CPU: the Triton interpreter runs the kernels)
     except ImportError:
@@ -125,7 +125,7 @@ def test_fused_matches_stepwise_for_every_surrogate_and_reset(
     if kernel == "triton":  # through the operator: lif_kernels picks the reset's template
         interpret_triton(monkeypatch)
         assert fused_kernel(name)[0] == "triton"
-    previous = set_native_enabled(kernel == "compiled")
+    previous = set_native_enabled(kernel == "native")
     try:
         x, v0 = _inputs()
         got = _run(fused, x, v0, list(fused.parameters()))

@@ -64,7 +64,7 @@ def _triton_device(kind: str, dtype: torch.dtype, dtypes: Sequence[torch.dtype])
 
 
 def _status(status: str) -> str:
-    return "" if status == "compiled" else status
+    return "" if status == "native" else status
 
 
 def _lif_triton_reason(subject: LIFSubject, kind: str, dtype: torch.dtype) -> str:

@@ -253,7 +253,7 @@ def check_c_grad(surrogate: str) -> str | None:
     status = _native.native_status(spec)
     if status.startswith(("no C compiler", "disabled", "compiled kernels are not built")):
         return status
-    assert status == "compiled", f"{surrogate}: c_grad {spec.c_grad!r} did not build: {status}"
+    assert status == "native", f"{surrogate}: c_grad {spec.c_grad!r} did not build: {status}"
     kernels = _native.native_lif(spec, torch.zeros(1))
     assert kernels is not None
     for dtype in (torch.float32, torch.float64):

@@ -151,6 +151,7 @@ def native_elementwise(spec: SurrogateSpec) -> NativeElementwise | str:
 
 
 def native_elementwise_status(spec: SurrogateSpec) -> str:
-    """``"compiled"`` or why the element-wise kernels of ``spec`` are not compiled."""
+    """``"native"`` (the family name) or why the native element-wise kernels of ``spec``
+    are not built."""
     found = _lookup(spec)
-    return "compiled" if isinstance(found, NativeElementwise) else found
+    return "native" if isinstance(found, NativeElementwise) else found

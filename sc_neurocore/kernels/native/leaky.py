@@ -171,8 +171,8 @@ def native_leaky(x: Tensor) -> NativeLeaky | None:
 
 
 def native_leaky_status() -> str:
-    """``"compiled"`` or why the leaky integrator runs its torch kernels (CPU)."""
+    """``"native"`` (the family name) or why the leaky integrator's native kernels cannot run."""
     if not native_enabled():
         return DISABLED
     found = _lookup()
-    return "compiled" if isinstance(found, NativeLeaky) else found
+    return "native" if isinstance(found, NativeLeaky) else found

@@ -411,8 +411,8 @@ def native_lif(spec: SurrogateSpec, x: Tensor, reset: str = "subtract") -> Nativ
 
 
 def native_status(spec: SurrogateSpec) -> str:
-    """``"compiled"`` or why the fused LIF runs its torch kernels for ``spec`` (CPU)."""
+    """``"native"`` (the family name) or why the fused LIF's native kernels cannot run ``spec``."""
     if not KERNEL_SWITCH.native:
         return DISABLED
     found = _lookup(spec)
-    return "compiled" if isinstance(found, NativeLIF) else found
+    return "native" if isinstance(found, NativeLIF) else found

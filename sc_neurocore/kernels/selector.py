@@ -265,11 +265,14 @@ class Chooser:
         if self._generation != switch.generation:
             self._cache = {}
             self._generation = switch.generation
-        # The key avoids building a torch.device per call (the hot path of small tensors).
+        # The key avoids building a torch.device per call (the hot path of small tensors);
+        # other device kinds are rare and decided per call.
+        if not (x.is_cpu or x.is_cuda):
+            return self.selector.decide(self.kind, self.subject, x.device.type, x.dtype)
         key = (x.dtype, x.is_cpu, x.is_cuda)
         found = self._cache.get(key)
         if found is None:
-            device = "cpu" if x.is_cpu else "cuda" if x.is_cuda else x.device.type
+            device = "cpu" if x.is_cpu else "cuda"
             found = self.selector.decide(self.kind, self.subject, device, x.dtype)
             self._cache[key] = found
         return found

@@ -16,6 +16,7 @@ from sc_neurocore.cli import main
 from sc_neurocore.cli.neurons import DEVICE_KINDS, kernel_family
 from sc_neurocore.core.step_program import program_of
 from sc_neurocore.kernels.neuron_choice import neuron_kernels
+from sc_neurocore.kernels.selector import SELECTOR
 from sc_neurocore.testing import select_neuron_cases
 
 from .test_discovery import only_record, plugin_module
@@ -136,6 +137,12 @@ def test_neurons_listing_json_is_computed_from_the_registry_and_the_dispatch(
         probe = torch.zeros(1, 1)
         ran = neuron_kernels(program_of(sc_neurocore.get_neuron_spec(name)), surrogate, probe)
         assert info["kernels"]["cpu"]["kernel"] == ran.family
+    # CUDA (a fake probe without a GPU): Triton exactly where the selector says it can run
+    why_not_triton = SELECTOR.triton_reason("cuda")
+    for info in infos.values():
+        cuda = info["kernels"]["cuda"]
+        assert (cuda["kernel"] == "triton") == (not why_not_triton), cuda
+        assert why_not_triton in cuda["reason"]
 
 
 def test_neurons_table(capsys: pytest.CaptureFixture[str]) -> None:

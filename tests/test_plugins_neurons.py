@@ -136,3 +136,16 @@ def test_exported_and_reloaded_in_a_fresh_process(plugin_env: PluginEnv, name: s
     loaded = plugin_env.run("-c", LOAD, stem, env=QUIET)
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     assert json.loads(loaded.stdout.strip().splitlines()[-1]) is True
+
+
+def test_its_triton_kernels_compile_for_sm_90(plugin_env: PluginEnv) -> None:
+    """The kernels generated from the plugin's equations compile for an H100 (sm_90), no GPU
+    needed: ``sc-neurocore kernels --compile`` in the venv where only pip put the neurons."""
+    for name in NEURONS:
+        rows = plugin_env.cli_json(
+            "kernels", "--compile", "cuda:90", "--op", name, "--dtype", "float32", **QUIET
+        )
+        assert {row["kernel"] for row in rows} == {"forward", "backward"}, rows
+        for row in rows:
+            assert row["op"] == f"neuron:{name}" and row["status"] == "compiled", row
+            assert row["spills"] == 0 and row["registers"] > 0, row

@@ -120,6 +120,15 @@ def neuron_spec(out: str) -> None:
     assert rho != 0.95 and b != 1.8  # its adaptation params learned too
 
 
+def neuron_interchange(out: str) -> None:
+    assert "hidden layer: alif, runs fused" in out
+    (accuracy,) = _numbers(rf"test accuracy {NUMBER} % \(chance 50 %\)", out)
+    assert accuracy >= 90  # the adaptive-LIF network learns the task
+    assert "exported program reloaded: outputs identical: True" in out
+    assert "NIR nodes: Input, Affine, Threshold, Affine, LIF, Output" in out  # alif: stand-in
+    assert "NIR round trip: output spike counts identical: True" in out
+
+
 CLAIMS: dict[str, Callable[[str], None]] = {
     f"{check.__name__}.py": check
     for check in (
@@ -135,6 +144,7 @@ CLAIMS: dict[str, Callable[[str], None]] = {
         registry_and_plugins,
         compile_for_gpu,
         neuron_spec,
+        neuron_interchange,
     )
 }
 

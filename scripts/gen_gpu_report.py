@@ -116,7 +116,9 @@ def main() -> int:
     parser.add_argument("-o", "--output", default=str(ROOT / "docs" / "gpu.md"))
     args = parser.parse_args()
     specs = [sc_neurocore.get_spec(name) for name in sc_neurocore.list_surrogates()]
-    text = generated(compile_report(TARGET, launch_cases(specs)), chunk_table(specs))
+    neurons = [sc_neurocore.get_neuron_spec(name) for name in sc_neurocore.list_neurons()]
+    cases = launch_cases(specs, neuron_specs=neurons)  # every registered neuron's kernels too
+    text = generated(compile_report(TARGET, cases), chunk_table(specs))
     if args.output == "-":
         print(text)
         return 0

@@ -29,6 +29,7 @@ from .discretisation import (
     leaky_step,
     plain_step,
 )
+from .nir_base import same_neuron_parameters
 from .nir_export import METADATA_KEY, NIRMetadataWarning, import_nir, node_of
 from .nir_layers import LAYERS, layer_of
 from .nir_modules import ContinuousNeuron, NIRModule
@@ -110,12 +111,7 @@ def _restored(
             getattr(cell, name).copy_(torch.as_tensor(value))
     shape = tuple(np.asarray(node.input_type["input"]).tolist())
     again = node_of(cell, shape, dt, method)
-    for field in ("tau", "tau_mem", "tau_syn", "r", "w_in", "v_threshold", "v_reset", "v_leak"):
-        if hasattr(node, field) and not np.allclose(
-            getattr(again, field), getattr(node, field), rtol=1e-6, atol=1e-12
-        ):
-            return None
-    return cell
+    return cell if same_neuron_parameters(node, again) else None
 
 
 def _steps(kind: str, params: dict[str, np.ndarray], dt: float, method: str) -> tuple[Any, Any]:

@@ -24,7 +24,7 @@ from ..core.neuron_spec import RESET_MODES, NeuronSpec
 from ..neurons.fused import fused_surrogate
 from ..neurons.neuron import Neuron
 from .discretisation import leaky_time_constants
-from .nir_base import METADATA_KEY, NIRMetadataWarning, import_nir
+from .nir_base import METADATA_KEY, NIRMetadataWarning, import_nir, same_neuron_parameters
 from .nir_modules import NeuronNode
 
 __all__ = ["NIR_NODES", "MODULE", "neuron_node", "restore_neuron", "spec_of_metadata"]
@@ -194,9 +194,4 @@ def restore_neuron(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NIRMetadataWarning)
         again = neuron_node(layer, shape, dt, method)
-    for field in ("tau", "tau_mem", "tau_syn", "r", "w_in", "v_threshold", "v_reset", "v_leak"):
-        if hasattr(node, field) and not np.allclose(
-            getattr(again, field), getattr(node, field), rtol=1e-6, atol=1e-12
-        ):
-            return None
-    return layer
+    return layer if same_neuron_parameters(node, again) else None

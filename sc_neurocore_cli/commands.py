@@ -243,6 +243,14 @@ SWEEP = Command(
             kwargs={"action": "append", "metavar": "FIELD=VALUE"},
         ),
         _int("--hidden", "hidden neurons", "8", modes=_SWEEP_RUN, unset=PRESET),
+        Option(
+            ("--neuron",),
+            "registered neuron of the hidden layer",
+            ("alif",),
+            modes=_SWEEP_RUN,
+            unset="current-based LIF",
+            kwargs={"metavar": "NAME"},
+        ),
         _int(
             "--processes",
             "worker processes",

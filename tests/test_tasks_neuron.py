@@ -65,3 +65,16 @@ def test_train_task_refuses_a_bad_neuron(
     assert main(["train", "--task", "randman", "--neuron", name]) == 2
     err = capsys.readouterr().err
     assert "--neuron" in err and message in err
+
+
+def test_a_default_run_s_key_is_unchanged_by_the_neuron_field() -> None:
+    """Without a neuron the config (and so a sweep's run key) has the fields it had
+    before neurons were named: results recorded then still resume."""
+    assert "neuron" not in ClassifierConfig().as_dict()
+    assert ClassifierConfig(neuron="alif").as_dict()["neuron"] == "alif"
+
+
+def test_sweep_refuses_a_bad_neuron(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sweep", "--task", "randman", "--neuron", "alfi", "--processes", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--neuron" in err and "unknown neuron 'alfi'" in err

@@ -76,6 +76,10 @@ def config_of(args: argparse.Namespace) -> Any:
         raise UsageError(f"--steepness values must be > 0, got {args.steepness!r}")
     at_least_one({name: getattr(args, name) for name in ("epochs", "processes", "hidden")})
     positive({"time_budget": args.time_budget})
+    if args.neuron is not None:
+        from .names import check_neuron
+
+        check_neuron("--neuron", args.neuron)
     surrogates = None if args.surrogates is None else tuple(args.surrogates.split(","))
     return SweepConfig(
         task=args.task,
@@ -88,7 +92,11 @@ def config_of(args: argparse.Namespace) -> Any:
         epochs=args.epochs,
         time_budget=args.time_budget,
         data=parse_fields(args.data),
-        model={} if args.hidden is None else {"hidden": args.hidden},
+        model={
+            key: value
+            for key, value in (("hidden", args.hidden), ("neuron", args.neuron))
+            if value is not None
+        },
     )
 
 

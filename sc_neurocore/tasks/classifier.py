@@ -60,7 +60,10 @@ class ClassifierConfig:
     neuron: str | None = None  # a registered neuron for the hidden layer; None: cuba LIF
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        fields = asdict(self)
+        if self.neuron is None:  # a run's key stays what it was before neurons were named
+            del fields["neuron"]
+        return fields
 
 
 class SpikingClassifier(nn.Module):

@@ -27,6 +27,7 @@ from torch import Tensor
 
 from ...core.spec import SurrogateSpec
 from ...core.step_program import StepProgram
+from ..buffers import sequence_buffer
 from .build import KernelTable, calls_vector_math, load_library
 from .lif import COMPUTE, DTYPES, STEPS_PER_THREAD, chunk_neurons
 from .neuron_source import generate_source, placeholders
@@ -124,7 +125,7 @@ class NativeNeuron:
         step = x.new_empty(x.shape[1:], dtype=COMPUTE[x.dtype])
         initial = [_one_step(s, step) for s in states]
         finals = [torch.empty_like(step) for _ in states]
-        out = torch.empty_like(x)
+        out = sequence_buffer(x)  # pooled: fresh pages cost as much as the loop
         steps, n = x.shape[0], step.numel()
         if n == 0 or steps == 0:
             return out, initial
@@ -158,7 +159,7 @@ class NativeNeuron:
         x = x.contiguous()
         step = x.new_empty(x.shape[1:], dtype=COMPUTE[x.dtype])
         steps, n = x.shape[0], step.numel()
-        grad_x = torch.empty_like(x)
+        grad_x = sequence_buffer(x)
         initial = [_one_step(s, step) for s in states]
         carried = [_one_step(g, step) for g in grad_finals]
         grad_states = [torch.empty_like(step) for _ in states]

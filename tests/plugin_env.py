@@ -203,6 +203,13 @@ class PluginEnv:
             cwd=str(cwd or self.root),
         )
 
+    def passed_tests(self, *args: str, env: dict[str, str], cwd: Path) -> set[str]:
+        """Run pytest (``-v``, ``args``) in ``cwd``; it must pass: the names that PASSED."""
+        suite = self.run("-m", "pytest", "-v", "-p", "no:cacheprovider", *args, env=env, cwd=cwd)
+        assert suite.returncode == 0, suite.stdout[-4000:] + suite.stderr[-2000:]
+        lines = suite.stdout.splitlines()
+        return {line.split("::")[-1].split()[0] for line in lines if " PASSED" in line}
+
     def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return self.run("-m", "sc_neurocore", *args, env=env)
 

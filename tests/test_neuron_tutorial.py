@@ -49,21 +49,7 @@ def test_tutorial_neuron_installs_runs_and_passes_its_suite(plugin_env: PluginEn
     rows = listing.stdout.splitlines()
     row = next(line for line in rows if line.startswith("adaptive_current_lif "))
     assert row.endswith("sc-neurocore-adaptive")
-    suite = plugin_env.run(
-        "-m",
-        "pytest",
-        "-v",
-        "-p",
-        "no:cacheprovider",
-        "-k",
-        "float64 or registered",
-        env=env,
-        cwd=project,
-    )
-    assert suite.returncode == 0, suite.stdout[-4000:] + suite.stderr[-2000:]
-    passed = {
-        line.split("::")[-1].split()[0] for line in suite.stdout.splitlines() if " PASSED" in line
-    }
+    passed = plugin_env.passed_tests("-k", "float64 or registered", env=env, cwd=project)
     assert "test_registered_from_this_distribution" in passed  # the tutorial's own test
     for reset in ("subtract", "zero", "none"):
         case = f"test_neuron_fused_equals_stepwise[adaptive_current_lif-{reset}@atan-float64-cpu]"

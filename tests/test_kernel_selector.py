@@ -19,8 +19,9 @@ import sc_neurocore
 from sc_neurocore.cli.kernels import kernel_report
 from sc_neurocore.core.errors import KernelUnavailableError
 from sc_neurocore.core.settings import KERNEL_SWITCH, use_kernel
-from sc_neurocore.kernels import choice, fused_choice  # noqa: F401  (the built-in kinds)
+from sc_neurocore.kernels import choice, fused_choice, neuron_choice  # noqa: F401  (the kinds)
 from sc_neurocore.kernels.selector import DEVICE_KINDS, SELECTOR, Decision
+from sc_neurocore.neurons import Neuron
 from sc_neurocore.neurons.fused import LIF, fused_kernel
 from sc_neurocore.neurons.integrator import LeakyIntegrator
 
@@ -106,10 +107,15 @@ def _leaky(x: torch.Tensor) -> torch.Tensor:
     return LeakyIntegrator()(x)
 
 
+def _neuron(x: torch.Tensor) -> torch.Tensor:
+    return Neuron("lif", sc_neurocore.get_surrogate("atan"), fused=True)(x)[0]
+
+
 CALLS: dict[str, tuple[str, Callable[[torch.Tensor], torch.Tensor]]] = {
     "elementwise": ("sc_neurocore::atan", _elementwise),
     "lif": ("sc_neurocore_fused::lif", _lif),
     "leaky": ("sc_neurocore_fused::leaky", _leaky),
+    "neuron": ("sc_neurocore_neuron::lif", _neuron),
 }
 
 

@@ -17,6 +17,7 @@ from sc_neurocore.cli.neurons import DEVICE_KINDS, kernel_family
 from sc_neurocore.core.step_program import program_of
 from sc_neurocore.kernels.neuron_choice import neuron_kernels
 from sc_neurocore.kernels.selector import SELECTOR
+from sc_neurocore.neurons import Neuron
 from sc_neurocore.testing import select_neuron_cases
 
 from .test_discovery import only_record, plugin_module
@@ -164,18 +165,21 @@ def test_neurons_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert lines[-1].startswith(f"{len(sc_neurocore.list_neurons())} neurons; CPU/CUDA")
 
 
-def test_a_forced_family_that_cannot_run_is_an_error_row(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sc_neurocore.kernels import neuron_choice
+def test_a_forced_family_that_cannot_run_is_an_error_row() -> None:
+    from sc_neurocore.kernels.native.lif import set_native_enabled
 
-    def refuse(*args: object) -> object:
-        raise sc_neurocore.KernelUnavailableError("SC_NEUROCORE_KERNEL=x: cannot run")
-
-    monkeypatch.setattr(neuron_choice, "neuron_kernels", refuse)
-    row = kernel_family(sc_neurocore.get_neuron_spec("lif"), sc_neurocore.get_spec("atan"), "cpu")
-    assert row == {
-        "kernel": "error",
-        "reason": "KernelUnavailableError: SC_NEUROCORE_KERNEL=x: cannot run",
-    }
+    spec, surrogate = sc_neurocore.get_neuron_spec("lif"), sc_neurocore.get_spec("atan")
+    layer = Neuron(spec, sc_neurocore.get_surrogate("atan"), fused=True)
+    previous = set_native_enabled(False)  # forced native while switched off cannot run
+    try:
+        with sc_neurocore.use_kernel("native"):
+            row = kernel_family(spec, surrogate, "cpu")
+            with pytest.raises(sc_neurocore.KernelUnavailableError) as refused:
+                layer(torch.ones(2, 1, 3))
+    finally:
+        set_native_enabled(previous)
+    assert row["kernel"] == "error" and "SC_NEUROCORE_KERNEL=native" in row["reason"]
+    assert row["reason"].split(": ", 1)[1] in str(refused.value)
 
 
 def test_the_kit_selects_neurons_by_name_surrogate_and_distribution() -> None:

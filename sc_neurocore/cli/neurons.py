@@ -1,10 +1,9 @@
 """``sc-neurocore neurons``: every registered neuron, where it comes from, its equations, and
 the kernel family that runs it fused on each device kind.
 
-The family is asked of the dispatch itself
-(:func:`~sc_neurocore.kernels.neuron_choice.neuron_kernels`) with a float32 probe of each
-device kind and the layer's default surrogate; a CUDA probe is a fake tensor where no GPU
-is present, so the answer is what a CUDA tensor would get here.
+The family is the kernel selector's decision for a float32 tensor of each device kind with
+the layer's default surrogate (:func:`~sc_neurocore.kernels.neuron_choice.neuron_choice`),
+what a call on such a tensor runs.
 """
 
 from __future__ import annotations
@@ -22,29 +21,15 @@ DEVICE_KINDS = ("cpu", "cuda")
 DEFAULT_SURROGATE = "atan"
 
 
-def _probe(device: str) -> Any:
-    """A one-element float32 tensor of ``device``'s kind: real, or fake without a GPU."""
-    import torch
-
-    if device == "cpu" or (device == "cuda" and torch.cuda.is_available()):
-        return torch.zeros(1, 1, device=device)
-    from torch._subclasses.fake_tensor import FakeTensorMode
-
-    with FakeTensorMode():
-        return torch.zeros(1, 1, device=device)
-
-
 def kernel_family(spec: Any, surrogate: Any, device: str) -> dict[str, str]:
     """``{"kernel", "reason"}``: the family the fused operator of ``spec`` runs with
-    ``surrogate`` on a float32 ``device`` tensor, as the dispatch decides it."""
+    ``surrogate`` on a float32 ``device`` tensor: the kernel selector's one decision."""
     from ..core.step_program import program_of
-    from ..kernels.neuron_choice import neuron_kernels
+    from ..kernels.neuron_choice import neuron_choice
 
-    try:
-        kernels = neuron_kernels(program_of(spec), surrogate, _probe(device))
-    except Exception as error:  # a forced family that cannot run here: shown, not hidden
-        return {"kernel": "error", "reason": f"{type(error).__name__}: {error}"}
-    return {"kernel": str(kernels.family), "reason": str(getattr(kernels, "reason", ""))}
+    program = program_of(spec)
+    family, reason = neuron_choice(program, surrogate if program.spiking else None, device)
+    return {"kernel": family, "reason": reason}
 
 
 def neuron_report() -> list[dict[str, Any]]:

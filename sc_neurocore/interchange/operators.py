@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import keyword
 import sys
+from typing import Any
 
 import torch
 
@@ -33,7 +34,7 @@ from ..core import compat
 from ..core.compat import OpNamespace as _OpNamespace
 from ..core.spec import SurrogateSpec
 from ..kernels.operator import defining, is_defining
-from ..kernels.spec_table import set_resolver
+from ..kernels.spec_table import set_neuron_source, set_resolver
 
 __all__ = [
     "FUSED_NAMESPACE",
@@ -162,6 +163,14 @@ def registered_spec(name: str) -> SurrogateSpec:
     return get_spec(name)
 
 
+def registered_programs() -> list[Any]:
+    """The step programs of the default registry's neurons (the kernel listing's rows)."""
+    from ..core.registry import get_neuron_spec, list_neurons
+    from ..core.step_program import program_of
+
+    return [program_of(get_neuron_spec(name)) for name in list_neurons()]
+
+
 def install_operator_lookup() -> None:
     """Give ``torch.ops.sc_neurocore``, ``.sc_neurocore_fused`` and ``.sc_neurocore_neuron``
     the lookup, and the fused operators' spec table its resolver (:func:`registered_spec`).
@@ -170,6 +179,7 @@ def install_operator_lookup() -> None:
     class changes.  Idempotent.
     """
     set_resolver(registered_spec)
+    set_neuron_source(registered_programs)
     for namespace in (SURROGATE_NAMESPACE, FUSED_NAMESPACE, NEURON_NAMESPACE):
         current = torch.ops.__dict__.get(namespace)
         if isinstance(current, LookupNamespace):

@@ -10,8 +10,8 @@ with ``x`` in the compute dtype, ``states`` full one-step tensors and ``params``
 tensors broadcastable to one step; the parameters' gradients are read only when ``learn``
 (a family may return none otherwise).
 
-:func:`neuron_kernels` picks the family under the package's one kernel switch
-(``SC_NEUROCORE_KERNEL``, ``SC_NEUROCORE_NATIVE``): unforced, the compiled C kernels run CPU
+:func:`neuron_kernels` asks the one kernel selector (:mod:`.selector`, operator kind
+``neuron``, also what ``sc-neurocore kernels`` lists): unforced, the compiled C kernels run CPU
 float32/float64 (and bfloat16/float16) tensors wherever the compiler built them, the
 Triton kernels generated from the program CUDA tensors (CPU tensors only when forced under
 ``TRITON_INTERPRET=1``, as for the fused LIF), the torch kernels everything else; a forced
@@ -21,6 +21,8 @@ family where it cannot run raises
 
 from __future__ import annotations
 
+import dataclasses
+import keyword
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,26 +31,30 @@ import torch
 from torch import Tensor
 
 from ..core.errors import KernelUnavailableError
-from ..core.settings import ENV_KERNEL, requested_kernel
+from ..core.neuron_spec import NeuronSpec
+from ..core.settings import ENV_KERNEL
 from ..core.spec import SurrogateSpec
 from ..core.step_program import StepProgram
-from .native.lif import native_enabled
+from .native.lif import DISABLED
+from .native.lif import DTYPES as NATIVE_DTYPES
 from .native.neuron import NativeNeuron, native_neuron
-from .selector import SELECTOR
+from .selector import DEVICE_KINDS, PREFERRED, SELECTOR, Chooser, Family, OperatorKind
+from .spec_table import neuron_programs
 from .torch.neuron import NeuronTorchKernels, kernels_of
-from .triton.launch import interpreting
 from .triton.neuron import DTYPES as TRITON_DTYPES
 from .triton.neuron import TritonNeuron, triton_neuron_kernels, triton_neuron_reason
 
 __all__ = [
     "FAMILIES",
+    "NEURON_KIND",
     "NativeNeuronFamily",
     "TorchNeuron",
     "TritonNeuron",
-    "native_reason",
+    "chooser_of",
+    "neuron_choice",
     "neuron_families",
     "neuron_kernels",
-    "triton_reason",
+    "operator_name",
 ]
 
 
@@ -145,9 +151,83 @@ class NativeNeuronFamily:
         return kernels.backward(grad_out, grad_finals, x, states, params, surrogate_params, learn)
 
 
-#: The families that run a neuron's fused operator per device kind, fastest first: the
-#: choice walks this order, and the parity suite runs every family listed for the CPU.
-FAMILIES: dict[str, tuple[str, ...]] = {"cpu": ("native", "torch"), "cuda": ("triton", "torch")}
+def operator_name(spec: NeuronSpec) -> str:
+    """The operator name of ``spec`` in its namespace: the spec's name, with a ``_`` after
+    a Python keyword (``if`` -> ``if_``: ``torch.ops.sc_neurocore_neuron.if_``)."""
+    return spec.name + ("_" if keyword.iskeyword(spec.name) else "")
+
+
+#: What a neuron operator's call runs: one family's kernels.
+NeuronKernels = TorchNeuron | NativeNeuronFamily | TritonNeuron
+#: A neuron operator's subject: its step program and its surrogate (None for a readout).
+NeuronSubject = tuple[StepProgram, SurrogateSpec | None]
+
+
+def _native_reason(subject: NeuronSubject, kind: str, dtype: torch.dtype) -> str:
+    """'' if the compiled kernels of the subject run on such tensors, else why."""
+    program, surrogate = subject
+    if kind != "cpu":
+        return f"native kernels run on CPU tensors, not {kind}"
+    if dtype not in NATIVE_DTYPES:
+        return "native kernels take float32, float64, bfloat16 and float16 only"
+    if not SELECTOR.switch.native:
+        return DISABLED
+    found = native_neuron(program, surrogate, (False,) * len(program.params), dtype)  # type: ignore[arg-type]
+    return found if isinstance(found, str) else ""
+
+
+def _native(subject: NeuronSubject) -> NativeNeuronFamily:
+    program, surrogate = subject
+    fallback = TorchNeuron(kernels_of(program), surrogate)  # type: ignore[arg-type]
+    forced = SELECTOR.switch.forced == "native"
+    return NativeNeuronFamily(program, surrogate, fallback, forced)  # type: ignore[arg-type]
+
+
+def _triton_reason(subject: NeuronSubject, kind: str, dtype: torch.dtype) -> str:
+    """'' if the generated Triton kernels of the subject run on such tensors, else why."""
+    reason = SELECTOR.triton_reason(kind)  # no tl.fma: any interpreter runs them exactly
+    if not reason and dtype not in TRITON_DTYPES:
+        return f"the generated Triton kernels take float32 and float64, not {dtype}"
+    return reason or triton_neuron_reason(*subject)  # type: ignore[arg-type]
+
+
+def _torch(subject: NeuronSubject) -> TorchNeuron:
+    return TorchNeuron(kernels_of(subject[0]), subject[1])  # type: ignore[arg-type]
+
+
+def _subjects(specs: Sequence[SurrogateSpec]) -> list[NeuronSubject]:
+    """Each registered neuron with the first listed surrogate (a row per neuron and device:
+    the family depends on the neuron; building every pair's kernels would cost minutes)."""
+    if not specs:
+        return []
+    return [(program, specs[0] if program.spiking else None) for program in neuron_programs()]
+
+
+#: The neurons' fused operators ``sc_neurocore_neuron::<name>`` (subject: program, surrogate).
+NEURON_KIND = SELECTOR.register(
+    OperatorKind(
+        name="neuron",
+        families={
+            "triton": Family(_triton_reason, lambda s: triton_neuron_kernels(*s)),
+            "native": Family(_native_reason, _native),
+            "torch": Family(lambda s, kind, dtype: "", _torch),
+        },
+        op=lambda s: f"sc_neurocore_neuron::{operator_name(s[0].spec)}",
+        subjects=_subjects,
+        label=lambda s: "" if s[1] is None else s[1].name,
+        describe=lambda s: (
+            f"neuron {s[0].spec.name!r}"
+            + ("" if s[1] is None else f" with surrogate {s[1].name!r}")
+        ),
+    )
+)
+
+#: The families that can run a neuron's fused operator per device kind, fastest first: the
+#: selector's order, which the parity suite walks for the CPU.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    kind: tuple(f for f in (*PREFERRED.get(kind, ()), "torch") if f in NEURON_KIND.families)
+    for kind in DEVICE_KINDS
+}
 
 
 def neuron_families(kind: str) -> tuple[str, ...]:
@@ -155,71 +235,42 @@ def neuron_families(kind: str) -> tuple[str, ...]:
     return FAMILIES.get(kind, ("torch",))
 
 
-def native_reason(
-    program: StepProgram, surrogate: SurrogateSpec, kind: str, dtype: torch.dtype
-) -> str:
-    """'' if the compiled kernels of ``program`` run on such tensors, else why."""
-    if kind != "cpu":
-        return f"compiled kernels run on CPU tensors, not {kind}"
-    if not native_enabled():
-        return "compiled kernels are disabled (SC_NEUROCORE_NATIVE=0 or set_native_enabled)"
-    found = native_neuron(program, surrogate, (False,) * len(program.params), dtype)
-    return found if isinstance(found, str) else ""
+#: (program, surrogate) by identity -> the chooser of that operator's calls (the entry keeps
+#: both objects, so an identity is never reused while cached)
+_choosers: dict[tuple[int, int], tuple[StepProgram, SurrogateSpec | None, Chooser]] = {}
 
 
-def triton_reason(
-    program: StepProgram, surrogate: SurrogateSpec, kind: str, dtype: torch.dtype
-) -> str:
-    """'' if the generated Triton kernels of ``program`` run on such tensors, else why."""
-    reason = SELECTOR.triton_reason(kind)  # no tl.fma: any interpreter runs them exactly
-    if not reason and dtype not in TRITON_DTYPES:
-        return f"the generated Triton kernels take float32 and float64, not {dtype}"
-    return reason or triton_neuron_reason(program, surrogate)
-
-
-Family = TorchNeuron | NativeNeuronFamily | TritonNeuron
-#: (program, surrogate, device kind, dtype, forced family, native switch) by identity ->
-#: the family (the entry keeps both objects, so an identity is never reused while cached)
-_chosen: dict[tuple[Any, ...], tuple[StepProgram, SurrogateSpec, Family]] = {}
-
-
-def neuron_kernels(program: StepProgram, surrogate: SurrogateSpec, x: Tensor) -> Family:
-    """The kernels that run ``program`` with ``surrogate`` on ``x`` (cached per choice)."""
-    forced = requested_kernel()
-    key = (id(program), id(surrogate), x.device.type, x.dtype, forced, native_enabled(),
-           interpreting())  # fmt: skip
-    entry = _chosen.get(key)
+def chooser_of(program: StepProgram, surrogate: SurrogateSpec | None) -> Chooser:
+    """The selector's chooser for one neuron operator's calls."""
+    key = (id(program), id(surrogate))
+    entry = _choosers.get(key)
     if entry is None:
-        entry = _chosen[key] = (program, surrogate, _choose(program, surrogate, x, forced))
+        entry = _choosers[key] = (
+            program,
+            surrogate,
+            SELECTOR.chooser(NEURON_KIND, (program, surrogate)),
+        )
     return entry[2]
 
 
-def _choose(
-    program: StepProgram, surrogate: SurrogateSpec, x: Tensor, forced: str | None
-) -> Family:
-    kind, dtype = x.device.type, x.dtype
-    reasons = []
-    for family in neuron_families(kind) if forced is None else (forced,):
-        if family == "triton":
-            reason = triton_reason(program, surrogate, kind, dtype)
-            if not reason:
-                return triton_neuron_kernels(program, surrogate)
-            if forced == "triton":
-                raise KernelUnavailableError(
-                    f"{ENV_KERNEL}=triton: neuron {program.spec.name!r} with surrogate "
-                    f"{surrogate.name!r} cannot run triton kernels on a {kind} {dtype} tensor: "
-                    f"{reason}"
-                )
-            reasons.append(reason)
-        if family == "native":
-            reason = native_reason(program, surrogate, kind, dtype)
-            if not reason:
-                fallback = TorchNeuron(kernels_of(program), surrogate)
-                return NativeNeuronFamily(program, surrogate, fallback, forced == "native")
-            if forced == "native":
-                raise KernelUnavailableError(
-                    f"{ENV_KERNEL}=native: neuron {program.spec.name!r} cannot run compiled "
-                    f"kernels on a {kind} {dtype} tensor: {reason}"
-                )
-            reasons.append(reason)
-    return TorchNeuron(kernels_of(program), surrogate, reason="; ".join(reasons))
+def neuron_kernels(
+    program: StepProgram, surrogate: SurrogateSpec | None, x: Tensor
+) -> NeuronKernels:
+    """The kernels that run ``program`` with ``surrogate`` on ``x``: the selector's decision
+    (a forced family that cannot run raises, naming why)."""
+    decision = chooser_of(program, surrogate).decision(x)
+    kernels = decision.require()
+    if isinstance(kernels, TorchNeuron) and decision.reason != kernels.reason:
+        kernels = dataclasses.replace(kernels, reason=decision.reason)
+    return kernels
+
+
+def neuron_choice(
+    program: StepProgram,
+    surrogate: SurrogateSpec | None,
+    kind: str,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[str, str]:
+    """``(family, reason)`` for ``kind``/``dtype`` tensors: the selector's one decision."""
+    found = SELECTOR.decide(NEURON_KIND, (program, surrogate), kind, dtype)
+    return found.family, found.reason

@@ -19,12 +19,20 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..core.errors import UnknownSurrogateError
 from ..core.spec import SurrogateSpec
 
-__all__ = ["set_resolver", "spec_for", "spec_key", "spec_token"]
+__all__ = [
+    "neuron_programs",
+    "set_neuron_source",
+    "set_resolver",
+    "spec_for",
+    "spec_key",
+    "spec_token",
+]
 
 _lock = threading.Lock()
 #: key -> spec, filed by the layers (and by resolution of keys they did not file)
@@ -32,6 +40,8 @@ _table: dict[str, SurrogateSpec] = {}
 #: spec -> its key, so a layer built twice from one spec files it once
 _keys: dict[int, tuple[SurrogateSpec, str]] = {}
 _resolver: Callable[[str], SurrogateSpec] | None = None
+#: The registered neurons' step programs, for the kernel listing (kernels know no registry).
+_neuron_source: Callable[[], Sequence[Any]] = tuple
 
 
 def spec_token(spec: SurrogateSpec) -> str:
@@ -87,3 +97,15 @@ def spec_for(key: str) -> SurrogateSpec:
     with _lock:
         _table.setdefault(key, spec)
     return spec
+
+
+def set_neuron_source(source: Callable[[], Sequence[Any]]) -> None:
+    """Install how the kernel listing gets the registered neurons' step programs
+    (``import sc_neurocore`` installs the default registry's)."""
+    global _neuron_source
+    _neuron_source = source
+
+
+def neuron_programs() -> Sequence[Any]:
+    """The registered neurons' step programs (none until a source is installed)."""
+    return _neuron_source()

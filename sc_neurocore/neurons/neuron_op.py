@@ -16,7 +16,6 @@ broadcast to one time step; the backward is the reverse-time pass derived from t
 
 from __future__ import annotations
 
-import keyword
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from ..core.neuron_spec import NeuronSpec
 from ..core.spec import SurrogateSpec
 from ..core.step_program import StepProgram, program_of
 from ..kernels.autocast import FUSED
-from ..kernels.neuron_choice import neuron_kernels
+from ..kernels.neuron_choice import neuron_kernels, operator_name
 from ..kernels.operator import OperatorDef
 from ..kernels.spec_table import spec_for, spec_key
 from ..kernels.torch.lif import kernel_value
@@ -225,12 +224,6 @@ def operator_for(spec: NeuronSpec) -> NeuronOperator:
             made = _operators[name] = NeuronOperator(spec, program_of(spec), name)
         _operators.setdefault(spec.name, made)
         return made
-
-
-def operator_name(spec: NeuronSpec) -> str:
-    """The operator name of ``spec`` in its namespace: the spec's name, with a ``_`` after
-    a Python keyword (``if`` -> ``if_``: ``torch.ops.sc_neurocore_neuron.if_``)."""
-    return spec.name + ("_" if keyword.iskeyword(spec.name) else "")
 
 
 @dataclass(frozen=True)

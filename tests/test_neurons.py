@@ -144,3 +144,16 @@ def test_unknown_names_are_refused_with_suggestions() -> None:
         Neuron("lif", bta=0.5)
     with pytest.raises(ValueError, match="state names 'w'"):
         Neuron("lif")(torch.ones(2, 1, 1), state={"w": torch.zeros(1, 1)})
+
+
+def test_a_layer_pickles_and_refuses_a_param_named_like_a_module_attribute() -> None:
+    import pickle
+
+    layer = Neuron("alif", learn=("beta",))
+    x = _drive("alif", torch.float32, 2)
+    copy = pickle.loads(pickle.dumps(layer))
+    assert copy.runs == layer.runs and torch.equal(copy(x)[0], layer(x)[0])
+    spec = NeuronSpec("clash", ("v",), (("double", 0.9),), {"v": "double*v + x"}, "v - 1", {})
+    assert Neuron(spec)(x)[0].shape == x.shape  # a float param is no attribute: fine
+    with pytest.raises(ValueError, match="param 'double' would replace"):
+        Neuron(spec, learn=("double",))

@@ -185,6 +185,11 @@ class NeuronSpec:
             )
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from the equations (the parsed trees and read-only views do not pickle).
+        arguments = (self.name, self.states, self.params, dict(self.update), self.fire)
+        return (NeuronSpec, (*arguments, dict(self.reset), self.description))
+
     @property
     def param_names(self) -> tuple[str, ...]:
         return tuple(param for param, _ in self.params)

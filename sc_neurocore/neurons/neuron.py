@@ -111,6 +111,11 @@ class Neuron(nn.Module):
         self._fixed: dict[str, float] = {}
         for name in spec.param_names:
             value = _param_value(spec, name, values[name])
+            if (name in learn or isinstance(value, Tensor)) and hasattr(self, name):
+                raise ValueError(
+                    f"Neuron {spec.name!r}: param {name!r} would replace the module's own "
+                    f"attribute {name!r}; rename it in the spec to hold a tensor or learn it"
+                )
             if name in learn:
                 tensor = torch.as_tensor(value, dtype=torch.get_default_dtype())
                 if isinstance(value, Tensor):
@@ -120,14 +125,27 @@ class Neuron(nn.Module):
                 self.register_buffer(name, value)
             else:
                 self._fixed[name] = value
-        found = fused_spec(self.surrogate_fn)
-        self._bound = None if found is None else bind_neuron(spec, *found)
+        self._bind()
         self.fused = fused
         if fused and self._bound is None:
             raise ValueError(
                 f"Neuron {spec.name!r}: fused=True needs a registered surrogate (a call form "
                 f"or get_surrogate(...)), got {describe_surrogate(self.surrogate_fn)}"
             )
+
+    def _bind(self) -> None:
+        found = fused_spec(self.surrogate_fn)
+        self._bound = None if found is None else bind_neuron(self.spec, *found)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The bound operator is process state (an OpOverload): rebuilt on unpickling.
+        state = dict(self.__dict__)
+        state["_bound"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._bind()
 
     def param(self, name: str) -> float | Tensor:
         """A param's current value: a float, a tensor buffer or a Parameter."""

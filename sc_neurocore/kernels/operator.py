@@ -118,7 +118,7 @@ class OperatorDef:
         self.library = torch.library.Library(namespace, "FRAGMENT")
         with defining():
             self.library.define(self.schema)
-        self.op: torch._ops.OpOverload = getattr(getattr(torch.ops, namespace), name).default
+        self.op: Any = getattr(getattr(torch.ops, namespace), name).default  # an OpOverload
         self.policy: str | None = None
         self.backward: OperatorDef | None = None
 

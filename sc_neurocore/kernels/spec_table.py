@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..core.errors import UnknownSurrogateError
+from ..core.forksafe import reset_module_lock
 from ..core.spec import SurrogateSpec
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 _lock = threading.Lock()
+reset_module_lock(__name__, "custom_op definitions")
 #: key -> spec, filed by the layers (and by resolution of keys they did not file)
 _table: dict[str, SurrogateSpec] = {}
 #: spec -> its key, so a layer built twice from one spec files it once

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from ..core.forksafe import reset_module_lock
 from ..core.neuron_spec import NeuronSpec
 from ..core.spec import SurrogateSpec
 from ..core.step_program import StepProgram, program_of
@@ -46,6 +47,7 @@ __all__ = [
 
 NAMESPACE = "sc_neurocore_neuron"
 _lock = threading.Lock()
+reset_module_lock(__name__, "custom_op definitions")
 _operators: dict[str, NeuronOperator] = {}
 
 

@@ -301,7 +301,7 @@ def neuron_source(program: StepProgram, formula: Formula | None) -> str:
 
 
 _lock = threading.Lock()
-reset_module_lock(__name__, "neuron triton kernels")
+reset_module_lock(__name__, "triton kernels")
 _loaded: dict[tuple[StepProgram, str, tuple[str, ...], bool], ModuleType] = {}
 
 

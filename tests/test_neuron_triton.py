@@ -80,9 +80,17 @@ def _close(a: list, b: list, tolerance: float) -> None:
         )
 
 
-def _compare(calls: dict[str, int], name: str, reset: str, surrogate: str,
-             dtype: torch.dtype, loss: str = "weighted", steps: int = 10,
-             **params: object) -> None:  # fmt: skip
+def assert_triton_matches_stepwise(
+    calls: dict[str, int],
+    name: str,
+    reset: str,
+    surrogate: str,
+    dtype: torch.dtype,
+    loss: str = "weighted",
+    steps: int = 10,
+    **params: object,
+) -> None:
+    """The interpreted Triton kernels ran and agree with the stepwise layer (asserts)."""
     spec = get_neuron_spec(name)
     fn = sc_neurocore.get_surrogate(surrogate)
     learn = spec.param_names[:2]
@@ -108,34 +116,35 @@ def _compare(calls: dict[str, int], name: str, reset: str, surrogate: str,
 
 @pytest.mark.parametrize(("name", "reset"), NEURON_RESETS)
 def test_every_neuron_and_reset_matches_stepwise_in_float64(calls, name: str, reset: str):
-    _compare(calls, name, reset, "fast_sigmoid", torch.float64)
+    assert_triton_matches_stepwise(calls, name, reset, "fast_sigmoid", torch.float64)
 
 
 @pytest.mark.parametrize("name", list_neurons())
 def test_every_neuron_matches_stepwise_in_float32(calls, name: str):
-    _compare(calls, name, "subtract", "atan", torch.float32)
+    assert_triton_matches_stepwise(calls, name, "subtract", "atan", torch.float32)
 
 
 @pytest.mark.parametrize("surrogate", list_surrogates())
 def test_the_lif_runs_every_surrogate(calls, surrogate: str):
     if sc_neurocore.get_spec(surrogate).parsed_formula() is None:
         with pytest.raises(KernelUnavailableError, match="has no formula"):
-            _compare(calls, "lif", "subtract", surrogate, torch.float32)
+            assert_triton_matches_stepwise(calls, "lif", "subtract", surrogate, torch.float32)
         return
-    _compare(calls, "lif", "zero", surrogate, torch.float32, loss="sum")
+    assert_triton_matches_stepwise(calls, "lif", "zero", surrogate, torch.float32, loss="sum")
 
 
 @pytest.mark.parametrize("steps", [1, 2, 17])
 def test_sequences_of_any_length_recompute_their_segments(calls, steps: int):
     """One step, a segment of one, and 17 steps (segments of 5, 5, 5, 2)."""
-    _compare(calls, "alif", "subtract", "sigmoid", torch.float64, steps=steps)
+    assert_triton_matches_stepwise(calls, "alif", "subtract", "sigmoid", torch.float64, steps=steps)
 
 
 def test_per_neuron_learned_parameters(calls):
     beta = torch.linspace(0.5, 0.95, 4, dtype=torch.float64)
     threshold = torch.linspace(0.8, 1.1, 4, dtype=torch.float64)
-    _compare(calls, "alif", "subtract", "triangular", torch.float64, beta=beta,
-             threshold=threshold)  # fmt: skip
+    assert_triton_matches_stepwise(
+        calls, "alif", "subtract", "triangular", torch.float64, beta=beta, threshold=threshold
+    )
 
 
 def test_half_inputs_run_the_float32_kernels(calls):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["broadcast_value", "in_layout_of", "is_dense", "one_value"]
+__all__ = ["broadcast_value", "in_layout_of", "is_dense", "one_value", "owned_pointer"]
 
 
 def in_layout_of(t: Tensor, like: Tensor) -> Tensor:
@@ -41,3 +41,30 @@ def is_dense(t: Tensor) -> bool:
             return False
         expected *= size
     return True
+
+
+def owned_pointer(
+    owner: str,
+    name: str,
+    tensor: Tensor,
+    dtype: torch.dtype,
+    numel: int,
+    *,
+    contiguous: bool = True,
+) -> int:
+    """``tensor``'s address, only for memory a C loop of ``owner`` may read or write as
+    ``numel`` contiguous CPU elements of ``dtype`` (never a meta, fake, strided or short
+    tensor): native code never receives a pointer it does not own."""
+    if (
+        type(tensor) is not Tensor
+        or tensor.device.type != "cpu"
+        or tensor.dtype != dtype
+        or tensor.numel() != numel
+        or (contiguous and not tensor.is_contiguous())
+    ):
+        raise RuntimeError(
+            f"{owner}: refusing to pass {name} ({type(tensor).__name__} on "
+            f"{tensor.device}, {tensor.dtype}, {tensor.numel()} elements) where {numel} "
+            f"contiguous CPU {dtype} elements are needed"
+        )
+    return tensor.data_ptr()

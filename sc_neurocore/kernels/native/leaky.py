@@ -11,6 +11,7 @@ compute the same values.
 from __future__ import annotations
 
 import ctypes
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import torch
 from torch import Tensor
 
 from ..buffers import sequence_buffer
+from ..layout import owned_pointer
 from .build import KernelTable, argtypes, fill_template, load_library
 from .lif import COMPUTE, DISABLED, DTYPES, native_enabled
 
@@ -33,21 +35,7 @@ SIGNATURES = {
 }
 
 
-def _address(name: str, tensor: Tensor, dtype: torch.dtype, numel: int) -> int:
-    """``tensor``'s address, only for ``numel`` contiguous CPU elements of ``dtype``."""
-    if (
-        type(tensor) is not Tensor
-        or tensor.device.type != "cpu"
-        or tensor.dtype != dtype
-        or tensor.numel() != numel
-        or not tensor.is_contiguous()
-    ):
-        raise RuntimeError(
-            f"compiled leaky integrator: refusing to pass {name} ({type(tensor).__name__} on "
-            f"{tensor.device}, {tensor.dtype}, {tensor.numel()} elements) where {numel} "
-            f"contiguous CPU {dtype} elements are needed"
-        )
-    return tensor.data_ptr()
+_address = functools.partial(owned_pointer, "compiled leaky integrator")
 
 
 def _state(x: Tensor, y0: Tensor | None) -> Tensor:

@@ -16,6 +16,7 @@ kernels with the same results; :func:`native_status` says which and why.
 from __future__ import annotations
 
 import ctypes
+import functools
 import subprocess  # noqa: F401  (tests patch subprocess.run through this module)
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,6 +26,7 @@ from torch import Tensor
 
 from ...core.settings import ENV_NATIVE, KERNEL_SWITCH
 from ...core.spec import SurrogateSpec
+from ..layout import owned_pointer
 from ..torch.lif import RESETS, initial_membrane
 from .build import (
     BUILD_ATTEMPTS,
@@ -161,24 +163,7 @@ def _membrane(x: Tensor, v0: Tensor | None) -> Tensor:
     return initial_membrane(x.new_empty((1, *x.shape[1:]), dtype=COMPUTE[x.dtype]), v0)
 
 
-def _pointer(
-    name: str, tensor: Tensor, dtype: torch.dtype, numel: int, *, contiguous: bool = True
-) -> int:
-    """``tensor``'s address, only for memory the C loop may read or write as ``numel``
-    contiguous CPU elements of ``dtype`` (never a meta, fake, strided or short tensor)."""
-    if (
-        type(tensor) is not Tensor
-        or tensor.device.type != "cpu"
-        or tensor.dtype != dtype
-        or tensor.numel() != numel
-        or (contiguous and not tensor.is_contiguous())
-    ):
-        raise RuntimeError(
-            f"compiled LIF: refusing to pass {name} ({type(tensor).__name__} on "
-            f"{tensor.device}, {tensor.dtype}, {tensor.numel()} elements) where {numel} "
-            f"contiguous CPU {dtype} elements are needed"
-        )
-    return tensor.data_ptr()
+_pointer = functools.partial(owned_pointer, "compiled LIF")
 
 
 #: The C code of each reset mode (the order of kernels.torch.lif.RESETS).

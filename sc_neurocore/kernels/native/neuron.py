@@ -17,6 +17,7 @@ neuron-steps of expif 232 spikes flipped (0 in float64): see the closing note of
 from __future__ import annotations
 
 import ctypes
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from torch import Tensor
 from ...core.spec import SurrogateSpec
 from ...core.step_program import StepProgram
 from ..buffers import sequence_buffer
+from ..layout import owned_pointer
 from .build import KernelTable, calls_vector_math, load_library
 from .lif import COMPUTE, DTYPES, STEPS_PER_THREAD, chunk_neurons
 from .neuron_source import generate_source, placeholders
@@ -45,22 +47,7 @@ def _declare(library: ctypes.CDLL, suffix: str) -> None:
     forward.restype = backward.restype = _INT
 
 
-def _pointer(name: str, tensor: Tensor, dtype: torch.dtype, numel: int) -> int:
-    """``tensor``'s address, only for memory the C loop may use as ``numel`` contiguous CPU
-    elements of ``dtype`` (never a meta, fake, strided or short tensor)."""
-    if (
-        type(tensor) is not Tensor
-        or tensor.device.type != "cpu"
-        or tensor.dtype != dtype
-        or tensor.numel() != numel
-        or not tensor.is_contiguous()
-    ):
-        raise RuntimeError(
-            f"compiled neuron: refusing to pass {name} ({type(tensor).__name__} on "
-            f"{tensor.device}, {tensor.dtype}, {tensor.numel()} elements) where {numel} "
-            f"contiguous CPU {dtype} elements are needed"
-        )
-    return tensor.data_ptr()
+_pointer = functools.partial(owned_pointer, "compiled neuron")
 
 
 def _pointers(name: str, tensors: Sequence[Tensor], dtype: torch.dtype, numel: int) -> Any:

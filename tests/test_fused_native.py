@@ -259,17 +259,3 @@ def test_an_unknown_vector_extension_is_refused_by_name(monkeypatch) -> None:
     monkeypatch.setenv(_build_module.ENV_ISA, "avx9000")
     with pytest.raises(ValueError, match="SC_NEUROCORE_NATIVE_ISA.*'avx9000'"):
         _build_module.compiler_command(_native.BUILD_ATTEMPTS[0])
-
-
-@pytest.mark.parametrize("element_size", [4, 8])
-@pytest.mark.parametrize("steps", [1, 3, 25, 100, 200, 500, 5000])
-def test_chunks_suit_the_c_loop_and_the_cache(steps: int, element_size: int) -> None:
-    """A chunk is a multiple of 16 neurons within the C loop's 4096, one time step of it
-    spans a row of ROW_BYTES, and its history fits CHUNK_BYTES whenever such a row allows."""
-    chunk = _native.chunk_neurons(steps, element_size)
-    low, high = _native.ROW_BYTES
-    row = chunk * element_size
-    assert chunk % 16 == 0 and 16 <= chunk <= 4096
-    assert low <= row <= high and row & (row - 1) == 0
-    assert steps * row <= _native.CHUNK_BYTES or row == low
-    assert row == high or steps * row * 2 > _native.CHUNK_BYTES

@@ -20,7 +20,7 @@ from ..core.settings import ENV_KERNEL, KERNEL_FAMILIES, requested_kernel, set_k
 from ..core.spec import SurrogateSpec
 from .native.elementwise import DTYPES as NATIVE_DTYPES
 from .native.elementwise import NativeElementwise, native_elementwise
-from .native.lif import DISABLED
+from .native.runtime import DISABLED
 from .selector import DEVICE_KINDS, SELECTOR, Chooser, Family, OperatorKind
 from .torch.surrogate import heaviside, surrogate_backward
 

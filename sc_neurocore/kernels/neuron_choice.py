@@ -35,9 +35,9 @@ from ..core.neuron_spec import NeuronSpec
 from ..core.settings import ENV_KERNEL
 from ..core.spec import SurrogateSpec
 from ..core.step_program import StepProgram
-from .native.lif import DISABLED
-from .native.lif import DTYPES as NATIVE_DTYPES
 from .native.neuron import NativeNeuron, native_neuron
+from .native.runtime import DISABLED
+from .native.runtime import DTYPES as NATIVE_DTYPES
 from .selector import DEVICE_KINDS, PREFERRED, SELECTOR, Chooser, Family, OperatorKind
 from .spec_table import neuron_programs
 from .torch.neuron import NeuronTorchKernels, kernels_of

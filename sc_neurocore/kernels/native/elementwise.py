@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -20,11 +21,10 @@ from ...core.spec import SurrogateSpec
 from ..buffers import sequence_buffer
 from ..layout import broadcast_value, in_layout_of, is_dense, one_value
 from .build import KernelTable, argtypes, calls_vector_math, fill_template, load_library
-from .lif import SOURCE as _LIF_SOURCE
 
 __all__ = ["DTYPES", "NativeElementwise", "native_elementwise", "native_elementwise_status"]
 
-SOURCE = _LIF_SOURCE.with_name("elementwise.c")
+SOURCE = Path(__file__).with_name("elementwise.c")
 DTYPES = {torch.float32: "f32", torch.float64: "f64"}
 #: Elements per thread below which another thread costs more than it saves (torch's grain).
 ELEMENTS_PER_THREAD = 1 << 15

@@ -21,13 +21,13 @@ from torch import Tensor
 from ..buffers import sequence_buffer
 from ..layout import owned_pointer
 from .build import KernelTable, argtypes, fill_template, load_library
-from .lif import COMPUTE, DISABLED, DTYPES, native_enabled
+from .runtime import COMPUTE, DISABLED, DTYPES, STEPS_PER_THREAD, native_enabled
 
 __all__ = ["NativeLeaky", "native_leaky", "native_leaky_kernels", "native_leaky_status"]
 
 SOURCE = Path(__file__).with_name("leaky.c")
 #: Neuron-steps per thread below which another thread costs more than it saves.
-STEPS_PER_THREAD = 1 << 16
+
 _VOID, _I64, _INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
 SIGNATURES = {
     "sc_leaky_forward": [_VOID, _VOID, _VOID, _INT, _VOID, _I64, _I64, _INT],

@@ -31,8 +31,8 @@ from ...core.step_program import StepProgram
 from ..buffers import sequence_buffer
 from ..layout import owned_pointer
 from .build import KernelTable, calls_vector_math, load_library
-from .lif import COMPUTE, DTYPES, STEPS_PER_THREAD, chunk_neurons
 from .neuron_source import generate_source, placeholders
+from .runtime import COMPUTE, DTYPES, STEPS_PER_THREAD, chunk_neurons
 
 __all__ = ["DTYPES", "NativeNeuron", "generate_source", "native_neuron"]
 

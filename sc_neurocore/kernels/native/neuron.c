@@ -18,11 +18,29 @@
  * chunks small enough that a chunk's state history (T x STATES x chunk) stays in its L2
  * cache between the backward's two passes: forward in time recording the states entering
  * each step, then backward in time recomputing one step from its recorded states.
+ *
+ * GCC's partial-redundancy elimination turns ``exp(a < 5 ? a : 5)`` into
+ * ``a < 5 ? exp(a) : exp(5)``; the vectoriser then calls the vector exp on the unclamped
+ * argument, whose overflowing lanes take libmvec's scalar fallback (expif's kernels ran 3x
+ * slower, every clamped neuron alike).  Without that pass the clamp stays before the call;
+ * the results are the same bits (no floating-point operation changes).
  */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-pre")
+#endif
 SC_PRELUDE
 
 #define STATES NEURON_STATE_COUNT
 #define PARAMS NEURON_PARAM_COUNT
+#ifndef BLOCK
+#define BLOCK 128
+#endif
+#ifndef AHEAD
+#define AHEAD 2
+#endif
+#ifndef PF_FWD
+#define PF_FWD 1
+#endif
 
 /* @@BODY@@ (everything below is repeated per dtype) */
 
@@ -70,12 +88,17 @@ static void forward_range_DTYPE(const void *arg, int64_t lo, int64_t hi, int64_t
     for (int64_t t = 0; t < steps; t++) {
       const storage_t *restrict xs = job->x + t * n + c;
       storage_t *restrict out = job->out + t * n + c;
-      for (int64_t i = 0; i < m; i++) {
-        NEURON_LOAD
-        const scalar_t xin = LOAD_DTYPE(xs[i]);
-        NEURON_FORWARD
-        out[i] = STORE_DTYPE(NEURON_OUTPUT);
-        NEURON_KEEP
+      for (int64_t b = 0; b < m; b += BLOCK) {
+        const int64_t e = b + BLOCK < m ? b + BLOCK : m;
+        if (PF_FWD && t + AHEAD < steps)
+          for (int64_t j = b; j < e; j += (int64_t)(64 / sizeof(storage_t))) __builtin_prefetch(xs + AHEAD * n + j);
+        for (int64_t i = b; i < e; i++) {
+          NEURON_LOAD
+          const scalar_t xin = LOAD_DTYPE(xs[i]);
+          NEURON_FORWARD
+          out[i] = STORE_DTYPE(NEURON_OUTPUT);
+          NEURON_KEEP
+        }
       }
     }
     for (int k = 0; k < STATES; k++)
@@ -107,11 +130,16 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
     for (int64_t t = 0; t + 1 < steps; t++) {
       const storage_t *restrict xs = job->x + t * n + c;
       NEURON_ROWS_RECORD
-      for (int64_t i = 0; i < m; i++) {
-        NEURON_LOAD
-        const scalar_t xin = LOAD_DTYPE(xs[i]);
-        NEURON_FORWARD
-        NEURON_KEEP
+      for (int64_t b = 0; b < m; b += BLOCK) {
+        const int64_t e = b + BLOCK < m ? b + BLOCK : m;
+        if (t + AHEAD < steps)
+          for (int64_t j = b; j < e; j += (int64_t)(64 / sizeof(storage_t))) __builtin_prefetch(xs + AHEAD * n + j);
+        for (int64_t i = b; i < e; i++) {
+          NEURON_LOAD
+          const scalar_t xin = LOAD_DTYPE(xs[i]);
+          NEURON_FORWARD
+          NEURON_KEEP
+        }
       }
     }
     /* pass 2, backward in time: each step recomputed from the states entering it */
@@ -127,7 +155,14 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
       const scalar_t go0 = LOAD_DTYPE(gos[0]);
       storage_t *restrict gxs = job->grad_x + t * n + c;
       NEURON_ROWS_REPLAY
-      for (int64_t i = 0; i < m; i++) {
+      for (int64_t b = 0; b < m; b += BLOCK) {
+      const int64_t e = b + BLOCK < m ? b + BLOCK : m;
+      if (t >= AHEAD)
+        for (int64_t j = b; j < e; j += (int64_t)(64 / sizeof(storage_t))) {
+          __builtin_prefetch(xs - AHEAD * n + j);
+          if (!broadcast) __builtin_prefetch(gos - AHEAD * n + j);
+        }
+      for (int64_t i = b; i < e; i++) {
         NEURON_LOAD
         const scalar_t xin = LOAD_DTYPE(xs[i]);
         NEURON_FORWARD
@@ -140,6 +175,7 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
         }
         gxs[i] = STORE_DTYPE(gx);
         NEURON_GRADS_OUT
+      }
       }
     }
     for (int k = 0; k < STATES; k++)

@@ -15,9 +15,10 @@
  * of the (T, n) tensors x, out, grad_out and grad_x; bfloat16 and float16 are stored and
  * computed in float, half.c).  States, parameters and gradients of one step are
  * compute-typed arrays of n values.  Each thread owns a range of neurons and walks it in
- * chunks small enough that a chunk's state history (T x STATES x chunk) stays in its L2
- * cache between the backward's two passes: forward in time recording the states entering
- * each step, then backward in time recomputing one step from its recorded states.
+ * chunks (neuron.py sizes them): the forward's long, the backward's small enough that a
+ * chunk's state history (T x STATES x chunk) stays in its L2 cache between the backward's
+ * two passes: forward in time recording the states entering each step, then backward in
+ * time recomputing one step from its recorded states.
  *
  * GCC's partial-redundancy elimination turns ``exp(a < 5 ? a : 5)`` into
  * ``a < 5 ? exp(a) : exp(5)``; the vectoriser then calls the vector exp on the unclamped
@@ -32,14 +33,15 @@ SC_PRELUDE
 
 #define STATES NEURON_STATE_COUNT
 #define PARAMS NEURON_PARAM_COUNT
+/* Every loop over a chunk's neurons runs in blocks of BLOCK, each first prefetching the
+ * rows of x (and grad_out) AHEAD time steps away: a row is a jump of n elements, where the
+ * hardware prefetcher starts over.  A prefetch inside the element loop would stop GCC
+ * vectorising it; blocks of 64 cost the arithmetic-bound (AVX-512, exp) loops 8-16 %. */
 #ifndef BLOCK
 #define BLOCK 128
 #endif
 #ifndef AHEAD
 #define AHEAD 2
-#endif
-#ifndef PF_FWD
-#define PF_FWD 1
 #endif
 
 /* @@BODY@@ (everything below is repeated per dtype) */
@@ -62,6 +64,12 @@ static inline __attribute__((always_inline)) scalar_t surrogate_DTYPE(const scal
   (void)PI;
   SURROGATE_PARAMS
   return (scalar_t)(SURROGATE_GRAD);
+}
+
+/* Asks for the cache lines of row[b, e) (a row AHEAD time steps away). */
+static inline __attribute__((always_inline)) void prefetch_DTYPE(const storage_t *row, int64_t b,
+                                                                 int64_t e) {
+  for (int64_t j = b; j < e; j += (int64_t)(64 / sizeof(storage_t))) __builtin_prefetch(row + j);
 }
 
 /* Scratch of `count` compute values for one thread; NULL (and the job marked) without. */
@@ -90,8 +98,7 @@ static void forward_range_DTYPE(const void *arg, int64_t lo, int64_t hi, int64_t
       storage_t *restrict out = job->out + t * n + c;
       for (int64_t b = 0; b < m; b += BLOCK) {
         const int64_t e = b + BLOCK < m ? b + BLOCK : m;
-        if (PF_FWD && t + AHEAD < steps)
-          for (int64_t j = b; j < e; j += (int64_t)(64 / sizeof(storage_t))) __builtin_prefetch(xs + AHEAD * n + j);
+        if (t + AHEAD < steps) prefetch_DTYPE(xs + AHEAD * n, b, e);
         for (int64_t i = b; i < e; i++) {
           NEURON_LOAD
           const scalar_t xin = LOAD_DTYPE(xs[i]);
@@ -132,8 +139,7 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
       NEURON_ROWS_RECORD
       for (int64_t b = 0; b < m; b += BLOCK) {
         const int64_t e = b + BLOCK < m ? b + BLOCK : m;
-        if (t + AHEAD < steps)
-          for (int64_t j = b; j < e; j += (int64_t)(64 / sizeof(storage_t))) __builtin_prefetch(xs + AHEAD * n + j);
+        if (t + AHEAD < steps) prefetch_DTYPE(xs + AHEAD * n, b, e);
         for (int64_t i = b; i < e; i++) {
           NEURON_LOAD
           const scalar_t xin = LOAD_DTYPE(xs[i]);
@@ -156,26 +162,25 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
       storage_t *restrict gxs = job->grad_x + t * n + c;
       NEURON_ROWS_REPLAY
       for (int64_t b = 0; b < m; b += BLOCK) {
-      const int64_t e = b + BLOCK < m ? b + BLOCK : m;
-      if (t >= AHEAD)
-        for (int64_t j = b; j < e; j += (int64_t)(64 / sizeof(storage_t))) {
-          __builtin_prefetch(xs - AHEAD * n + j);
-          if (!broadcast) __builtin_prefetch(gos - AHEAD * n + j);
+        const int64_t e = b + BLOCK < m ? b + BLOCK : m;
+        if (t >= AHEAD) {
+          prefetch_DTYPE(xs - AHEAD * n, b, e);
+          if (!broadcast) prefetch_DTYPE(gos - AHEAD * n, b, e);
         }
-      for (int64_t i = b; i < e; i++) {
-        NEURON_LOAD
-        const scalar_t xin = LOAD_DTYPE(xs[i]);
-        NEURON_FORWARD
-        const scalar_t go = broadcast ? go0 : (scalar_t)LOAD_DTYPE(gos[i]);
-        NEURON_SURROGATE
-        NEURON_GRADS_IN
-        NEURON_BACKWARD
-        if (learn) {
-          NEURON_SHARES
+        for (int64_t i = b; i < e; i++) {
+          NEURON_LOAD
+          const scalar_t xin = LOAD_DTYPE(xs[i]);
+          NEURON_FORWARD
+          const scalar_t go = broadcast ? go0 : (scalar_t)LOAD_DTYPE(gos[i]);
+          NEURON_SURROGATE
+          NEURON_GRADS_IN
+          NEURON_BACKWARD
+          if (learn) {
+            NEURON_SHARES
+          }
+          gxs[i] = STORE_DTYPE(gx);
+          NEURON_GRADS_OUT
         }
-        gxs[i] = STORE_DTYPE(gx);
-        NEURON_GRADS_OUT
-      }
       }
     }
     for (int k = 0; k < STATES; k++)

@@ -106,6 +106,37 @@ def test_threads_chunks_and_broadcast_gradient_match_the_torch_family(name: str)
     )
 
 
+@pytest.mark.parametrize("storage", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("width", [256, 37])
+def test_streamed_outputs_equal_plain_stores(
+    storage: torch.dtype, width: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outputs above ``STREAM_BYTES`` are written by non-temporal stores (where the row is
+    aligned: 37 neurons leave most rows unaligned, the plain copy): the same bits."""
+    program, compiled = _kernels("alif", storage)
+    x, states, grad_out, grad_finals = _case(program, (6, 3, width), torch.float32, seed=5)
+    x, grad_out = x.to(storage), grad_out.to(storage)
+    params = dict(program.spec.params)
+
+    def run() -> tuple:
+        out, finals = compiled.forward(x, states, params, PARAMS)
+        grads = compiled.backward(grad_out, grad_finals, x, states, params, PARAMS, True)
+        return out.clone(), finals, grads[0].clone(), grads[1], grads[2]
+
+    plain = run()
+    monkeypatch.setattr(native, "STREAM_BYTES", 0)
+    assert native._streams(x) == 1
+    streamed = run()
+    assert plain[0].any() and plain[2].abs().sum() > 0
+    for expected, found in zip(plain, streamed):
+        if isinstance(expected, dict):
+            assert all(torch.equal(expected[p], found[p]) for p in expected)
+        elif isinstance(expected, list):
+            assert all(torch.equal(a, b) for a, b in zip(expected, found))
+        else:
+            assert torch.equal(expected, found)
+
+
 def test_names_that_are_c_keywords_or_macros_compile_and_match() -> None:
     """User names never reach C (every variable is renamed by position)."""
     spec = NeuronSpec(

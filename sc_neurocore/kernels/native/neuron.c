@@ -30,6 +30,10 @@
 #pragma GCC optimize("no-tree-pre")
 #endif
 SC_PRELUDE
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define STATES NEURON_STATE_COUNT
 #define PARAMS NEURON_PARAM_COUNT
@@ -44,6 +48,33 @@ SC_PRELUDE
 #define AHEAD 2
 #endif
 
+/* Copies `bytes` from `block` (the outputs of one block, in L1) to `row`: with stream (an
+ * output larger than the caches, see neuron.py) and an x86-64 row aligned to 16 bytes, by
+ * non-temporal stores, which neither read the row's lines first (write-allocate) nor keep
+ * them in the cache; else by plain stores. */
+static inline __attribute__((always_inline)) void store_block(void *restrict row,
+                                                              const void *restrict block,
+                                                              size_t bytes, int stream) {
+#if defined(__SSE2__)
+  if (stream && ((uintptr_t)row & 15) == 0 && bytes % 16 == 0) {
+    for (size_t j = 0; j < bytes; j += 16)
+      _mm_stream_si128((__m128i *)((char *)row + j),
+                       _mm_load_si128((const __m128i *)((const char *)block + j)));
+    return;
+  }
+#endif
+  memcpy(row, block, bytes);
+}
+
+/* Orders a thread's non-temporal stores before the join that publishes its outputs. */
+static inline __attribute__((always_inline)) void end_stores(int stream) {
+#if defined(__SSE2__)
+  if (stream) _mm_sfence();
+#else
+  (void)stream;
+#endif
+}
+
 /* @@BODY@@ (everything below is repeated per dtype) */
 
 typedef struct {
@@ -55,6 +86,7 @@ typedef struct {
   double *const *sums;
   int64_t steps, n;
   int out_broadcast;
+  int stream; /* non-temporal stores of out / grad_x (store_block) */
   int *failed; /* set when a thread cannot allocate its scratch */
 } job_DTYPE;
 
@@ -99,18 +131,21 @@ static void forward_range_DTYPE(const void *arg, int64_t lo, int64_t hi, int64_t
       for (int64_t b = 0; b < m; b += BLOCK) {
         const int64_t e = b + BLOCK < m ? b + BLOCK : m;
         if (t + AHEAD < steps) prefetch_DTYPE(xs + AHEAD * n, b, e);
+        storage_t block[BLOCK] __attribute__((aligned(64)));
         for (int64_t i = b; i < e; i++) {
           NEURON_LOAD
           const scalar_t xin = LOAD_DTYPE(xs[i]);
           NEURON_FORWARD
-          out[i] = STORE_DTYPE(NEURON_OUTPUT);
+          block[i - b] = STORE_DTYPE(NEURON_OUTPUT);
           NEURON_KEEP
         }
+        store_block(out + b, block, sizeof(storage_t) * (size_t)(e - b), job->stream);
       }
     }
     for (int k = 0; k < STATES; k++)
       for (int64_t i = 0; i < m; i++) job->finals[k][c + i] = state[k * chunk + i];
   }
+  end_stores(job->stream);
   free(state);
 }
 
@@ -167,6 +202,7 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
           prefetch_DTYPE(xs - AHEAD * n, b, e);
           if (!broadcast) prefetch_DTYPE(gos - AHEAD * n, b, e);
         }
+        storage_t block[BLOCK] __attribute__((aligned(64)));
         for (int64_t i = b; i < e; i++) {
           NEURON_LOAD
           const scalar_t xin = LOAD_DTYPE(xs[i]);
@@ -178,9 +214,10 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
           if (learn) {
             NEURON_SHARES
           }
-          gxs[i] = STORE_DTYPE(gx);
+          block[i - b] = STORE_DTYPE(gx);
           NEURON_GRADS_OUT
         }
+        store_block(gxs + b, block, sizeof(storage_t) * (size_t)(e - b), job->stream);
       }
     }
     for (int k = 0; k < STATES; k++)
@@ -189,6 +226,7 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
       for (int j = 0; j < PARAMS; j++)
         for (int64_t i = 0; i < m; i++) job->sums[j][c + i] += shares[j * chunk + i];
   }
+  end_stores(job->stream);
   free(history);
 }
 
@@ -200,11 +238,12 @@ static void backward_learn_DTYPE(const void *job, int64_t lo, int64_t hi, int64_
   backward_range_DTYPE(job, lo, hi, chunk, 1);
 }
 
-/* Returns 0, or 1 when a thread could not allocate its scratch (outputs are then invalid). */
+/* Returns 0, or 1 when a thread could not allocate its scratch (outputs are then invalid).
+ * ``stream``: write the output (the input gradient) with non-temporal stores. */
 int sc_neuron_forward_DTYPE(const storage_t *x, const scalar_t *const *states0,
                             const double *scalars, const scalar_t *const *arrays, storage_t *out,
                             scalar_t *const *finals, int64_t steps, int64_t n, int64_t chunk,
-                            int threads) {
+                            int threads, int stream) {
   int failed = 0;
   const job_DTYPE job = {.x = x,
                          .states0 = states0,
@@ -214,6 +253,7 @@ int sc_neuron_forward_DTYPE(const storage_t *x, const scalar_t *const *states0,
                          .finals = finals,
                          .steps = steps,
                          .n = n,
+                         .stream = stream,
                          .failed = &failed};
   parallel_for(forward_range_DTYPE, &job, n, chunk, threads);
   return failed;
@@ -226,7 +266,7 @@ int sc_neuron_backward_DTYPE(const storage_t *grad_out, int out_broadcast,
                              const scalar_t *const *arrays, const double *sc_params,
                              storage_t *grad_x, scalar_t *const *grad_states,
                              double *const *sums, int64_t steps, int64_t n, int64_t chunk,
-                             int threads) {
+                             int threads, int stream) {
   int failed = 0;
   const job_DTYPE job = {.x = x,
                          .grad_out = grad_out,
@@ -241,6 +281,7 @@ int sc_neuron_backward_DTYPE(const storage_t *grad_out, int out_broadcast,
                          .steps = steps,
                          .n = n,
                          .out_broadcast = out_broadcast,
+                         .stream = stream,
                          .failed = &failed};
   parallel_for(sums ? backward_learn_DTYPE : backward_plain_DTYPE, &job, n, chunk, threads);
   return failed;

@@ -55,13 +55,16 @@ def cache_size(text: str) -> int | None:
     return int(digits) * scale if digits.isdigit() else None
 
 
-def private_cache_bytes(root: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> int | None:
-    """The size of one core's L2 cache (Linux sysfs), or None where it cannot be read."""
+def private_cache_bytes(
+    root: Path = Path("/sys/devices/system/cpu/cpu0/cache"), level: int = 2
+) -> int | None:
+    """The size of the first CPU's cache of ``level`` (2: one core's L2; Linux sysfs), or
+    None where it cannot be read."""
     try:
         for index in sorted(root.glob("index*")):
-            level = (index / "level").read_text().strip()
+            found = (index / "level").read_text().strip()
             kind = (index / "type").read_text().strip()
-            if level == "2" and kind in ("Unified", "Data"):
+            if found == str(level) and kind in ("Unified", "Data"):
                 return cache_size((index / "size").read_text())
     except OSError:
         return None

@@ -137,6 +137,18 @@ def test_streamed_outputs_equal_plain_stores(
             assert torch.equal(expected, found)
 
 
+def test_vector_math_calls_of_the_step_inputs_are_recorded_for_the_second_pass() -> None:
+    """The backward's first pass records each exp of the step's inputs (states entering it,
+    x, parameters) and the second reads it back; a call of an updated state is not one."""
+    calls = native.memo_calls(program_of(get_neuron_spec("adex")))
+    assert [call.function for call in calls] == ["exp"]
+    assert native.memo_calls(program_of(get_neuron_spec("lif"))) == ()
+    spec = NeuronSpec(
+        "exp_of_updated", ("v",), (("beta", 0.9),), {"v": "beta*v + x"}, "exp(v) - 2", {"v": "v"}
+    )
+    assert native.memo_calls(program_of(spec)) == ()
+
+
 def test_names_that_are_c_keywords_or_macros_compile_and_match() -> None:
     """User names never reach C (every variable is renamed by position)."""
     spec = NeuronSpec(

@@ -16,7 +16,7 @@
  * computed in float, half.c).  States, parameters and gradients of one step are
  * compute-typed arrays of n values.  Each thread owns a range of neurons and walks it in
  * chunks (neuron.py sizes them): the forward's long, the backward's small enough that a
- * chunk's state history (T x STATES x chunk) stays in its L2 cache between the backward's
+ * chunk's state history (T x ROWS x chunk) stays in its L2 cache between the backward's
  * two passes: forward in time recording the states entering each step, then backward in
  * time recomputing one step from its recorded states.
  *
@@ -37,6 +37,10 @@ SC_PRELUDE
 
 #define STATES NEURON_STATE_COUNT
 #define PARAMS NEURON_PARAM_COUNT
+/* rows of the backward's history per step: the states entering it and the recorded values
+ * of its vector-math calls (memo<j>, see neuron_source.memo_calls) */
+#define MEMOS NEURON_MEMO_COUNT
+#define ROWS (STATES + MEMOS)
 /* Every loop over a chunk's neurons runs in blocks of BLOCK, each first prefetching the
  * rows of x (and grad_out) AHEAD time steps away: a row is a jump of n elements, where the
  * hardware prefetcher starts over.  A prefetch inside the element loop would stop GCC
@@ -135,6 +139,7 @@ static void forward_range_DTYPE(const void *arg, int64_t lo, int64_t hi, int64_t
         for (int64_t i = b; i < e; i++) {
           NEURON_LOAD
           const scalar_t xin = LOAD_DTYPE(xs[i]);
+          NEURON_MEMO_COMPUTE
           NEURON_FORWARD
           block[i - b] = STORE_DTYPE(NEURON_OUTPUT);
           NEURON_KEEP
@@ -156,20 +161,22 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
   (void)scalars;
   (void)sc_params;
   NEURON_SCALARS
-  /* the states entering every step, then the carried gradients, then the parameter shares
-   * summed over this chunk's steps (compute dtype, so the loop vectorises; added to the
-   * float64 totals once per chunk) */
-  scalar_t *history = scratch_DTYPE(job, (steps * STATES + STATES + PARAMS) * chunk);
+  /* the ROWS of every step (one more step's room: the last step's states leaving it are
+   * written and never read), then the carried gradients, then the parameter shares summed
+   * over this chunk's steps (compute dtype, so the loop vectorises; added to the float64
+   * totals once per chunk) */
+  scalar_t *history = scratch_DTYPE(job, ((steps + 1) * ROWS + STATES + PARAMS) * chunk);
   if (history == NULL) return;
-  scalar_t *grads = history + steps * STATES * chunk, *shares = grads + STATES * chunk;
+  scalar_t *grads = history + (steps + 1) * ROWS * chunk, *shares = grads + STATES * chunk;
   (void)shares;
   for (int64_t c = lo; c < hi; c += chunk) {
     const int64_t m = hi - c < chunk ? hi - c : chunk;
     NEURON_ARRAYS
     for (int k = 0; k < STATES; k++)
       for (int64_t i = 0; i < m; i++) history[k * chunk + i] = job->states0[k][c + i];
-    /* pass 1, forward in time: the states entering step t + 1 are those leaving step t */
-    for (int64_t t = 0; t + 1 < steps; t++) {
+    /* pass 1, forward in time: the states entering step t + 1 are those leaving step t
+     * (the last step only for its memos) */
+    for (int64_t t = 0; t + (MEMOS ? 0 : 1) < steps; t++) {
       const storage_t *restrict xs = job->x + t * n + c;
       NEURON_ROWS_RECORD
       for (int64_t b = 0; b < m; b += BLOCK) {
@@ -178,8 +185,10 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
         for (int64_t i = b; i < e; i++) {
           NEURON_LOAD
           const scalar_t xin = LOAD_DTYPE(xs[i]);
+          NEURON_MEMO_COMPUTE
           NEURON_FORWARD
           NEURON_KEEP
+          NEURON_MEMO_KEEP
         }
       }
     }
@@ -206,6 +215,7 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
         for (int64_t i = b; i < e; i++) {
           NEURON_LOAD
           const scalar_t xin = LOAD_DTYPE(xs[i]);
+          NEURON_MEMO_LOAD
           NEURON_FORWARD
           const scalar_t go = broadcast ? go0 : (scalar_t)LOAD_DTYPE(gos[i]);
           NEURON_SURROGATE

@@ -31,7 +31,7 @@ from ...core.step_program import StepProgram
 from ..buffers import sequence_buffer
 from ..layout import owned_pointer
 from .build import KernelTable, calls_vector_math, load_library
-from .neuron_source import generate_source, placeholders
+from .neuron_source import generate_source, memo_calls, placeholders
 from .runtime import COMPUTE, DTYPES, STEPS_PER_THREAD, chunk_neurons, private_cache_bytes
 
 __all__ = ["DTYPES", "NativeNeuron", "generate_source", "native_neuron"]
@@ -79,10 +79,11 @@ def forward_chunk(states: int, element_size: int) -> int:
     return chunk
 
 
-def backward_chunk(steps: int, states: int, element_size: int) -> int:
-    """Neurons per backward chunk: the chunk's history of ``steps x states`` rows stays in
-    the L2 between the backward's two passes."""
-    return chunk_neurons(steps * states, max(element_size, 4))
+def backward_chunk(steps: int, rows: int, element_size: int) -> int:
+    """Neurons per backward chunk: the chunk's history of ``steps x rows`` rows (the states
+    and the recorded calls, :func:`.neuron_source.memo_calls`) stays in the L2 between the
+    backward's two passes."""
+    return chunk_neurons((steps + 1) * rows, max(element_size, 4))
 
 
 #: Bytes of an output sequence (``out``, ``grad_x``) from which the kernels write it with
@@ -118,6 +119,7 @@ class NativeNeuron:
     def __post_init__(self) -> None:
         # read once: the spec computes its parameter names on every access
         object.__setattr__(self, "names", self.program.params)
+        object.__setattr__(self, "memos", memo_calls(self.program))
 
     def _function(self, kind: str, dtype: torch.dtype) -> Any:
         if dtype != self.dtype:
@@ -196,7 +198,8 @@ class NativeNeuron:
         grad_out = (grad_out.reshape(-1)[:1] if broadcast else grad_out).to(x.dtype).contiguous()
         doubles, arrays, _keep = self._params(params, step)
         values = (ctypes.c_double * max(1, len(surrogate_params)))(*surrogate_params)
-        chunk = backward_chunk(steps, len(states), x.element_size())
+        rows = len(states) + len(self.memos)  # type: ignore[attr-defined]
+        chunk = backward_chunk(steps, rows, x.element_size())
         threads = _threads(steps, n)
         f64 = torch.float64
         failed = self._function("backward", x.dtype)(

@@ -38,9 +38,9 @@ from ...core.step_program import (
     new,
     updated,
 )
-from .build import fill_template
+from .build import VECTOR_FUNCTIONS, fill_template
 
-__all__ = ["SOURCE", "c_names", "generate_source", "placeholders"]
+__all__ = ["SOURCE", "c_names", "generate_source", "memo_calls", "placeholders"]
 
 SOURCE = Path(__file__).with_name("neuron.c")
 
@@ -84,6 +84,33 @@ def _hoisted(node: Node, scalars: frozenset[str], table: dict[Node, str]) -> Nod
     return _rebuilt(node, lambda operand: _hoisted(operand, scalars, table))
 
 
+def memo_calls(program: StepProgram) -> tuple[Node, ...]:
+    """The calls of vector-math functions (``exp``, ...) in the step's forward assignments
+    whose arguments read only the step's inputs (states entering it, ``x``, parameters):
+    the backward's first pass records their values beside the states, and its second pass
+    reads them back instead of calling again (the call is most of an exp neuron's step)."""
+    inputs = frozenset((*program.states, *program.params, "x"))
+    found: dict[Node, None] = {}
+
+    def visit(node: Node) -> Node:
+        if isinstance(node, Call) and node.function in VECTOR_FUNCTIONS:
+            if names_in(node) <= inputs:
+                found.setdefault(node)
+                return node
+        return _rebuilt(node, visit)
+
+    for assign in program.forward:
+        visit(assign.value)
+    return tuple(found)
+
+
+def _memoised(node: Node, memos: dict[Node, str]) -> Node:
+    """``node`` with every call of ``memos`` replaced by the name holding its value."""
+    if node in memos:
+        return Var(memos[node])
+    return _rebuilt(node, lambda operand: _memoised(operand, memos))
+
+
 @dataclass(frozen=True)
 class _Writer:
     """The C text of one program's assignments, for one layout of its parameters."""
@@ -94,11 +121,15 @@ class _Writer:
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", c_names(self.program))
         object.__setattr__(self, "table", {})
+        memos = {call: f"memo{i}" for i, call in enumerate(memo_calls(self.program))}
+        object.__setattr__(self, "memos", memos)
 
-    def expression(self, node: Node) -> str:
+    def expression(self, node: Node, memo: bool = True) -> str:
         scalars = frozenset(
             p for p, arrays in zip(self.program.params, self.per_neuron) if not arrays
         )
+        if memo:
+            node = _memoised(node, self.memos)  # type: ignore[attr-defined]
         tree = _hoisted(node, scalars, self.table)  # type: ignore[attr-defined]
         names: dict[str, str] = self.names  # type: ignore[attr-defined]
         return c_expression(renamed(tree, lambda name: names.get(name, name)))
@@ -133,8 +164,16 @@ def placeholders(program: StepProgram, per_neuron: tuple[bool, ...]) -> dict[str
     writer = _Writer(program, per_neuron)
     k, arrays = len(program.states), [j for j, a in enumerate(per_neuron) if a]
     learn = program.param_gradients()
+    memos: dict[Node, str] = writer.memos  # type: ignore[attr-defined]
     found = {
         "NEURON_STATE_COUNT": str(k),
+        "NEURON_MEMO_COUNT": str(len(memos)),
+        "NEURON_MEMO_COMPUTE": " ".join(
+            f"const scalar_t {name} = {writer.expression(call, memo=False)};"
+            for call, name in memos.items()
+        ),
+        "NEURON_MEMO_LOAD": _rows(len(memos), "const scalar_t memo{k} = memorow{k}[i];"),
+        "NEURON_MEMO_KEEP": _rows(len(memos), "memorow{k}[i] = memo{k};"),
         "NEURON_PARAM_COUNT": str(len(program.params)),
         "NEURON_FORWARD": writer.lines(program.forward)
         + (" const scalar_t spike = (scalar_t)(fire > 0);" if program.spiking else "")
@@ -160,11 +199,21 @@ def placeholders(program: StepProgram, per_neuron: tuple[bool, ...]) -> dict[str
         ),
         "NEURON_ROWS_RECORD": _rows(
             k,
-            "const scalar_t *restrict row{k} = history + (t * STATES + {k}) * chunk; "
-            "scalar_t *restrict keep{k} = history + ((t + 1) * STATES + {k}) * chunk;",
+            "const scalar_t *restrict row{k} = history + (t * ROWS + {k}) * chunk; "
+            "scalar_t *restrict keep{k} = history + ((t + 1) * ROWS + {k}) * chunk;",
+        )
+        + " "
+        + _rows(
+            len(memos),
+            "scalar_t *restrict memorow{k} = history + (t * ROWS + STATES + {k}) * chunk;",
         ),
         "NEURON_ROWS_REPLAY": _rows(
-            k, "const scalar_t *restrict row{k} = history + (t * STATES + {k}) * chunk;"
+            k, "const scalar_t *restrict row{k} = history + (t * ROWS + {k}) * chunk;"
+        )
+        + " "
+        + _rows(
+            len(memos),
+            "const scalar_t *restrict memorow{k} = history + (t * ROWS + STATES + {k}) * chunk;",
         ),
         "NEURON_ROWS_GRADS": _rows(k, "scalar_t *restrict grad{k} = grads + {k} * chunk;")
         + " "

@@ -2,9 +2,10 @@
 
 Builds the compiled kernels of ``sigmoid`` (exp) and ``atan`` (rational) once per
 (SC_NEUROCORE_NATIVE_ISA cap, exp) variant and times, in a new random order each round, each
-variant's element-wise backward over 1e6 float32 elements and its fused LIF forward+backward
-over (T, batch, N) = (100, 16, 1024), beside one torch.mul of 1e6.  Prints medians of in-round
-ratios: sigmoid over atan of the same variant, and own over library of the same cap.
+variant's element-wise spike and backward over 1e6 float32 elements (the compiled half of a
+surrogate's fwd+bwd) and the generated LIF's (``sc_neurocore_neuron::lif``) forward+backward
+over (T, batch, N) = (100, 16, 1024), beside one torch.mul of 1e6.  Prints medians of
+in-round ratios: sigmoid over atan of the same variant, and own over library of the same cap.
 
     python -m benchmarks.exp_ab --caps avx2 auto --rounds 41
 """
@@ -12,7 +13,6 @@ ratios: sigmoid over atan of the same variant, and own over library of the same 
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import statistics
 from collections.abc import Callable
@@ -21,33 +21,41 @@ import torch
 
 import sc_neurocore
 from benchmarks.timing import Timing, interleaved
-from sc_neurocore.kernels.native import elementwise, isa, lif
+from sc_neurocore.core.registry import get_neuron_spec
+from sc_neurocore.core.step_program import program_of
+from sc_neurocore.kernels.native import build, elementwise, isa, neuron
+
+SHAPE = (100, 16, 1024)
+NUMEL = 1_000_000
 
 
 def _kernels(cap: str, exp: str) -> dict[str, Callable[[], object]]:
     os.environ[isa.ENV_ISA], os.environ[isa.ENV_EXP] = cap, exp
-    n, shape = 1_000_000, (100, 16, 1024)
+    neuron.kernels = build.KernelTable()  # built for this variant, not reused from another
     generator = torch.Generator().manual_seed(0)
-    x, grad = torch.randn(n, generator=generator), torch.randn(n, generator=generator)
-    drive = torch.randn(shape, generator=generator) * 0.5 + 0.3
-    grad_spikes = torch.randn(shape, generator=generator)
+    x, grad = torch.randn(NUMEL, generator=generator), torch.randn(NUMEL, generator=generator)
+    drive = torch.randn(SHAPE, generator=generator) * 0.5 + 0.15
+    grad_spikes = torch.randn(SHAPE, generator=generator)
+    program = program_of(get_neuron_spec("lif"))
+    lif_params = {"beta": 0.9, "threshold": 1.0}
+    zeros = [torch.zeros(SHAPE[1:])]
     runs: dict[str, Callable[[], object]] = {}
     for name in ("sigmoid", "atan"):
         spec = sc_neurocore.get_spec(name)
         params = tuple(spec.defaults.values())
         element = elementwise._load(spec, spec.c_grad or "")
-        fused = lif._load(spec)
+        fused = neuron._load(program, spec, (False, False), torch.float32)
         assert not isinstance(element, str) and not isinstance(fused, str), (element, fused)
-        backward = functools.partial(element.backward, x, grad, params)
-        runs[f"{cap}/{exp}/{name}/elementwise"] = backward
 
-        def lif_fwd_bwd(k: lif.NativeLIF = fused, p: tuple[float, ...] = params) -> None:
-            spikes, grad_h = torch.empty(shape), torch.empty(shape)
-            k.forward(drive, None, 0.9, 1.0, spikes)
-            k.backward(
-                grad_spikes, torch.zeros(shape[1:]), drive, None, 0.9, 1.0, list(p), grad_h, None
-            )
+        def fwd_bwd(k: elementwise.NativeElementwise = element, p: tuple = params) -> None:
+            k.spike(x)
+            k.backward(x, grad, p)
 
+        def lif_fwd_bwd(k: neuron.NativeNeuron = fused, p: tuple = params) -> None:
+            k.forward(drive, zeros, lif_params, p)
+            k.backward(grad_spikes, zeros, drive, zeros, lif_params, p, False)
+
+        runs[f"{cap}/{exp}/{name}/elementwise"] = fwd_bwd
         runs[f"{cap}/{exp}/{name}/lif"] = lif_fwd_bwd
     return runs
 
@@ -58,7 +66,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=41)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    a, b, c = torch.randn(1_000_000), torch.randn(1_000_000), torch.empty(1_000_000)
+    a, b, c = torch.randn(NUMEL), torch.randn(NUMEL), torch.empty(NUMEL)
     runs: dict[str, Callable[[], object]] = {"torch.mul": lambda: torch.mul(a, b, out=c)}
     for cap in args.caps:
         for exp in ("own", "library"):
@@ -75,7 +83,7 @@ def main() -> None:
             for exp in ("own", "library"):
                 key = f"{cap}/{exp}/sigmoid/{kind}"
                 line = f"{cap:6s} {kind:11s} {exp:7s}"
-                line += f" sigmoid/atan {ratio(key, key.replace('sigmoid', 'atan')):.2f}"
+                line += f" sigmoid/atan {ratio(key, key.replace('sigmoid', 'atan')):.3f}"
                 line += f"  sigmoid/torch.mul {ratio(key, 'torch.mul'):.2f}"
                 if exp == "own":
                     line += f"  own/library {ratio(key, key.replace('/own/', '/library/')):.3f}"

@@ -1,5 +1,6 @@
 """The kernels' own exp (kernels/native/vexp.c): accuracy over every float, a double sweep,
-the special values, and the surrogates where they saturate.
+the special values, and the surrogates where they saturate; the same for its exp of a
+non-positive argument over every negative float.
 
 A C driver (tests/native/exp_accuracy.c) is compiled with the exp pasted in, once with a
 fused multiply-add (the AVX2 and aarch64 builds: every float) and once without (SSE2: every
@@ -29,6 +30,8 @@ DRIVER = Path(__file__).with_name("native") / "exp_accuracy.c"
 #: docs/paths.md: the largest error of the own exp, in units in the last place.
 F32_ULPS = 1.1
 F64_ULPS = 1.1
+#: docs/paths.md: the largest error of the exp of a non-positive argument (float).
+NONPOSITIVE_ULPS = 2.5
 X86 = platform.machine().lower() in ("x86_64", "amd64")
 #: Flags and the share of all floats checked: every one with the fused multiply-add (the
 #: AVX2 and aarch64 builds), every 8th block of 2^16 without it (SSE2, the rarer fallback).
@@ -68,6 +71,14 @@ def test_double_error_over_the_sweep(report: dict[str, str]) -> None:
     assert float(report["f64_max_ulp"]) <= F64_ULPS, report
 
 
+def test_nonpositive_exp_over_every_negative_float(report: dict[str, str]) -> None:
+    assert float(report["np_max_ulp"]) <= NONPOSITIVE_ULPS, report
+    assert int(report["np_nan_fail"]) == 0, "a NaN input gave a number"
+    # inputs: -inf, NaN, +0, -0 (+inf is outside its contract)
+    got = [float.fromhex(report[f"np_special_{i}"]) for i in range(1, 5)]
+    assert got[0] == 0.0 and math.isnan(got[1]) and got[2] == 1.0 and got[3] == 1.0
+
+
 @pytest.mark.parametrize("width", ["f32", "f64"])
 def test_special_values(report: dict[str, str], width: str) -> None:
     # inputs: +inf, -inf, NaN, +0, -0
@@ -89,7 +100,9 @@ def _saturation_points(dtype: torch.dtype) -> torch.Tensor:
 EXP_SURROGATES = [
     name
     for name in sc_neurocore.list_surrogates()
-    if re.search(r"\bexp\s*\(", sc_neurocore.get_spec(name).c_grad or "")
+    if re.search(
+        rf"\b(?:exp|{native_build.EXP_NONPOSITIVE})\s*\(", sc_neurocore.get_spec(name).c_grad or ""
+    )
 ]
 
 
@@ -129,3 +142,7 @@ def test_a_build_without_libmvec_always_takes_the_own_exp(name: str, monkeypatch
     assert isa.choose_target(True, False, "x86_64", flags).own_exp
     assert isa.choose_target(True, True, "x86_64", flags).own_exp == isa.OWN_EXP[name]
     assert isa.choose_target(True, True, "aarch64").own_exp == isa.OWN_EXP["aarch64"]
+    assert isa.choose_target(True, False, "x86_64", flags).own_exp_nonpositive
+    chosen = isa.choose_target(True, True, "x86_64", flags)
+    assert chosen.own_exp_nonpositive == isa.OWN_EXP_NONPOSITIVE[name]
+    assert f"-DSC_OWN_EXP_NONPOSITIVE={int(chosen.own_exp_nonpositive)}" in chosen.compiler_flags()

@@ -45,6 +45,7 @@ from .expression import (
     integer_power,
     tree_of,
 )
+from .sign import nonpositive
 
 __all__ = [
     "FUNCTIONS",
@@ -92,6 +93,8 @@ def _c(node: Node) -> str:
         return f"({args[0]} ? {args[1]} : {args[2]})"
     if node.function == "sigmoid":
         return f"(1 / (1 + exp(-{args[0]})))"
+    if node.function == "exp" and nonpositive(node.args[0]):  # kernels/native/vexp.c
+        return f"sc_exp_nonpositive({args[0]})"
     if node.function in ("minimum", "maximum"):  # a select vectorises where fmin/fmax may not
         a, b = args
         return f"({a} {'<' if node.function == 'minimum' else '>'} {b} ? {a} : {b})"

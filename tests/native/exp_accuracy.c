@@ -1,5 +1,7 @@
 /* Accuracy of the kernels' own exp (sc_neurocore/kernels/native/vexp.c, pasted above this
- * file by tests/test_vector_exp.py) over every float and a dense sweep of doubles.
+ * file by tests/test_vector_exp.py) over every float and a dense sweep of doubles, and of its
+ * exp of a non-positive argument (sc_exp_nonpositive_f32) over every float with the sign bit
+ * set.
  *
  * The double reference is expl (64-bit mantissa on x86: 2^-11 of a double ulp); the float
  * reference is the double exp above, checked first by that sweep (its error, near one double
@@ -69,19 +71,49 @@ static double block_error(long long block, long long *inexact, long long *nan_fa
   return largest;
 }
 
+/* The exp of a non-positive argument over one block of negative bit patterns: its largest
+ * error; counts NaN inputs that gave a number. */
+static double nonpositive_error(long long block, long long *nan_fail) {
+  float xs[CHUNK], ys[CHUNK];
+  uint64_t errors[CHUNK];
+  for (int i = 0; i < CHUNK; i++) {
+    const uint32_t bits = (uint32_t)(block * CHUNK + i);
+    memcpy(&xs[i], &bits, 4);
+  }
+  for (int i = 0; i < CHUNK; i++) ys[i] = sc_exp_nonpositive_f32(xs[i]);
+  int nans = 0;
+  for (int i = 0; i < CHUNK; i++) {
+    const double error = xs[i] != xs[i] ? 0 : ulp_error_f32(ys[i], sc_exp_f64((double)xs[i]));
+    memcpy(&errors[i], &error, 8);
+    nans += (xs[i] != xs[i]) & (ys[i] == ys[i]);
+  }
+  uint64_t local = 0;
+  for (int i = 0; i < CHUNK; i++) local = errors[i] > local ? errors[i] : local;
+  *nan_fail += nans;
+  double largest;
+  memcpy(&largest, &local, 8);
+  return largest;
+}
+
 int main(int argc, char **argv) {
   /* every block of bit patterns, or every STRIDE-th one (argv[1]) */
   const long long stride = argc > 1 ? atoll(argv[1]) : 1;
-  double worst = 0;
-  long long worst_block = 0, inexact = 0, nan_fail = 0;
-#pragma omp parallel for schedule(dynamic, 64) reduction(+ : inexact, nan_fail)
+  double worst = 0, worst_np = 0;
+  long long worst_block = 0, inexact = 0, nan_fail = 0, np_nan_fail = 0;
+#pragma omp parallel for schedule(dynamic, 64) reduction(+ : inexact, nan_fail, np_nan_fail)
   for (long long block = 0; block < (1LL << 32) / CHUNK; block += stride) {
-    long long wrong = 0, nans = 0;
+    long long wrong = 0, nans = 0, np_nans = 0;
     const double local = block_error(block, &wrong, &nans);
+    /* the blocks of negative floats (sign bit set) */
+    const double np = block >= (1LL << 31) / CHUNK ? nonpositive_error(block, &np_nans) : 0;
     inexact += wrong;
     nan_fail += nans;
+    np_nan_fail += np_nans;
 #pragma omp critical
-    if (local > worst) worst = local, worst_block = block;
+    {
+      if (local > worst) worst = local, worst_block = block;
+      if (np > worst_np) worst_np = np;
+    }
   }
   float worst_x = 0;
   for (int i = 0; i < CHUNK; i++) {
@@ -119,8 +151,10 @@ int main(int argc, char **argv) {
          "f64_max_ulp=%.4Lf f64_worst_x=%a f64_not_correctly_rounded=%lld",
          worst, (double)worst_x, inexact, nan_fail, worst64, worst64_x, inexact64);
   for (int i = 0; i < 5; i++)
-    printf(" f32_special_%d=%a f64_special_%d=%a", i, (double)sc_exp_f32(specials_f32[i]), i,
-           sc_exp_f64(specials_f64[i]));
+    printf(" f32_special_%d=%a f64_special_%d=%a np_special_%d=%a", i,
+           (double)sc_exp_f32(specials_f32[i]), i, sc_exp_f64(specials_f64[i]), i,
+           (double)sc_exp_nonpositive_f32(specials_f32[i]));
+  printf(" np_max_ulp=%.4f np_nan_fail=%lld", worst_np, np_nan_fail);
   printf("\n");
   return 0;
 }

@@ -57,6 +57,7 @@ __all__ = [
     "build_library",
     "cache_dir",
     "VECTOR_FUNCTIONS",
+    "EXP_NONPOSITIVE",
     "calls_vector_math",
     "compiler_command",
     "fill_template",
@@ -194,12 +195,16 @@ def fill_template(
     return "\n".join(parts)
 
 
-#: A call of one of :data:`VECTOR_FUNCTIONS` (``exp(``, ``cosh (``, ...) in an expression.
-_VECTOR_CALL = re.compile(r"\b(?:" + "|".join(VECTOR_FUNCTIONS) + r")\s*\(")
+#: The exp of a non-positive argument (vexp.c), which the formulas' C emits for such calls.
+EXP_NONPOSITIVE = "sc_exp_nonpositive"
+#: A call of one of :data:`VECTOR_FUNCTIONS` (``exp(``, ``cosh (``, ...) or of
+#: :data:`EXP_NONPOSITIVE` in an expression.
+_VECTOR_CALL = re.compile(r"\b(?:" + "|".join((*VECTOR_FUNCTIONS, EXP_NONPOSITIVE)) + r")\s*\(")
 
 
 def calls_vector_math(expression: str) -> bool:
-    """Whether a C expression calls a libm function that has a vector form (compute-bound)."""
+    """Whether a C expression calls a libm function that has a vector form, or the exp of a
+    non-positive argument (compute-bound)."""
     return _VECTOR_CALL.search(expression) is not None
 
 

@@ -14,9 +14,10 @@ the kernel is bound by arithmetic (its expression calls vector math) or by memor
 * anything else: the compiler's defaults.
 
 :data:`OWN_EXP` says per target whether ``exp()`` in an expression is the kernels' own
-vector exp (``vexp.c``) or the C library's (libmvec's vector form where it is linked).
-``SC_NEUROCORE_NATIVE_EXP`` (``auto``, ``own``, ``library``) overrides it, for measuring one
-against the other.
+vector exp (``vexp.c``) or the C library's (libmvec's vector form where it is linked), and
+:data:`OWN_EXP_NONPOSITIVE` the same for ``sc_exp_nonpositive()``, the exp of an argument that
+is non-positive by its form (a surrogate's ``exp(-abs(...))``).  ``SC_NEUROCORE_NATIVE_EXP``
+(``auto``, ``own``, ``library``) overrides both, for measuring one against the other.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "ISA_CHOICES",
     "ISA_FLAGS",
     "OWN_EXP",
+    "OWN_EXP_NONPOSITIVE",
     "Target",
     "choose_target",
     "describe_host",
@@ -84,6 +86,17 @@ EXP_CHOICES = ("auto", "own", "library")
 #: does not vectorise; a build without libmvec (the fallback attempts, other C libraries)
 #: has the same problem.  Those take the own exp.
 OWN_EXP = {"avx512": False, "avx2": False, "generic": False, "aarch64": True, "other": True}
+#: Per target, whether ``sc_exp_nonpositive()`` (float) is the own exp of a non-positive
+#: argument (``vexp.c``: no overflow path, one scale, a degree-5 polynomial, 2.31 ulp) rather
+#: than the C library's exp.  Measured on the development machine (AMD EPYC, Zen 4; docs/paths.md
+#: has the tables): FILLED BELOW.
+OWN_EXP_NONPOSITIVE = {
+    "avx512": True,
+    "avx2": True,
+    "generic": False,
+    "aarch64": True,
+    "other": True,
+}
 
 
 @dataclass(frozen=True)
@@ -93,9 +106,14 @@ class Target:
     name: str  # a key of ISA_FLAGS, MACHINE_FLAGS or "other"
     flags: tuple[str, ...]
     own_exp: bool
+    own_exp_nonpositive: bool = False
 
     def compiler_flags(self) -> list[str]:
-        return [*self.flags, f"-DSC_OWN_EXP={int(self.own_exp)}"]
+        return [
+            *self.flags,
+            f"-DSC_OWN_EXP={int(self.own_exp)}",
+            f"-DSC_OWN_EXP_NONPOSITIVE={int(self.own_exp_nonpositive)}",
+        ]
 
 
 def _cpuinfo(*keys: str) -> str:
@@ -131,7 +149,11 @@ def describe_host() -> dict[str, object]:
     chosen = {}
     for kind, bound in (("arithmetic_bound", True), ("memory_bound", False)):
         target = choose_target(bound)
-        chosen[kind] = {"isa": target.name, "exp": "own" if target.own_exp else "library"}
+        chosen[kind] = {
+            "isa": target.name,
+            "exp": "own" if target.own_exp else "library",
+            "exp_nonpositive": "own" if target.own_exp_nonpositive else "library",
+        }
     return {
         "cpu_model": _cpuinfo("model name", "Model", "CPU part") or platform.processor(),
         "machine": platform.machine(),
@@ -151,13 +173,22 @@ def _cap(compute_bound: bool) -> str:
     return cap
 
 
-def _own_exp(name: str, vector_math: bool) -> bool:
+def _own_exp(table: dict[str, bool], name: str, vector_math: bool) -> bool:
     choice = env_text(ENV_EXP).lower() or "auto"
     if choice not in EXP_CHOICES:
         raise ValueError(f"{ENV_EXP} must be one of {list(EXP_CHOICES)}, got {choice!r}")
     if choice != "auto":
         return choice == "own"
-    return OWN_EXP[name] or not vector_math
+    return table[name] or not vector_math
+
+
+def _target(name: str, flags: tuple[str, ...], vector_math: bool) -> Target:
+    return Target(
+        name,
+        flags,
+        _own_exp(OWN_EXP, name, vector_math),
+        _own_exp(OWN_EXP_NONPOSITIVE, name, vector_math),
+    )
 
 
 def choose_target(
@@ -176,6 +207,6 @@ def choose_target(
         for name in names[names.index(cap) :]:
             options, needed = ISA_FLAGS[name]
             if needed <= flags:
-                return Target(name, options, _own_exp(name, vector_math))
+                return _target(name, options, vector_math)
     name = machine if machine in MACHINE_FLAGS else "other"
-    return Target(name, MACHINE_FLAGS.get(name, ()), _own_exp(name, vector_math))
+    return _target(name, MACHINE_FLAGS.get(name, ()), vector_math)

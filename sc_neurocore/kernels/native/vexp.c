@@ -88,6 +88,46 @@ static inline __attribute__((always_inline)) double sc_exp_f64(const double x) {
   return x > 710.0 ? __builtin_inf() : x < -746.0 ? 0.0 : e;
 }
 
+/* e^x for float x <= 0 (or NaN), where a formula's exp argument is non-positive by its form
+ * (formula.py emits sc_exp_nonpositive for -abs(...), -(a*a), ...): the surrogates' e^-|t|.
+ * The same method with less work, because the result lies in [0, 1]: no overflow path, the
+ * scale 2^(k+64) read straight from the shifter's bits (its low bits hold k + 191 there) and
+ * multiplied by 2^-64 (exact: a power of two down to 2^-149), one multiply by p, and
+ * e^r = 1 + r + r^2 q(r) with q of degree 3 (the minimax fit of the relative error of e^r on
+ * |r| <= 1.005 ln 2 / 2, Lawson's iteration), in Estrin's order so the chain of dependent
+ * operations is short.  Error: see docs/paths.md (tests/test_vector_exp.py checks every
+ * negative float).  NaN in, NaN out; -inf and x < -104 give 0; -0 gives 1.  A positive x is
+ * outside the contract (k would leave the exponent field above 43). */
+static inline __attribute__((always_inline)) float sc_exp_nonpositive_f32(const float x) {
+  const float shifter = 0x1.8p23f + 191.0f;
+  const float z = SC_MADD_F32(x, 0x1.715476p+0f, shifter);
+  const float k = z - shifter;
+  float r = SC_MADD_F32(-k, 0x1.62e4p-1f, x);
+  r = SC_MADD_F32(-k, 0x1.7f7d1cf79abcap-20f, r);
+  const float r2 = r * r;
+  const float low = SC_MADD_F32(0x1.5557bap-3f, r, 0x1.fffdf2p-2f);
+  const float high = SC_MADD_F32(0x1.106086p-7f, r, 0x1.572e86p-5f);
+  const float q = SC_MADD_F32(high, r2, low);
+  const float p = SC_MADD_F32(q, r2, r) + 1.0f;
+  uint32_t z_bits;
+  __builtin_memcpy(&z_bits, &z, 4);
+  const uint32_t scale_bits = z_bits << 23; /* (k + 191) << 23: 2^(k+64), k in [-150, 0] */
+  float scale;
+  __builtin_memcpy(&scale, &scale_bits, 4);
+  /* 2^k itself (exact down to 2^-149; 0 at k = -150), off the polynomial's chain of
+   * dependent operations; p * 2^k then rounds a denormal result once */
+  return x < -104.0f ? 0.0f : p * (scale * 0x1p-64f);
+}
+
+/* exp of a non-positive argument: the one above for float where SC_OWN_EXP_NONPOSITIVE (build.py
+ * decides per target), exp() otherwise (and for double) */
+#if SC_OWN_EXP_NONPOSITIVE
+#define sc_exp_nonpositive(value) \
+  _Generic((value), float: sc_exp_nonpositive_f32((float)(value)), default: exp(value))
+#else
+#define sc_exp_nonpositive(value) exp(value)
+#endif
+
 #if SC_OWN_EXP
 /* exp() of the kernels' expressions: these for float and double, the C library's otherwise */
 #undef exp

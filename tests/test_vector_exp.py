@@ -147,3 +147,26 @@ def test_a_build_without_libmvec_always_takes_the_own_exp(name: str, monkeypatch
     chosen = isa.choose_target(True, True, "x86_64", flags)
     assert chosen.own_exp_nonpositive == isa.OWN_EXP_NONPOSITIVE[name]
     assert f"-DSC_OWN_EXP_NONPOSITIVE={int(chosen.own_exp_nonpositive)}" in chosen.compiler_flags()
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        *(sc_neurocore.get_spec(name).c_grad or "" for name in sc_neurocore.list_surrogates()),
+        "exp(-exp(x)) + exp(x) * exp(-exp(x)) + expm1(x) + myexp(x)",
+        "exp(x) + exp(exp(x))",
+        "exp((x)",
+    ],
+)
+def test_exp_calls_are_the_same_expression_in_two_parts(expression: str) -> None:
+    """Putting each call back for its name gives the expression again (the element-wise
+    kernel computes the calls over a block first, with the same operations), no whole exp
+    call is left in the rest, and a name that merely ends in exp is not one."""
+    calls, rest = native_build.exp_calls(expression)
+    whole = rest
+    for index in reversed(range(len(calls))):
+        whole = re.sub(rf"\bsc_pre{index}\b", lambda _, c=calls[index]: c, whole)
+    assert whole == expression
+    if "((x)" not in expression:
+        assert not re.search(rf"\b(?:exp|{native_build.EXP_NONPOSITIVE})\s*\(\(?x\)?\)", rest)
+    assert ("myexp(x)" in rest) == ("myexp(x)" in expression)

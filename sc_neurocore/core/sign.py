@@ -10,6 +10,8 @@ positive.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .expression import Bin, Call, Neg, Node, Num, integer_power
 
 __all__ = ["nonnegative", "nonpositive"]
@@ -22,56 +24,43 @@ def nonnegative(node: Node) -> bool:
     """Whether ``node`` is >= 0 (or NaN) for every value of its names."""
     if isinstance(node, Num):
         return node.value >= 0
-    if isinstance(node, Neg):
-        return nonpositive(node.operand)
-    if isinstance(node, Call):
-        if node.function in _NONNEGATIVE_FUNCTIONS:
-            return True
-        if node.function == "minimum":
-            return all(nonnegative(a) for a in node.args)
-        if node.function == "maximum":
-            return any(nonnegative(a) for a in node.args)
-        return False
-    if isinstance(node, Bin):
-        left, right = node.left, node.right
-        if node.op == "**":
-            power = integer_power(right)
-            return (power is not None and power % 2 == 0) or nonnegative(left)
-        if node.op == "*" and left == right:
-            return True
-        if node.op in ("*", "/"):
-            return _same_sign(left, right)
-        if node.op == "+":
-            return nonnegative(left) and nonnegative(right)
-        if node.op == "-":
-            return nonnegative(left) and nonpositive(right)
-    return False
+    if isinstance(node, Call) and node.function in _NONNEGATIVE_FUNCTIONS:
+        return True
+    if isinstance(node, Bin) and node.op == "**":
+        power = integer_power(node.right)
+        return (power is not None and power % 2 == 0) or nonnegative(node.left)
+    if isinstance(node, Bin) and node.op == "*" and node.left == node.right:
+        return True
+    return _by_parts(node, nonnegative, nonpositive, "maximum")
 
 
 def nonpositive(node: Node) -> bool:
     """Whether ``node`` is <= 0 (or NaN) for every value of its names."""
     if isinstance(node, Num):
         return node.value <= 0
+    return _by_parts(node, nonpositive, nonnegative, "minimum")
+
+
+Test = Callable[[Node], bool]
+
+
+def _by_parts(node: Node, same: Test, opposite: Test, either: str) -> bool:
+    """The rules both signs share, from the operands: ``same`` tests the sign asked for,
+    ``opposite`` the other; ``either`` is the function one such operand makes so."""
     if isinstance(node, Neg):
-        return nonnegative(node.operand)
-    if isinstance(node, Call):
-        if node.function == "minimum":
-            return any(nonpositive(a) for a in node.args)
-        if node.function == "maximum":
-            return all(nonpositive(a) for a in node.args)
+        return opposite(node.operand)
+    if isinstance(node, Call) and node.function in ("minimum", "maximum"):
+        combine = any if node.function == either else all
+        return combine(same(a) for a in node.args)
+    if not isinstance(node, Bin):
         return False
-    if isinstance(node, Bin):
-        left, right = node.left, node.right
-        if node.op in ("*", "/"):
-            return (nonnegative(left) and nonpositive(right)) or (
-                nonpositive(left) and nonnegative(right)
-            )
-        if node.op == "+":
-            return nonpositive(left) and nonpositive(right)
-        if node.op == "-":
-            return nonpositive(left) and nonnegative(right)
+    left, right = node.left, node.right
+    if node.op in ("*", "/"):  # >= 0: operands of one sign; <= 0: of opposite signs
+        if same is nonnegative:
+            return (same(left) and same(right)) or (opposite(left) and opposite(right))
+        return (same(left) and opposite(right)) or (opposite(left) and same(right))
+    if node.op == "+":
+        return same(left) and same(right)
+    if node.op == "-":
+        return same(left) and opposite(right)
     return False
-
-
-def _same_sign(left: Node, right: Node) -> bool:
-    return (nonnegative(left) and nonnegative(right)) or (nonpositive(left) and nonpositive(right))

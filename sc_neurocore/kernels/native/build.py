@@ -161,7 +161,9 @@ def fill_template(
     :data:`C_TYPES` (of :data:`STORAGE_TYPES` with ``storage``, which also replaces
     ``storage_t``), with ``scalar_t`` and ``DTYPE`` replaced; ``SURROGATE_PARAMS``
     declares the parameters as ``scalar_t`` locals read from ``sc_params`` and
-    ``SURROGATE_GRAD`` becomes ``expression``; each of ``placeholders`` (a generated
+    ``SURROGATE_GRAD`` becomes ``expression`` (in a template with ``SURROGATE_CALLS_BLOCK``,
+    its exp calls go there and to ``SURROGATE_CALLS_READ``: :func:`exp_calls`); each of
+    ``placeholders`` (a generated
     template's own names) is replaced by its text everywhere first.  ``dtypes`` (torch
     dtype names) keeps only those instances: a library per dtype compiles in a fraction
     of the time of all four.
@@ -175,6 +177,9 @@ def fill_template(
         f"const scalar_t {name} = (scalar_t)sc_params[{index}];"
         for index, name in enumerate(param_names)
     )
+    if "SURROGATE_CALLS_BLOCK" in body:
+        for name, value in _calls_block(expression).items():
+            body = body.replace(name, value)
     body = body.replace("SURROGATE_PARAMS", params).replace("SURROGATE_GRAD", expression)
     prelude = (
         PRELUDE.read_text()
@@ -200,6 +205,50 @@ EXP_NONPOSITIVE = "sc_exp_nonpositive"
 #: A call of one of :data:`VECTOR_FUNCTIONS` (``exp(``, ``cosh (``, ...) or of
 #: :data:`EXP_NONPOSITIVE` in an expression.
 _VECTOR_CALL = re.compile(r"\b(?:" + "|".join((*VECTOR_FUNCTIONS, EXP_NONPOSITIVE)) + r")\s*\(")
+
+
+_EXP_CALL = re.compile(r"\b(?:exp|" + EXP_NONPOSITIVE + r")\s*\(")
+
+
+def exp_calls(expression: str) -> tuple[tuple[str, ...], str]:
+    """The distinct outermost ``exp(...)`` (and :data:`EXP_NONPOSITIVE`) calls of a C
+    expression, and the expression with the ``i``-th replaced by ``sc_pre<i>``: the same
+    operations in two parts, for a template that computes the calls over a block of elements
+    first (``elementwise.c``)."""
+    calls: list[str] = []
+    position = 0
+    while match := _EXP_CALL.search(expression, position):
+        depth, end = 0, match.end() - 1
+        for end in range(match.end() - 1, len(expression)):
+            depth += {"(": 1, ")": -1}.get(expression[end], 0)
+            if depth == 0:
+                break
+        if depth:  # unbalanced parentheses (a hand-written c_grad): one loop, as written
+            return (), expression
+        call = expression[match.start() : end + 1]
+        if call not in calls:
+            calls.append(call)
+        position = end + 1
+    rest = expression
+    for index, call in enumerate(calls):  # whole calls only (not the tail of `myexp(x)`)
+        rest = re.sub(r"(?<![A-Za-z0-9_])" + re.escape(call), f"sc_pre{index}", rest)
+    return tuple(calls), rest
+
+
+def _calls_block(expression: str) -> dict[str, str]:
+    """``SURROGATE_CALLS_BLOCK`` (the block loop of each exp call), ``SURROGATE_CALLS_READ``
+    (their values read back) and ``SURROGATE_GRAD`` (the rest) of ``expression``."""
+    calls, rest = exp_calls(expression)
+    block = " ".join(
+        f"scalar_t sc_block{k}[SC_BLOCK] __attribute__((aligned(64))); "
+        f"for (int64_t i = start; i < end; i++) {{ const scalar_t x = xs[i]; "
+        f"sc_block{k}[i - start] = (scalar_t)({call}); }}"
+        for k, call in enumerate(calls)
+    )
+    read = " ".join(
+        f"const scalar_t sc_pre{k} = sc_block{k}[i - start];" for k in range(len(calls))
+    )
+    return {"SURROGATE_CALLS_BLOCK": block, "SURROGATE_CALLS_READ": read, "SURROGATE_GRAD": rest}
 
 
 def calls_vector_math(expression: str) -> bool:

@@ -6,8 +6,15 @@
  * Both kernels are one pass over memory: the spike reads x and writes out; the backward
  * reads x and grad_out (or grad_out's one value when it is broadcast) and writes
  * grad_out * g(x), in that order of operations, as the torch reference computes it.
+ * A formula's exp calls (SURROGATE_CALLS_BLOCK, from formula.c_split) are computed first over a block
+ * of SC_BLOCK elements into a small array that stays in L1, and read back by the loop of the
+ * rest (SURROGATE_CALLS_READ): the same operations, in two loops whose chains of dependent
+ * operations are each short enough for the CPU to overlap many elements (one loop over the
+ * whole formula was bound by its latency).
  */
 SC_PRELUDE
+
+#define SC_BLOCK 256
 
 /* @@BODY@@ (everything below is repeated per dtype) */
 
@@ -36,16 +43,23 @@ static void backward_range_DTYPE(const void *arg, int64_t lo, int64_t hi, int64_
   const scalar_t *restrict xs = job->x;
   const scalar_t *restrict gs = job->grad_out;
   scalar_t *restrict out = job->out;
-  if (job->broadcast) {
-    const scalar_t g = gs[0];
-    for (int64_t i = lo; i < hi; i++) {
-      const scalar_t x = xs[i];
-      out[i] = g * (scalar_t)(SURROGATE_GRAD);
-    }
-  } else {
-    for (int64_t i = lo; i < hi; i++) {
-      const scalar_t x = xs[i];
-      out[i] = gs[i] * (scalar_t)(SURROGATE_GRAD);
+  for (int64_t start = lo; start < hi; start += SC_BLOCK) {
+    const int64_t end = hi - start < SC_BLOCK ? hi : start + SC_BLOCK;
+    (void)end;
+    SURROGATE_CALLS_BLOCK
+    if (job->broadcast) {
+      const scalar_t g = gs[0];
+      for (int64_t i = start; i < end; i++) {
+        const scalar_t x = xs[i];
+        SURROGATE_CALLS_READ
+        out[i] = g * (scalar_t)(SURROGATE_GRAD);
+      }
+    } else {
+      for (int64_t i = start; i < end; i++) {
+        const scalar_t x = xs[i];
+        SURROGATE_CALLS_READ
+        out[i] = gs[i] * (scalar_t)(SURROGATE_GRAD);
+      }
     }
   }
 }

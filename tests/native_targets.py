@@ -1,39 +1,52 @@
 """Every generated C kernel built for other targets and checked against the host build.
 
 A :class:`Toolchain` is a compiler, the machine it builds for and how to run that machine's
-programs (``qemu-aarch64`` for aarch64).  :func:`build_all` builds every kernel library
-(each surrogate's fused LIF and element-wise kernels, the leaky integrator; every dtype
-the templates are instantiated for: float32, float64, and bfloat16/float16 for the fused
-ones) with the project's own command for that machine (:func:`build.compiler_command`: its
+programs (``qemu-aarch64`` for aarch64).  :func:`build_all` builds kernel libraries (each
+surrogate's fused LIF and element-wise kernels, the leaky integrator, every dtype the
+templates are instantiated for; the generated neuron kernels of :func:`neuron_kernels`)
+with the project's own command for that machine (:func:`build.compiler_command`: its
 flags, its exp, its build attempts, in order);
 :func:`run_driver` runs ``tests/native/conformance.c`` built for the same machine on one
 library; :func:`differences` compares two runs: ``exact`` lines bit for bit, ``ulp`` lines
-within :data:`GRADIENT_ULPS`.
+within :data:`GRADIENT_ULPS` where the kernel calls a C-library transcendental function,
+bit for bit where it does not.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import re
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from sc_neurocore.core.neuron_spec import NeuronSpec
+from sc_neurocore.core.step_program import StepProgram, program_of
 from sc_neurocore.kernels.native import build as native_build
 from sc_neurocore.kernels.native import elementwise, leaky, lif
+from sc_neurocore.kernels.native.isa import ENV_EXP, choose_target
+from sc_neurocore.kernels.native.neuron import DTYPES, library_source
+from sc_neurocore.kernels.native.neuron_source import placeholders
+from sc_neurocore.testing.neurons import resets_of
 
 DRIVER = Path(__file__).with_name("native") / "conformance.c"
+NEURON_DRIVER = DRIVER.with_name("neuron_conformance.c")
 AARCH64_SYSROOT = "/usr/aarch64-linux-gnu"
 #: The bound docs/paths.md states for gradients between targets (compilers, machines), in
 #: units in the last place of the output's largest finite magnitude: the only operations
 #: that may round differently are the C library's transcendental functions (atan, cosh,
 #: erf, ... and exp where a target takes libmvec's) and what a gradient sums from them.
 GRADIENT_ULPS = 8
+_environment_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,36 @@ class Toolchain:
     runner: tuple[str, ...] = ()
     #: The CPU flags the build assumes (None: this machine's).
     cpu_flags: frozenset[str] | None = None
+    #: SC_NEUROCORE_NATIVE_EXP for its builds ('': the environment's).
+    exp: str = ""
+
+    @contextlib.contextmanager
+    def _exp_choice(self) -> Iterator[None]:
+        with _environment_lock:
+            saved = os.environ.get(ENV_EXP)
+            if self.exp:
+                os.environ[ENV_EXP] = self.exp
+            try:
+                yield
+            finally:
+                if saved is None:
+                    os.environ.pop(ENV_EXP, None)
+                else:
+                    os.environ[ENV_EXP] = saved
+
+    def command(self, options: native_build.BuildOptions) -> list[str]:
+        """The project's build command for this toolchain's machine."""
+        with self._exp_choice():
+            command = native_build.compiler_command(
+                options, list(self.compiler), self.machine, self.cpu_flags
+            )
+        assert command is not None
+        return command
+
+    def own_exp(self, options: native_build.BuildOptions) -> bool:
+        """Whether a build with ``options`` calls the kernels' own exp (isa.OWN_EXP)."""
+        with self._exp_choice():
+            return choose_target(True, options.vector_math, self.machine, self.cpu_flags).own_exp
 
     def missing(self) -> str:
         """'' if the compiler and runner are installed, else what is missing."""
@@ -62,32 +105,68 @@ AARCH64 = Toolchain(
     frozenset(),
 )
 CLANG = Toolchain("x86_64 clang", ("clang",), "x86_64")
+#: The host build with the exp of the aarch64 and clang builds: what they are compared with.
+HOST_OWN_EXP = dataclasses.replace(HOST, name="x86_64 gcc, own exp", exp="own")
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """What a C kernel takes of a surrogate spec (one registered here or in the plugin env)."""
+
+    name: str
+    param_names: tuple[str, ...]
+    defaults: tuple[float, ...]
+    c_grad: str
 
 
 @dataclass(frozen=True)
 class Kernel:
-    """One kernel library: its family (the driver's argument), name and source per build."""
+    """One kernel library: its family (the driver's first argument), name, source per build,
+    the C-library transcendental functions it calls, and the driver's arguments after the
+    library."""
 
     family: str
     name: str
     source_for: Callable[[bool], str]  # vector_math -> source
-    compute_bound: bool
-    params: tuple[float, ...]
+    calls: frozenset[str]
+    arguments: tuple[str, ...]
+    #: Those its forward step calls (a neuron's states are recurrent: see docs/paths.md).
+    forward_calls: frozenset[str] = frozenset()
+
+    @property
+    def compute_bound(self) -> bool:
+        """Built for the arithmetic-bound target (the kernel calls vector math)."""
+        return bool(self.calls)
 
 
-def kernels(specs: Iterable[tuple[str, tuple[str, ...], tuple[float, ...], str]]) -> list[Kernel]:
-    """The libraries of every ``(name, param_names, defaults, c_grad)``, and the leaky one."""
+#: A call of one of the C library's transcendental functions (build.VECTOR_FUNCTIONS).
+_CALL = re.compile(r"\b(" + "|".join(native_build.VECTOR_FUNCTIONS) + r")\s*\(")
+
+
+def transcendentals(c_text: str) -> frozenset[str]:
+    """The C-library transcendental functions ``c_text`` calls (as build.calls_vector_math
+    finds them)."""
+    return frozenset(_CALL.findall(c_text))
+
+
+def _numbers(values: Iterable[float]) -> tuple[str, ...]:
+    return tuple(repr(float(v)) for v in values)
+
+
+def kernels(surrogates: Iterable[Surrogate]) -> list[Kernel]:
+    """The hand-written templates' libraries: each surrogate's fused LIF and element-wise
+    kernels, and the leaky integrator."""
     found = [
         Kernel(
             "leaky",
             "leaky",
             lambda vm: native_build.fill_template(leaky.SOURCE, (), "0", vm, storage=True),
-            False,
+            frozenset(),
             (),
         )
     ]
-    for name, names, defaults, c_grad in specs:
-        bound = native_build.calls_vector_math(c_grad)
+    for surrogate in surrogates:
+        calls = transcendentals(surrogate.c_grad)
         # the fused templates take the storage dtypes (bf16, f16) too, as lif.py builds them
         for family, source, storage in (
             ("lif", lif.SOURCE, True),
@@ -96,15 +175,96 @@ def kernels(specs: Iterable[tuple[str, tuple[str, ...], tuple[float, ...], str]]
             found.append(
                 Kernel(
                     family,
-                    name,
-                    lambda vm, s=source, n=names, c=c_grad, t=storage: native_build.fill_template(
-                        s, n, c, vm, storage=t
+                    surrogate.name,
+                    lambda vm, s=source, g=surrogate, t=storage: native_build.fill_template(
+                        s, g.param_names, g.c_grad, vm, storage=t
                     ),
-                    bound,
-                    tuple(defaults),
+                    calls,
+                    _numbers(surrogate.defaults),
                 )
             )
     return found
+
+
+def neuron_kernel(
+    program: StepProgram, surrogate: Surrogate, per_neuron: tuple[bool, ...], dtype: torch.dtype
+) -> Kernel:
+    """The library the loader builds for one (program, surrogate, parameter layout, dtype),
+    with the driver's arguments: its dtype, states, layout, whether it spikes, whether its
+    states are compared bit for bit (its forward step calls no transcendental function but
+    exp, which every comparison matches), the program's parameter defaults, the surrogate's."""
+    source_for, bound = library_source(program, surrogate, per_neuron, dtype)  # type: ignore[arg-type]
+    text = placeholders(program, per_neuron)
+    forward = transcendentals(text["NEURON_FORWARD"] + " " + text["NEURON_SCALARS"])
+    calls = transcendentals(
+        " ".join(text.values()) + (" " + surrogate.c_grad if program.spiking else "")
+    )
+    assert bound == bool(calls), (program.spec.name, surrogate.name)  # the loader's own decision
+    suffix = DTYPES[dtype][1]
+    layout = "".join("1" if p else "0" for p in per_neuron)
+    arguments = (
+        suffix,
+        str(len(program.states)),
+        layout,
+        str(int(program.spiking)),
+        str(int(forward <= {"exp"})),
+        *_numbers(program.spec.defaults[p] for p in program.params),
+        *(_numbers(surrogate.defaults) if program.spiking else ()),
+    )
+    name = (
+        f"{program.spec.name}-{surrogate.name}-{'a' if any(per_neuron) else 's'}{layout}-{suffix}"
+    )
+    return Kernel("neuron", name, source_for, calls, arguments, forward)
+
+
+#: The surrogate every neuron program is built with: the layers' default, rational (its
+#: gradients are exact across targets, so a program's backward is checked bit for bit).
+REFERENCE_SURROGATE = "atan"
+#: The neuron every surrogate is built with.
+REFERENCE_NEURON = "lif"
+
+
+def neuron_programs(specs: Iterable[NeuronSpec]) -> list[StepProgram]:
+    """Every spec with every reset it has (a readout has none to replace)."""
+    return [program_of(spec.with_reset(reset)) for spec in specs for reset in resets_of(spec)]
+
+
+def neuron_kernels(
+    programs: Sequence[StepProgram], surrogates: Sequence[Surrogate]
+) -> list[Kernel]:
+    """The generated neuron libraries checked across targets: of the cross product program x
+    surrogate x parameter layout x dtype, a subset that meets every code path of the
+    generator (docs/paths.md says why):
+
+    * every program (neuron x reset) with :data:`REFERENCE_SURROGATE`, in float32 and
+      float64 with every parameter a scalar (the compounds of scalars computed in double and
+      rounded to the compute type) and in float32 with every parameter a per-neuron array;
+    * every surrogate with :data:`REFERENCE_NEURON` in float32 and float64: a surrogate's C
+      reaches a neuron kernel only as g(fire), in the compute type;
+    * bfloat16 and float16 (stored as 16 bits, computed in float32: only the loads and
+      stores of the (T, n) tensors differ from float32) with :data:`REFERENCE_NEURON` and
+      :data:`REFERENCE_SURROGATE` (spikes stored) and with every readout (a state stored).
+    """
+    by_name = {s.name: s for s in surrogates}
+    reference = by_name[REFERENCE_SURROGATE]
+    found: dict[str, Kernel] = {}
+
+    def add(program: StepProgram, surrogate: Surrogate, arrays: bool, dtype: torch.dtype) -> None:
+        kernel = neuron_kernel(program, surrogate, (arrays,) * len(program.params), dtype)
+        found.setdefault(kernel.name, kernel)
+
+    f32, f64, halves = torch.float32, torch.float64, (torch.bfloat16, torch.float16)
+    lif = next(p for p in programs if p.spec.name == REFERENCE_NEURON)
+    for program in programs:
+        add(program, reference, False, f32)
+        add(program, reference, False, f64)
+        add(program, reference, True, f32)
+        for dtype in halves if program is lif or not program.spiking else ():
+            add(program, reference, False, dtype)
+    for surrogate in surrogates:
+        add(lif, surrogate, False, f32)
+        add(lif, surrogate, False, f64)
+    return list(found.values())
 
 
 def _compile(command: list[str], source: str, directory: Path, stem: str) -> Path:
@@ -133,10 +293,7 @@ def build(
     errors = []
     for attempt in attempts:
         options = dataclasses.replace(attempt, compute_bound=kernel.compute_bound)
-        command = native_build.compiler_command(
-            options, list(toolchain.compiler), toolchain.machine, toolchain.cpu_flags
-        )
-        assert command is not None
+        command = toolchain.command(options)
         command[command.index("SOURCE") : command.index("SOURCE")] = list(extra_flags)
         stem = f"{kernel.family}_{kernel.name}_{options.vector_math:d}{options.openmp:d}"
         try:
@@ -189,7 +346,7 @@ def c_program(
 
 def build_driver(toolchain: Toolchain, directory: Path) -> Path:
     """The conformance driver for ``toolchain``'s machine, with half.c's conversions."""
-    pieces = (native_build.HALF, DRIVER)
+    pieces = (native_build.HALF, DRIVER, NEURON_DRIVER)
     return c_program(toolchain.compiler, directory / "conformance", pieces, ["-O1", "-ldl"])
 
 
@@ -200,7 +357,7 @@ def run_driver(toolchain: Toolchain, driver: Path, kernel: Kernel, library: Path
         str(driver),
         kernel.family,
         str(library),
-        *(repr(float(p)) for p in kernel.params),
+        *kernel.arguments,
     ]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
@@ -236,8 +393,17 @@ def ulps(a: np.ndarray, b: np.ndarray, coarser: float = 1.0) -> float:
     return float(np.abs(a[finite].astype(np.float64) - b[finite]).max() / unit)
 
 
-def differences(reference: dict[str, str], other: dict[str, str], what: str) -> list[str]:
-    """Every line of ``other`` that differs from ``reference`` beyond what its kind allows."""
+def bound_of(kernel: Kernel) -> float:
+    """The ulp bound of ``kernel``'s ``ulp`` lines between two builds that call the same exp:
+    0 unless it calls another C-library transcendental function."""
+    return GRADIENT_ULPS if kernel.calls - {"exp"} else 0
+
+
+def differences(
+    reference: dict[str, str], other: dict[str, str], what: str, bound: float = GRADIENT_ULPS
+) -> list[str]:
+    """Every line of ``other`` that differs from ``reference`` beyond what its kind allows
+    (``ulp`` lines: ``bound`` ulp)."""
     found = []
     if reference.keys() != other.keys():
         found.append(f"{what}: different outputs {sorted(reference.keys() ^ other.keys())}")
@@ -250,6 +416,6 @@ def differences(reference: dict[str, str], other: dict[str, str], what: str) -> 
         a, coarser = decode(reference[label], dtype)
         b, _ = decode(other[label], dtype)
         worst = ulps(a, b, coarser)
-        if worst > GRADIENT_ULPS:
-            found.append(f"{what}: {label} differs by {worst:.0f} ulp (bound {GRADIENT_ULPS})")
+        if worst > bound:
+            found.append(f"{what}: {label} differs by {worst:.0f} ulp (bound {bound})")
     return found

@@ -1,14 +1,20 @@
 """Every generated C kernel built for aarch64 (run under qemu) and with clang, against the host.
 
 The kernels are those of every surrogate registered here and in the plugin test environment
-(the plugin distributions under plugins/ and the fixtures, installed by pip), every fused
-family (LIF, element-wise, leaky integrator) and every dtype the templates are instantiated
-for (float32, float64; bfloat16 and float16 for the fused ones); the conformance driver calls
-every variant (reset modes, per-neuron parameters, parameter sums, broadcast gradients, one
-and two threads).  Forward outputs must be bit-identical to the host build's, gradients
-within the bound docs/paths.md states.  The last tests show the check failing: a wrong
-aarch64 flag, a kernel changed in one comparison, one flipped bit.  Under CI=true a missing
-cross compiler, qemu or clang fails.
+(the plugin distributions under plugins/ and the fixtures, installed by pip): every fused
+family (LIF, element-wise, leaky integrator) in every dtype the templates are instantiated
+for (float32, float64; bfloat16 and float16 for the fused ones), and the generated neuron
+kernels of every registered neuron and reset, plugin neurons included, in the subset of
+:func:`native_targets.neuron_kernels` (every program, surrogate, parameter layout and dtype
+met); the conformance driver calls every variant (reset modes, per-neuron parameters,
+parameter sums, broadcast gradients, one and two threads).  Each target is compared with the
+host build that calls the same exp (the aarch64 and clang builds take the kernels' own exp,
+the x86 gcc build libmvec's): forward outputs bit-identical, gradients bit-identical too
+unless the kernel calls another C-library transcendental function, then within the bound
+docs/paths.md states.  The host's own exp against libmvec's changes no spike, and moves
+the gradients of kernels whose forward step calls no exp within that bound.  The last tests
+show the check failing: a wrong aarch64 flag, a kernel changed in one comparison, one
+flipped bit.  Under CI=true a missing cross compiler, qemu or clang fails.
 """
 
 from __future__ import annotations
@@ -21,20 +27,22 @@ import numpy as np
 import pytest
 
 import sc_neurocore
+from sc_neurocore.core.neuron_spec import NeuronSpec
 
 from . import native_targets as targets
 from .ci_skips import in_ci
 from .plugin_env import PluginEnv, shared_plugin_env
 
 OTHERS = (targets.AARCH64, targets.CLANG)
-SPECS_CODE = """
+REGISTRY_CODE = """
 import json, sc_neurocore
-found = []
+surrogates = []
 for name in sc_neurocore.list_surrogates():
     spec = sc_neurocore.get_spec(name)
     if spec.c_grad:
-        found.append([name, list(spec.param_names), list(spec.defaults.values()), spec.c_grad])
-print(json.dumps(found))
+        surrogates.append([name, list(spec.param_names), list(spec.defaults.values()), spec.c_grad])
+neurons = [sc_neurocore.get_neuron_spec(n).__reduce__()[1] for n in sc_neurocore.list_neurons()]
+print(json.dumps({"surrogates": surrogates, "neurons": neurons}))
 """
 
 
@@ -49,88 +57,200 @@ def _require(toolchain: targets.Toolchain) -> None:
 
 
 @pytest.fixture(scope="module")
-def kernels(tmp_path_factory: pytest.TempPathFactory) -> list[targets.Kernel]:
+def registered(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[list[targets.Surrogate], list[NeuronSpec]]:
+    """Every surrogate with a C form and every neuron spec, here and in the plugin env."""
     plugin_env: PluginEnv = shared_plugin_env(tmp_path_factory)
-    specs = {}
+    surrogates: dict[str, targets.Surrogate] = {}
     for name in sc_neurocore.list_surrogates():
         spec = sc_neurocore.get_spec(name)
         if spec.c_grad:
-            specs[name] = (name, spec.param_names, tuple(spec.defaults.values()), spec.c_grad)
-    for name, names, defaults, c_grad in plugin_env.python_json(SPECS_CODE):
-        specs.setdefault(name, (name, tuple(names), tuple(defaults), c_grad))
-    return targets.kernels(specs.values())
+            defaults = tuple(spec.defaults.values())
+            surrogates[name] = targets.Surrogate(name, spec.param_names, defaults, spec.c_grad)
+    neurons = {name: sc_neurocore.get_neuron_spec(name) for name in sc_neurocore.list_neurons()}
+    there = plugin_env.python_json(REGISTRY_CODE)
+    for name, names, defaults, c_grad in there["surrogates"]:
+        surrogates.setdefault(name, targets.Surrogate(name, tuple(names), tuple(defaults), c_grad))
+    for name, states, params, update, fire, reset, description in there["neurons"]:
+        params = tuple(map(tuple, params))
+        spec = NeuronSpec(name, tuple(states), params, update, fire, reset, description)
+        neurons.setdefault(name, spec)
+    return list(surrogates.values()), list(neurons.values())
+
+
+@pytest.fixture(scope="module")
+def kernels(registered) -> list[targets.Kernel]:
+    surrogates, neurons = registered
+    programs = targets.neuron_programs(neurons)
+    return targets.kernels(surrogates) + targets.neuron_kernels(programs, surrogates)
 
 
 def _outputs(
     toolchain: targets.Toolchain, found: list[targets.Kernel], folder: Path
-) -> list[dict[str, str]]:
-    libraries, _ = targets.build_all(toolchain, found, folder)
+) -> tuple[list[dict[str, str]], bool]:
+    """Every kernel's driver output, and whether the build took the own exp."""
+    libraries, options = targets.build_all(toolchain, found, folder)
     driver = targets.build_driver(toolchain, folder)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(
-            pool.map(lambda k, lib: targets.run_driver(toolchain, driver, k, lib), found, libraries)
+        outputs = pool.map(
+            lambda k, lib: targets.run_driver(toolchain, driver, k, lib), found, libraries
         )
+        return list(outputs), toolchain.own_exp(options)
 
 
 @pytest.fixture(scope="module")
 def host(kernels, tmp_path_factory) -> list[dict[str, str]]:
+    """The host gcc build as the loader builds it (libmvec's exp)."""
     _require(targets.HOST)
-    return _outputs(targets.HOST, kernels, tmp_path_factory.mktemp("host"))
+    outputs, own_exp = _outputs(targets.HOST, kernels, tmp_path_factory.mktemp("host"))
+    assert not own_exp, "x86-64 gcc takes libmvec's exp (isa.OWN_EXP): the references are mixed"
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def host_own_exp(kernels, host, tmp_path_factory) -> list[dict[str, str]]:
+    """The host gcc build with the kernels' own exp: only the kernels that call exp are
+    rebuilt (for the others the two builds differ in one unused macro)."""
+    calling = [i for i, k in enumerate(kernels) if "exp" in k.calls]
+    folder = tmp_path_factory.mktemp("host-own-exp")
+    rebuilt, own_exp = _outputs(targets.HOST_OWN_EXP, [kernels[i] for i in calling], folder)
+    assert own_exp
+    outputs = list(host)
+    for index, output in zip(calling, rebuilt):
+        outputs[index] = output
+    return outputs
+
+
+def test_every_neuron_program_surrogate_layout_and_dtype_is_built(registered, kernels) -> None:
+    """The neuron kernels meet every registered neuron with every reset, every surrogate,
+    both parameter layouts and every dtype the loader takes."""
+    surrogates, neurons = registered
+    built = [k for k in kernels if k.family == "neuron"]
+    names = {k.name.split("-")[0] for k in built}
+    assert names == {p.spec.name for p in targets.neuron_programs(neurons)}
+    assert {k.name.split("-")[1] for k in built} == {s.name for s in surrogates}
+    assert {k.arguments[0] for k in built} == {"f32", "f64", "bf16", "f16"}
+    assert {k.name.split("-")[2][0] for k in built} == {"s", "a"}
+    assert {"two_compartment", "refractory_lif"} <= {n.name for n in neurons}
+    assert len(kernels) >= 2 * len(sc_neurocore.list_surrogates()) + len(names)
+
+
+def test_every_spiking_neuron_kernel_spikes_on_the_drivers_inputs(kernels, host) -> None:
+    """Conformance of silent neurons would prove little: each spiking program's host run
+    spikes in every variant."""
+    for kernel, output in zip(kernels, host):
+        if kernel.family != "neuron" or kernel.arguments[3] != "1":
+            continue
+        for label, data in output.items():
+            if ":neuron_out:" in label:
+                values, _ = targets.decode(data, label.split(":")[2])
+                assert 1.0 in values, f"{kernel.name} {label}"
 
 
 @pytest.mark.parametrize("toolchain", OTHERS, ids=lambda t: t.name)
-def test_every_kernel_matches_the_host_build(toolchain, kernels, host, tmp_path) -> None:
+def test_every_kernel_matches_the_host_build(
+    toolchain, kernels, host, host_own_exp, tmp_path
+) -> None:
     _require(toolchain)
-    outputs = _outputs(toolchain, kernels, tmp_path)
+    outputs, own_exp = _outputs(toolchain, kernels, tmp_path)
+    reference = host_own_exp if own_exp else host
     found = []
-    for kernel, mine, theirs in zip(kernels, host, outputs):
-        found += targets.differences(mine, theirs, f"{kernel.family} {kernel.name}")
+    for kernel, mine, theirs in zip(kernels, reference, outputs):
+        bound = targets.bound_of(kernel)
+        found += targets.differences(mine, theirs, f"{kernel.family} {kernel.name}", bound)
     assert not found, "\n".join(found[:20])
-    assert len(kernels) >= 2 * len(sc_neurocore.list_surrogates()) + 1
 
 
-def _one(kernels: list[targets.Kernel], family: str) -> int:
-    return next(i for i, k in enumerate(kernels) if k.family == family)
+def test_the_host_exp_choice_changes_no_spike(kernels, host, host_own_exp) -> None:
+    """libmvec's exp against the own exp on the host: spikes identical; the gradients of a
+    kernel whose forward step calls no exp (a surrogate's exp in the backward only) within
+    the bound.  Where the step calls exp (expif, adex) its last-bit differences are carried
+    through every later step (docs/paths.md): only the spikes are compared."""
+    found = []
+    for kernel, mine, theirs in zip(kernels, host, host_own_exp):
+        if "exp" not in kernel.calls:
+            assert mine is theirs
+            continue
+        step_calls_exp = kernel.family == "neuron" and "exp" in kernel.forward_calls
+        for label in mine:
+            spikes = label.startswith("exact") and ("spike" in label or "neuron_out" in label)
+            if spikes or not step_calls_exp:
+                found += targets.differences(
+                    {label: mine[label]}, {label: theirs[label]}, kernel.name
+                )
+    assert not found, "\n".join(found[:20])
+
+
+def _one(kernels: list[targets.Kernel], family: str, name: str = "") -> int:
+    return next(i for i, k in enumerate(kernels) if k.family == family and k.name.startswith(name))
+
+
+#: The reference neuron's float32 kernel with the reference surrogate, scalar parameters.
+NEURON = f"{targets.REFERENCE_NEURON}-{targets.REFERENCE_SURROGATE}-s"
 
 
 @pytest.mark.parametrize(
-    ("flag", "family"),
-    [("-ffast-math", "elementwise"), ("-ffp-contract=fast", "leaky")],
-    ids=["fast-math", "fp-contract"],
+    ("flag", "family", "name"),
+    [
+        ("-ffast-math", "elementwise", ""),
+        ("-ffp-contract=fast", "leaky", ""),
+        ("-ffast-math", "neuron", NEURON),
+        ("-ffp-contract=fast", "neuron", NEURON),
+    ],
+    ids=["fast-math", "fp-contract", "neuron-fast-math", "neuron-fp-contract"],
 )
-def test_a_wrong_aarch64_flag_fails_the_check(flag, family, kernels, host, tmp_path) -> None:
+def test_a_wrong_aarch64_flag_fails_the_check(
+    flag, family, name, kernels, host_own_exp, tmp_path
+) -> None:
     """-ffast-math changes the spike of an edge input (signed zeros, denormals);
     -ffp-contract=fast fuses the leaky integrator's float64 sums into fma."""
     _require(targets.AARCH64)
-    index = _one(kernels, family)
+    index = _one(kernels, family, name)
     kernel = kernels[index]
     library, _ = targets.build(targets.AARCH64, kernel, tmp_path, extra_flags=(flag,))
     driver = targets.build_driver(targets.AARCH64, tmp_path)
     outputs = targets.run_driver(targets.AARCH64, driver, kernel, library)
-    assert targets.differences(host[index], outputs, flag)
+    assert targets.differences(host_own_exp[index], outputs, flag, targets.bound_of(kernel))
 
 
-def test_a_kernel_changed_in_one_comparison_fails_the_check(kernels, host, tmp_path) -> None:
-    """The LIF forward with >= for > (one bit of one instruction's predicate)."""
+@pytest.mark.parametrize(
+    ("family", "name", "before", "after", "line"),
+    [
+        ("lif", "", "(h > th)", "(h >= th)", "exact:lif_spikes"),
+        ("neuron", NEURON, "(fire > 0)", "(fire >= 0)", "exact:neuron_out"),
+    ],
+    ids=["lif", "neuron"],
+)
+def test_a_kernel_changed_in_one_comparison_fails_the_check(
+    family, name, before, after, line, kernels, host_own_exp, tmp_path
+) -> None:
+    """The spike with >= for > (one bit of one instruction's predicate)."""
     _require(targets.AARCH64)
-    index = _one(kernels, "lif")
+    index = _one(kernels, family, name)
     kernel = kernels[index]
     source_for = kernel.source_for
     changed = dataclasses.replace(
-        kernel, source_for=lambda vm: source_for(vm).replace("(h > th)", "(h >= th)")
+        kernel, source_for=lambda vm: source_for(vm).replace(before, after)
     )
     assert changed.source_for(False) != source_for(False)
     library, _ = targets.build(targets.AARCH64, changed, tmp_path)
     driver = targets.build_driver(targets.AARCH64, tmp_path)
     outputs = targets.run_driver(targets.AARCH64, driver, changed, library)
-    assert any("exact:lif_spikes" in d for d in targets.differences(host[index], outputs, "lif"))
+    found = targets.differences(host_own_exp[index], outputs, family, targets.bound_of(kernel))
+    assert any(line in d for d in found), found
 
 
-def test_one_flipped_bit_fails_the_check(host) -> None:
+@pytest.mark.parametrize("family", ["lif", "neuron"])
+def test_one_flipped_bit_fails_the_check(family, kernels, host) -> None:
     """An exact output with its lowest bit flipped, a gradient with the top exponent bit of
     its largest value flipped (0 becomes 2, x becomes x * 2^+-128 or infinite): each is
     reported."""
-    reference = next(run for run in host if any(k.startswith("ulp") for k in run))
+    reference = next(
+        run
+        for kernel, run in zip(kernels, host)
+        if kernel.family == family and any(k.startswith("ulp") for k in run)
+    )
     for label, data in reference.items():
         raw = bytearray(bytes.fromhex(data))
         if label.startswith("exact"):

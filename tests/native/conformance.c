@@ -5,6 +5,7 @@
  * targets; `ulp`: within the documented bound).  tests/native_targets.py compares two targets' lines.
  *
  * usage: conformance (lif|elementwise|leaky) LIBRARY [PARAM ...]
+ *        conformance neuron LIBRARY ... (a generated neuron kernel: neuron_conformance.c)
  * The inputs come from a fixed integer recurrence plus values chosen to sit on the edges:
  * exactly at the threshold, signed zeros, denormals, huge values, infinities.
  */
@@ -22,6 +23,7 @@
 #define MAX_PARAMS 16
 
 static double params[MAX_PARAMS];
+static int neuron_main(int argc, char **argv); /* neuron_conformance.c, pasted below */
 
 /* kernels/native/half.c (the conversions of the bf16/f16 instances) is pasted above this file
  * by tests/native_targets.py, so inputs are stored exactly as torch would store them. */
@@ -60,9 +62,11 @@ static double value(int i, double scale) {
                               : value(7 * (i + seed) + 1, scale)); /* i % 7 != 3: no edges */   \
   }                                                                                             \
   static void stored_##SFX(storage_t *a, int n, int seed, double scale, int edges) {            \
-    scalar_t values[CELLS];                                                                     \
-    fill_##SFX(values, n, seed, scale, edges);                                                  \
-    for (int i = 0; i < n; i++) a[i] = STORE(values[i]);                                        \
+    for (int i = 0; i < n; i++) {                                                               \
+      scalar_t one;                                                                             \
+      fill_##SFX(&one, 1, i + seed, scale, edges);                                              \
+      a[i] = STORE(one);                                                                        \
+    }                                                                                           \
   }                                                                                             \
                                                                                                 \
   static void elementwise_##SFX(void) {                                                         \
@@ -191,6 +195,7 @@ DEFINE_DRIVER(float, uint16_t, bf16, f32, sc_bf16_store)
 DEFINE_DRIVER(float, uint16_t, f16, f32, sc_f16_store)
 
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "neuron") == 0) return neuron_main(argc, argv);
   if (argc < 3 || argc - 3 > MAX_PARAMS) {
     fprintf(stderr, "usage: %s (lif|elementwise|leaky) LIBRARY [PARAM ...]\n", argv[0]);
     return 2;

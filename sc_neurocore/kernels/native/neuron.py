@@ -19,7 +19,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,7 @@ from .build import KernelTable, calls_vector_math, load_library
 from .neuron_source import generate_source, memo_calls, placeholders
 from .runtime import COMPUTE, DTYPES, STEPS_PER_THREAD, chunk_neurons, private_cache_bytes
 
-__all__ = ["DTYPES", "NativeNeuron", "generate_source", "native_neuron"]
+__all__ = ["DTYPES", "NativeNeuron", "generate_source", "library_source", "native_neuron"]
 
 _VOID, _I64, _INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
 
@@ -245,20 +245,34 @@ def _stem(program: StepProgram, surrogate: SurrogateSpec | None, dtype: torch.dt
     return f"neuron_{name}_{DTYPES[dtype][1]}"
 
 
+def library_source(
+    program: StepProgram,
+    surrogate: SurrogateSpec,
+    per_neuron: tuple[bool, ...],
+    dtype: torch.dtype,
+) -> tuple[Callable[[bool], str], bool]:
+    """(the source of one library for a build with or without libmvec, whether its loops are
+    bound by vector math): what every build of it compiles, here and for the other targets
+    (tests/native_targets.py)."""
+    used = surrogate if program.spiking else None
+    generated = " ".join(placeholders(program, per_neuron).values())
+    compute_bound = calls_vector_math(generated + " " + (used.c_grad or "" if used else ""))
+    return (lambda vm: generate_source(program, used, per_neuron, dtype, vm)), compute_bound
+
+
 def _load(
     program: StepProgram,
     surrogate: SurrogateSpec,
     per_neuron: tuple[bool, ...],
     dtype: torch.dtype,
 ) -> NativeNeuron | str:
-    used = surrogate if program.spiking else None
-    generated = " ".join(placeholders(program, per_neuron).values())
+    source_for, compute_bound = library_source(program, surrogate, per_neuron, dtype)
     suffix = DTYPES[dtype][1]
     found = load_library(
-        _stem(program, used, dtype),
-        lambda options: generate_source(program, used, per_neuron, dtype, options.vector_math),
+        _stem(program, surrogate if program.spiking else None, dtype),
+        lambda options: source_for(options.vector_math),
         lambda library: _declare(library, suffix),
-        compute_bound=calls_vector_math(generated + " " + (used.c_grad or "" if used else "")),
+        compute_bound=compute_bound,
     )
     if isinstance(found, str):
         return found

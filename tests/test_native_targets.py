@@ -241,16 +241,17 @@ def test_a_kernel_changed_in_one_comparison_fails_the_check(
     assert any(line in d for d in found), found
 
 
-@pytest.mark.parametrize("family", ["lif", "neuron"])
+@pytest.mark.parametrize("family", ["elementwise", "neuron"])
 def test_one_flipped_bit_fails_the_check(family, kernels, host) -> None:
-    """An exact output with its lowest bit flipped, a gradient with the top exponent bit of
-    its largest value flipped (0 becomes 2, x becomes x * 2^+-128 or infinite): each is
-    reported."""
-    reference = next(
-        run
+    """An exact output with its lowest bit flipped, a gradient with a bit of its largest
+    value flipped (the lowest, 1 ulp, where the bound is 0; else the top exponent bit: 0
+    becomes 2, x becomes x * 2^+-128 or infinite): each is reported."""
+    kernel, reference = next(
+        (kernel, run)
         for kernel, run in zip(kernels, host)
         if kernel.family == family and any(k.startswith("ulp") for k in run)
     )
+    bound = targets.bound_of(kernel)
     for label, data in reference.items():
         raw = bytearray(bytes.fromhex(data))
         if label.startswith("exact"):
@@ -259,5 +260,9 @@ def test_one_flipped_bit_fails_the_check(family, kernels, host) -> None:
             values, _ = targets.decode(data, label.split(":")[2])
             size = len(raw) // values.size
             largest = int(np.nanargmax(np.where(np.isfinite(values), np.abs(values), -1)))
-            raw[(largest + 1) * size - 1] ^= 0x40
-        assert targets.differences(reference, {**reference, label: raw.hex()}, "x"), label
+            if bound == 0:
+                raw[largest * size] ^= 1
+            else:
+                raw[(largest + 1) * size - 1] ^= 0x40
+        changed = {**reference, label: raw.hex()}
+        assert targets.differences(reference, changed, "x", bound), label

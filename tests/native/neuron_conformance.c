@@ -13,7 +13,9 @@
  * puts a LIF's fire value exactly at 0, where `>` and `>=` part.  The input is scaled by 1,
  * 12 or 100, the first scale at which the single-threaded forward spikes (a neuron in mV
  * needs the larger ones).  Per-neuron parameters are their default times 1 + 0.1 u (u a fixed
- * value in [-1, 1); the neurons at rest keep the default).
+ * value in [-1, 1); the neurons at rest keep the default).  Every run is repeated on one and
+ * two threads, with and without non-temporal stores of the (T, n) outputs (`stream`: taken
+ * where a row is 16-byte aligned, so some rows of the aligned arrays here).
  */
 #define NEURON_STEPS 8
 #define NEURON_COUNT 45 /* two threads get 32 and 13 neurons: vector and scalar tails */
@@ -34,17 +36,18 @@ static const char *state_kind(const neuron_t *neuron) { return neuron->exact ? "
   static void neuron_##SFX(const neuron_t *nrn) {                                                \
     int (*forward)(const storage_t *, const scalar_t *const *, const double *,                   \
                    const scalar_t *const *, storage_t *, scalar_t *const *, int64_t, int64_t,    \
-                   int64_t, int) = symbol("sc_neuron_forward_" #SFX);                             \
+                   int64_t, int, int) = symbol("sc_neuron_forward_" #SFX);                        \
     int (*backward)(const storage_t *, int, const scalar_t *const *, const storage_t *,           \
                     const scalar_t *const *, const double *, const scalar_t *const *,            \
                     const double *, storage_t *, scalar_t *const *, double *const *, int64_t,    \
-                    int64_t, int64_t, int) = symbol("sc_neuron_backward_" #SFX);                  \
+                    int64_t, int64_t, int, int) = symbol("sc_neuron_backward_" #SFX);             \
     static scalar_t initial[NEURON_STATES][NEURON_COUNT], finals[NEURON_STATES][NEURON_COUNT];   \
     static scalar_t carried[NEURON_STATES][NEURON_COUNT], grads[NEURON_STATES][NEURON_COUNT];    \
     static scalar_t arrays[MAX_PARAMS][NEURON_COUNT];                                            \
     static double sums[MAX_PARAMS][NEURON_COUNT];                                                \
-    static storage_t x[NEURON_CELLS], out[NEURON_CELLS], grad_out[NEURON_CELLS];                 \
-    static storage_t grad_x[NEURON_CELLS];                                                       \
+    static storage_t x[NEURON_CELLS], grad_out[NEURON_CELLS];                                    \
+    static storage_t out[NEURON_CELLS] __attribute__((aligned(64)));                             \
+    static storage_t grad_x[NEURON_CELLS] __attribute__((aligned(64)));                          \
     const scalar_t *initial_p[NEURON_STATES], *carried_p[NEURON_STATES], *arrays_p[MAX_PARAMS];  \
     scalar_t *finals_p[NEURON_STATES], *grads_p[NEURON_STATES];                                  \
     double scalars[MAX_PARAMS], *sums_p[MAX_PARAMS];                                             \
@@ -72,7 +75,7 @@ static const char *state_kind(const neuron_t *neuron) { return neuron->exact ? "
       stored_##SFX(x, NEURON_CELLS, 5, 1.5 * scales[s], 0);                                      \
       for (int i = 0; i < NEURON_COUNT; i += 5) x[i] = STORE(1);                                 \
       if (forward(x, initial_p, scalars, arrays_p, out, finals_p, NEURON_STEPS, NEURON_COUNT,    \
-                  NEURON_CHUNK, 1))                                                              \
+                  NEURON_CHUNK, 1, 0))                                                           \
         exit(4);                                                                                 \
       int spiked = 0;                                                                            \
       for (int i = 0; i < NEURON_CELLS; i++) spiked |= out[i] != STORE(0);                       \
@@ -80,16 +83,17 @@ static const char *state_kind(const neuron_t *neuron) { return neuron->exact ? "
     }                                                                                            \
     stored_##SFX(grad_out, NEURON_CELLS, 17, 1.0, 0);                                            \
     char label[96];                                                                              \
-    for (int threads = 1; threads <= 2; threads++) {                                             \
+    for (int threads = 1; threads <= 2; threads++)                                               \
+    for (int stream = 0; stream <= 1; stream++) {                                                \
       if (forward(x, initial_p, scalars, arrays_p, out, finals_p, NEURON_STEPS, NEURON_COUNT,    \
-                  NEURON_CHUNK, threads))                                                        \
+                  NEURON_CHUNK, threads, stream))                                                \
         exit(4);                                                                                 \
-      snprintf(label, sizeof label, "%s:neuron_out:" #SFX ":t%d",                                \
-               nrn->spiking ? "exact" : state_kind(nrn), threads);                               \
+      snprintf(label, sizeof label, "%s:neuron_out:" #SFX ":t%d:s%d",                            \
+               nrn->spiking ? "exact" : state_kind(nrn), threads, stream);                       \
       print(label, out, sizeof out);                                                             \
       for (int k = 0; k < nrn->states; k++) {                                                    \
-        snprintf(label, sizeof label, "%s:neuron_final%d_" #SFX ":" #CSFX ":t%d",                \
-                 state_kind(nrn), k, threads);                                                   \
+        snprintf(label, sizeof label, "%s:neuron_final%d_" #SFX ":" #CSFX ":t%d:s%d",            \
+                 state_kind(nrn), k, threads, stream);                                           \
         print(label, finals[k], sizeof finals[k]);                                               \
       }                                                                                          \
       for (int learn = 0; learn <= 1; learn++)                                                   \
@@ -97,21 +101,21 @@ static const char *state_kind(const neuron_t *neuron) { return neuron->exact ? "
           memset(sums, 0, sizeof sums);                                                          \
           if (backward(grad_out, broadcast, carried_p, x, initial_p, scalars, arrays_p, params,  \
                        grad_x, grads_p, learn ? sums_p : NULL, NEURON_STEPS, NEURON_COUNT,       \
-                       NEURON_CHUNK, threads))                                                   \
+                       NEURON_CHUNK, threads, stream))                                           \
             exit(4);                                                                             \
-          snprintf(label, sizeof label, "ulp:neuron_grad_x:" #SFX ":t%d:l%d:b%d", threads,       \
-                   learn, broadcast);                                                            \
+          snprintf(label, sizeof label, "ulp:neuron_grad_x:" #SFX ":t%d:s%d:l%d:b%d", threads,   \
+                   stream, learn, broadcast);                                                    \
           print(label, grad_x, sizeof grad_x);                                                   \
           for (int k = 0; k < nrn->states; k++) {                                                \
-            snprintf(label, sizeof label, "ulp:neuron_grad%d_" #SFX ":" #CSFX ":t%d:l%d:b%d", k, \
-                     threads, learn, broadcast);                                                 \
+            snprintf(label, sizeof label, "ulp:neuron_grad%d_" #SFX ":" #CSFX ":t%d:s%d:l%d:b%d", \
+                     k, threads, stream, learn, broadcast);                                      \
             print(label, grads[k], sizeof grads[k]);                                             \
           }                                                                                      \
           for (int j = 0; learn && j < nrn->count; j++) {                                        \
             scalar_t sum[NEURON_COUNT]; /* summed in scalar_t per chunk: its ulps */             \
             for (int i = 0; i < NEURON_COUNT; i++) sum[i] = (scalar_t)sums[j][i];                \
-            snprintf(label, sizeof label, "ulp:neuron_param%d_" #SFX ":" #CSFX ":t%d:b%d", j,    \
-                     threads, broadcast);                                                        \
+            snprintf(label, sizeof label, "ulp:neuron_param%d_" #SFX ":" #CSFX ":t%d:s%d:b%d", j, \
+                     threads, stream, broadcast);                                                \
             print(label, sum, sizeof sum);                                                       \
           }                                                                                      \
         }                                                                                        \

@@ -84,10 +84,12 @@ class Toolchain:
         assert command is not None
         return command
 
-    def own_exp(self, options: native_build.BuildOptions) -> bool:
-        """Whether a build with ``options`` calls the kernels' own exp (isa.OWN_EXP)."""
+    def exps(self, options: native_build.BuildOptions) -> tuple[bool, bool]:
+        """Whether a build with ``options`` calls the kernels' own exp, and their own exp of
+        a non-positive argument (isa.OWN_EXP, isa.OWN_EXP_NONPOSITIVE)."""
         with self._exp_choice():
-            return choose_target(True, options.vector_math, self.machine, self.cpu_flags).own_exp
+            target = choose_target(True, options.vector_math, self.machine, self.cpu_flags)
+        return target.own_exp, target.own_exp_nonpositive
 
     def missing(self) -> str:
         """'' if the compiler and runner are installed, else what is missing."""
@@ -131,8 +133,8 @@ class Kernel:
     source_for: Callable[[bool], str]  # vector_math -> source
     calls: frozenset[str]
     arguments: tuple[str, ...]
-    #: Those its forward step calls (a neuron's states are recurrent: see docs/paths.md).
-    forward_calls: frozenset[str] = frozenset()
+    #: Those a neuron's step program calls (its states carry their rounding: docs/paths.md).
+    program_calls: frozenset[str] = frozenset()
 
     @property
     def compute_bound(self) -> bool:
@@ -141,7 +143,12 @@ class Kernel:
 
 
 #: A call of one of the C library's transcendental functions (build.VECTOR_FUNCTIONS).
-_CALL = re.compile(r"\b(" + "|".join(native_build.VECTOR_FUNCTIONS) + r")\s*\(")
+_CALL = re.compile(
+    r"\b(" + "|".join((*native_build.VECTOR_FUNCTIONS, native_build.EXP_NONPOSITIVE)) + r")\s*\("
+)
+#: The exps the host is built with both ways (SC_NEUROCORE_NATIVE_EXP), so every comparison
+#: is between builds that call the same ones.
+EXPS = frozenset({"exp", native_build.EXP_NONPOSITIVE})
 
 
 def transcendentals(c_text: str) -> frozenset[str]:
@@ -187,11 +194,11 @@ def neuron_kernel(
 ) -> Kernel:
     """The library the loader builds for one (program, surrogate, parameter layout, dtype),
     with the driver's arguments: its dtype, states, layout, whether it spikes, whether its
-    states are compared bit for bit (its forward step calls no transcendental function but
-    exp, which every comparison matches), the program's parameter defaults, the surrogate's."""
+    states are compared bit for bit (its step program calls no transcendental function but
+    the :data:`EXPS`), the program's parameter defaults, the surrogate's."""
     source_for, bound = library_source(program, surrogate, per_neuron, dtype)  # type: ignore[arg-type]
     text = placeholders(program, per_neuron)
-    forward = transcendentals(text["NEURON_FORWARD"] + " " + text["NEURON_SCALARS"])
+    own = transcendentals(" ".join(text.values()))
     calls = transcendentals(
         " ".join(text.values()) + (" " + surrogate.c_grad if program.spiking else "")
     )
@@ -203,14 +210,14 @@ def neuron_kernel(
         str(len(program.states)),
         layout,
         str(int(program.spiking)),
-        str(int(forward <= {"exp"})),
+        str(int(own <= EXPS)),
         *_numbers(program.spec.defaults[p] for p in program.params),
         *(_numbers(surrogate.defaults) if program.spiking else ()),
     )
     name = (
         f"{program.spec.name}-{surrogate.name}-{'a' if any(per_neuron) else 's'}{layout}-{suffix}"
     )
-    return Kernel("neuron", name, source_for, calls, arguments, forward)
+    return Kernel("neuron", name, source_for, calls, arguments, own)
 
 
 #: The surrogate every neuron program is built with: the layers' default, rational (its
@@ -392,7 +399,7 @@ def ulps(a: np.ndarray, b: np.ndarray, coarser: float = 1.0) -> float:
 def bound_of(kernel: Kernel) -> float:
     """The ulp bound of ``kernel``'s ``ulp`` lines between two builds that call the same exp:
     0 unless it calls another C-library transcendental function."""
-    return GRADIENT_ULPS if kernel.calls - {"exp"} else 0
+    return GRADIENT_ULPS if kernel.calls - EXPS else 0
 
 
 def differences(

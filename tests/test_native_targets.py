@@ -88,38 +88,49 @@ def kernels(registered) -> list[targets.Kernel]:
 
 def _outputs(
     toolchain: targets.Toolchain, found: list[targets.Kernel], folder: Path
-) -> tuple[list[dict[str, str]], bool]:
-    """Every kernel's driver output, and whether the build took the own exp."""
+) -> tuple[list[dict[str, str]], tuple[bool, bool]]:
+    """Every kernel's driver output, and which exps the build took (Toolchain.exps)."""
     libraries, options = targets.build_all(toolchain, found, folder)
     driver = targets.build_driver(toolchain, folder)
     with ThreadPoolExecutor(max_workers=2) as pool:
         outputs = pool.map(
             lambda k, lib: targets.run_driver(toolchain, driver, k, lib), found, libraries
         )
-        return list(outputs), toolchain.own_exp(options)
+        return list(outputs), toolchain.exps(options)
+
+
+Run = tuple[list[dict[str, str]], tuple[bool, bool]]
 
 
 @pytest.fixture(scope="module")
-def host(kernels, tmp_path_factory) -> list[dict[str, str]]:
-    """The host gcc build as the loader builds it (libmvec's exp)."""
+def host_run(kernels, tmp_path_factory) -> Run:
+    """The host gcc build as the loader builds it (libmvec's exp on x86-64)."""
     _require(targets.HOST)
-    outputs, own_exp = _outputs(targets.HOST, kernels, tmp_path_factory.mktemp("host"))
-    assert not own_exp, "x86-64 gcc takes libmvec's exp (isa.OWN_EXP): the references are mixed"
-    return outputs
+    return _outputs(targets.HOST, kernels, tmp_path_factory.mktemp("host"))
 
 
 @pytest.fixture(scope="module")
-def host_own_exp(kernels, host, tmp_path_factory) -> list[dict[str, str]]:
-    """The host gcc build with the kernels' own exp: only the kernels that call exp are
-    rebuilt (for the others the two builds differ in one unused macro)."""
-    calling = [i for i, k in enumerate(kernels) if "exp" in k.calls]
+def host(host_run) -> list[dict[str, str]]:
+    return host_run[0]
+
+
+@pytest.fixture(scope="module")
+def host_own_run(kernels, host, tmp_path_factory) -> Run:
+    """The host gcc build with the kernels' own exps: only the kernels that call one are
+    rebuilt (for the others the two builds differ in unused macros)."""
+    calling = [i for i, k in enumerate(kernels) if k.calls & targets.EXPS]
     folder = tmp_path_factory.mktemp("host-own-exp")
-    rebuilt, own_exp = _outputs(targets.HOST_OWN_EXP, [kernels[i] for i in calling], folder)
-    assert own_exp
+    rebuilt, exps = _outputs(targets.HOST_OWN_EXP, [kernels[i] for i in calling], folder)
+    assert exps == (True, True)
     outputs = list(host)
     for index, output in zip(calling, rebuilt):
         outputs[index] = output
-    return outputs
+    return outputs, exps
+
+
+@pytest.fixture(scope="module")
+def host_own_exp(host_own_run) -> list[dict[str, str]]:
+    return host_own_run[0]
 
 
 def test_every_neuron_program_surrogate_layout_and_dtype_is_built(registered, kernels) -> None:
@@ -150,11 +161,13 @@ def test_every_spiking_neuron_kernel_spikes_on_the_drivers_inputs(kernels, host)
 
 @pytest.mark.parametrize("toolchain", OTHERS, ids=lambda t: t.name)
 def test_every_kernel_matches_the_host_build(
-    toolchain, kernels, host, host_own_exp, tmp_path
+    toolchain, kernels, host_run, host_own_run, tmp_path
 ) -> None:
     _require(toolchain)
-    outputs, own_exp = _outputs(toolchain, kernels, tmp_path)
-    reference = host_own_exp if own_exp else host
+    outputs, exps = _outputs(toolchain, kernels, tmp_path)
+    references = {host_run[1]: host_run[0], host_own_run[1]: host_own_run[0]}
+    assert exps in references, f"{toolchain.name} calls exps {exps}: no host build does"
+    reference = references[exps]
     found = []
     for kernel, mine, theirs in zip(kernels, reference, outputs):
         bound = targets.bound_of(kernel)
@@ -169,10 +182,10 @@ def test_the_host_exp_choice_changes_no_spike(kernels, host, host_own_exp) -> No
     through every later step (docs/paths.md): only the spikes are compared."""
     found = []
     for kernel, mine, theirs in zip(kernels, host, host_own_exp):
-        if "exp" not in kernel.calls:
+        if not kernel.calls & targets.EXPS:
             assert mine is theirs
             continue
-        step_calls_exp = kernel.family == "neuron" and "exp" in kernel.forward_calls
+        step_calls_exp = bool(kernel.program_calls & targets.EXPS)
         for label in mine:
             spikes = label.startswith("exact") and ("spike" in label or "neuron_out" in label)
             if spikes or not step_calls_exp:

@@ -101,6 +101,12 @@ def _streams(sequence: Tensor) -> int:
     return int(sequence.numel() * sequence.element_size() >= STREAM_BYTES)
 
 
+def _neurons(n: int) -> int:
+    """``n`` rounded up to the 16 neurons of a thread's range: no chunk (and no scratch, a
+    fresh mapping per call above glibc's threshold) larger than the layer."""
+    return -(-n // 16) * 16
+
+
 def _threads(steps: int, n: int) -> int:
     return max(1, min(torch.get_num_threads(), steps * n // STEPS_PER_THREAD, 64))
 
@@ -155,7 +161,8 @@ class NativeNeuron:
         if n == 0 or steps == 0:
             return out, initial
         doubles, arrays, _keep = self._params(params, step)
-        chunk, threads = forward_chunk(len(states), step.element_size()), _threads(steps, n)
+        chunk = min(forward_chunk(len(states), step.element_size()), _neurons(n))
+        threads = _threads(steps, n)
         failed = self._function("forward", x.dtype)(
             _pointer("x", x, x.dtype, steps * n),
             _pointers("states", initial, step.dtype, n),
@@ -199,7 +206,7 @@ class NativeNeuron:
         doubles, arrays, _keep = self._params(params, step)
         values = (ctypes.c_double * max(1, len(surrogate_params)))(*surrogate_params)
         rows = len(states) + len(self.memos)  # type: ignore[attr-defined]
-        chunk = backward_chunk(steps, rows, x.element_size())
+        chunk = min(backward_chunk(steps, rows, x.element_size()), _neurons(n))
         threads = _threads(steps, n)
         f64 = torch.float64
         failed = self._function("backward", x.dtype)(

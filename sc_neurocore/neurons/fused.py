@@ -2,10 +2,10 @@
 
 ``LIF(...)(inputs, v0)`` runs the equations of :class:`~sc_neurocore.training.LIFCell`
 (with its ``reset`` mode) over a whole time-major sequence ``(T, batch, ...)`` in one
-``torch.library`` operator, ``sc_neurocore_fused::lif`` (:mod:`.fused_op`), whose backward
-is the closed-form backpropagation through time of those equations
-(``sc_neurocore_fused::lif_backward``).  Neither pass builds a per-step autograd graph,
-and backward recomputes the membrane from the saved input and spikes instead of keeping it.
+``torch.library`` operator: the one generated from the built-in ``lif`` neuron spec
+(``sc_neurocore_neuron::lif``, :mod:`.neuron_op`), whose backward is the reverse-time pass
+derived from the spec (``sc_neurocore_neuron::lif_backward``).  Neither pass builds a
+per-step autograd graph, and backward recomputes the membrane from the saved input.
 
 The surrogate gradient comes from the registered spec, so every registered surrogate,
 including those a plugin adds, runs fused.  A user's own callable (one that is neither a
@@ -23,20 +23,21 @@ from torch import Tensor
 
 from ..core.bound import CallForm, Surrogate
 from ..core.compat import transforms_active as _transforms_active
-from ..core.spec import SurrogateSpec
+from ..core.spec import SurrogateSpec, check_like
 from ..kernels.buffers import empty_cache
-from ..kernels.fused_choice import fused_kernel_choice
-from ..kernels.native.lif import native_status, set_native_enabled
+from ..kernels.native.lif import set_native_enabled
+from ..kernels.neuron_choice import neuron_choice
 from ..kernels.spec_table import spec_for, spec_key
 from .base import (
+    RESET_MODES,
     LeakyCell,
     SurrogateCallable,
     Value,
     check_surrogate,
     decayed,
 )
-from .dtypes import broadcast_to_state
-from .fused_op import NAMESPACE, check_arguments, lif_backward_op, lif_op, lif_sequence
+from .dtypes import broadcast_to_state, check_state
+from .neuron_op import NAMESPACE, bind_neuron, builtin_neuron, operator_for
 
 __all__ = [
     "LIF",
@@ -52,7 +53,7 @@ __all__ = [
     "set_compiled_kernels",
 ]
 
-_is_compiling = torch.compiler.is_compiling
+is_compiling = _is_compiling = torch.compiler.is_compiling
 
 #: (a surrogate's name or spec key, its parameter values in the spec's order)
 FusedKey = tuple[str, tuple[float, ...]]
@@ -61,10 +62,16 @@ FusedKey = tuple[str, tuple[float, ...]]
 # --- kernel selection, for users ----------------------------------------------------------
 
 
+#: The generated operators of the built-in ``lif`` spec (the subtracting reset).
+_LIF = operator_for(builtin_neuron("lif"))
+lif_op = _LIF.forward.op
+lif_backward_op = _LIF.backward_op.op
+
+
 def fused_kernel(surrogate: str, device: str = "cpu") -> tuple[str, str]:
     """``(kernel, reason)``: which kernels ``LIF`` runs for ``surrogate`` on ``device``'s
     tensors (``"triton"``, ``"native"`` or ``"torch"``) and, if not the fastest, why."""
-    return fused_kernel_choice(spec_for(surrogate), device)
+    return neuron_choice(_LIF.program, spec_for(surrogate), torch.device(device).type)
 
 
 def compiled_kernel_status(surrogate: str) -> str:
@@ -73,8 +80,8 @@ def compiled_kernel_status(surrogate: str) -> str:
 
     The documented answer of this function is kept; everywhere else (statuses, listings,
     errors) the family is called ``"native"``, as :func:`fused_kernel` says it."""
-    status = native_status(spec_for(surrogate))
-    return "compiled" if status == "native" else status
+    family, reason = neuron_choice(_LIF.program, spec_for(surrogate), "cpu")
+    return "compiled" if family == "native" else reason
 
 
 def set_compiled_kernels(enabled: bool) -> bool:
@@ -88,6 +95,82 @@ def set_compiled_kernels(enabled: bool) -> bool:
 def release_buffers() -> None:
     """Let the pooled ``(T, batch, ...)`` CPU buffers that nobody holds go back to the allocator."""
     empty_cache()
+
+
+def lif_sequence(
+    inputs: Tensor,
+    v0: Tensor | None,
+    beta: Value,
+    threshold: Value,
+    surrogate: str,
+    params: tuple[float, ...] = (),
+    reset: str = "subtract",
+    v_reset: Value = 0.0,
+) -> tuple[Tensor, Tensor]:
+    """``(spikes, v_T)`` of the fused LIF for a surrogate name (or a spec-table key)."""
+    check_arguments(inputs, v0, beta, threshold, reset, v_reset)
+    spec = spec_for(surrogate)
+    values = tuple(spec.bind(tuple(params), {}).values())
+    bound = bind_neuron(builtin_neuron("lif", reset), spec, values)
+    spikes, (v,) = bound(inputs, [v0], [beta, threshold] + ([v_reset] if reset == "zero" else []))
+    return spikes, v
+
+
+def check_arguments(
+    x: Any, v0: Any, beta: Any, threshold: Any, reset: Any = "subtract", v_reset: Any = 0.0
+) -> None:
+    """Raise a clear error for anything the fused LIF (or its fallback) cannot run."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"LIF: inputs must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"LIF: inputs must be a floating-point tensor, got dtype {x.dtype}; "
+            "convert explicitly (for example inputs.float())"
+        )
+    if x.dim() < 2:
+        raise ValueError(
+            f"LIF: inputs must be time-major (T, batch, ...) with at least 2 dimensions, "
+            f"got shape {tuple(x.shape)}"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(
+            f"LIF: inputs must have at least one time step, got shape {tuple(x.shape)}"
+        )
+    step = x.shape[1:]
+    if v0 is not None:
+        if not isinstance(v0, Tensor):
+            raise TypeError(
+                f"LIF: v0 must be a floating-point tensor or None, got {type(v0).__name__}"
+            )
+        check_state("LIF", "v0", v0, x[0])
+        if not _broadcasts_to(v0.shape, step):
+            raise ValueError(
+                f"LIF: v0 must broadcast to the shape of one time step of inputs, "
+                f"{tuple(step)}, got {tuple(v0.shape)}"
+            )
+    if not isinstance(reset, str) or reset not in RESET_MODES:
+        raise ValueError(f"LIF: reset must be one of {RESET_MODES}, got {reset!r}")
+    for name, value in (("beta", beta), ("threshold", threshold), ("v_reset", v_reset)):
+        if not isinstance(value, Tensor):
+            continue
+        if not _broadcasts_to(value.shape, step):
+            raise ValueError(
+                f"LIF: {name} of shape {tuple(value.shape)} does not broadcast to one time "
+                f"step of inputs, {tuple(step)}"
+            )
+        # A one-element CPU value is read as a number (as torch reads CPU scalars);
+        # anything else is computed with, so it must live where the inputs do.
+        if value.device != x.device and not (value.numel() == 1 and value.device.type == "cpu"):
+            check_like("LIF", name, value, x, "inputs", dtype=False)
+
+
+def _broadcasts_to(shape: torch.Size, target: torch.Size) -> bool:
+    """Whether ``shape`` broadcasts to ``target`` without changing it (checked per call,
+    so it is written out rather than through ``torch.broadcast_shapes``, ~20x slower)."""
+    if len(shape) > len(target):
+        return False
+    return all(size in (1, wanted) for size, wanted in zip(reversed(shape), reversed(target)))
+
 
 
 # --- which callables run fused ------------------------------------------------------------
@@ -135,6 +218,9 @@ class LIF(LeakyCell):
     are those of :class:`~sc_neurocore.training.LIFCell`, so state dicts interchange.
     """
 
+    #: The built-in neuron spec whose generated operator runs the layer.
+    neuron = "lif"
+
     @property
     def surrogate_fn(self) -> SurrogateCallable:
         return self._surrogate_fn
@@ -147,6 +233,14 @@ class LIF(LeakyCell):
         # key the operator's ``str surrogate`` argument carries (kernels/spec_table.py).
         found = fused_spec(fn)
         self._fused_key = None if found is None else (spec_key(found[0]), found[1])
+        # One generated operator per reset mode, bound now: compile traces no lookups.
+        self._bound = (
+            {}
+            if found is None
+            else {
+                mode: bind_neuron(builtin_neuron(self.neuron, mode), *found) for mode in RESET_MODES
+            }
+        )
 
     @property
     def fused(self) -> bool:
@@ -161,7 +255,9 @@ class LIF(LeakyCell):
         key = self._fused_key
         if key is None or (not _is_compiling() and _transforms_active()):
             return self._stepwise(inputs, v0, beta, threshold)
-        return lif_sequence(inputs, v0, beta, threshold, *key, self.reset, v_reset)
+        params = [beta, threshold] + ([v_reset] if self.reset == "zero" else [])
+        spikes, (v,) = self._bound[self.reset](inputs, [v0], params)
+        return spikes, v
 
     def _stepwise(
         self, inputs: Tensor, v0: Tensor | None, beta: Value, threshold: Value

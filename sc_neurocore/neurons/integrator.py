@@ -3,37 +3,29 @@
 ``LeakyIntegratorCell`` is one step, ``v = beta*v + I`` (no threshold, no spike): the
 readout of Zenke & Vogels' and stork's Randman networks, whose membrane over time feeds a
 readout reduction (max, last or mean) and a cross-entropy. ``LeakyIntegrator`` runs the
-same equation over a whole time-major sequence in one ``torch.library`` operator,
-``sc_neurocore_fused::leaky``, whose backward is the closed-form reverse-time filter
-(``sc_neurocore_fused::leaky_backward``); :class:`~sc_neurocore.neurons.synaptic.SynapticLIF`
-uses the same operator for its synaptic current. Under ``torch.func`` transforms it steps
-in Python with the same results.
+same equation over a whole time-major sequence in one ``torch.library`` operator, the one
+generated from the built-in ``li`` neuron spec (``sc_neurocore_neuron::li``, whose backward
+is the reverse-time pass derived from the spec). Under ``torch.func`` transforms it steps in
+Python with the same results.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from ..core.compat import transforms_active as _transforms_active
-from ..kernels.autocast import FUSED
-from ..kernels.fused_choice import compute_dtype, leaky_kernels
-from ..kernels.operator import OperatorDef
-from ..kernels.torch.leaky import decay_gradient, leaky_backward, leaky_forward
-from ..kernels.torch.lif import kernel_value
 from .base import ConstrainedModule, Value, decay_attribute, decayed, show_value
-from .dtypes import broadcast_to_state, check_state, state_dtype
-from .fused_op import NAMESPACE
+from .dtypes import broadcast_to_state, check_state
+from .neuron_op import BoundNeuron, bind_readout, builtin_neuron, operator_for
 
 __all__ = [
-    "LEAKY",
-    "LEAKY_BACKWARD",
-    "LeakyArguments",
-    "LeakyBackwardArguments",
     "LeakyIntegrator",
     "LeakyIntegratorCell",
+    "leaky_backward_op",
+    "leaky_op",
     "leaky_sequence",
 ]
 
@@ -60,105 +52,9 @@ def check_sequence(owner: str, x: Any, state: Any, state_name: str) -> None:
         )
 
 
-# --- the operators -------------------------------------------------------------------------
-
-
-class LeakyArguments(NamedTuple):
-    """The arguments of ``sc_neurocore_fused::leaky`` (its schema is derived from them)."""
-
-    x: Tensor
-    y0: Tensor | None
-    decay: Tensor
-
-
-class LeakyBackwardArguments(NamedTuple):
-    """The arguments of ``sc_neurocore_fused::leaky_backward``: the output's gradient, the
-    output itself (the filter's state), the forward's ``y0`` and ``decay``, and whether
-    the decay's gradient is wanted."""
-
-    grad_y: Tensor
-    y: Tensor
-    y0: Tensor | None
-    decay: Tensor
-    decay_grad: bool
-
-
-def _leaky_kernel(args: LeakyArguments) -> Tensor:
-    x, y0, decay = args
-    check_sequence("LeakyIntegrator", x, y0, "y0")
-    # The output is the state: in the promoted dtype of the input, y0 and the decay.
-    x = x.to(state_dtype(x, y0, decay))
-    y0 = None if y0 is None else y0.expand(x.shape[1:])
-    kernels = leaky_kernels(x)  # Triton on CUDA, compiled C on CPU
-    value = kernel_value(decay, compute_dtype(kernels, x.dtype))
-    if kernels is not None:
-        return kernels.forward(x, y0, value)
-    if x.dtype in (torch.bfloat16, torch.float16):  # carried in float32, as the kernels do
-        return leaky_forward(x.float(), y0, value).to(x.dtype)
-    return leaky_forward(x, y0, value)
-
-
-def _leaky_fake(args: LeakyArguments) -> Tensor:
-    dtype = state_dtype(*args)
-    return torch.empty_like(args.x, dtype=dtype, memory_format=torch.contiguous_format)
-
-
-def _leaky_backward_kernel(args: LeakyBackwardArguments) -> tuple[Tensor, Tensor, Tensor]:
-    grad_y, y, y0, decay, decay_grad = args
-    kernels = leaky_kernels(y)  # Triton on CUDA, compiled C on CPU
-    value = kernel_value(decay, compute_dtype(kernels, y.dtype))
-    total: Tensor | None = None
-    if kernels is not None:
-        grad_x, total = kernels.backward(grad_y, y, y0, value, decay_grad)
-    else:
-        half = y.dtype in (torch.bfloat16, torch.float16)  # carried in float32, as in forward
-        grad_x = leaky_backward(grad_y.to(torch.float32 if half else y.dtype), value).to(y.dtype)
-    grad_y0 = (grad_x[0] * value).to(y.dtype if y0 is None else y0.dtype)
-    if y0 is not None and y0.shape != grad_y0.shape:
-        grad_y0 = grad_y0.sum_to_size(y0.shape)
-    if not decay_grad:
-        return grad_x, grad_y0, torch.zeros_like(decay)
-    if total is None:
-        initial = None if y0 is None else y0.to(y.dtype).expand(y.shape[1:])
-        total = decay_gradient(grad_x, y, initial)
-    return grad_x, grad_y0, total.sum_to_size(decay.shape).to(decay.dtype)
-
-
-def _leaky_backward_fake(args: LeakyBackwardArguments) -> tuple[Tensor, Tensor, Tensor]:
-    y, y0 = args.y, args.y0
-    grad_y0 = y.new_empty(y.shape[1:], dtype=y.dtype) if y0 is None else torch.empty_like(y0)
-    return torch.empty_like(y), grad_y0, torch.empty_like(args.decay)
-
-
-def _setup_context(ctx: Any, args: LeakyArguments, output: Tensor) -> None:
-    ctx.save_for_backward(output, args.y0, args.decay)  # the output is alive anyway
-    ctx.x_dtype = args.x.dtype
-
-
-def _backward(ctx: Any, grad_y: Tensor) -> dict[str, Tensor]:
-    y, y0, decay = ctx.saved_tensors
-    needs = LEAKY.needs(ctx)
-    grad_x, grad_y0, grad_decay = LEAKY_BACKWARD(grad_y, y, y0, decay, needs.decay)
-    grads = {"x": grad_x.to(ctx.x_dtype), "y0": grad_y0, "decay": grad_decay}
-    return {name: grad for name, grad in grads.items() if getattr(needs, name)}
-
-
-#: The fused leaky integrator and its closed-form backward companion.
-LEAKY = OperatorDef(f"{NAMESPACE}::leaky", LeakyArguments)
-LEAKY.register_kernel(_leaky_kernel)
-LEAKY.register_fake(_leaky_fake)
-LEAKY.register_autograd(_backward, _setup_context)
-LEAKY.register_autocast(FUSED)
-LEAKY_BACKWARD = LEAKY.define_backward(
-    LeakyBackwardArguments,
-    3,
-    _leaky_backward_kernel,
-    _leaky_backward_fake,
-    no_double_backward="LeakyIntegrator: the fused operator has no second derivative; for "
-    "higher-order gradients use torch.func (which runs the stepwise fallback) or "
-    "LeakyIntegratorCell",
-)
-leaky_op, leaky_backward_op = LEAKY.op, LEAKY_BACKWARD.op
+#: The generated operators of the built-in ``li`` spec (a readout: no spike).
+_LI = operator_for(builtin_neuron("li"))
+leaky_op, leaky_backward_op = _LI.forward.op, _LI.backward_op.op
 
 
 def _stepwise(x: Tensor, y0: Tensor | None, decay: Value) -> Tensor:
@@ -178,8 +74,10 @@ def leaky_sequence(x: Tensor, y0: Tensor | None, decay: Value) -> Tensor:
     check_sequence("LeakyIntegrator", x, y0, "y0")
     if not _is_compiling() and _transforms_active():
         return _stepwise(x, y0, decay)
-    tensor = decay if isinstance(decay, Tensor) else torch.tensor(decay, dtype=torch.float64)
-    return leaky_op(x, y0, tensor)
+    return _READOUT(x, [y0], [decay])[0]
+
+
+_READOUT: BoundNeuron = bind_readout(_LI.spec)
 
 
 class _Leaky(ConstrainedModule):

@@ -115,19 +115,26 @@ class NeuronOperator:
             for s in states
         ]
         values = {n: kernel_value(p, dtype) for n, p in zip(self.spec.param_names, params)}
-        return run, initial, values, neuron_kernels(self.program, spec_for(surrogate), run)
+        # A readout has no spike, so no surrogate (its operators carry "").
+        found = spec_for(surrogate) if self.program.spiking else None
+        return run, initial, values, neuron_kernels(self.program, found, run)
 
     def forward_kernel(self, args: tuple) -> tuple[Tensor, ...]:
         x, states, params, surrogate, sparams = self.split(args)
         run, initial, values, kernels = self._prepare(x, states, params, surrogate)
         out, finals = kernels.forward(run, initial, values, sparams)
         state = state_dtype(x, *states, *params)
-        return (out.to(x.dtype), *(f.to(state) for f in finals))
+        # A spike follows the input's dtype; a readout's output is its state.
+        return (out.to(x.dtype if self.program.spiking else state), *(f.to(state) for f in finals))
 
     def forward_fake(self, args: tuple) -> tuple[Tensor, ...]:
         x, states, params, _, _ = self.split(args)
         state = state_dtype(x, *states, *params)
-        out = torch.empty_like(x, memory_format=torch.contiguous_format)
+        out = torch.empty_like(
+            x,
+            dtype=x.dtype if self.program.spiking else state,
+            memory_format=torch.contiguous_format,
+        )
         return (out, *(torch.empty_like(x[0], dtype=state) for _ in range(self.count)))
 
     def backward_kernel(self, args: tuple) -> tuple[Tensor, ...]:
@@ -253,3 +260,16 @@ def bind_neuron(
 ) -> BoundNeuron:
     """The fused call of ``spec`` with the surrogate ``surrogate`` (parameter ``values``)."""
     return BoundNeuron(operator_for(spec).forward.op, spec_key(surrogate), values)
+
+
+def builtin_neuron(name: str, reset: str = "subtract") -> NeuronSpec:
+    """A built-in neuron's spec with ``reset`` (the fused layers' equations)."""
+    from ..neuron_models import BUILTIN_NEURONS
+
+    spec = next(spec for spec in BUILTIN_NEURONS if spec.name == name)
+    return spec.with_reset(reset)
+
+
+def bind_readout(spec: NeuronSpec) -> BoundNeuron:
+    """The fused call of a readout (``fire=None``): no spike, so no surrogate ("")."""
+    return BoundNeuron(operator_for(spec).forward.op, "", ())

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from ..core.compat import transforms_active as _transforms_active
 from .base import SurrogateCallable, Value, decay_attribute
 from .dtypes import broadcast_to_state
-from .fused import LIF
+from .fused import LIF, check_arguments, is_compiling
 from .integrator import check_sequence, leaky_sequence
 
 __all__ = ["SynapticLIF"]
@@ -40,6 +41,7 @@ class SynapticLIF(LIF):
 
     alpha = decay_attribute("alpha")
     repr_fields = ("alpha", "beta", "threshold")
+    neuron = "cuba_lif"
 
     def __init__(
         self,
@@ -65,11 +67,17 @@ class SynapticLIF(LIF):
         if isinstance(inputs, Tensor) and inputs.dim() >= 2 and isinstance(i0, Tensor):
             inputs = broadcast_to_state(inputs, i0)
         check_sequence("SynapticLIF", inputs, i0, "i0")
-        current = leaky_sequence(inputs, i0, self.alpha)
-        spikes, v = super().forward(current, v0)
-        if spikes.dtype != inputs.dtype:  # an fp32 i0 promoted the current; spikes follow x
-            spikes = spikes.to(inputs.dtype)
-        return spikes, current[-1], v
+        if isinstance(v0, Tensor):
+            inputs = broadcast_to_state(inputs, v0)
+        beta, threshold, v_reset = self.beta, self.threshold, self.v_reset
+        check_arguments(inputs, v0, beta, threshold, self.reset, v_reset)
+        if not self._bound or (not is_compiling() and _transforms_active()):
+            current = leaky_sequence(inputs, i0, self.alpha)
+            spikes, v = self._stepwise(current, v0, beta, threshold)
+            return spikes.to(inputs.dtype), current[-1], v
+        params = [self.alpha, beta, threshold] + ([v_reset] if self.reset == "zero" else [])
+        spikes, (v, i) = self._bound[self.reset](inputs, [v0, i0], params)
+        return spikes, i, v
 
     def from_current(self, current: Tensor, v0: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``(spikes, v_T)`` for a synaptic current already filtered with ``alpha``.
@@ -77,4 +85,4 @@ class SynapticLIF(LIF):
         The filter is linear, so ``leaky(W x) == W leaky(x)``: a caller whose input layer
         is a linear map can filter its narrower input once and skip this layer's filter.
         """
-        return super().forward(current, v0)
+        return LIF.forward(self, current, v0)

@@ -82,11 +82,12 @@ def device(request: pytest.FixtureRequest) -> str:
 def on_cpu_kernels(family: str):  # noqa: ANN201 - a generator for fixtures to yield from
     """Run the enclosing test on the native (compiled C) kernels (``"native"``) or the torch
     ones."""
-    from sc_neurocore.kernels.native.lif import native_status, set_native_enabled
+    from sc_neurocore.kernels.native.runtime import set_native_enabled
+    from sc_neurocore.neurons.fused import compiled_kernel_status
 
     if family == "native":
-        status = native_status(sc_neurocore.get_spec("atan"))
-        if status != "native":
+        status = compiled_kernel_status("atan")
+        if status != "compiled":
             pytest.skip(f"compiled kernels unavailable here: {status}")
     previous = set_native_enabled(family == "native")
     yield family

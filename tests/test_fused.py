@@ -11,10 +11,10 @@ import pytest
 import torch
 
 import sc_neurocore
-from sc_neurocore.kernels.torch.lif import lif_backward, lif_forward
 from sc_neurocore.neurons.base import RESET_MODES
 from sc_neurocore.neurons.cells import LIFCell
-from sc_neurocore.neurons.fused import LIF, lif_backward_op, lif_op
+from sc_neurocore.neurons.fused import LIF, lif_op
+from sc_neurocore.neurons.neuron_op import builtin_neuron, operator_for
 from sc_neurocore.training import atan_surrogate, surrogate
 
 from .conftest import FLOAT_DTYPES, on_cpu_kernels, registered_pairs
@@ -182,35 +182,26 @@ def test_torch_func_grad_falls_back_and_agrees_with_autograd() -> None:
     torch.testing.assert_close(by_func, by_autograd, rtol=1e-12, atol=1e-13)
 
 
-def test_backward_without_grad_mul_uses_the_plain_gradient() -> None:
-    spec = sc_neurocore.get_spec("atan")
-    plain = dataclasses.replace(spec, grad_mul=None)
-    x, v0 = _sequence()
-    spikes, v = lif_forward(x, v0, 0.9, 1.0)
-    grad_spikes, grad_v = torch.randn_like(spikes), torch.randn_like(v)
-    args = (spec.defaults, grad_spikes, grad_v, x, spikes, v0, 0.9, 1.0)
-    expected = lif_backward(spec, *args)
-    torch.testing.assert_close(lif_backward(plain, *args), expected, rtol=1e-12, atol=0)
-
-
 @pytest.mark.parametrize("name", SURROGATES)
 @pytest.mark.parametrize("reset", RESET_MODES)
 def test_opcheck_forward_and_backward_operators(name: str, reset: str) -> None:
+    """The generated operators LIF runs (one per reset mode), forward and backward."""
     spec = sc_neurocore.get_spec(name)
     params = [d * 1.1 for _, d in spec.params]
+    operator = operator_for(builtin_neuron("lif", reset))
     x, v0 = _sequence(torch.float32)
     beta = torch.tensor(0.85, requires_grad=True)
     threshold = torch.tensor(0.9, requires_grad=True)
-    v_reset = torch.tensor(-0.2)
-    mode = (reset, v_reset, name, params)
-    args = (x.requires_grad_(True), v0.requires_grad_(True), beta, threshold, *mode)
-    torch.library.opcheck(lif_op, args)
-    torch.library.opcheck(lif_op, (x, None, beta.detach(), threshold.detach(), *mode))
-    spikes, v = lif_op(*args)
-    backward_args = (torch.randn_like(spikes), torch.randn_like(v), x.detach(), spikes.detach())
-    backward_args += (v0.detach(),)
-    constants = (beta.detach(), threshold.detach(), *mode, True)
-    torch.library.opcheck(lif_backward_op, (*backward_args, *constants))
+    values = [beta, threshold] + ([torch.tensor(-0.2)] if reset == "zero" else [])
+    surrogate = (name, params)
+    args = (x.requires_grad_(True), v0.requires_grad_(True), *values, *surrogate)
+    torch.library.opcheck(operator.forward.op, args)
+    fixed = [value.detach() for value in values]
+    torch.library.opcheck(operator.forward.op, (x, None, *fixed, *surrogate))
+    spikes, v = operator.forward.op(*args)
+    grads = (torch.randn_like(spikes), torch.randn_like(v))
+    backward_args = (*grads, x.detach(), v0.detach(), *fixed, *surrogate, True)
+    torch.library.opcheck(operator.backward_op.op, backward_args)
 
 
 def test_torch_compile_fullgraph_matches_eager() -> None:

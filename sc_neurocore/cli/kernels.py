@@ -27,7 +27,7 @@ def kernel_report(device: str | None = None) -> list[dict[str, str]]:
     """The kernel listing for every registered surrogate (optionally one device kind): the
     kernel selector's decision for each of its operator kinds, as the operators' calls get it."""
     from ..core.registry import get_spec, list_surrogates
-    from ..kernels import choice, fused_choice, neuron_choice  # noqa: F401  (define the kinds)
+    from ..kernels import choice, neuron_choice  # noqa: F401  (define the kinds)
     from ..kernels.selector import DEVICE_KINDS, SELECTOR
 
     specs = [get_spec(name) for name in list_surrogates()]

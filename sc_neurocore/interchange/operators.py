@@ -1,22 +1,21 @@
 """Operators that define themselves when looked up, so a saved program reloads anywhere.
 
-The project's operators (``sc_neurocore::<surrogate>``, ``sc_neurocore_fused::lif`` and
-``sc_neurocore_neuron::<neuron>``) are defined lazily: a surrogate's operator when the
-registry first builds it, the fused ones when :mod:`sc_neurocore.neurons.fused_op` is
-imported, a neuron spec's when a layer first runs it fused.  A fresh process that runs
-``torch.export.load`` has done neither, and the deserializer resolves each node's target
-by attribute lookup on ``torch.ops.<namespace>``.  :func:`install_operator_lookup` (run by
-``import sc_neurocore``, which stays cheap: nothing is scanned until a lookup misses)
-gives those namespaces a lookup that, on a miss, asks the registry to build the
-surrogate of that name (discovering plugins first), imports the fused operators, or
-defines the operator of the registered neuron spec (or its reset variant) of that name,
-then looks again.
+The project's operators (``sc_neurocore::<surrogate>`` and ``sc_neurocore_neuron::<neuron>``,
+which the fused layers ``LIF``, ``SynapticLIF`` and ``LeakyIntegrator`` run too) are defined
+lazily: a surrogate's operator when the registry first builds it, a neuron spec's when a
+layer first runs it fused.  A fresh process that runs ``torch.export.load`` has done
+neither, and the deserializer resolves each node's target by attribute lookup on
+``torch.ops.<namespace>``.  :func:`install_operator_lookup` (run by ``import sc_neurocore``,
+which stays cheap: nothing is scanned until a lookup misses) gives those namespaces a lookup
+that, on a miss, asks the registry to build the surrogate of that name (discovering plugins
+first) or defines the operator of the registered neuron spec (or its reset variant) of that
+name, then looks again.
 
 A program that names a surrogate or a neuron this process does not hold (saved where a
 plugin was installed) fails to load with
 :class:`~sc_neurocore.core.errors.UnknownSurrogateError` or
 :class:`~sc_neurocore.core.errors.UnknownNeuronError` and the registry's message, as the
-fused operators do: torch's deserializer asks with ``hasattr``, which would turn a plain
+operators do: torch's deserializer asks with ``hasattr``, which would turn a plain
 ``AttributeError`` into torch's generic "custom op is not registered".  Every other
 lookup of an unknown name raises ``AttributeError``.
 """
@@ -37,7 +36,6 @@ from ..kernels.operator import defining, is_defining
 from ..kernels.spec_table import set_neuron_source, set_resolver
 
 __all__ = [
-    "FUSED_NAMESPACE",
     "NEURON_NAMESPACE",
     "SURROGATE_NAMESPACE",
     "define_operator",
@@ -47,16 +45,11 @@ __all__ = [
 
 #: The namespace of the ``custom_op`` path (``sc_neurocore.paths.custom_op.NAMESPACE``).
 SURROGATE_NAMESPACE = "sc_neurocore"
-#: The namespace of the fused neuron operators (``sc_neurocore.neurons.fused_op.NAMESPACE``).
-FUSED_NAMESPACE = "sc_neurocore_fused"
 #: The namespace of the operators generated from neuron specs
 #: (``sc_neurocore.neurons.neuron_op.NAMESPACE``).
 NEURON_NAMESPACE = "sc_neurocore_neuron"
 #: The module that defines a neuron spec's operator (``operator_for``, ``operator_name``).
 NEURON_MODULE = "sc_neurocore.neurons.neuron_op"
-#: Modules whose import defines the fused operators (lif and lif_backward; leaky and
-#: leaky_backward, which SynapticLIF programs call too).
-FUSED_MODULES = ("sc_neurocore.neurons.fused_op", "sc_neurocore.neurons.integrator")
 
 
 def define_operator(namespace: str, name: str) -> bool:
@@ -68,10 +61,6 @@ def define_operator(namespace: str, name: str) -> bool:
     """
     if is_defining():  # a lookup while defining: no recursion
         return False
-    if namespace == FUSED_NAMESPACE:
-        for module in FUSED_MODULES:
-            importlib.import_module(module)
-        return True
     if namespace == NEURON_NAMESPACE:
         return _define_neuron(name)
     from ..core.registry import get_surrogate, list_surrogates
@@ -172,15 +161,15 @@ def registered_programs() -> list[Any]:
 
 
 def install_operator_lookup() -> None:
-    """Give ``torch.ops.sc_neurocore``, ``.sc_neurocore_fused`` and ``.sc_neurocore_neuron``
-    the lookup, and the fused operators' spec table its resolver (:func:`registered_spec`).
+    """Give ``torch.ops.sc_neurocore`` and ``.sc_neurocore_neuron`` the lookup, and the
+    fused operators' spec table its resolver (:func:`registered_spec`).
 
     An existing namespace object keeps its identity (and its cached operators): only its
     class changes.  Idempotent.
     """
     set_resolver(registered_spec)
     set_neuron_source(registered_programs)
-    for namespace in (SURROGATE_NAMESPACE, FUSED_NAMESPACE, NEURON_NAMESPACE):
+    for namespace in (SURROGATE_NAMESPACE, NEURON_NAMESPACE):
         current = torch.ops.__dict__.get(namespace)
         if isinstance(current, LookupNamespace):
             continue

@@ -63,7 +63,7 @@ class TorchNeuron:
     """The torch family: the step program evaluated with torch ops."""
 
     kernels: NeuronTorchKernels
-    surrogate: SurrogateSpec
+    surrogate: SurrogateSpec | None  # None for a readout (no spike)
     family: str = "torch"
     #: why a faster family does not run ('' where none was asked)
     reason: str = ""
@@ -87,11 +87,11 @@ class TorchNeuron:
         surrogate_params: Sequence[float],
         learn: bool,
     ) -> tuple[Tensor, list[Tensor], dict[str, Tensor]]:
-        named = dict(zip(self.surrogate.param_names, surrogate_params))
-        grad = self.surrogate.grad
+        surrogate = self.surrogate
 
         def surrogate_grad(f: Tensor) -> Tensor:
-            return grad(f, **named)
+            assert surrogate is not None, "a readout's backward has no spike to differentiate"
+            return surrogate.grad(f, **dict(zip(surrogate.param_names, surrogate_params)))
 
         return self.kernels.backward(
             grad_out, grad_finals, x, states, params, surrogate_grad, learn

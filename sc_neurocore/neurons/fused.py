@@ -25,7 +25,7 @@ from ..core.bound import CallForm, Surrogate
 from ..core.compat import transforms_active as _transforms_active
 from ..core.spec import SurrogateSpec, check_like
 from ..kernels.buffers import empty_cache
-from ..kernels.native.lif import set_native_enabled
+from ..kernels.native.runtime import set_native_enabled
 from ..kernels.neuron_choice import neuron_choice
 from ..kernels.spec_table import spec_for, spec_key
 from .base import (
@@ -37,7 +37,7 @@ from .base import (
     decayed,
 )
 from .dtypes import broadcast_to_state, check_state
-from .neuron_op import NAMESPACE, bind_neuron, builtin_neuron, operator_for
+from .neuron_op import NAMESPACE, BoundNeuron, bind_neuron, builtin_neuron, operator_for
 
 __all__ = [
     "LIF",
@@ -172,7 +172,6 @@ def _broadcasts_to(shape: torch.Size, target: torch.Size) -> bool:
     return all(size in (1, wanted) for size, wanted in zip(reversed(shape), reversed(target)))
 
 
-
 # --- which callables run fused ------------------------------------------------------------
 
 
@@ -218,8 +217,8 @@ class LIF(LeakyCell):
     are those of :class:`~sc_neurocore.training.LIFCell`, so state dicts interchange.
     """
 
-    #: The built-in neuron spec whose generated operator runs the layer.
-    neuron = "lif"
+    #: The built-in neuron specs whose generated operators the layer runs.
+    neurons: tuple[str, ...] = ("lif",)
 
     @property
     def surrogate_fn(self) -> SurrogateCallable:
@@ -233,14 +232,27 @@ class LIF(LeakyCell):
         # key the operator's ``str surrogate`` argument carries (kernels/spec_table.py).
         found = fused_spec(fn)
         self._fused_key = None if found is None else (spec_key(found[0]), found[1])
-        # One generated operator per reset mode, bound now: compile traces no lookups.
-        self._bound = (
+        # One generated operator per neuron and reset mode, bound now: compile traces no
+        # lookups.
+        self._bound: dict[tuple[str, str], BoundNeuron] = (
             {}
             if found is None
             else {
-                mode: bind_neuron(builtin_neuron(self.neuron, mode), *found) for mode in RESET_MODES
+                (name, mode): bind_neuron(builtin_neuron(name, mode), *found)
+                for name in self.neurons
+                for mode in RESET_MODES
             }
         )
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The bound operators are process state (OpOverloads): rebuilt on unpickling.
+        state = dict(self.__dict__)
+        state["_bound"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self.surrogate_fn = self._surrogate_fn
 
     @property
     def fused(self) -> bool:
@@ -256,7 +268,7 @@ class LIF(LeakyCell):
         if key is None or (not _is_compiling() and _transforms_active()):
             return self._stepwise(inputs, v0, beta, threshold)
         params = [beta, threshold] + ([v_reset] if self.reset == "zero" else [])
-        spikes, (v,) = self._bound[self.reset](inputs, [v0], params)
+        spikes, (v,) = self._bound["lif", self.reset](inputs, [v0], params)
         return spikes, v
 
     def _stepwise(

@@ -32,8 +32,7 @@ from ..kernels.autocast import FUSED
 from ..kernels.neuron_choice import neuron_kernels, operator_name
 from ..kernels.operator import OperatorDef
 from ..kernels.spec_table import spec_for, spec_key
-from ..kernels.torch.lif import kernel_value
-from ..kernels.torch.neuron import kernels_of
+from ..kernels.torch.neuron import kernel_value, kernels_of
 from .dtypes import compute_dtype_of, state_dtype
 
 __all__ = [

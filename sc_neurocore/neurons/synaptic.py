@@ -41,7 +41,7 @@ class SynapticLIF(LIF):
 
     alpha = decay_attribute("alpha")
     repr_fields = ("alpha", "beta", "threshold")
-    neuron = "cuba_lif"
+    neurons = ("lif", "cuba_lif")  # from_current runs the LIF on a filtered current
 
     def __init__(
         self,
@@ -76,7 +76,7 @@ class SynapticLIF(LIF):
             spikes, v = self._stepwise(current, v0, beta, threshold)
             return spikes.to(inputs.dtype), current[-1], v
         params = [self.alpha, beta, threshold] + ([v_reset] if self.reset == "zero" else [])
-        spikes, (v, i) = self._bound[self.reset](inputs, [v0, i0], params)
+        spikes, (v, i) = self._bound["cuba_lif", self.reset](inputs, [v0, i0], params)
         return spikes, i, v
 
     def from_current(self, current: Tensor, v0: Tensor | None = None) -> tuple[Tensor, Tensor]:

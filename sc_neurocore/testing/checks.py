@@ -246,20 +246,22 @@ def check_c_grad(surrogate: str) -> str | None:
     Returns why nothing was compared (no C compiler, compiled kernels disabled), else None;
     a ``c_grad`` that does not compile fails with the compiler's message.
     """
-    from ..kernels.native import lif as _native
+    from ..kernels.native.elementwise import native_elementwise
+    from ..kernels.native.runtime import DISABLED, native_enabled
 
     spec = get_spec(surrogate)
     assert spec.c_grad is not None, f"{surrogate}: no c_grad"
-    status = _native.native_status(spec)
-    if status.startswith(("no C compiler", "disabled", "compiled kernels are not built")):
-        return status
-    assert status == "native", f"{surrogate}: c_grad {spec.c_grad!r} did not build: {status}"
-    kernels = _native.native_lif(spec, torch.zeros(1))
-    assert kernels is not None
+    if not native_enabled():
+        return DISABLED
+    kernels = native_elementwise(spec)
+    if isinstance(kernels, str):
+        if kernels.startswith(("no C compiler", "compiled kernels are not built")):
+            return kernels
+        raise AssertionError(f"{surrogate}: c_grad {spec.c_grad!r} did not build: {kernels}")
     for dtype in (torch.float32, torch.float64):
         x = sample_points(dtype)
         for params in parameter_sets(spec):
-            actual = kernels.surrogate(x, list(params.values()))
+            actual = kernels.backward(x, torch.ones_like(x), tuple(params.values()))
             truth = spec_truth(spec, x, torch.ones_like(x), params)
             assert_gradient_close(actual, truth, dtype, f"{surrogate}.c_grad {dtype} {params}")
     return None

@@ -34,12 +34,23 @@ from ...core.step_program import (
     new,
 )
 
-__all__ = ["NeuronTorchKernels", "kernels_of"]
+__all__ = ["NeuronTorchKernels", "kernel_value", "kernels_of"]
 
 Value = Any  # a Tensor, or a float for a fixed parameter
 Env = dict[str, Value]
 #: The surrogate's g(f) for a fire value f (parameters bound).
 SurrogateGrad = Callable[[Tensor], Tensor]
+
+
+def kernel_value(value: Tensor, dtype: torch.dtype) -> Value:
+    """A one-element CPU tensor as a float, anything else cast to the compute ``dtype``.
+
+    Only a CPU value is read on the host: reading a CUDA one (``.item()``) would wait for
+    the GPU on every call, so it stays a tensor, which every kernel family also takes.
+    """
+    if value.numel() == 1 and value.device.type == "cpu":
+        return float(value.item())
+    return value.to(dtype)
 
 
 def _compiled(

@@ -3,12 +3,11 @@
 A :class:`LaunchCase` names one kernel launch: the operator and kernel, the surrogate formula
 (for the kernels it is inlined into), the dtype, and the variant that changes what Triton
 binds (reset mode, parameters as a float / one-element tensor / per-neuron tensor, learned
-or not, a ``v0``, the backward's chunk, a broadcast output gradient, whether the neuron count
-is a multiple of 16).  :func:`run_case` runs the launch code of :mod:`.elementwise`,
-:mod:`.lif`, :mod:`.leaky` and :mod:`.neuron` with small CPU tensors built the way the
-operators build them, so under :func:`~.capture.capturing` it yields exactly the bindings a
-GPU launch produces.  A neuron spec's generated kernels are the op ``neuron:<name>``, for
-every registered neuron (a plugin's included: :func:`neuron_cases`).
+or not, a broadcast output gradient, whether the neuron count is a multiple of 16).
+:func:`run_case` runs the launch code of :mod:`.elementwise` and :mod:`.neuron` with small
+CPU tensors built the way the operators build them, so under :func:`~.capture.capturing` it
+yields exactly the bindings a GPU launch produces.  A neuron spec's generated kernels are the
+op ``neuron:<name>``, for every registered neuron (a plugin's included: :func:`neuron_cases`).
 """
 
 from __future__ import annotations
@@ -21,10 +20,8 @@ from typing import Any
 import torch
 
 from ...core.formula import Formula, parse
-from ...core.neuron_spec import NeuronSpec
+from ...core.neuron_spec import RESET_MODES, NeuronSpec
 from ...core.spec import SurrogateSpec
-from .launch import MAX_CHUNK
-from .neurons import RESETS
 
 __all__ = [
     "NEURON_OP",
@@ -41,8 +38,6 @@ DTYPES = ("float16", "bfloat16", "float32", "float64")
 #: host), a one-element tensor (a learnable scalar, or any scalar already on the device) and a
 #: tensor with one value per neuron.
 PARAMETER_KINDS = ("float", "scalar tensor", "per-neuron")
-#: Sequence lengths whose backward chunks are every power of two up to ``MAX_CHUNK``.
-CHUNK_STEPS = tuple(1 << k for k in range(MAX_CHUNK.bit_length()))
 #: Neuron counts with and without Triton's divisibility-by-16 hint on ``n``.
 NEURONS = (48, 50)
 
@@ -51,7 +46,7 @@ NEURONS = (48, 50)
 class LaunchCase:
     """One launch of one kernel; the fields after ``dtype`` are its variant."""
 
-    op: str  # "surrogate", "lif", "leaky", "neuron:<neuron name>"
+    op: str  # "surrogate", "neuron:<neuron name>"
     kernel: str  # "spike", "backward", "forward"
     surrogate: str  # "" where no surrogate is inlined
     formula: tuple[str, tuple[str, ...]] | None
@@ -59,7 +54,6 @@ class LaunchCase:
     reset: str = ""
     parameters: str = ""
     learned: bool = False
-    v0: bool = False
     steps: int = 3
     broadcast: bool = False
     neurons: int = NEURONS[0]
@@ -72,11 +66,7 @@ class LaunchCase:
         words = []
         for field in fields(self)[5:]:
             value = getattr(self, field.name)
-            if field.name == "steps":
-                if self.kernel == "backward" and self.op == "lif":
-                    words.append(f"chunk={_chunk(value, getattr(torch, self.dtype))}")
-                continue
-            if value not in ("", False, None) and field.name not in ("neurons", "neuron"):
+            if value not in ("", False, None) and field.name not in ("steps", "neurons", "neuron"):
                 words.append(field.name if value is True else f"{field.name}={value}")
         words.append(f"n%16={self.neurons % 16}")
         return " ".join(words)
@@ -85,29 +75,16 @@ class LaunchCase:
         return None if self.formula is None else parse(*self.formula)
 
 
-def _chunk(steps: int, dtype: torch.dtype) -> int:
-    from .launch import chunk_steps
-
-    return chunk_steps(steps, dtype)
-
-
 def _formula(spec: SurrogateSpec) -> tuple[str, tuple[str, ...]] | None:
     formula = spec.parsed_formula()
     return None if formula is None else (formula.text, formula.params)
 
 
-#: The largest variant of each fused kernel (the longest chunk, learned per-neuron
-#: parameters, a carried-in state): where registers peak.
-_LIF = LaunchCase("lif", "backward", "", None, "float32", "subtract", "per-neuron", True, True,
-                  MAX_CHUNK)  # fmt: skip
-_LEAKY = LaunchCase("leaky", "backward", "", None, "float32", "", "per-neuron", True, True)
-#: The values each variant field takes (``steps`` picks the backward's chunk).
+#: The values each variant field of a neuron kernel takes.
 _AXES: dict[str, tuple[object, ...]] = {
-    "reset": tuple(RESETS),
+    "reset": RESET_MODES,
     "parameters": PARAMETER_KINDS,
     "learned": (False, True),
-    "v0": (False, True),
-    "steps": CHUNK_STEPS,
     "broadcast": (False, True),
     "neurons": NEURONS,
 }
@@ -119,13 +96,9 @@ def launch_cases(
     """The launches to compile for every surrogate with a formula (plugins' included).
 
     Element-wise: every surrogate x dtype x broadcast ``grad_out`` (x neuron count, for the
-    first surrogate or ``full``).  Fused (``full``): every surrogate x dtype x reset x
-    parameter kind x learned x ``v0`` x chunk x broadcast x neuron count, thousands of
-    kernels.  Fused (default, what CI compiles): every surrogate x dtype in the largest
-    variant, and for the first surrogate in every dtype every combination of reset,
-    parameter kind, learned and ``v0`` plus each other variant field changed one at a time:
-    each kernel body, each specialisation and each formula is compiled at least once.
-    Then :func:`neuron_cases` of ``neuron_specs`` (the CLI and CI pass every registered one).
+    first surrogate or ``full``).  Then the fused neurons, :func:`neuron_cases` of
+    ``neuron_specs`` (the CLI and CI pass every registered one, the built-in LIF, LI and
+    CuBa-LIF that the LIF, LeakyIntegrator and SynapticLIF layers run included).
     """
     formulas = [(spec.name, _formula(spec)) for spec in specs if _formula(spec) is not None]
     cases: list[LaunchCase] = []
@@ -136,16 +109,6 @@ def launch_cases(
                                     broadcast=broadcast, neurons=count))  # fmt: skip
     for dtype, count in itertools.product(DTYPES, NEURONS):
         cases.append(LaunchCase("surrogate", "spike", "", None, dtype, neurons=count))
-    for index, (name, formula) in enumerate(formulas):
-        for dtype in DTYPES:
-            base = replace(_LIF, surrogate=name, formula=formula, dtype=dtype)
-            if full:
-                cases.extend(_every(base))
-            else:
-                cases.extend(_crossed(base) if index == 0 else [base])
-    for dtype in DTYPES:
-        base = replace(_LEAKY, dtype=dtype)
-        cases.extend(_every(base) if full else _crossed(base))
     cases.extend(neuron_cases(specs, neuron_specs, full))
     every = (launch for case in cases for launch in (case, _forward_of(case)) if launch)
     return list(dict.fromkeys(every))  # in order, each once
@@ -198,9 +161,7 @@ def neuron_cases(
 
 
 def _applies(case: LaunchCase, name: str) -> bool:
-    if case.op.startswith(NEURON_OP):  # states always passed; steps are not specialised on
-        return name not in ("v0", "steps") and (name != "reset" or case.reset != "")
-    return not (case.op == "leaky" and name in ("reset", "steps"))
+    return name != "reset" or case.reset != ""  # a readout has no reset
 
 
 def _one_at_a_time(base: LaunchCase) -> Iterable[LaunchCase]:
@@ -210,20 +171,6 @@ def _one_at_a_time(base: LaunchCase) -> Iterable[LaunchCase]:
         if _applies(base, name):
             others = (value for value in values if value != getattr(base, name))
             yield from (replace(base, **{name: value}) for value in others)  # type: ignore[arg-type]
-
-
-#: The variant fields every combination of which CI compiles (with every dtype): each
-#: changes the kernel body or a pointer-versus-scalar argument.  The rest (chunk, broadcast,
-#: neuron count) only re-specialise one body and vary one at a time.
-_CROSSED = ("reset", "parameters", "learned", "v0")
-
-
-def _crossed(base: LaunchCase) -> Iterable[LaunchCase]:
-    """Every combination of the :data:`_CROSSED` fields, then :func:`_one_at_a_time`."""
-    names = [name for name in _CROSSED if _applies(base, name)]
-    for values in itertools.product(*(_AXES[name] for name in names)):
-        yield replace(base, **dict(zip(names, values)))  # type: ignore[arg-type]
-    yield from _one_at_a_time(base)
 
 
 def _every(base: LaunchCase) -> Iterable[LaunchCase]:
@@ -261,12 +208,8 @@ def run_case(case: LaunchCase) -> None:
     grad = torch.ones((), dtype=dtype).expand(x.shape) if case.broadcast else torch.ones_like(x)
     if case.op == "surrogate":
         _run_surrogate(case, x, grad)
-    elif case.op.startswith(NEURON_OP):
-        _run_neuron(case, x, grad)
-    elif case.op == "lif":
-        _run_lif(case, x, grad)
     else:
-        _run_leaky(case, x, grad)
+        _run_neuron(case, x, grad)
 
 
 def _run_surrogate(case: LaunchCase, x: torch.Tensor, grad: torch.Tensor) -> None:
@@ -297,37 +240,3 @@ def _run_neuron(case: LaunchCase, x: torch.Tensor, grad: torch.Tensor) -> None:
         kernels.forward(x, states, params, surrogate_params)
     else:
         kernels.backward(grad, states, x, states, params, surrogate_params, case.learned)
-
-
-def _run_lif(case: LaunchCase, x: torch.Tensor, grad: torch.Tensor) -> None:
-    from .fused_source import load_kernels
-    from .lif import TritonLIF
-    from .neurons import lif_template
-
-    template = lif_template(case.reset)
-    kernels = TritonLIF(None, template, load_kernels(template, case.parsed_formula()))
-    v_reset = _value(case.parameters, 0.0, case.neurons, x.dtype)
-    beta, threshold = (_value(case.parameters, v, case.neurons, x.dtype) for v in (0.9, 1.0))
-    v0 = torch.zeros_like(x[0]) if case.v0 else None
-    if case.kernel == "forward":
-        kernels.forward(x, v0, beta, threshold, torch.empty_like(x), v_reset)
-        return
-    n = x[0].numel()
-    sums = (torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64))
-    params = [1.0] * len(case.formula[1]) if case.formula else []
-    kernels.backward(grad, torch.zeros_like(x[0]), x, v0, beta, threshold, params,
-                     torch.empty_like(x), sums if case.learned else None, v_reset)  # fmt: skip
-
-
-def _run_leaky(case: LaunchCase, x: torch.Tensor, grad: torch.Tensor) -> None:
-    from .fused_source import load_kernels
-    from .leaky import TritonLeaky
-    from .neurons import LEAKY
-
-    kernels = TritonLeaky(load_kernels(LEAKY))
-    decay = _value(case.parameters, 0.9, case.neurons, x.dtype)
-    y0 = torch.zeros_like(x[0]) if case.v0 else None
-    if case.kernel == "forward":
-        kernels.forward(x, y0, decay)
-    else:
-        kernels.backward(grad, x, y0, decay, case.learned)

@@ -34,8 +34,7 @@ from .launch import (
     on_device,
     parameter,
 )
-from .lif import surrogate_expression
-from .neuron_source import load_neuron_kernels
+from .neuron_source import helpers_used, load_neuron_kernels
 
 __all__ = [
     "DTYPES",
@@ -54,6 +53,23 @@ DTYPES = (torch.float32, torch.float64)
 def segment_steps(steps: int) -> int:
     """The backward's recomputed segment: about sqrt(T) steps (memory O(sqrt(T)) per state)."""
     return max(1, math.isqrt(max(steps - 1, 0)) + 1)
+
+
+def surrogate_expression(spec: SurrogateSpec) -> tuple[Formula | None, str]:
+    """``(the spec's parsed formula, "")``, or ``(None, why there is none)``."""
+    formula = spec.parsed_formula()
+    if formula is None:
+        return None, f"surrogate {spec.name!r} has no formula (its grad runs the torch kernels)"
+    missing = [name for name in helpers_used(formula.triton()) if not _has_helper(name)]
+    if missing:
+        return None, f"the Triton helpers {missing} of its formula are not available"
+    return formula, ""
+
+
+def _has_helper(name: str) -> bool:
+    from importlib import import_module
+
+    return hasattr(import_module(__package__ or "sc_neurocore.kernels.triton"), name)
 
 
 def _formula_of(program: StepProgram, surrogate: SurrogateSpec) -> tuple[Formula | None, str]:

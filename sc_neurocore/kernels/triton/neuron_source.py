@@ -2,7 +2,7 @@
 
 A :class:`~sc_neurocore.core.step_program.StepProgram` says what one step computes; this
 module writes it out as two ``@triton.jit`` kernels (one module per program, surrogate
-formula and interpreter mode, loaded from memory like :mod:`.fused_source`'s).  One program
+formula and interpreter mode, loaded from memory: :func:`import_generated`).  One program
 owns ``BLOCK`` neurons and walks all T steps; the states live in registers.
 
 The backward recomputes instead of storing ``(T, states, n)``: a first pass walks forward
@@ -18,7 +18,9 @@ are runtime arguments: one compiled kernel serves every T.
 from __future__ import annotations
 
 import hashlib
+import linecache
 import re
+import sys
 import threading
 from collections.abc import Iterable, Sequence
 from types import ModuleType
@@ -40,10 +42,9 @@ from ...core.step_program import (
     grad_prev,
     new,
 )
-from .fused_source import import_generated
 from .launch import interpreting
 
-__all__ = ["identifier", "load_neuron_kernels", "neuron_source"]
+__all__ = ["helpers_used", "identifier", "import_generated", "load_neuron_kernels", "neuron_source"]
 
 
 def identifier(name: str) -> str:
@@ -203,8 +204,13 @@ def _leave(program: StepProgram, indent: int) -> str:
     return _lines(program.leave, indent) + "\n" + _per_state(program, "{s} = {n}", indent)
 
 
+def helpers_used(text: str) -> list[str]:
+    """The formula helpers (``sc_atan``, ...) that generated Triton ``text`` calls."""
+    return [name for name in TRITON_HELPERS if re.search(rf"\b{name}\(", text)]
+
+
 def _helpers(text: str) -> str:
-    used = [name for name in TRITON_HELPERS if re.search(rf"\b{name}\(", text)]
+    used = helpers_used(text)
     return f"from sc_neurocore.kernels.triton import {', '.join(used)}" if used else ""
 
 
@@ -298,6 +304,22 @@ def neuron_source(program: StepProgram, formula: Formula | None) -> str:
     for marker, text in replacements.items():
         source = source.replace(marker, text)
     return source.replace("@@HELPERS@@", _helpers(source))
+
+
+def import_generated(name: str, source: str) -> ModuleType:
+    """Run generated source as a module without writing it anywhere.
+
+    Triton reads a kernel's source through ``inspect``, which asks ``linecache`` first; the
+    text is registered there under a name no file has, so there is nothing on disk that
+    another user could plant or swap (docs/trust.md).
+    """
+    filename = f"<sc_neurocore generated {name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    module = ModuleType(name)
+    module.__file__ = filename
+    sys.modules[name] = module  # inspect.getmodule and dataclasses look modules up by name
+    exec(compile(source, filename, "exec"), module.__dict__)
+    return module
 
 
 _lock = threading.Lock()

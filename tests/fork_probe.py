@@ -25,7 +25,7 @@ import sc_neurocore
 from sc_neurocore.core.registry import default_registry
 from sc_neurocore.kernels import buffers
 from sc_neurocore.kernels.native import cache
-from sc_neurocore.kernels.native.lif import kernels as lif_kernels
+from sc_neurocore.kernels.native.neuron import kernels as neuron_kernels
 from sc_neurocore.paths import custom_op
 
 CHILD_SECONDS = 10
@@ -54,8 +54,8 @@ def _in_child_build_lock() -> None:
 CASES: dict[str, tuple[Callable[[], AbstractContextManager[Any]], Callable[[], None]]] = {
     "registry": (lambda: default_registry._lock, _in_child_registry),
     "kernel table": (
-        lambda: lif_kernels._lock,
-        lambda: lif_kernels.get(("probe", "probe"), lambda: "not built"),
+        lambda: neuron_kernels._lock,
+        lambda: neuron_kernels.get(("probe", "probe"), lambda: "not built"),
     ),
     "buffer pool": (
         lambda: buffers.pool._lock,

@@ -17,9 +17,10 @@ import pytest
 import torch
 
 import sc_neurocore
-from sc_neurocore.interchange.operators import FUSED_NAMESPACE, SURROGATE_NAMESPACE
+from sc_neurocore.interchange.operators import NEURON_NAMESPACE, SURROGATE_NAMESPACE
 from sc_neurocore.neurons.base import RESET_MODES
 from sc_neurocore.neurons.fused import LIF, NAMESPACE
+from sc_neurocore.neurons.integrator import LeakyIntegrator
 from sc_neurocore.neurons.synaptic import SynapticLIF
 from sc_neurocore.paths import custom_op
 
@@ -66,10 +67,11 @@ def test_programs_load_in_a_fresh_process(tmp_path: Path) -> None:
         layer = LIF(0.8, 0.5, sc_neurocore.get_surrogate(SURROGATES[-1]), reset=reset, v_reset=-0.1)
         _save(tmp_path, f"fused_{reset}", layer, (torch.randn(6, 2, 4), torch.randn(2, 4)))
         names.append(f"fused_{reset}")
-    # SynapticLIF calls the fused leaky integrator too, defined by another module.
+    # SynapticLIF and LeakyIntegrator run the generated cuba_lif and li operators.
     synaptic = SynapticLIF(0.7, 0.8, 0.5, sc_neurocore.get_surrogate(SURROGATES[0]))
     _save(tmp_path, "fused_synaptic", synaptic, (torch.randn(6, 2, 4),))
-    names.append("fused_synaptic")
+    _save(tmp_path, "fused_leaky", LeakyIntegrator(0.8), (torch.randn(6, 2, 4),))
+    names += ["fused_synaptic", "fused_leaky"]
     command = [sys.executable, "-c", _LOAD_SCRIPT, json.dumps(names), str(tmp_path)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -86,7 +88,7 @@ def test_operator_name_is_the_registry_name(name: str) -> None:
 
 def test_namespaces_match_the_defining_modules() -> None:
     assert SURROGATE_NAMESPACE == custom_op.NAMESPACE
-    assert FUSED_NAMESPACE == NAMESPACE
+    assert NEURON_NAMESPACE == NAMESPACE  # the fused layers run the neuron operators
 
 
 def test_a_second_spec_of_the_same_name_is_an_error_naming_both() -> None:

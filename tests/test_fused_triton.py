@@ -15,19 +15,18 @@ import torch
 
 import sc_neurocore
 from sc_neurocore.core.spec import SurrogateSpec
-from sc_neurocore.kernels.fused_choice import fused_kernel_choice, lif_kernels
-from sc_neurocore.kernels.torch.lif import ParameterSums, lif_backward, lif_forward
-from sc_neurocore.kernels.triton import lif as triton_lif_module
-from sc_neurocore.kernels.triton.fused_source import load_kernels
-from sc_neurocore.kernels.triton.leaky import TritonLeaky
-from sc_neurocore.kernels.triton.lif import TritonLIF, triton_status
-from sc_neurocore.kernels.triton.neurons import RESETS, lif_template
+from sc_neurocore.core.step_program import program_of
+from sc_neurocore.kernels.neuron_choice import neuron_kernels
+from sc_neurocore.kernels.triton.neuron import TritonNeuron, triton_neuron_reason
+from sc_neurocore.neurons.base import RESET_MODES
 from sc_neurocore.neurons.cells import LIFCell, SynapticCell
-from sc_neurocore.neurons.fused import LIF
+from sc_neurocore.neurons.fused import LIF, fused_kernel
 from sc_neurocore.neurons.integrator import LeakyIntegrator, LeakyIntegratorCell
+from sc_neurocore.neurons.neuron_op import builtin_neuron
 from sc_neurocore.neurons.synaptic import SynapticLIF
 
 from .conftest import interpret_triton, set_environment
+from .test_fused_private_registry import _registry
 
 SURROGATES = sc_neurocore.list_surrogates()
 STEPS, BATCH, NEURONS = 9, 2, 5
@@ -38,29 +37,40 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Triton's interpreter on, the Triton kernels forced, and their calls counted."""
     interpret_triton(monkeypatch)
     counted = {"forward": 0, "backward": 0, "leaky forward": 0, "leaky backward": 0}
-    for owner, prefix in ((TritonLIF, ""), (TritonLeaky, "leaky ")):
-        for kind in ("forward", "backward"):
-            original = getattr(owner, kind)
+    # The LIF runs the generated "lif" kernels, LeakyIntegrator the "li" ones, SynapticLIF
+    # "cuba_lif" (whose current is the leaky filter: counted as both).
+    prefixes = {"lif": ("",), "li": ("leaky ",), "cuba_lif": ("", "leaky ")}
+    for kind in ("forward", "backward"):
+        original = getattr(TritonNeuron, kind)
 
-            def spy(self, *args, _kind=prefix + kind, _original=original, **kwargs):
-                counted[_kind] += 1
-                return _original(self, *args, **kwargs)
+        def spy(self, *args, _kind=kind, _original=original, **kwargs):
+            neuron = self.program.spec.name.split("_reset_")[0]  # a reset variant: its neuron
+            for prefix in prefixes.get(neuron, ()):
+                counted[prefix + _kind] += 1
+            return _original(self, *args, **kwargs)
 
-            monkeypatch.setattr(owner, kind, spy)
+        monkeypatch.setattr(TritonNeuron, kind, spy)
     return counted
+
+
+#: The step program the LIF layer runs.
+LIF_PROGRAM = program_of(builtin_neuron("lif"))
+
+
+def triton_status(spec: SurrogateSpec) -> str:
+    """``"triton"`` if the LIF's generated Triton kernels take ``spec``, else why not."""
+    return triton_neuron_reason(LIF_PROGRAM, spec) or "triton"
 
 
 def _runs_triton(name: str) -> bool:
     """Whether ``name`` runs the Triton kernels; if not, that forcing them says why."""
-    status = triton_status(sc_neurocore.get_spec(name), "cpu")
+    status = triton_status(sc_neurocore.get_spec(name))
     if status == "triton":
         return True
-    with pytest.raises(RuntimeError, match=f"surrogate {name!r} cannot run triton kernels"):
+    with pytest.raises(RuntimeError, match="SC_NEUROCORE_KERNEL=triton"):
         LIF(surrogate_fn=sc_neurocore.get_surrogate(name))(torch.ones(2, 1, 1))
-    assert fused_kernel_choice(sc_neurocore.get_spec(name), "cpu") == (
-        "error",
-        f"SC_NEUROCORE_KERNEL=triton cannot run here: {status}",
-    )
+    kernel, reason = fused_kernel(name, "cpu")
+    assert kernel == "error" and status in reason
     return False
 
 
@@ -157,89 +167,36 @@ def test_half_precision_inputs_are_computed_in_float32(calls, dtype):
         torch.testing.assert_close(mine.float(), reference, rtol=tolerance, atol=tolerance)
 
 
-def _reference_reset(spec: SurrogateSpec, reset: str, x, v0, beta, threshold, v_reset):
-    """The LIF recurrence with ``reset`` in differentiable torch ops (autograd's BPTT)."""
-    surrogate_fn = sc_neurocore.get_surrogate(spec.name, path="legacy_autograd")
-    v, spikes = v0, []
-    for current in x.unbind(0):
-        h = beta * v + current
-        spike = surrogate_fn(h - threshold)
-        fixed = spike.detach()
-        # Written out here on purpose: the test's reference must not share code with the kernels.
-        if reset == "subtract":
-            v = h - fixed * threshold
-        elif reset == "zero":
-            v = torch.where(fixed > 0, v_reset, h)
-        else:
-            v = h
-        spikes.append(spike)
-    return torch.stack(spikes), v
-
-
-@pytest.mark.parametrize("reset", sorted(RESETS))
-@pytest.mark.parametrize("name", SURROGATES)
-def test_every_neuron_template_matches_autograd(calls, reset: str, name: str):
-    """Each fused-neuron template's kernels against autograd through its equations."""
-    spec = sc_neurocore.get_spec(name)
-    formula = spec.parsed_formula()
-    if formula is None or not _runs_triton(name):
-        return
-    template = lif_template(reset)
-    kernels = TritonLIF(spec, template, load_kernels(template, formula))
-    x, v0 = _inputs(seed=3)
-    beta = torch.linspace(0.6, 0.9, NEURONS, dtype=torch.float64).expand(BATCH, NEURONS)
-    threshold = torch.full((BATCH, NEURONS), 0.8, dtype=torch.float64)
-    leaves = [t.clone().requires_grad_(True) for t in (x, v0, beta, threshold)]
-    v_reset = torch.tensor(0.1, dtype=torch.float64)
-    spikes_ref, v_ref = _reference_reset(spec, reset, *leaves, v_reset)
-    grad_spikes, grad_v = torch.randn_like(x), torch.randn_like(v0)
-    want = torch.autograd.grad((spikes_ref, v_ref), leaves, (grad_spikes, grad_v))
-    spikes, v = kernels.forward(x, v0, beta, threshold, torch.empty_like(x), 0.1)
-    sums = ParameterSums(x[0])
-    grad_x = kernels.backward(
-        grad_spikes, grad_v, x, v0, beta, threshold, list(spec.defaults.values()),
-        torch.empty_like(x), (sums.beta, sums.threshold), 0.1,
-    )  # fmt: skip
-    assert torch.equal(spikes, spikes_ref.detach()) and bool(spikes.any())
-    torch.testing.assert_close(v, v_ref.detach(), rtol=1e-12, atol=1e-13)
-    got = (grad_x, grad_x[0] * beta, sums.beta, sums.threshold)
-    for index, (mine, reference) in enumerate(zip(got, want)):
-        torch.testing.assert_close(mine, reference, rtol=1e-9, atol=1e-11, msg=f"grad {index}")
-
-
 def test_a_formula_only_plugin_spec_runs_the_generated_kernels(calls):
     """No closed table: a new formula gets kernels generated for it."""
     spec = SurrogateSpec.from_formula(
         name="laplace_test", params=(("k", 3.0),), formula="k * exp(-k * abs(x)) / 2",
         description="test surrogate",
     )  # fmt: skip
-    formula = spec.parsed_formula()
-    assert formula is not None
-    template = lif_template()
-    kernels = TritonLIF(spec, template, load_kernels(template, formula))
+    assert triton_status(spec) == "triton"
+    surrogate_fn = _registry(spec).get_surrogate(spec.name, "custom_op", k=2.5)
+    fused, cell = LIF(0.85, 0.9, surrogate_fn).double(), LIFCell(0.85, 0.9, surrogate_fn).double()
     x, v0 = _inputs(seed=4)
-    grad_spikes, grad_v = torch.randn_like(x), torch.randn_like(v0)
-    spikes, v = kernels.forward(x, v0, 0.85, 0.9, torch.empty_like(x))
-    expected_spikes, expected_v = lif_forward(x, v0, 0.85, 0.9)
-    assert torch.equal(spikes, expected_spikes) and torch.equal(v, expected_v)
-    grad = kernels.backward(grad_spikes, grad_v, x, v0, 0.85, 0.9, [2.5], torch.empty_like(x), None)
-    args = (grad_spikes, grad_v, x, spikes, v0, 0.85, 0.9)
-    torch.testing.assert_close(grad, lif_backward(spec, {"k": 2.5}, *args), rtol=1e-10, atol=1e-12)
+    got, want = _run(fused, x, v0, "weighted"), _run(cell, x, v0, "weighted")
+    assert calls["forward"] == calls["backward"] == 1
+    assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+    for mine, reference in zip(got[2], want[2], strict=True):
+        torch.testing.assert_close(mine, reference, rtol=1e-10, atol=1e-12)
 
 
 def test_the_number_of_steps_is_a_runtime_argument(calls):
     """One compiled kernel serves every T: the step count is no constexpr."""
     x, _ = _inputs()
-    kernels = lif_kernels(sc_neurocore.get_spec("atan"), x)
-    assert isinstance(kernels, TritonLIF)
+    kernels = neuron_kernels(LIF_PROGRAM, sc_neurocore.get_spec("atan"), x)
+    assert isinstance(kernels, TritonNeuron)
     for kernel in (kernels.module.forward, kernels.module.backward):
         parameters = inspect.signature(kernel.fn).parameters
         assert parameters["steps"].annotation is inspect.Parameter.empty
         assert "constexpr" in str(parameters["BLOCK"].annotation)
-    layer = LIF(beta=0.9, threshold=1.0)
+    layer, cell = LIF(beta=0.9, threshold=1.0), LIFCell(beta=0.9, threshold=1.0)
     for steps in (1, 3, 17):
         sequence = torch.randn(steps, 2, 3) + 0.5
-        assert torch.equal(layer(sequence)[0], lif_forward(sequence, None, 0.9, 1.0)[0])
+        assert torch.equal(layer(sequence)[0], _stepped(cell, sequence, None)[0])
     assert calls["forward"] == 3
 
 
@@ -247,20 +204,20 @@ def test_forced_triton_without_the_interpreter_names_the_reason(monkeypatch):
     set_environment(monkeypatch, SC_NEUROCORE_KERNEL="triton", TRITON_INTERPRET=None)
     with pytest.raises(RuntimeError, match="SC_NEUROCORE_KERNEL=triton.*TRITON_INTERPRET"):
         LIF()(torch.ones(3, 2, 2))
-    kernel, reason = fused_kernel_choice(sc_neurocore.get_spec("atan"), "cpu")
+    kernel, reason = fused_kernel("atan", "cpu")
     assert kernel == "error" and "TRITON_INTERPRET" in reason
 
 
 def test_a_spec_without_a_formula_is_reported(monkeypatch):
     interpret_triton(monkeypatch)
     plain = SurrogateSpec(name="plain", params=(), grad=torch.ones_like, description="plain")
-    assert "has no formula" in triton_status(plain, "cpu")
-    assert triton_lif_module.triton_lif(plain, torch.zeros(2, 2)) is None
+    assert "has no formula" in triton_status(plain)
 
 
 def test_unset_switch_keeps_cpu_tensors_off_the_interpreter(monkeypatch):
     set_environment(monkeypatch, TRITON_INTERPRET="1", SC_NEUROCORE_KERNEL=None)
-    assert not isinstance(lif_kernels(sc_neurocore.get_spec("atan"), torch.zeros(2, 2)), TritonLIF)
+    kernels = neuron_kernels(LIF_PROGRAM, sc_neurocore.get_spec("atan"), torch.zeros(2, 2))
+    assert not isinstance(kernels, TritonNeuron)
 
 
 def _stepped(cell, x, *states):
@@ -319,63 +276,32 @@ def test_synaptic_lif_runs_triton_and_matches_its_cell(calls, name: str) -> None
         torch.testing.assert_close(mine, expected, rtol=1e-9, atol=1e-11)
 
 
-@pytest.mark.parametrize("steps", [1, 2, 5, 8, 9, 16, 17, 37])
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float16], ids=str)
-def test_backward_chunks_cover_every_sequence_length(calls, steps: int, dtype) -> None:
-    """The backward recomputes the membrane chunk by chunk: lengths around the chunk size."""
-    spec = sc_neurocore.get_spec("atan")
-    generator = torch.Generator().manual_seed(steps)
-    x = (torch.randn(steps, 3, 7, generator=generator, dtype=torch.float64) * 0.8 + 0.3).to(dtype)
-    v0, grad_v = (torch.randn(3, 7, generator=generator, dtype=torch.float64) for _ in "ab")
-    grad_spikes = torch.randn(x.shape, generator=generator, dtype=torch.float64).to(dtype)
-    beta, threshold = torch.linspace(0.5, 0.95, 7, dtype=torch.float64), 0.9
-    kernels = lif_kernels(spec, x)
-    assert isinstance(kernels, TritonLIF)
-    reference = [t.double() for t in (x, v0.to(dtype))]
-    spikes, _ = kernels.forward(x, v0.to(dtype), beta, threshold, torch.empty_like(x))
-    expected_spikes, _ = lif_forward(*reference, beta, threshold)
-    assert torch.equal(spikes.double(), expected_spikes)
-    sums, expected_sums = ParameterSums(x[0]), ParameterSums(reference[0][0])
-    grad = kernels.backward(
-        grad_spikes, grad_v, x, v0.to(dtype), beta, threshold, [2.0], torch.empty_like(x),
-        (sums.beta, sums.threshold),
-    )  # fmt: skip
-    args = (grad_spikes.double(), grad_v, reference[0], expected_spikes, reference[1])
-    expected = lif_backward(spec, {"alpha": 2.0}, *args, beta, threshold, expected_sums)
-    tolerance = (
-        {"rtol": 1e-10, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 2e-2, "atol": 2e-2}
-    )
-    torch.testing.assert_close(grad.double(), expected, **tolerance)
-    torch.testing.assert_close(sums.beta, expected_sums.beta, **tolerance)
-    torch.testing.assert_close(sums.threshold, expected_sums.threshold, **tolerance)
-
-
 BUILTINS = ("fast_sigmoid", "superspike", "atan", "sigmoid", "straight_through", "triangular")
 
 
 def test_every_builtin_surrogate_runs_the_triton_kernels(monkeypatch) -> None:
     interpret_triton(monkeypatch)
     for name in BUILTINS:
-        assert triton_status(sc_neurocore.get_spec(name), "cpu") == "triton", name
+        assert triton_status(sc_neurocore.get_spec(name)) == "triton", name
 
 
 def test_kernel_listing_has_every_fused_operator_on_every_device(calls) -> None:
     from sc_neurocore.kernels.selector import DEVICE_KINDS, SELECTOR
 
     specs = [sc_neurocore.get_spec(name) for name in SURROGATES]
-    rows = [row for row in SELECTOR.listing(specs) if row.op.startswith("sc_neurocore_fused::")]
-    lif = {(r.surrogate, r.device): r for r in rows if r.op == "sc_neurocore_fused::lif"}
-    assert set(lif) == {(name, device) for name in SURROGATES for device in DEVICE_KINDS}
-    leaky = {r.device: r for r in rows if r.op == "sc_neurocore_fused::leaky"}
-    assert set(leaky) == set(DEVICE_KINDS)
-    for row in [*lif.values(), *leaky.values()]:  # forced triton under the interpreter
-        if row.device == "cpu":
-            assert row.kernel == "triton" and "SC_NEUROCORE_KERNEL=triton" in row.reason
-        elif not torch.cuda.is_available():
-            assert row.kernel in ("torch", "error") and row.reason, row
+    rows = [row for row in SELECTOR.listing(specs) if row.op.startswith("sc_neurocore_neuron::")]
+    fused_layers = ("lif", "li", "cuba_lif")  # LIF, LeakyIntegrator, SynapticLIF
+    found = {(r.op, r.device): r for r in rows}
+    for name in fused_layers:
+        for device in DEVICE_KINDS:
+            row = found[f"sc_neurocore_neuron::{name}", device]
+            if device == "cpu":  # forced triton under the interpreter
+                assert row.kernel == "triton" and "SC_NEUROCORE_KERNEL=triton" in row.reason
+            elif not torch.cuda.is_available():
+                assert row.kernel in ("torch", "error") and row.reason, row
 
 
-@pytest.mark.parametrize("reset", sorted(RESETS))
+@pytest.mark.parametrize("reset", RESET_MODES)
 @pytest.mark.parametrize("name", SURROGATES)
 def test_every_reset_mode_runs_triton_through_the_operator(calls, reset: str, name: str):
     """``LIF(reset=..., v_reset=...)`` on the Triton kernels against stepping ``LIFCell``."""

@@ -13,8 +13,8 @@ from __future__ import annotations
 import pytest
 
 import sc_neurocore
+from sc_neurocore.core.neuron_spec import RESET_MODES
 from sc_neurocore.kernels.triton.compile_report import KernelRow, compile_report, table_row
-from sc_neurocore.kernels.triton.launch import CHUNKS
 from sc_neurocore.kernels.triton.launch_cases import (
     DTYPES,
     NEURON_DTYPES,
@@ -23,7 +23,6 @@ from sc_neurocore.kernels.triton.launch_cases import (
     PARAMETER_KINDS,
     launch_cases,
 )
-from sc_neurocore.kernels.triton.neurons import RESETS
 from sc_neurocore.kernels.triton.targets import TARGETS, parse_target
 
 pytest.importorskip("triton", reason="triton is not installed (the dev extra has it)")
@@ -59,31 +58,21 @@ def test_every_kernel_compiles_without_spills(report: tuple[str, list[KernelRow]
 def test_the_report_covers_every_surrogate_dtype_and_variant(
     report: tuple[str, list[KernelRow]],
 ) -> None:
+    """The element-wise kernels in every dtype with every surrogate; the fused layers' kernels
+    are the neurons' (the next test)."""
     _, rows = report
     with_formula = {s.name for s in _specs() if s.parsed_formula() is not None}
-    for op in ("surrogate", "lif"):
-        backward = [row for row in rows if (row.op, row.kernel) == (op, "backward")]
-        named = {name for row in backward for name in row.surrogate.split(",")}
-        assert named >= with_formula or "*" in named, (op, with_formula - named)
-    hand_written = {(row.op, row.kernel) for row in rows if not row.op.startswith(NEURON_OP)}
-    assert hand_written == {
-        ("surrogate", "spike"), ("surrogate", "backward"), ("lif", "forward"),
-        ("lif", "backward"), ("leaky", "forward"), ("leaky", "backward"),
-    }  # fmt: skip
-    for op in ("lif", "leaky"):
-        variants = " ".join(row.variant for row in rows if row.op == op)
-        assert {row.dtype for row in rows if row.op == op} >= set(DTYPES)
-        assert all(f"parameters={kind}" in variants for kind in PARAMETER_KINDS)
-        assert all(word in variants for word in ("learned", "v0", "broadcast", "n%16=2"))
-    lif = " ".join(row.variant for row in rows if row.op == "lif")
-    assert all(f"reset={reset}" in lif for reset in RESETS)
-    chunks = {1 << k for k in range(max(CHUNKS.values()).bit_length())}
-    assert all(f"chunk={chunk}" in lif for chunk in chunks)
+    backward = [row for row in rows if (row.op, row.kernel) == ("surrogate", "backward")]
+    named = {name for row in backward for name in row.surrogate.split(",")}
+    assert named >= with_formula or "*" in named, with_formula - named
+    assert {row.dtype for row in rows if row.op == "surrogate"} >= set(DTYPES)
+    elementwise = {(row.op, row.kernel) for row in rows if not row.op.startswith(NEURON_OP)}
+    assert elementwise == {("surrogate", "spike"), ("surrogate", "backward")}
 
 
 def test_the_report_covers_every_registered_neuron(report: tuple[str, list[KernelRow]]) -> None:
     """Each registered neuron's generated kernels (a plugin's included) in both dtypes; the
-    LIF's with every surrogate, reset and parameter kind."""
+    LIF's (which the LIF layer runs) with every surrogate, reset and parameter kind."""
     _, rows = report
     for name in sc_neurocore.list_neurons():
         mine = [row for row in rows if row.op == NEURON_OP + name]
@@ -94,18 +83,19 @@ def test_the_report_covers_every_registered_neuron(report: tuple[str, list[Kerne
     with_formula = {s.name for s in _specs() if s.parsed_formula() is not None}
     assert {row.surrogate for row in lif if row.kernel == "backward"} >= with_formula
     variants = " ".join(row.variant for row in lif)
-    assert all(f"reset={reset}" in variants for reset in RESETS)
+    assert all(f"reset={reset}" in variants for reset in RESET_MODES)
     assert all(f"parameters={kind}" in variants for kind in PARAMETER_KINDS)
     assert all(word in variants for word in ("learned", "broadcast", "n%16=2"))
 
 
 def test_launches_that_bind_alike_compile_once() -> None:
     """The forward does not inline the surrogate: one compile serves every surrogate's case."""
+    lif = sc_neurocore.get_neuron_spec("lif")
     forwards = [
         case
-        for case in launch_cases(_specs())
-        if (case.op, case.kernel, case.dtype) == ("lif", "forward", "float32")
-        and (case.reset, case.parameters, case.v0) == ("subtract", "per-neuron", True)
+        for case in launch_cases(_specs(), neuron_specs=[lif])
+        if (case.op, case.kernel, case.dtype) == (NEURON_OP + "lif", "forward", "float32")
+        and (case.reset, case.parameters) == ("subtract", "per-neuron")
         and case.neurons == NEURONS[0]
     ]
     assert len({case.surrogate for case in forwards}) == len(forwards) > 1

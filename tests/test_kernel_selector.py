@@ -19,11 +19,13 @@ import sc_neurocore
 from sc_neurocore.cli.kernels import kernel_report
 from sc_neurocore.core.errors import KernelUnavailableError
 from sc_neurocore.core.settings import KERNEL_SWITCH, use_kernel
-from sc_neurocore.kernels import choice, fused_choice, neuron_choice  # noqa: F401  (the kinds)
+from sc_neurocore.core.step_program import program_of
+from sc_neurocore.kernels import choice, neuron_choice
 from sc_neurocore.kernels.selector import DEVICE_KINDS, SELECTOR, Decision
 from sc_neurocore.neurons import Neuron
 from sc_neurocore.neurons.fused import LIF, fused_kernel
 from sc_neurocore.neurons.integrator import LeakyIntegrator
+from sc_neurocore.neurons.neuron_op import builtin_neuron
 
 FORCED = (None, "torch", "native", "triton")
 
@@ -82,10 +84,11 @@ def test_the_user_facing_answers_are_the_listing(device_kind: str, forced: str |
     spec = sc_neurocore.get_spec("atan")
     with use_kernel(forced):
         rows = {(row.op, row.surrogate): row for row in SELECTOR.listing([spec], [device_kind])}
-        lif = rows[("sc_neurocore_fused::lif", "atan")]
+        lif = rows[("sc_neurocore_neuron::lif", "atan")]  # the LIF layer's operator
         assert fused_kernel("atan", device_kind) == (lif.kernel, lif.reason)
-        leaky = rows[("sc_neurocore_fused::leaky", "")]
-        assert fused_choice.leaky_kernel_choice(device_kind) == (leaky.kernel, leaky.reason)
+        leaky = rows[("sc_neurocore_neuron::li", "")]  # LeakyIntegrator's
+        li = program_of(builtin_neuron("li"))
+        assert neuron_choice.neuron_choice(li, None, device_kind) == (leaky.kernel, leaky.reason)
         element = rows[("sc_neurocore::atan", "atan")]
         explained = {r["device"]: r for r in sc_neurocore.explain("atan", "custom_op").kernels}
         assert explained[device_kind] == element.as_dict()
@@ -111,11 +114,12 @@ def _neuron(x: torch.Tensor) -> torch.Tensor:
     return Neuron("lif", sc_neurocore.get_surrogate("atan"), fused=True)(x)[0]
 
 
-CALLS: dict[str, tuple[str, Callable[[torch.Tensor], torch.Tensor]]] = {
-    "elementwise": ("sc_neurocore::atan", _elementwise),
-    "lif": ("sc_neurocore_fused::lif", _lif),
-    "leaky": ("sc_neurocore_fused::leaky", _leaky),
-    "neuron": ("sc_neurocore_neuron::lif", _neuron),
+#: call -> (the selector's kind, the operator it runs, the call)
+CALLS: dict[str, tuple[str, str, Callable[[torch.Tensor], torch.Tensor]]] = {
+    "elementwise": ("elementwise", "sc_neurocore::atan", _elementwise),
+    "LIF": ("neuron", "sc_neurocore_neuron::lif", _lif),
+    "LeakyIntegrator": ("neuron", "sc_neurocore_neuron::li", _leaky),
+    "Neuron": ("neuron", "sc_neurocore_neuron::lif", _neuron),
 }
 
 
@@ -136,11 +140,11 @@ def decisions(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, Decis
 
 
 @pytest.mark.parametrize("forced", FORCED)
-@pytest.mark.parametrize("kind_name", sorted(CALLS))
+@pytest.mark.parametrize("call_name", sorted(CALLS))
 def test_a_real_call_runs_what_the_listing_says(
-    kind_name: str, forced: str | None, decisions: list[tuple[str, Decision]]
+    call_name: str, forced: str | None, decisions: list[tuple[str, Decision]]
 ) -> None:
-    op, call = CALLS[kind_name]
+    kind_name, op, call = CALLS[call_name]
     x = (torch.randn(3, 2, 4, dtype=torch.float32) + 0.5).requires_grad_(True)
     with use_kernel(forced):
         listed = SELECTOR.listing([sc_neurocore.get_spec("atan")], ["cpu"])
@@ -158,7 +162,7 @@ def test_a_real_call_runs_what_the_listing_says(
 
 def test_no_call_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     x = (torch.randn(3, 2, 4) + 0.5).requires_grad_(True)
-    for _, call in CALLS.values():  # warm-up: decisions made, kernels built
+    for _, _, call in CALLS.values():  # warm-up: decisions made, kernels built
         call(x).sum().backward()
 
     def refuse(*args: object, **kwargs: object) -> None:
@@ -167,7 +171,7 @@ def test_no_call_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "getenv", refuse)
     monkeypatch.setattr(os.environ, "get", refuse)
     monkeypatch.setattr(type(os.environ), "__getitem__", refuse)
-    for _, call in CALLS.values():
+    for _, _, call in CALLS.values():
         call(x).sum().backward()
     monkeypatch.undo()
     assert x.grad is not None and torch.isfinite(x.grad).all()

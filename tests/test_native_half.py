@@ -4,7 +4,8 @@ The kernels' own conversions equal torch's bit for bit (every 16-bit pattern loa
 million floats of every magnitude stored); the fused LIF and leaky integrator on a half
 input equal their cell stepped in float32 on the upcast input, rounded once at the end; the
 gradients equal the float32 run's to the rounding of their storage; the kernel listing
-says which input dtypes the compiled kernels take.
+says which input dtypes the compiled kernels take.  The kernels are those of the neuron
+operators generated from the built-in specs (``lif``, ``li``) that the layers run.
 """
 
 from __future__ import annotations
@@ -13,28 +14,30 @@ import pytest
 import torch
 
 import sc_neurocore
-from sc_neurocore.kernels.fused_choice import leaky_kernels, lif_kernels
-from sc_neurocore.kernels.native.leaky import NativeLeaky
-from sc_neurocore.kernels.native.lif import NativeLIF, native_lif
+from sc_neurocore.core.neuron_spec import RESET_MODES
+from sc_neurocore.core.step_program import program_of
+from sc_neurocore.kernels.native.neuron import NativeNeuron, native_neuron
+from sc_neurocore.kernels.neuron_choice import neuron_kernels
 from sc_neurocore.kernels.selector import SELECTOR
 from sc_neurocore.neurons.cells import LIFCell
 from sc_neurocore.neurons.fused import LIF
-from sc_neurocore.neurons.fused_op import RESET_MODES
 from sc_neurocore.neurons.integrator import LeakyIntegrator, LeakyIntegratorCell
+from sc_neurocore.neurons.neuron_op import builtin_neuron
 
 HALF = [torch.bfloat16, torch.float16]
 
 
-def _kernels() -> NativeLIF:
-    found = native_lif(sc_neurocore.get_spec("atan"), torch.zeros(1, 1, dtype=torch.bfloat16))
-    assert found is not None, "the compiled kernels must build here (CI has a C compiler)"
+def _kernels(dtype: torch.dtype) -> NativeNeuron:
+    program = program_of(builtin_neuron("lif"))
+    found = native_neuron(program, sc_neurocore.get_spec("atan"), (False, False), dtype)
+    assert not isinstance(found, str), f"the compiled kernels must build here (CI has cc): {found}"
     return found
 
 
 @pytest.mark.parametrize("dtype", HALF, ids=str)
 def test_the_kernels_convert_exactly_as_torch(dtype: torch.dtype) -> None:
     every = torch.arange(-(2**15), 2**15, dtype=torch.int32).to(torch.int16).view(dtype)
-    stored, loaded = _kernels().convert(every.float(), dtype)
+    stored, loaded = _kernels(dtype).convert(every.float())
     numbers = ~every.isnan()
     assert torch.equal(loaded[numbers], every.float()[numbers])
     assert torch.equal(stored.view(torch.int16)[numbers], every.view(torch.int16)[numbers])
@@ -44,7 +47,7 @@ def test_the_kernels_convert_exactly_as_torch(dtype: torch.dtype) -> None:
     values = torch.randn(2_000_000, generator=generator).sign() * magnitudes
     edges = [65504.0, 65519.99, 65520.0, 2.0**-24, 2.0**-25, 6.1e-5, float("inf"), -0.0]
     values = torch.cat((values, torch.tensor(edges)))
-    stored, _ = _kernels().convert(values, dtype)
+    stored, _ = _kernels(dtype).convert(values)
     assert torch.equal(stored.view(torch.int16), values.to(dtype).view(torch.int16))
 
 
@@ -63,7 +66,8 @@ def _stepped_lif(x: torch.Tensor, reset: str) -> tuple[torch.Tensor, torch.Tenso
 def test_the_fused_lif_on_half_input_computes_in_float32(dtype: torch.dtype, reset: str) -> None:
     generator = torch.Generator().manual_seed(1)
     x = (torch.randn(24, 3, 70, generator=generator) * 0.7 + 0.3).to(dtype).requires_grad_()
-    assert isinstance(lif_kernels(sc_neurocore.get_spec("atan"), x, reset), NativeLIF)
+    program = program_of(builtin_neuron("lif", reset))
+    assert neuron_kernels(program, sc_neurocore.get_spec("atan"), x).family == "native"
     layer = LIF(beta=0.85, threshold=0.9, reset=reset, v_reset=-0.1, learn_beta=True)
     spikes, v = layer(x)
     reference = x.detach().float().requires_grad_()
@@ -81,7 +85,7 @@ def test_the_fused_lif_on_half_input_computes_in_float32(dtype: torch.dtype, res
 @pytest.mark.parametrize("dtype", HALF, ids=str)
 def test_the_fused_leaky_integrator_carries_in_float32(dtype: torch.dtype) -> None:
     x = torch.randn(30, 4, 50, generator=torch.Generator().manual_seed(2)).to(dtype)
-    assert isinstance(leaky_kernels(x), NativeLeaky)
+    assert neuron_kernels(program_of(builtin_neuron("li")), None, x).family == "native"
     y = LeakyIntegrator(0.8)(x)
     cell, state, want = LeakyIntegratorCell(0.8), None, []
     for step in x.float().unbind(0):
@@ -92,8 +96,9 @@ def test_the_fused_leaky_integrator_carries_in_float32(dtype: torch.dtype) -> No
 
 def test_the_kernel_listing_names_the_input_dtypes() -> None:
     spec = sc_neurocore.get_spec("atan")  # one surrogate: every other one builds its own C
-    rows = [row for row in SELECTOR.listing([spec]) if row.op.startswith("sc_neurocore_fused::")]
+    layers = {f"sc_neurocore_neuron::{name}" for name in ("lif", "li", "cuba_lif")}
+    rows = [row for row in SELECTOR.listing([spec]) if row.op in layers]
     cpu = [row for row in rows if row.device == "cpu"]
-    assert {row.op for row in cpu} == {"sc_neurocore_fused::lif", "sc_neurocore_fused::leaky"}
+    assert {row.op for row in cpu} == layers
     assert all(row.kernel == "native" for row in cpu)
     assert all(row.dtypes == "float32, float64, bfloat16, float16" for row in cpu)

@@ -300,3 +300,12 @@ int sc_neuron_backward_DTYPE(const storage_t *grad_out, int out_broadcast,
   parallel_for(sums ? backward_learn_DTYPE : backward_plain_DTYPE, &job, n, chunk, threads);
   return failed;
 }
+
+/* The storage conversions alone, for checking them against torch's bit for bit. */
+void sc_store_DTYPE(const scalar_t *x, storage_t *out, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = STORE_DTYPE(x[i]);
+}
+
+void sc_load_DTYPE(const storage_t *x, scalar_t *out, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = LOAD_DTYPE(x[i]);
+}

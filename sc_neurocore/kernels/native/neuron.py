@@ -45,6 +45,9 @@ def _declare(library: ctypes.CDLL, suffix: str) -> None:
     backward = getattr(library, f"sc_neuron_backward_{suffix}")
     backward.argtypes = [_VOID, _INT] + [_VOID] * 9 + [_I64] * 3 + [_INT] * 2
     forward.restype = backward.restype = _INT
+    store, load = getattr(library, f"sc_store_{suffix}"), getattr(library, f"sc_load_{suffix}")
+    store.argtypes = load.argtypes = [_VOID, _VOID, _I64]
+    store.restype = load.restype = None
 
 
 _pointer = functools.partial(owned_pointer, "compiled neuron")
@@ -232,6 +235,19 @@ class NativeNeuron:
             return grad_x, grad_states, {}
         grads = {p: s.to(step.dtype) for p, s in zip(names, sums)}
         return grad_x, grad_states, grads
+
+    def convert(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``x`` (float32) stored in the library's input dtype by the kernels' own conversion,
+        and read back as float32: the rounding they apply, for checking it against torch's."""
+        x = x.contiguous()
+        stored, loaded = torch.empty(x.shape, dtype=self.dtype), torch.empty_like(x)
+        compute, count, suffix = COMPUTE[self.dtype], x.numel(), DTYPES[self.dtype][1]
+        store, load = (getattr(self.library, f"sc_{kind}_{suffix}") for kind in ("store", "load"))
+        store(_pointer("x", x, compute, count), _pointer("out", stored, self.dtype, count), count)
+        load(
+            _pointer("x", stored, self.dtype, count), _pointer("out", loaded, compute, count), count
+        )
+        return stored, loaded
 
 
 def _check(failed: int, steps: int, chunk: int) -> None:

@@ -7,13 +7,13 @@ import pytest
 import torch
 
 import sc_neurocore
-from sc_neurocore.kernels.native.lif import RESET_CODES, native_status, set_native_enabled
-from sc_neurocore.kernels.torch.lif import RESETS
+from sc_neurocore.core import neuron_spec
+from sc_neurocore.kernels.native.runtime import set_native_enabled
 from sc_neurocore.networks import SpikingNet
 from sc_neurocore.neurons import cells, recurrent
 from sc_neurocore.neurons.base import RESET_MODES
 from sc_neurocore.neurons.cells import IFCell, LIFCell
-from sc_neurocore.neurons.fused import LIF, fused_kernel
+from sc_neurocore.neurons.fused import LIF, compiled_kernel_status, fused_kernel
 
 from .conftest import interpret_triton
 
@@ -22,8 +22,8 @@ SPIKING_CELLS = [getattr(module, name) for module in (cells, recurrent) for name
 
 
 def _kernels() -> list[str]:
-    status = native_status(sc_neurocore.get_spec("atan"))
-    families = ["native", "torch"] if status == "native" else ["torch"]
+    status = compiled_kernel_status("atan")
+    families = ["native", "torch"] if status == "compiled" else ["torch"]
     try:
         import triton  # noqa: F401  (CPU: the Triton interpreter runs the kernels)
     except ImportError:
@@ -38,9 +38,14 @@ def _inputs(seed: int = 0, steps: int = 10) -> tuple[torch.Tensor, torch.Tensor]
     return x, v0
 
 
-def test_the_three_modes_agree_across_layers() -> None:
-    assert RESET_MODES == RESETS == tuple(RESET_CODES)
-    assert [RESET_CODES[mode] for mode in RESET_MODES] == [0, 1, 2]
+def test_the_three_modes_are_the_specs() -> None:
+    assert RESET_MODES == neuron_spec.RESET_MODES == ("subtract", "zero", "none")
+    lif = sc_neurocore.get_neuron_spec("lif")
+    assert [lif.with_reset(mode).reset.get("v") for mode in RESET_MODES] == [
+        "v - s*threshold",
+        "v*(1 - s) + s*v_reset",
+        None,
+    ]
 
 
 @pytest.mark.parametrize("v_reset", [0.0, -0.3])
@@ -122,7 +127,7 @@ def test_fused_matches_stepwise_for_every_surrogate_and_reset(
     fused, cell = LIF(**options).double(), LIFCell(**options).double()
     cell.load_state_dict(fused.state_dict())
     assert fused.fused
-    if kernel == "triton":  # through the operator: lif_kernels picks the reset's template
+    if kernel == "triton":  # through the operator: the reset's generated kernels
         interpret_triton(monkeypatch)
         assert fused_kernel(name)[0] == "triton"
     previous = set_native_enabled(kernel == "native")

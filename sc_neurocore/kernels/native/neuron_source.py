@@ -187,8 +187,10 @@ def placeholders(program: StepProgram, per_neuron: tuple[bool, ...]) -> dict[str
         "NEURON_SHARES": writer.lines(learn)
         + " "
         + " ".join(f"share{j}[i] += dp{j};" for j in range(len(learn))),
+        # job->arrays holds the per-neuron parameters only, in order: param j is at `slot`.
         "NEURON_ARRAYS": " ".join(
-            f"const scalar_t *restrict array{j} = job->arrays[{j}] + c;" for j in arrays
+            f"const scalar_t *restrict array{j} = job->arrays[{slot}] + c;"
+            for slot, j in enumerate(arrays)
         ),
         "NEURON_LOAD": _rows(k, "const scalar_t s{k} = row{k}[i];")
         + " "

@@ -18,11 +18,12 @@ import torch
 
 import sc_neurocore
 from sc_neurocore.core.errors import KernelUnavailableError
+from sc_neurocore.core.step_program import program_of
 from sc_neurocore.kernels.choice import triton_reason
-from sc_neurocore.kernels.fused_choice import leaky_kernels, lif_kernels
+from sc_neurocore.kernels.neuron_choice import neuron_kernels
 from sc_neurocore.kernels.triton import launch
-from sc_neurocore.kernels.triton import lif as triton_lif_module
-from sc_neurocore.kernels.triton.leaky import triton_leaky_status
+from sc_neurocore.kernels.triton.neuron import TritonNeuron
+from sc_neurocore.neurons.neuron_op import builtin_neuron
 
 from .ci_skips import must_run_in_ci
 from .conftest import set_environment
@@ -61,16 +62,15 @@ def test_an_interpreter_that_rounds_twice_refuses_the_fused_kernels(
     reason = "this interpreter rounds tl.fma twice"
     set_environment(monkeypatch, TRITON_INTERPRET="1")
     monkeypatch.setattr(launch, "interpreter_fma_problem", lambda: reason)
-    monkeypatch.setattr(triton_lif_module, "_chosen", {})  # no choice kept from other tests
     x, spec = torch.randn(4, 2, 3, dtype=torch.float64), sc_neurocore.get_spec("atan")
-    assert triton_leaky_status("cpu") == reason
+    lif, li = program_of(builtin_neuron("lif")), program_of(builtin_neuron("li"))
     set_environment(monkeypatch, SC_NEUROCORE_KERNEL="triton")
     with pytest.raises(KernelUnavailableError, match=reason):
-        lif_kernels(spec, x)
+        neuron_kernels(lif, spec, x)
     with pytest.raises(KernelUnavailableError, match=reason):
-        leaky_kernels(x)
+        neuron_kernels(li, None, x)
     set_environment(monkeypatch, SC_NEUROCORE_KERNEL=None)  # unforced: the CPU kernels run instead
-    assert not isinstance(lif_kernels(spec, x), triton_lif_module.TritonLIF)
+    assert not isinstance(neuron_kernels(lif, spec, x), TritonNeuron)
 
 
 def test_versions_are_read_by_their_leading_numbers() -> None:

@@ -185,7 +185,8 @@ def _native(subject: NeuronSubject) -> NativeNeuronFamily:
 
 def _triton_reason(subject: NeuronSubject, kind: str, dtype: torch.dtype) -> str:
     """'' if the generated Triton kernels of the subject run on such tensors, else why."""
-    reason = SELECTOR.triton_reason(kind)  # no tl.fma: any interpreter runs them exactly
+    # The kernels write every a*b + c as tl.fma: an interpreter must round it once.
+    reason = SELECTOR.triton_reason(kind, exact_fma=True)
     if not reason and dtype not in TRITON_DTYPES:
         return f"the generated Triton kernels take float32 and float64, not {dtype}"
     return reason or triton_neuron_reason(*subject)  # type: ignore[arg-type]

@@ -4,7 +4,6 @@ and dtypes."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 import pytest

@@ -60,9 +60,9 @@ def _operators() -> dict[str, tuple[Callable[[Tensor], object], str | None]]:
     lif, leaky = LIF(beta=BETA, threshold=THRESHOLD), LeakyIntegrator(BETA)
     surrogate = get_surrogate("atan", "custom_op")
     return {
-        "sc_neurocore_fused::lif (compiled C)": (lambda x: lif(x)[0], None),
-        "sc_neurocore_fused::lif (torch kernels)": (lambda x: lif(x)[0], "torch"),
-        "sc_neurocore_fused::leaky (compiled C)": (leaky, None),
+        "sc_neurocore_neuron::lif (compiled C)": (lambda x: lif(x)[0], None),
+        "sc_neurocore_neuron::lif (torch kernels)": (lambda x: lif(x)[0], "torch"),
+        "sc_neurocore_neuron::li (compiled C)": (leaky, None),
         "sc_neurocore::atan (custom_op, compiled C)": (surrogate, None),
     }
 

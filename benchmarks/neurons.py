@@ -17,7 +17,6 @@ from torch import Tensor
 
 from sc_neurocore.core.registry import (
     coverage,
-    get_spec,
     get_surrogate,
     list_paths,
     list_surrogates,
@@ -245,12 +244,12 @@ def candidates(
         notes.append("sc_neurocore.neurons.cells is missing: LIFCell not measured")
     found |= peers(installed, notes, device)
     if module_present("sc_neurocore.neurons.fused"):
-        from sc_neurocore.kernels.native.lif import native_status
+        from sc_neurocore.neurons.fused import compiled_kernel_status
 
         for surrogate in list_surrogates():
             found[f"fused LIF [{surrogate}]"] = {"kind": "fused", "surrogate": surrogate}
-            status = native_status(get_spec(surrogate))
-            if status != "native":
+            status = compiled_kernel_status(surrogate)
+            if status != "compiled":
                 notes.append(f"fused LIF [{surrogate}] runs its torch kernels: {status}")
     else:
         notes.append("sc_neurocore.neurons.fused is missing: fused LIF not measured")

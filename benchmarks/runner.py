@@ -125,11 +125,10 @@ def run_bench(config: BenchConfig, progress: Progress | None = None) -> dict[str
 def _registers_against_report() -> list[dict[str, object]]:
     """The fused kernels this run compiled, their registers as loaded on this GPU next to the
     ahead-of-time compile report's (``sc-neurocore kernels --compile``) for the same binding."""
-    from sc_neurocore.kernels.triton import lif
     from sc_neurocore.kernels.triton.compile_report import registers_against_report
+    from sc_neurocore.kernels.triton.neuron_source import loaded_modules
 
-    modules = {id(k.module): k.module for k in lif.chosen_kernels()}
-    functions = [f for m in modules.values() for f in (m.forward, m.backward)]
+    functions = [f for m in loaded_modules() for f in (m.forward, m.backward)]
     try:
         return registers_against_report(functions)
     except Exception as error:  # a report that cannot be made is a row, not a lost run

@@ -200,7 +200,7 @@ def _amp_over_peers(results: Results, item: Item) -> float | None:
 
 def _saved_beyond_input(results: Results, item: Item) -> float | None:
     for row in results.get("sections", {}).get("amp", {}).get("saved", []):
-        compiled = row["operator"] == "sc_neurocore_fused::lif (compiled C)"
+        compiled = row["operator"] == "sc_neurocore_neuron::lif (compiled C)"
         if compiled and row["dtype"] == item["dtype"]:
             return float(row["beyond_input_per_neuron_step"])
     return None

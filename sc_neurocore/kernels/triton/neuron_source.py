@@ -44,7 +44,14 @@ from ...core.step_program import (
 )
 from .launch import interpreting
 
-__all__ = ["helpers_used", "identifier", "import_generated", "load_neuron_kernels", "neuron_source"]
+__all__ = [
+    "helpers_used",
+    "identifier",
+    "import_generated",
+    "load_neuron_kernels",
+    "loaded_modules",
+    "neuron_source",
+]
 
 
 def identifier(name: str) -> str:
@@ -325,6 +332,11 @@ def import_generated(name: str, source: str) -> ModuleType:
 _lock = threading.Lock()
 reset_module_lock(__name__, "triton kernels")
 _loaded: dict[tuple[StepProgram, str, tuple[str, ...], bool], ModuleType] = {}
+
+
+def loaded_modules() -> list[ModuleType]:
+    """The kernel modules generated so far in this process (what the benchmarks report)."""
+    return list(_loaded.values())
 
 
 def load_neuron_kernels(program: StepProgram, formula: Formula | None) -> ModuleType:

@@ -36,7 +36,15 @@ RULES: dict[str, tuple[str, ...]] = {
     "surrogates": ("core.spec", "core.hookspecs", "core.formula", "kernels"),
     "neuron_models": ("core.neuron_spec", "core.hookspecs"),
     "paths": ("paths", "kernels", "core.hookspecs", *KERNEL_SAFE),
-    "neurons": ("neurons", "kernels", "core.bound", "core.callforms", *KERNEL_SAFE),
+    # neuron_models: the fused layers (LIF, SynapticLIF, LeakyIntegrator) run built-in specs.
+    "neurons": (
+        "neurons",
+        "kernels",
+        "neuron_models",
+        "core.bound",
+        "core.callforms",
+        *KERNEL_SAFE,
+    ),
     "networks": ("neurons", "kernels", "core.bound", "core.callforms", *KERNEL_SAFE),
     "__init__": ("core",),
 }

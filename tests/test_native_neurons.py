@@ -223,3 +223,26 @@ def test_states_are_bit_identical_to_the_torch_family(spec: NeuronSpec, dtype: t
     assert torch.equal(out, expected)
     for state, got, want in zip(spec.states, finals, expected_finals):
         assert torch.equal(got, want), f"state {state}: max |diff| {(got - want).abs().max()}"
+
+
+@pytest.mark.parametrize("index", range(len(get_neuron_spec("alif").params)))
+def test_any_one_parameter_per_neuron_reads_its_own_array(index: int) -> None:
+    """Only parameter ``index`` per-neuron (the others scalars): the C code finds its array
+    among the per-neuron ones (a later parameter once read past the end of that list)."""
+    names = get_neuron_spec("alif").param_names
+    layout = tuple(i == index for i in range(len(names)))
+    program, compiled = _kernels("alif", torch.float64, layout)
+    x, states, grad_out, grad_finals = _case(program, (12, 3, 20), torch.float64, seed=5)
+    params = dict(program.spec.params)
+    params[names[index]] = params[names[index]] * torch.linspace(0.9, 1.1, 20, dtype=x.dtype)
+    reference = TorchNeuron(kernels_of(program), SURROGATE)
+    out, finals = compiled.forward(x, states, params, PARAMS)
+    grads = compiled.backward(grad_out, grad_finals, x, states, params, PARAMS, True)
+    expected_out, expected_finals = reference.forward(x, states, params, PARAMS)
+    expected = reference.backward(grad_out, grad_finals, x, states, params, PARAMS, True)
+    assert torch.equal(out, expected_out)
+    assert_close_scaled(expected_finals, finals, 1e-12, "finals")
+    assert_close_scaled([expected[0], *expected[1]], [grads[0], *grads[1]], 1e-9, "grads")
+    assert_close_scaled(
+        [expected[2][p] for p in program.params], [grads[2][p] for p in program.params], 1e-9
+    )

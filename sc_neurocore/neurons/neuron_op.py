@@ -33,6 +33,7 @@ from ..kernels.neuron_choice import neuron_kernels, operator_name
 from ..kernels.operator import OperatorDef
 from ..kernels.spec_table import spec_for, spec_key
 from ..kernels.torch.neuron import kernel_value, kernels_of
+from ..neuron_models import BUILTIN_NEURONS
 from .dtypes import compute_dtype_of, state_dtype
 
 __all__ = [
@@ -263,8 +264,6 @@ def bind_neuron(
 
 def builtin_neuron(name: str, reset: str = "subtract") -> NeuronSpec:
     """A built-in neuron's spec with ``reset`` (the fused layers' equations)."""
-    from ..neuron_models import BUILTIN_NEURONS
-
     spec = next(spec for spec in BUILTIN_NEURONS if spec.name == name)
     return spec.with_reset(reset)
 

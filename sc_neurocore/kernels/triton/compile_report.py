@@ -82,18 +82,11 @@ def table_row(row: KernelRow) -> list[object]:
     return [row.op, row.kernel, row.surrogate or "-", row.dtype, row.variant, status, *figures]
 
 
-def _setup_worker(cache_dir: str, chunks: dict[str, int] | None = None) -> None:
-    """Compiled Triton in this process (the parent may run the interpreter), a private cache;
-    ``chunks`` (dtype name -> steps) replaces the backward's chunks, to compare candidates."""
+def _setup_worker(cache_dir: str) -> None:
+    """Compiled Triton in this process (the parent may run the interpreter), a private cache."""
     os.environ["TRITON_INTERPRET"] = "0"
     os.environ["TRITON_CACHE_DIR"] = cache_dir
     KERNEL_SWITCH.read_environment()  # a forked worker holds the parent's reading
-    if chunks:
-        import torch
-
-        from . import launch
-
-        launch.CHUNKS.update({getattr(torch, name): steps for name, steps in chunks.items()})
 
 
 def bind_case(case: LaunchCase, target_name: str) -> list[str]:
@@ -206,14 +199,12 @@ def launch_ttir(case: LaunchCase, target_name: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def worker_pool(
-    workers: int | None = None, chunks: dict[str, int] | None = None
-) -> Iterator[ProcessPoolExecutor]:
+def worker_pool(workers: int | None = None) -> Iterator[ProcessPoolExecutor]:
     """Processes that run compiled (not interpreted) Triton, with a private kernel cache."""
     workers = max(1, workers or os.cpu_count() or 1)
     with tempfile.TemporaryDirectory(prefix="sc-neurocore-triton-") as cache_dir:
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, context, _setup_worker, (cache_dir, chunks)) as pool:
+        with ProcessPoolExecutor(workers, context, _setup_worker, (cache_dir,)) as pool:
             yield pool
 
 
@@ -221,13 +212,10 @@ def compile_report(
     target_name: str,
     cases: Sequence[LaunchCase],
     workers: int | None = None,
-    chunks: dict[str, int] | None = None,
 ) -> list[KernelRow]:
-    """Compile every distinct kernel of ``cases`` once for ``target_name`` (``"cuda:90"``);
-    ``chunks`` (dtype name -> steps) compiles the backward with other chunks than the
-    package's (``launch.CHUNKS``), to compare them."""
+    """Compile every distinct kernel of ``cases`` once for ``target_name`` (``"cuda:90"``)."""
     parse_target(target_name)  # a clear error before starting any process
-    with worker_pool(min(workers or os.cpu_count() or 1, len(cases) or 1), chunks) as pool:
+    with worker_pool(min(workers or os.cpu_count() or 1, len(cases) or 1)) as pool:
         groups = distinct_cases(cases, target_name, pool)
         # the slowest first (the backward kernels), so no core idles at the end
         groups.sort(key=lambda group: group[0].kernel != "backward")

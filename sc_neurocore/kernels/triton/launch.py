@@ -14,10 +14,7 @@ from ...core.settings import KERNEL_SWITCH
 
 __all__ = [
     "BLOCK",
-    "CHUNKS",
-    "MAX_CHUNK",
     "OLDEST_TRITON",
-    "chunk_steps",
     "compute_dtype",
     "device_status",
     "grid",
@@ -143,24 +140,6 @@ def compute_dtype(dtype: torch.dtype) -> Any:
     return tl.float64 if dtype == torch.float64 else tl.float32
 
 
-#: Steps per recomputed chunk of the backward (a (CHUNK, BLOCK) register tile), per input
-#: dtype, chosen from the compile report (docs/gpu.md, scripts/gen_gpu_report.py): on sm_90 a
-#: 16-step chunk needs up to 206 registers in fp32 (12 % occupancy) and spills in fp64; 8 steps
-#: need at most 80 (38 %), and in fp64 4 steps need 80; each halving adds one checkpoint's
-#: traffic (2 x 4 / chunk bytes per neuron-step in fp32, 2 x 8 / chunk in fp64).
-CHUNKS = {torch.float16: 8, torch.bfloat16: 8, torch.float32: 8, torch.float64: 4}
-MAX_CHUNK = max(CHUNKS.values())
-
-
-def chunk_steps(steps: int, dtype: torch.dtype = torch.float32) -> int:
-    """The backward's chunk: ``CHUNKS[dtype]``, or the power of two covering a shorter
-    sequence (a few compiled variants, whatever T is)."""
-    chunk = 1
-    while chunk < min(steps, CHUNKS.get(dtype, MAX_CHUNK)):
-        chunk *= 2
-    return chunk
-
-
 def grid(n: int) -> tuple[int]:
     return ((n + BLOCK - 1) // BLOCK,)
 
@@ -202,6 +181,6 @@ def launch_options(kernel: str, dtype: torch.dtype) -> dict[str, Any]:
     """The options every launch passes (``num_warps``, ``enable_fp_fusion``), for one kernel
     (``"forward"``, ``"backward"``, ``"backward saved"``, ``"elementwise"``) on ``dtype``
     inputs.  Today the same for all: the compile report (docs/gpu.md) found no kernel whose
-    occupancy another warp count or a ``maxnreg`` would raise; the per-dtype choice is the
-    backward's chunk (``CHUNKS``).  Kept per kernel so a measured choice has one place."""
+    occupancy another warp count or a ``maxnreg`` would raise.  Kept per kernel so a measured
+    choice has one place."""
     return {"enable_fp_fusion": FP_FUSION, "num_warps": WARPS}

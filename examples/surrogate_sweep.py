@@ -24,7 +24,7 @@ config = SweepConfig(
     preset="hard",
     surrogates=("superspike", "sigmoid"),
     steepness=(0.3, 10.0),
-    seeds=(0, 1),
+    seeds=(0, 1, 2),
     epochs=12,
     data=dict(classes=4, units=10, noise_units=60, samples_per_class=200),
     model=dict(hidden=32),

@@ -35,7 +35,7 @@ def test_every_surrogate_operator_is_listed_per_device(capsys) -> None:
             assert row["kernel"] in KERNEL_FAMILIES, row
             # the torch kernels are never the fast choice: a torch row must say why
             assert row["kernel"] != "torch" or row["reason"], row
-    fused = [row for row in rows if row["op"] == "sc_neurocore_fused::lif"]
+    fused = [row for row in rows if row["op"] == "sc_neurocore_neuron::lif"]  # the LIF layer's
     assert {row["surrogate"] for row in fused} == set(sc_neurocore.list_surrogates())
 
 
@@ -78,7 +78,7 @@ def test_a_broken_provider_shows_as_an_error_row() -> None:
     def broken(specs):
         raise RuntimeError("boom")
 
-    kind = dataclasses.replace(report.SELECTOR.kinds["leaky"], name="broken", subjects=broken)
+    kind = dataclasses.replace(report.SELECTOR.kinds["neuron"], name="broken", subjects=broken)
     report.SELECTOR.register(kind)
     try:
         rows = report.SELECTOR.listing([sc_neurocore.get_spec("atan")])

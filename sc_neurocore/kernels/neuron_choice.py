@@ -196,12 +196,25 @@ def _torch(subject: NeuronSubject) -> TorchNeuron:
     return TorchNeuron(kernels_of(subject[0]), subject[1])  # type: ignore[arg-type]
 
 
+#: The neuron listed with every surrogate: the one the fused ``LIF`` layer runs.
+LISTED_WITH_EVERY_SURROGATE = "lif"
+
+
 def _subjects(specs: Sequence[SurrogateSpec]) -> list[NeuronSubject]:
     """Each registered neuron with the first listed surrogate (a row per neuron and device:
-    the family depends on the neuron; building every pair's kernels would cost minutes)."""
+    the family depends on the neuron; building every pair's kernels would cost minutes), and
+    the LIF, which the fused ``LIF`` layer runs, with every surrogate."""
     if not specs:
         return []
-    return [(program, specs[0] if program.spiking else None) for program in neuron_programs()]
+    subjects: list[NeuronSubject] = []
+    for program in neuron_programs():
+        if not program.spiking:
+            subjects.append((program, None))
+        elif program.spec.name == LISTED_WITH_EVERY_SURROGATE:
+            subjects += [(program, spec) for spec in specs]
+        else:
+            subjects.append((program, specs[0]))
+    return subjects
 
 
 #: The neurons' fused operators ``sc_neurocore_neuron::<name>`` (subject: program, surrogate).

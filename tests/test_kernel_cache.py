@@ -252,7 +252,7 @@ def test_the_registry_is_usable_while_a_kernel_compiles(
     import torch
 
     import sc_neurocore
-    from sc_neurocore.kernels.native import lif as native
+    from sc_neurocore.kernels.native import neuron as native
     from sc_neurocore.kernels.native.build import KernelTable
     from sc_neurocore.neurons.fused import LIF
 
@@ -287,23 +287,22 @@ def test_falling_back_to_torch_kernels_warns_once_per_process_with_the_reason(
     assert "torch kernels" in str(fallbacks[0].message)
 
 
-def test_the_compiled_lif_is_never_handed_memory_it_does_not_own() -> None:
-    """Defence in depth behind the layer's checks: meta, strided or short tensors stop
-    before the C call with an error naming the argument."""
+def test_the_compiled_kernels_are_never_handed_memory_they_do_not_own() -> None:
+    """Defence in depth behind the layer's checks: a meta tensor stops before the C call
+    with an error naming the argument, as does a state of another dtype."""
     import torch
 
     import sc_neurocore
-    from sc_neurocore.kernels.native import lif as native
+    from sc_neurocore.core.step_program import program_of
+    from sc_neurocore.kernels.native.neuron import native_neuron
 
-    kernels = native.native_lif(sc_neurocore.get_spec("atan"), torch.zeros(1, 1))
-    if kernels is None:
-        pytest.fail("the compiled kernels must build where a C compiler exists")
-    x = torch.randn(4, 2, 3)
-    for v0, what in [
-        (torch.zeros(2, 3, device="meta"), "v0 .* on meta"),
-        (torch.zeros(2, 2), "v0 .* 4 elements"),
-    ]:
-        with pytest.raises(RuntimeError, match=f"refusing to pass {what}"):
-            kernels.forward(x, v0, 0.9, 1.0, torch.empty_like(x))
-    with pytest.raises(RuntimeError, match="refusing to pass spikes"):
-        kernels.forward(x, None, 0.9, 1.0, torch.empty(4, 3, 2).transpose(1, 2))
+    program = program_of(sc_neurocore.get_neuron_spec("lif"))
+    kernels = native_neuron(program, sc_neurocore.get_spec("atan"), (False, False), torch.float32)
+    if isinstance(kernels, str):
+        pytest.fail(f"the compiled kernels must build where a C compiler exists: {kernels}")
+    x, params = torch.randn(4, 2, 3), {"beta": 0.9, "threshold": 1.0}
+    meta = x.to("meta")
+    with pytest.raises(RuntimeError, match="refusing to pass x .* on meta"):
+        kernels.forward(meta, [torch.zeros(2, 3, device="meta")], params, [2.0])
+    with pytest.raises(RuntimeError, match="kernels for torch.float32 were given torch.float64"):
+        kernels.forward(x.double(), [torch.zeros(2, 3)], params, [2.0])

@@ -294,14 +294,15 @@ def test_the_task_classifier_trains_under_autocast() -> None:
 def test_every_operator_of_the_project_has_an_autocast_policy() -> None:
     for name in ("atan", "fast_sigmoid"):
         sc_neurocore.get_surrogate(name, "custom_op")  # defines the operator
-    namespaces = ("sc_neurocore", "sc_neurocore_fused")
+    LIF()(torch.zeros(2, 1, 3))  # defines the generated lif operator the fused layer runs
+    namespaces = ("sc_neurocore", "sc_neurocore_neuron")
     defined = [
         f"{space}::{name}"
         for space in namespaces
         for name in getattr(torch.ops, space)
         if isinstance(getattr(getattr(torch.ops, space), name), torch._ops.OpOverloadPacket)
     ]
-    assert "sc_neurocore_fused::lif" in defined and "sc_neurocore::atan_backward" in defined
+    assert "sc_neurocore_neuron::lif" in defined and "sc_neurocore::atan_backward" in defined
     for qualified in defined:
         assert qualified in POLICIES, qualified
         space, name = qualified.split("::")

@@ -166,7 +166,7 @@ def test_neurons_table(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_a_forced_family_that_cannot_run_is_an_error_row() -> None:
-    from sc_neurocore.kernels.native.lif import set_native_enabled
+    from sc_neurocore.kernels.native.runtime import set_native_enabled
 
     spec, surrogate = sc_neurocore.get_neuron_spec("lif"), sc_neurocore.get_spec("atan")
     layer = Neuron(spec, sc_neurocore.get_surrogate("atan"), fused=True)

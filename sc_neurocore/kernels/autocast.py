@@ -7,7 +7,8 @@ registers one, but with a policy instead of one fixed dtype:
 - :data:`ELEMENTWISE` (the surrogate operators ``sc_neurocore::<name>`` and their backward):
   no cast, as torch's element-wise activations under autocast; ``H(x)`` (exact in any dtype)
   and ``g(x)`` are computed in the input's dtype.
-- :data:`FUSED` (``sc_neurocore_fused::lif``, ``::leaky`` and their backward): no cast; a
+- :data:`FUSED` (every neuron spec's ``sc_neurocore_neuron::<name>`` and its backward,
+  those the fused LIF, SynapticLIF and LeakyIntegrator run included): no cast; a
   bf16/fp16 input (what a Linear under autocast produced) is read as it is, combined with the
   state by type promotion (neurons/dtypes.py), and the membrane is accumulated in float32
   inside the kernels, which store in the input's dtype.

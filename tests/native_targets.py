@@ -32,7 +32,7 @@ import torch
 from sc_neurocore.core.neuron_spec import NeuronSpec
 from sc_neurocore.core.step_program import StepProgram, program_of
 from sc_neurocore.kernels.native import build as native_build
-from sc_neurocore.kernels.native import elementwise, leaky, lif
+from sc_neurocore.kernels.native import elementwise
 from sc_neurocore.kernels.native.isa import ENV_EXP, choose_target
 from sc_neurocore.kernels.native.neuron import DTYPES, library_source
 from sc_neurocore.kernels.native.neuron_source import placeholders
@@ -161,17 +161,15 @@ def _numbers(values: Iterable[float]) -> tuple[str, ...]:
     return tuple(repr(float(v)) for v in values)
 
 
-#: The hand-written templates: family -> (source, built per surrogate, instantiated for the
+#: The element-wise template: family -> (source, built per surrogate, instantiated for the
 #: storage dtypes bf16 and f16 too, as their loaders build them).
 TEMPLATES = {
-    "leaky": (leaky.SOURCE, False, True),
-    "lif": (lif.SOURCE, True, True),
     "elementwise": (elementwise.SOURCE, True, False),
 }
 
 
 def kernels(surrogates: Sequence[Surrogate]) -> list[Kernel]:
-    """The libraries of the hand-written templates, one per surrogate where they take one."""
+    """The libraries of the element-wise template, one per surrogate."""
     found = []
     for family, (source, per_surrogate, storage) in TEMPLATES.items():
         for surrogate in surrogates if per_surrogate else (Surrogate(family, (), (), "0"),):

@@ -13,14 +13,15 @@ from sc_neurocore.kernels.triton.launch_cases import launch_cases
 
 def main() -> None:
     spec = sc_neurocore.get_spec("atan")
-    # the fused LIF in float32 and float16, learned per-neuron parameters, forward and backward
+    lif = sc_neurocore.get_neuron_spec("lif")  # the spec whose generated kernels LIF runs
+    # float32 and float64 (half inputs run the float32 kernels), learned per-neuron
+    # parameters, forward and backward
     cases = [
         case
-        for case in launch_cases([spec])
-        if case.op == "lif" and case.dtype in ("float32", "float16")
-        and (case.reset, case.parameters, case.v0) == ("subtract", "per-neuron", True)
-        and not case.broadcast
-        and case.neurons == 48 and (case.kernel == "forward" or (case.learned and case.steps == 8))
+        for case in launch_cases([spec], neuron_specs=[lif])
+        if case.op == "neuron:lif" and (case.reset, case.parameters) == ("subtract", "per-neuron")
+        and not case.broadcast and case.neurons == 48
+        and (case.kernel == "forward" or case.learned)
     ]  # fmt: skip
     rows = compile_report("cuda:90", cases, workers=2)
     for row in rows:

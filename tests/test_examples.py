@@ -105,7 +105,7 @@ def registry_and_plugins(out: str) -> None:
 
 def compile_for_gpu(out: str) -> None:
     compiled, total = _numbers(rf"{NUMBER} of {NUMBER} kernels compiled for sm_90 without", out)
-    assert compiled == total == 4  # forward and backward, float32 and float16
+    assert compiled == total == 4  # forward and backward, float32 and float64
     assert out.count("compiled: ") == 4 and "occupancy" in out
 
 

@@ -48,7 +48,6 @@ __all__ = [
     "fused_surrogate",
     "lif_backward_op",
     "lif_op",
-    "lif_sequence",
     "release_buffers",
     "set_compiled_kernels",
 ]
@@ -95,25 +94,6 @@ def set_compiled_kernels(enabled: bool) -> bool:
 def release_buffers() -> None:
     """Let the pooled ``(T, batch, ...)`` CPU buffers that nobody holds go back to the allocator."""
     empty_cache()
-
-
-def lif_sequence(
-    inputs: Tensor,
-    v0: Tensor | None,
-    beta: Value,
-    threshold: Value,
-    surrogate: str,
-    params: tuple[float, ...] = (),
-    reset: str = "subtract",
-    v_reset: Value = 0.0,
-) -> tuple[Tensor, Tensor]:
-    """``(spikes, v_T)`` of the fused LIF for a surrogate name (or a spec-table key)."""
-    check_arguments(inputs, v0, beta, threshold, reset, v_reset)
-    spec = spec_for(surrogate)
-    values = tuple(spec.bind(tuple(params), {}).values())
-    bound = bind_neuron(builtin_neuron("lif", reset), spec, values)
-    spikes, (v,) = bound(inputs, [v0], [beta, threshold] + ([v_reset] if reset == "zero" else []))
-    return spikes, v
 
 
 def check_arguments(

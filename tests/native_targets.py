@@ -146,9 +146,11 @@ class Kernel:
 _CALL = re.compile(
     r"\b(" + "|".join((*native_build.VECTOR_FUNCTIONS, native_build.EXP_NONPOSITIVE)) + r")\s*\("
 )
-#: The exps the host is built with both ways (SC_NEUROCORE_NATIVE_EXP), so every comparison
-#: is between builds that call the same ones.
-EXPS = frozenset({"exp", native_build.EXP_NONPOSITIVE})
+#: The exps whose implementation each target chooses (Toolchain.exps, in this order); the
+#: host is built both ways (SC_NEUROCORE_NATIVE_EXP), so every comparison is between builds
+#: that call the same ones.
+EXP_NAMES = ("exp", native_build.EXP_NONPOSITIVE)
+EXPS = frozenset(EXP_NAMES)
 
 
 def transcendentals(c_text: str) -> frozenset[str]:
@@ -225,21 +227,36 @@ REFERENCE_SURROGATE = "atan"
 REFERENCE_NEURON = "lif"
 
 
-def neuron_programs(specs: Iterable[NeuronSpec]) -> list[StepProgram]:
+@dataclass(frozen=True)
+class NeuronProgram:
+    """One registered neuron with one of its resets, as a step program."""
+
+    neuron: str
+    reset: str
+    program: StepProgram
+
+
+def neuron_programs(specs: Iterable[NeuronSpec]) -> list[NeuronProgram]:
     """Every spec with every reset it has (a readout has none to replace)."""
-    return [program_of(spec.with_reset(reset)) for spec in specs for reset in resets_of(spec)]
+    return [
+        NeuronProgram(spec.name, reset, program_of(spec.with_reset(reset)))
+        for spec in specs
+        for reset in resets_of(spec)
+    ]
 
 
 def neuron_kernels(
-    programs: Sequence[StepProgram], surrogates: Sequence[Surrogate]
+    programs: Sequence[NeuronProgram], surrogates: Sequence[Surrogate]
 ) -> list[Kernel]:
     """The generated neuron libraries checked across targets: of the cross product program x
     surrogate x parameter layout x dtype, a subset that meets every code path of the
     generator (docs/paths.md says why):
 
-    * every program (neuron x reset) with :data:`REFERENCE_SURROGATE`, in float32 and
-      float64 with every parameter a scalar (the compounds of scalars computed in double and
-      rounded to the compute type) and in float32 with every parameter a per-neuron array;
+    * every program (neuron x reset) with :data:`REFERENCE_SURROGATE` in float32, every
+      parameter a scalar (the compounds of scalars computed in double, rounded once);
+    * every neuron with its own reset also in float64, and in float32 with every parameter
+      a per-neuron array (a reset replaces one expression and may add ``v_reset``: the
+      :data:`REFERENCE_NEURON` with the zero reset takes it as an array);
     * every surrogate with :data:`REFERENCE_NEURON` in float32 and float64: a surrogate's C
       reaches a neuron kernel only as g(fire), in the compute type;
     * bfloat16 and float16 (stored as 16 bits, computed in float32: only the loads and
@@ -255,13 +272,20 @@ def neuron_kernels(
         found.setdefault(kernel.name, kernel)
 
     f32, f64, halves = torch.float32, torch.float64, (torch.bfloat16, torch.float16)
-    lif = next(p for p in programs if p.spec.name == REFERENCE_NEURON)
-    for program in programs:
+    for entry in programs:
+        program, own = entry.program, entry.reset == "subtract"
+        reference_neuron = entry.neuron == REFERENCE_NEURON
         add(program, reference, False, f32)
-        add(program, reference, False, f64)
-        add(program, reference, True, f32)
-        for dtype in halves if program is lif or not program.spiking else ():
-            add(program, reference, False, dtype)
+        if own:
+            add(program, reference, False, f64)
+        if own or (reference_neuron and entry.reset == "zero"):
+            add(program, reference, True, f32)
+        if (own and reference_neuron) or not program.spiking:
+            for dtype in halves:
+                add(program, reference, False, dtype)
+    lif = next(
+        p.program for p in programs if p.neuron == REFERENCE_NEURON and p.reset == "subtract"
+    )
     for surrogate in surrogates:
         add(lif, surrogate, False, f32)
         add(lif, surrogate, False, f64)

@@ -146,11 +146,10 @@ class Kernel:
 _CALL = re.compile(
     r"\b(" + "|".join((*native_build.VECTOR_FUNCTIONS, native_build.EXP_NONPOSITIVE)) + r")\s*\("
 )
-#: The exps whose implementation each target chooses (Toolchain.exps, in this order); the
-#: host is built both ways (SC_NEUROCORE_NATIVE_EXP), so every comparison is between builds
-#: that call the same ones.
-EXP_NAMES = ("exp", native_build.EXP_NONPOSITIVE)
-EXPS = frozenset(EXP_NAMES)
+#: The exps whose implementation each target chooses (Toolchain.exps); the host is built
+#: both ways (SC_NEUROCORE_NATIVE_EXP), so every comparison is between builds that call the
+#: same ones.
+EXPS = frozenset({"exp", native_build.EXP_NONPOSITIVE})
 
 
 def transcendentals(c_text: str) -> frozenset[str]:

@@ -2,14 +2,13 @@
 
 A :class:`Toolchain` is a compiler, the machine it builds for and how to run that machine's
 programs (``qemu-aarch64`` for aarch64).  :func:`build_all` builds kernel libraries (each
-surrogate's fused LIF and element-wise kernels, the leaky integrator, every dtype the
-templates are instantiated for; the generated neuron kernels of :func:`neuron_kernels`)
+surrogate's element-wise kernels; the generated neuron kernels of :func:`neuron_kernels`)
 with the project's own command for that machine (:func:`build.compiler_command`: its
 flags, its exp, its build attempts, in order);
 :func:`run_driver` runs ``tests/native/conformance.c`` built for the same machine on one
 library; :func:`differences` compares two runs: ``exact`` lines bit for bit, ``ulp`` lines
-within :data:`GRADIENT_ULPS` where the kernel calls a C-library transcendental function,
-bit for bit where it does not.
+within :data:`GRADIENT_ULPS` where the kernel calls a C-library transcendental function
+other than the exps both builds take alike, bit for bit where it does not.
 """
 
 from __future__ import annotations
@@ -334,7 +333,7 @@ def build(
 def build_all(
     toolchain: Toolchain, found: list[Kernel], directory: Path, extra_flags: tuple[str, ...] = ()
 ) -> tuple[list[Path], native_build.BuildOptions]:
-    """Every kernel built in parallel with the first attempt that builds the leaky kernel
+    """Every kernel built in parallel with the first attempt that builds the first kernel
     (what the loader would settle on), and that attempt."""
     directory.mkdir(parents=True, exist_ok=True)
     _, options = build(toolchain, found[0], directory, extra_flags=extra_flags)

@@ -1,18 +1,17 @@
 """Every generated C kernel built for aarch64 (run under qemu) and with clang, against the host.
 
-The kernels are those of every surrogate registered here and in the plugin test environment
-(the plugin distributions under plugins/ and the fixtures, installed by pip): every fused
-family (LIF, element-wise, leaky integrator) in every dtype the templates are instantiated
-for (float32, float64; bfloat16 and float16 for the fused ones), and the generated neuron
-kernels of every registered neuron and reset, plugin neurons included, in the subset of
-:func:`native_targets.neuron_kernels` (every program, surrogate, parameter layout and dtype
-met); the conformance driver calls every variant (reset modes, per-neuron parameters,
-parameter sums, broadcast gradients, one and two threads).  Each target is compared with the
-host build that calls the same exp (the aarch64 and clang builds take the kernels' own exp,
-the x86 gcc build libmvec's): forward outputs bit-identical, gradients bit-identical too
-unless the kernel calls another C-library transcendental function, then within the bound
-docs/paths.md states.  The host's own exp against libmvec's changes no spike, and moves
-the gradients of kernels whose forward step calls no exp within that bound.  The last tests
+The kernels are the element-wise ones of every surrogate registered here and in the plugin
+test environment (the plugin distributions under plugins/ and the fixtures, installed by pip)
+and the generated neuron kernels of every registered neuron and reset, plugin neurons
+included, in the subset of :func:`native_targets.neuron_kernels` (every program, surrogate,
+parameter layout and dtype met); the conformance driver calls every variant (per-neuron
+parameters, parameter sums, broadcast gradients, one and two threads, streamed stores).
+Each target is compared with the host build that calls the same exps (the aarch64 and clang
+builds take the kernels' own, the x86 gcc build libmvec's exp): forward outputs
+bit-identical, gradients bit-identical too unless the kernel calls another C-library
+transcendental function, then within the bound docs/paths.md states.  The host's own exps
+against libmvec's change no spike, and move the gradients of kernels whose step calls no exp
+within that bound.  The last tests
 show the check failing: a wrong aarch64 flag, a kernel changed in one comparison, one
 flipped bit.  Under CI=true a missing cross compiler, qemu or clang fails.
 """

@@ -58,11 +58,11 @@ def test_fused_lif_with_a_matching_v0_equals_the_cell() -> None:
 
 
 def test_fused_operator_refuses_a_per_neuron_beta_on_another_device() -> None:
-    from sc_neurocore.neurons.fused import lif_sequence
+    from sc_neurocore.neurons.fused import check_arguments  # what LIF checks before its call
 
     beta = torch.full(STEP, 0.5, device="meta")
     with pytest.raises(ValueError, match=r"LIF: beta is on device meta, expected cpu"):
-        lif_sequence(_inputs(), None, beta, 1.0, "atan", (2.0,))
+        check_arguments(_inputs(), None, beta, 1.0)
 
 
 CELLS = [

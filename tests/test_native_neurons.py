@@ -13,6 +13,7 @@ from sc_neurocore.core.registry import get_neuron_spec, get_spec, list_neurons
 from sc_neurocore.core.settings import use_kernel
 from sc_neurocore.core.step_program import program_of
 from sc_neurocore.kernels.native import neuron as native
+from sc_neurocore.kernels.native import neuron_source
 from sc_neurocore.kernels.neuron_choice import TorchNeuron, neuron_kernels
 from sc_neurocore.kernels.torch.neuron import kernels_of
 from sc_neurocore.testing.neurons import assert_close_scaled, check_fused_equals_stepwise
@@ -140,13 +141,32 @@ def test_streamed_outputs_equal_plain_stores(
 def test_vector_math_calls_of_the_step_inputs_are_recorded_for_the_second_pass() -> None:
     """The backward's first pass records each exp of the step's inputs (states entering it,
     x, parameters) and the second reads it back; a call of an updated state is not one."""
-    calls = native.memo_calls(program_of(get_neuron_spec("adex")))
+    calls = neuron_source.memo_calls(program_of(get_neuron_spec("adex")))
     assert [call.function for call in calls] == ["exp"]
-    assert native.memo_calls(program_of(get_neuron_spec("lif"))) == ()
+    assert neuron_source.memo_calls(program_of(get_neuron_spec("lif"))) == ()
     spec = NeuronSpec(
         "exp_of_updated", ("v",), (("beta", 0.9),), {"v": "beta*v + x"}, "exp(v) - 2", {"v": "v"}
     )
-    assert native.memo_calls(program_of(spec)) == ()
+    assert neuron_source.memo_calls(program_of(spec)) == ()
+
+
+@pytest.mark.parametrize("neuron", ["lif", "adex"])
+@pytest.mark.parametrize("surrogate", ["sigmoid", "atan"])
+def test_the_surrogates_exp_calls_are_recorded_by_the_first_pass(neuron: str, surrogate: str):
+    """A row per distinct exp call of the surrogate's C form joins the history (what the
+    chunk sizing counts), the C template records them in pass 1 and the gradients still
+    equal the stepwise cells' (sigmoid: one exp call, atan: none)."""
+    program, spec = program_of(get_neuron_spec(neuron)), get_spec(surrogate)
+    calls = 1 if surrogate == "sigmoid" else 0
+    expected = len(program.states) + len(neuron_source.memo_calls(program)) + calls
+    assert neuron_source.history_rows(program, spec) == expected
+    source = native.generate_source(
+        program, spec, (False,) * len(program.params), torch.float32, True
+    )
+    assert f"#define CALLS {calls}" in source
+    assert ("calls[0 * stride] = (float)(sc_exp_nonpositive(" in source) == bool(calls)
+    with use_kernel("native"):
+        check_fused_equals_stepwise(get_neuron_spec(neuron), surrogate, "subtract", torch.float32)
 
 
 def test_names_that_are_c_keywords_or_macros_compile_and_match() -> None:

@@ -180,6 +180,10 @@ def fill_template(
     if "SURROGATE_CALLS_BLOCK" in body:
         for name, value in _calls_block(expression).items():
             body = body.replace(name, value)
+    if "SURROGATE_CALL_COUNT" in text:
+        for name, value in _calls_rows(expression).items():
+            body = body.replace(name, value)
+        head = head.replace("SURROGATE_CALL_COUNT", _calls_rows(expression)["SURROGATE_CALL_COUNT"])
     body = body.replace("SURROGATE_PARAMS", params).replace("SURROGATE_GRAD", expression)
     prelude = (
         PRELUDE.read_text()
@@ -249,6 +253,22 @@ def _calls_block(expression: str) -> dict[str, str]:
         f"const scalar_t sc_pre{k} = sc_block{k}[i - start];" for k in range(len(calls))
     )
     return {"SURROGATE_CALLS_BLOCK": block, "SURROGATE_CALLS_READ": read, "SURROGATE_GRAD": rest}
+
+
+def _calls_rows(expression: str) -> dict[str, str]:
+    """``SURROGATE_CALL_COUNT``, ``SURROGATE_CALLS_STORE`` (each exp call of ``expression``
+    at ``x`` into ``calls[k * stride]``), ``SURROGATE_CALLS_LOAD`` (read back as
+    ``sc_pre<k>``) and ``SURROGATE_GRAD`` (the rest): a template that records the calls in
+    one loop and evaluates the rest in another (``neuron.c``)."""
+    calls, rest = exp_calls(expression)
+    store = " ".join(f"calls[{k} * stride] = (scalar_t)({call});" for k, call in enumerate(calls))
+    load = " ".join(f"const scalar_t sc_pre{k} = calls[{k} * stride];" for k in range(len(calls)))
+    return {
+        "SURROGATE_CALL_COUNT": str(len(calls)),
+        "SURROGATE_CALLS_STORE": store,
+        "SURROGATE_CALLS_LOAD": load,
+        "SURROGATE_GRAD": rest,
+    }
 
 
 def calls_vector_math(expression: str) -> bool:

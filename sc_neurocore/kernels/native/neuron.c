@@ -41,7 +41,12 @@ SC_PRELUDE
 /* rows of the backward's history per step: the states entering it and the recorded values
  * of its vector-math calls (memo<j>, see neuron_source.memo_calls) */
 #define MEMOS NEURON_MEMO_COUNT
-#define ROWS (STATES + MEMOS)
+/* rows of the surrogate's exp calls at each step's fire value, recorded by the first pass
+ * after the memos: computed there, beside the short forward step, the exp no longer adds
+ * its registers and latency to the second pass's long chain (fused LIF with sigmoid at
+ * AVX2, 16 vector registers: see docs/paths.md) */
+#define CALLS SURROGATE_CALL_COUNT
+#define ROWS (STATES + MEMOS + CALLS)
 /* Every loop over a chunk's neurons runs in blocks of BLOCK, each first prefetching the
  * rows of x (and grad_out) AHEAD time steps away: a row is a jump of n elements, where the
  * hardware prefetcher starts over.  A prefetch inside the element loop would stop GCC
@@ -80,11 +85,31 @@ typedef struct {
   int *failed; /* set when a thread cannot allocate its scratch */
 } job_DTYPE;
 
+/* The surrogate's exp calls at x into calls[k * stride] (the backward's first pass records
+ * them, see CALLS), and g(x) from those values (its second pass). */
+static inline __attribute__((always_inline)) void surrogate_calls_DTYPE(const scalar_t x,
+                                                                        const double *sc_params,
+                                                                        scalar_t *calls,
+                                                                        const int64_t stride) {
+  const scalar_t PI = (scalar_t)3.14159265358979323846;
+  (void)PI;
+  (void)x;
+  (void)calls;
+  (void)stride;
+  SURROGATE_PARAMS
+  SURROGATE_CALLS_STORE
+}
+
 static inline __attribute__((always_inline)) scalar_t surrogate_DTYPE(const scalar_t x,
+                                                                      const scalar_t *calls,
+                                                                      const int64_t stride,
                                                                       const double *sc_params) {
   const scalar_t PI = (scalar_t)3.14159265358979323846;
   (void)PI;
+  (void)calls;
+  (void)stride;
   SURROGATE_PARAMS
+  SURROGATE_CALLS_LOAD
   return (scalar_t)(SURROGATE_GRAD);
 }
 
@@ -185,8 +210,10 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
       for (int64_t i = 0; i < m; i++) history[k * chunk + i] = job->states0[k][c + i];
     /* pass 1, forward in time: the states entering step t + 1 are those leaving step t
      * (the last step only for its memos) */
-    for (int64_t t = 0; t + (MEMOS ? 0 : 1) < steps; t++) {
+    for (int64_t t = 0; t + (MEMOS + CALLS ? 0 : 1) < steps; t++) {
       const storage_t *restrict xs = job->x + t * n + c;
+      scalar_t *restrict callrows = history + (t * ROWS + STATES + MEMOS) * chunk;
+      (void)callrows;
       NEURON_ROWS_RECORD
       for (int64_t b = 0; b < m; b += BLOCK) {
         const int64_t e = b + BLOCK < m ? b + BLOCK : m;
@@ -198,6 +225,7 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
           NEURON_FORWARD
           NEURON_KEEP
           NEURON_MEMO_KEEP
+          NEURON_CALLS_KEEP
         }
       }
     }
@@ -213,6 +241,8 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
       const storage_t *restrict gos = job->grad_out + (broadcast ? 0 : t * n + c);
       const scalar_t go0 = LOAD_DTYPE(gos[0]);
       storage_t *restrict gxs = job->grad_x + t * n + c;
+      const scalar_t *restrict callrows = history + (t * ROWS + STATES + MEMOS) * chunk;
+      (void)callrows;
       NEURON_ROWS_REPLAY
       for (int64_t b = 0; b < m; b += BLOCK) {
         const int64_t e = b + BLOCK < m ? b + BLOCK : m;

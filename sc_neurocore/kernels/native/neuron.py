@@ -31,7 +31,7 @@ from ...core.step_program import StepProgram
 from ..buffers import sequence_buffer
 from ..layout import owned_pointer
 from .build import KernelTable, calls_vector_math, load_library
-from .neuron_source import generate_source, memo_calls, placeholders
+from .neuron_source import generate_source, history_rows, placeholders
 from .runtime import COMPUTE, DTYPES, STEPS_PER_THREAD, chunk_neurons, private_cache_bytes
 
 __all__ = ["DTYPES", "NativeNeuron", "generate_source", "library_source", "native_neuron"]
@@ -84,7 +84,7 @@ def forward_chunk(states: int, element_size: int) -> int:
 
 def backward_chunk(steps: int, rows: int, element_size: int) -> int:
     """Neurons per backward chunk: the chunk's history of ``steps x rows`` rows (the states
-    and the recorded calls, :func:`.neuron_source.memo_calls`) stays in the L2 between the
+    and the recorded calls, :func:`.neuron_source.history_rows`) stays in the L2 between the
     backward's two passes."""
     return chunk_neurons((steps + 1) * rows, max(element_size, 4))
 
@@ -128,7 +128,7 @@ class NativeNeuron:
     def __post_init__(self) -> None:
         # read once: the spec computes its parameter names on every access
         object.__setattr__(self, "names", self.program.params)
-        object.__setattr__(self, "memos", memo_calls(self.program))
+        object.__setattr__(self, "rows", history_rows(self.program, self.surrogate))
 
     def _function(self, kind: str, dtype: torch.dtype) -> Any:
         if dtype != self.dtype:
@@ -208,7 +208,7 @@ class NativeNeuron:
         grad_out = (grad_out.reshape(-1)[:1] if broadcast else grad_out).to(x.dtype).contiguous()
         doubles, arrays, _keep = self._params(params, step)
         values = (ctypes.c_double * max(1, len(surrogate_params)))(*surrogate_params)
-        rows = len(states) + len(self.memos)  # type: ignore[attr-defined]
+        rows: int = self.rows  # type: ignore[attr-defined]
         chunk = min(backward_chunk(steps, rows, x.element_size()), _neurons(n))
         threads = _threads(steps, n)
         f64 = torch.float64

@@ -38,9 +38,9 @@ from ...core.step_program import (
     new,
     updated,
 )
-from .build import VECTOR_FUNCTIONS, fill_template
+from .build import VECTOR_FUNCTIONS, exp_calls, fill_template
 
-__all__ = ["SOURCE", "c_names", "generate_source", "memo_calls", "placeholders"]
+__all__ = ["SOURCE", "c_names", "generate_source", "history_rows", "memo_calls", "placeholders"]
 
 SOURCE = Path(__file__).with_name("neuron.c")
 
@@ -102,6 +102,15 @@ def memo_calls(program: StepProgram) -> tuple[Node, ...]:
     for assign in program.forward:
         visit(assign.value)
     return tuple(found)
+
+
+def history_rows(program: StepProgram, surrogate: SurrogateSpec | None) -> int:
+    """Rows per step of the backward's history (``ROWS`` in neuron.c): the states entering
+    the step, the recorded calls of :func:`memo_calls`, and the surrogate's exp calls at the
+    step's fire value (``build.exp_calls`` of its C form, as ``fill_template`` splits it)."""
+    grad = surrogate.c_grad if program.spiking and surrogate is not None else None
+    calls = len(exp_calls(grad)[0]) if grad else 0
+    return len(program.states) + len(memo_calls(program)) + calls
 
 
 def _memoised(node: Node, memos: dict[Node, str]) -> Node:
@@ -180,7 +189,11 @@ def placeholders(program: StepProgram, per_neuron: tuple[bool, ...]) -> dict[str
         + " "
         + writer.lines(program.leave),
         "NEURON_OUTPUT": writer.names[program.output],  # type: ignore[attr-defined]
-        "NEURON_SURROGATE": "const scalar_t sg = surrogate_DTYPE(fire, sc_params);"
+        "NEURON_SURROGATE": "const scalar_t sg = surrogate_DTYPE(fire, callrows + i, chunk, "
+        "sc_params);"
+        if program.spiking
+        else "",
+        "NEURON_CALLS_KEEP": "surrogate_calls_DTYPE(fire, sc_params, callrows + i, chunk);"
         if program.spiking
         else "",
         "NEURON_BACKWARD": writer.lines(program.core_backward()),

@@ -164,7 +164,8 @@ def test_the_surrogates_exp_calls_are_recorded_by_the_first_pass(neuron: str, su
         program, spec, (False,) * len(program.params), torch.float32, True
     )
     assert f"#define CALLS {calls}" in source
-    assert ("calls[0 * stride] = (float)(sc_exp_nonpositive(" in source) == bool(calls)
+    # the argument is recorded, then the block exp runs over the block's row
+    assert ("sc_exp_nonpositive_block(callrows + 0 * chunk + b, e - b);" in source) == bool(calls)
     with use_kernel("native"):
         check_fused_equals_stepwise(get_neuron_spec(neuron), surrogate, "subtract", torch.float32)
 

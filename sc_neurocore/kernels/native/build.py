@@ -239,16 +239,36 @@ def exp_calls(expression: str) -> tuple[tuple[str, ...], str]:
     return tuple(calls), rest
 
 
+def nonpositive_argument(call: str) -> str | None:
+    """The argument of a whole ``sc_exp_nonpositive(...)`` call (one of :func:`exp_calls`),
+    else None: a template writes such arguments over a block and calls
+    ``sc_exp_nonpositive_block`` on them (vexp.c), which has the same bits per element."""
+    prefix = EXP_NONPOSITIVE + "("
+    return call[len(prefix) : -1] if call.startswith(prefix) and call.endswith(")") else None
+
+
+def _block_call(call: str, destination: str, block: str) -> tuple[str, str]:
+    """(the statement storing ``call``'s value, or its argument, at ``destination``; the
+    statement applying the block exp to ``block`` afterwards, or "")."""
+    argument = nonpositive_argument(call)
+    if argument is None:
+        return f"{destination} = (scalar_t)({call});", ""
+    return f"{destination} = (scalar_t)({argument});", f"sc_exp_nonpositive_block({block});"
+
+
 def _calls_block(expression: str) -> dict[str, str]:
     """``SURROGATE_CALLS_BLOCK`` (the block loop of each exp call), ``SURROGATE_CALLS_READ``
     (their values read back) and ``SURROGATE_GRAD`` (the rest) of ``expression``."""
     calls, rest = exp_calls(expression)
-    block = " ".join(
-        f"scalar_t sc_block{k}[SC_BLOCK] __attribute__((aligned(64))); "
-        f"for (int64_t i = start; i < end; i++) {{ const scalar_t x = xs[i]; "
-        f"sc_block{k}[i - start] = (scalar_t)({call}); }}"
-        for k, call in enumerate(calls)
-    )
+    parts = []
+    for k, call in enumerate(calls):
+        store, finish = _block_call(call, f"sc_block{k}[i - start]", f"sc_block{k}, end - start")
+        parts.append(
+            f"scalar_t sc_block{k}[SC_BLOCK] __attribute__((aligned(64))); "
+            f"for (int64_t i = start; i < end; i++) {{ const scalar_t x = xs[i]; {store} }} "
+            + finish
+        )
+    block = " ".join(parts)
     read = " ".join(
         f"const scalar_t sc_pre{k} = sc_block{k}[i - start];" for k in range(len(calls))
     )
@@ -257,15 +277,21 @@ def _calls_block(expression: str) -> dict[str, str]:
 
 def _calls_rows(expression: str) -> dict[str, str]:
     """``SURROGATE_CALL_COUNT``, ``SURROGATE_CALLS_STORE`` (each exp call of ``expression``
-    at ``x`` into ``calls[k * stride]``), ``SURROGATE_CALLS_LOAD`` (read back as
+    at ``x`` into ``calls[k * stride]``, or its argument where ``SURROGATE_CALLS_FINISH``
+    then applies the block exp to the block's row), ``SURROGATE_CALLS_LOAD`` (read back as
     ``sc_pre<k>``) and ``SURROGATE_GRAD`` (the rest): a template that records the calls in
     one loop and evaluates the rest in another (``neuron.c``)."""
     calls, rest = exp_calls(expression)
-    store = " ".join(f"calls[{k} * stride] = (scalar_t)({call});" for k, call in enumerate(calls))
+    parts = [
+        _block_call(call, f"calls[{k} * stride]", f"callrows + {k} * chunk + b, e - b")
+        for k, call in enumerate(calls)
+    ]
+    stores, finishes = [store for store, _ in parts], [finish for _, finish in parts]
     load = " ".join(f"const scalar_t sc_pre{k} = calls[{k} * stride];" for k in range(len(calls)))
     return {
         "SURROGATE_CALL_COUNT": str(len(calls)),
-        "SURROGATE_CALLS_STORE": store,
+        "SURROGATE_CALLS_STORE": " ".join(stores),
+        "SURROGATE_CALLS_FINISH": " ".join(finishes),
         "SURROGATE_CALLS_LOAD": load,
         "SURROGATE_GRAD": rest,
     }

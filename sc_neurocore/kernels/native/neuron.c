@@ -227,6 +227,7 @@ static inline __attribute__((always_inline)) void backward_range_DTYPE(
           NEURON_MEMO_KEEP
           NEURON_CALLS_KEEP
         }
+        SURROGATE_CALLS_FINISH
       }
     }
     /* pass 2, backward in time: each step recomputed from the states entering it */

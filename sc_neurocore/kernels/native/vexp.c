@@ -1,5 +1,7 @@
 /* e^x for float and double, written so that the compiler vectorises a loop that calls it
- * (straight-line arithmetic and integer bit operations: no branches, no tables, no calls).
+ * (straight-line arithmetic and integer bit operations: no branches, no tables, no calls);
+ * below them the exp of a non-positive argument, which reads a table of eight values (see
+ * there).
  *
  * Method (Cody and Waite's range reduction, then a polynomial, then a scale by 2^k):
  *   k = round(x / ln 2), found by adding 1.5 * 2^(p-1) so the integer lands in the low
@@ -90,33 +92,118 @@ static inline __attribute__((always_inline)) double sc_exp_f64(const double x) {
 
 /* e^x for float x <= 0 (or NaN), where a formula's exp argument is non-positive by its form
  * (formula.py emits sc_exp_nonpositive for -abs(...), -(a*a), ...): the surrogates' e^-|t|.
- * The same method with less work, because the result lies in [0, 1]: no overflow path, the
- * scale 2^(k+64) read straight from the shifter's bits (its low bits hold k + 191 there) and
- * multiplied by 2^-64 (exact: a power of two down to 2^-149), one multiply by p, and
- * e^r = 1 + r + r^2 q(r) with q of degree 3 (the minimax fit of the relative error of e^r on
- * |r| <= 1.005 ln 2 / 2, Lawson's iteration), in Estrin's order so the chain of dependent
- * operations is short.  Error: see docs/paths.md (tests/test_vector_exp.py checks every
- * negative float).  NaN in, NaN out; -inf and x < -104 give 0; -0 gives 1.  A positive x is
- * outside the contract (k would leave the exponent field above 43). */
+ * The result lies in [0, 1], so there is no overflow path, and the reduction goes to eighths
+ * of ln 2 with a table of 2^(j/8), which leaves a polynomial of degree 3:
+ *   n = round(8 x / ln 2) by the 1.5 * 2^23 shifter (n in its low mantissa bits);
+ *   r = x - n ln2/8, with ln2/8 split in Cody and Waite's two parts (the high one has 13
+ *       significant bits, so n * hi is exact for |n| < 2^11), |r| <= ln 2 / 16 (+ a rounding);
+ *   e^r - 1 = r + r^2 (c2 + c3 r), c2 and c3 the minimax fit of the relative error of e^r on
+ *       |r| <= 1.02 ln 2 / 16 (Lawson's iteration);
+ *   p = t + t (e^r - 1) with t = 2^(j/8), j = n mod 8 (one fused multiply-add);
+ *   e^x = p * 2^m, m = floor(n / 8): 2^(m+64) built in the exponent field, the product
+ *       exact, then times 2^-64, which rounds a denormal result once.
+ * Error: see docs/paths.md (tests/test_vector_exp.py checks every negative float).  NaN in,
+ * NaN out; -inf and x < -104 give 0; -0 gives 1.  A positive x is outside the contract.
+ * A loop calling it vectorises except the table read; sc_exp_nonpositive_block_f32 below
+ * computes the same bits over an array with the table in a register. */
+static const float sc_exp8_table[8] = {1.0f,           0x1.172b84p+0f, 0x1.306fe0p+0f,
+                                       0x1.4bfdaep+0f, 0x1.6a09e6p+0f, 0x1.8ace54p+0f,
+                                       0x1.ae89fap+0f, 0x1.d5818ep+0f};
+#define SC_EXP8_SHIFTER 0x1.8p23f
+#define SC_EXP8_LOG2E 0x1.715476p+3f /* 8 / ln 2 */
+#define SC_EXP8_LN2_HI 0x1.62ep-4f   /* ln 2 / 8, high part */
+#define SC_EXP8_LN2_LO 0x1.0bfbe8p-18f
+#define SC_EXP8_C2 0x1.0008cap-1f
+#define SC_EXP8_C3 0x1.55566p-3f
+/* arguments from which every result is a normal number (m >= -125): the block routine scales
+ * those by adding m to the exponent field */
+#define SC_EXP8_NORMAL_FROM -86.5f
+
 static inline __attribute__((always_inline)) float sc_exp_nonpositive_f32(const float x) {
-  const float shifter = 0x1.8p23f + 191.0f;
-  const float z = SC_MADD_F32(x, 0x1.715476p+0f, shifter);
-  const float k = z - shifter;
-  float r = SC_MADD_F32(-k, 0x1.62e4p-1f, x);
-  r = SC_MADD_F32(-k, 0x1.7f7d1cf79abcap-20f, r);
-  const float r2 = r * r;
-  const float low = SC_MADD_F32(0x1.5557bap-3f, r, 0x1.fffdf2p-2f);
-  const float high = SC_MADD_F32(0x1.106086p-7f, r, 0x1.572e86p-5f);
-  const float q = SC_MADD_F32(high, r2, low);
-  const float p = SC_MADD_F32(q, r2, r) + 1.0f;
+  const float z = SC_MADD_F32(x, SC_EXP8_LOG2E, SC_EXP8_SHIFTER);
+  const float n = z - SC_EXP8_SHIFTER;
+  float r = SC_MADD_F32(-n, SC_EXP8_LN2_HI, x);
+  r = SC_MADD_F32(-n, SC_EXP8_LN2_LO, r);
+  const float q = SC_MADD_F32(SC_EXP8_C3, r, SC_EXP8_C2);
+  const float s = SC_MADD_F32(q, r * r, r);
   uint32_t z_bits;
   __builtin_memcpy(&z_bits, &z, 4);
-  const uint32_t scale_bits = z_bits << 23; /* (k + 191) << 23: 2^(k+64), k in [-150, 0] */
+  const float t = sc_exp8_table[z_bits & 7u];
+  const float p = SC_MADD_F32(t, s, t);
+  /* z_bits is 0x4B400000 + n: shifted by 20 the constant leaves, and the mask keeps m << 23 */
+  const uint32_t scale_bits = ((z_bits << 20) & 0xFF800000u) + (191u << 23); /* 2^(m+64) */
   float scale;
   __builtin_memcpy(&scale, &scale_bits, 4);
-  /* 2^k itself (exact down to 2^-149; 0 at k = -150), off the polynomial's chain of
-   * dependent operations; p * 2^k then rounds a denormal result once */
-  return x < -104.0f ? 0.0f : p * (scale * 0x1p-64f);
+  return x < -104.0f ? 0.0f : p * scale * 0x1p-64f;
+}
+
+/* values[i] = sc_exp_nonpositive_f32(values[i]) for i < count, the same bits: on x86 with
+ * AVX2 (or AVX-512) the table sits in a register and is read by a permute, and a vector whose
+ * arguments all give normal results is scaled by an integer add to the exponent field (exact,
+ * as the multiplies are there) instead of two multiplies; elsewhere, and for the last few
+ * values, the function above. */
+#if defined(__AVX512F__) && defined(__FMA__)
+#include <immintrin.h>
+static inline __attribute__((always_inline)) __m512 sc_exp8_v16(const __m512 x, const __m512 table) {
+  const __m512 shifter = _mm512_set1_ps(SC_EXP8_SHIFTER);
+  const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(SC_EXP8_LOG2E), shifter);
+  const __m512 n = _mm512_sub_ps(z, shifter);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(SC_EXP8_LN2_HI), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(SC_EXP8_LN2_LO), r);
+  const __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(SC_EXP8_C3), r, _mm512_set1_ps(SC_EXP8_C2));
+  const __m512 s = _mm512_fmadd_ps(q, _mm512_mul_ps(r, r), r);
+  const __m512i z_bits = _mm512_castps_si512(z);
+  const __m512 t = _mm512_permutexvar_ps(z_bits, table); /* z_bits mod 16: table repeats */
+  const __m512 p = _mm512_fmadd_ps(t, s, t);
+  const __m512i m = _mm512_and_si512(_mm512_slli_epi32(z_bits, 20),
+                                     _mm512_set1_epi32((int)0xFF800000u));
+  if (_mm512_cmp_ps_mask(x, _mm512_set1_ps(SC_EXP8_NORMAL_FROM), _CMP_GE_OQ) == 0xFFFF)
+    return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(p), m));
+  const __m512 scale = _mm512_castsi512_ps(_mm512_add_epi32(m, _mm512_set1_epi32(191 << 23)));
+  const __m512 e = _mm512_mul_ps(_mm512_mul_ps(p, scale), _mm512_set1_ps(0x1p-64f));
+  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-104.0f), _CMP_NLT_UQ), e);
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+static inline __attribute__((always_inline)) __m256 sc_exp8_v8(const __m256 x, const __m256 table) {
+  const __m256 shifter = _mm256_set1_ps(SC_EXP8_SHIFTER);
+  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(SC_EXP8_LOG2E), shifter);
+  const __m256 n = _mm256_sub_ps(z, shifter);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(SC_EXP8_LN2_HI), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(SC_EXP8_LN2_LO), r);
+  const __m256 q = _mm256_fmadd_ps(_mm256_set1_ps(SC_EXP8_C3), r, _mm256_set1_ps(SC_EXP8_C2));
+  const __m256 s = _mm256_fmadd_ps(q, _mm256_mul_ps(r, r), r);
+  const __m256i z_bits = _mm256_castps_si256(z);
+  const __m256 t = _mm256_permutevar8x32_ps(table, z_bits); /* z_bits mod 8 */
+  const __m256 p = _mm256_fmadd_ps(t, s, t);
+  const __m256i m = _mm256_and_si256(_mm256_slli_epi32(z_bits, 20),
+                                     _mm256_set1_epi32((int)0xFF800000u));
+  const __m256 normal = _mm256_cmp_ps(x, _mm256_set1_ps(SC_EXP8_NORMAL_FROM), _CMP_GE_OQ);
+  if (_mm256_movemask_ps(normal) == 0xFF)
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), m));
+  const __m256 scale = _mm256_castsi256_ps(_mm256_add_epi32(m, _mm256_set1_epi32(191 << 23)));
+  const __m256 e = _mm256_mul_ps(_mm256_mul_ps(p, scale), _mm256_set1_ps(0x1p-64f));
+  return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-104.0f), _CMP_LT_OQ), e);
+}
+#endif
+
+static inline __attribute__((always_inline)) void sc_exp_nonpositive_block_f32(float *values,
+                                                                              int64_t count) {
+  int64_t i = 0;
+#if defined(__AVX512F__) && defined(__FMA__)
+  const __m512 table = _mm512_loadu_ps((const float[16]){
+      sc_exp8_table[0], sc_exp8_table[1], sc_exp8_table[2], sc_exp8_table[3], sc_exp8_table[4],
+      sc_exp8_table[5], sc_exp8_table[6], sc_exp8_table[7], sc_exp8_table[0], sc_exp8_table[1],
+      sc_exp8_table[2], sc_exp8_table[3], sc_exp8_table[4], sc_exp8_table[5], sc_exp8_table[6],
+      sc_exp8_table[7]});
+  for (; i + 16 <= count; i += 16)
+    _mm512_storeu_ps(values + i, sc_exp8_v16(_mm512_loadu_ps(values + i), table));
+#elif defined(__AVX2__) && defined(__FMA__)
+  const __m256 table = _mm256_loadu_ps(sc_exp8_table);
+  for (; i + 8 <= count; i += 8)
+    _mm256_storeu_ps(values + i, sc_exp8_v8(_mm256_loadu_ps(values + i), table));
+#endif
+  for (; i < count; i++) values[i] = sc_exp_nonpositive_f32(values[i]);
 }
 
 /* exp of a non-positive argument: the one above for float where SC_OWN_EXP_NONPOSITIVE (build.py
@@ -133,4 +220,24 @@ static inline __attribute__((always_inline)) float sc_exp_nonpositive_f32(const 
 #undef exp
 #define exp(value) \
   _Generic((value), float: sc_exp_f32, long double: expl, default: sc_exp_f64)(value)
+#endif
+
+/* e^v in place over values[0, count) of a scalar_t array whose values are <= 0 (or NaN), as
+ * sc_exp_nonpositive() computes each: the kernels' loops write the arguments of a block first
+ * and call this on them (build.exp_calls) */
+static inline __attribute__((always_inline)) void sc_exp_block_f32(float *values, int64_t count) {
+  for (int64_t i = 0; i < count; i++) values[i] = exp(values[i]);
+}
+
+static inline __attribute__((always_inline)) void sc_exp_block_f64(double *values, int64_t count) {
+  for (int64_t i = 0; i < count; i++) values[i] = exp(values[i]);
+}
+
+#if SC_OWN_EXP_NONPOSITIVE
+#define sc_exp_nonpositive_block(values, count)                                     \
+  _Generic((values), float *: sc_exp_nonpositive_block_f32, default: sc_exp_block_f64)( \
+      values, count)
+#else
+#define sc_exp_nonpositive_block(values, count) \
+  _Generic((values), float *: sc_exp_block_f32, default: sc_exp_block_f64)(values, count)
 #endif

@@ -166,6 +166,8 @@ def test_the_surrogates_exp_calls_are_recorded_by_the_first_pass(neuron: str, su
     assert f"#define CALLS {calls}" in source
     # the argument is recorded, then the block exp runs over the block's row
     assert ("sc_exp_nonpositive_block(callrows + 0 * chunk + b, e - b);" in source) == bool(calls)
+    # and only then the block exp's vector code (its header costs every build 0.3 s)
+    assert ("#define SC_EXP_BLOCKS 1" in source) == bool(calls)
     with use_kernel("native"):
         check_fused_equals_stepwise(get_neuron_spec(neuron), surrogate, "subtract", torch.float32)
 

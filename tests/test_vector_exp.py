@@ -64,6 +64,7 @@ def report(request, tmp_path_factory) -> dict[str, str]:
     # the project's floating-point flags, so the driver's exp is the kernels' exp; both cores
     # where the compiler has OpenMP (clang without its runtime: one)
     flags = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off", *flags]
+    flags.append("-DSC_EXP_BLOCKS=1")  # the block routine's vector code, as the kernels get it
     c_program(_compiler(), binary, (native_build.VECTOR_EXP, DRIVER), flags, ["-fopenmp"])
     run = [str(binary), str(stride)]
     result = subprocess.run(run, check=True, capture_output=True, text=True, timeout=900)

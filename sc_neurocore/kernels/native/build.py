@@ -185,10 +185,13 @@ def fill_template(
             body = body.replace(name, value)
         head = head.replace("SURROGATE_CALL_COUNT", _calls_rows(expression)["SURROGATE_CALL_COUNT"])
     body = body.replace("SURROGATE_PARAMS", params).replace("SURROGATE_GRAD", expression)
+    # the block exp's vector code needs <immintrin.h>, whose parsing costs a build 0.3-0.4 s:
+    # only a source that calls it gets it (the scalar fallback has the same bits)
+    blocks = "#define SC_EXP_BLOCKS 1\n" if EXP_NONPOSITIVE + "_block(" in body else ""
     prelude = (
         PRELUDE.read_text()
         .replace("VECTOR_MATH", _vector_math_declarations() if vector_math else "")
-        .replace("SC_VECTOR_EXP", VECTOR_EXP.read_text())
+        .replace("SC_VECTOR_EXP", blocks + VECTOR_EXP.read_text())
     )
     if not storage:
         parts = [head.replace("SC_PRELUDE", prelude)]

@@ -89,13 +89,14 @@ OWN_EXP = {"avx512": False, "avx2": False, "generic": False, "aarch64": True, "o
 #: Per target, whether ``sc_exp_nonpositive()`` (float) is the own exp of a non-positive argument
 #: (``vexp.c``: no overflow path, a table of 2^(j/8), a degree-3 polynomial, 1.16 ulp; before it a
 #: degree-5 polynomial without table, 2.31 ulp, whose figures follow) rather than the C library's
-#: exp.  The table version measured 22 against 25 us (AVX2) and level (AVX-512) over 65,536 floats,
-#: and at SSE2, where its table read is scalar, 77 against libmvec's 82 (docs/paths.md).  Measured
-#: on the development machine (AMD EPYC, Zen 4, one thread, minimum of 200 calls; docs/paths.md has
-#: the tables): the element-wise sigmoid backward over 1e6 floats took 468 us with it against 546
-#: with libmvec's at AVX2, 366 against 481 at AVX-512 (one loop each; 372 and 335 with the exp calls
-#: over a block first), and even at SSE2, without a fused multiply-add (where the general own exp
-#: was 1.5x slower than libmvec's), 1325 against 1515 (1085 over a block first).
+#: exp.  The table version measured 22 against 25 us (AVX2) and 20 against 24 (AVX-512) over 65,536
+#: floats, and at SSE2, where its table read is scalar, 77 against libmvec's 82 (docs/paths.md).
+#: Measured on the development machine (AMD EPYC, Zen 4, one thread, minimum of 200 calls;
+#: docs/paths.md has the tables): the element-wise sigmoid backward over 1e6 floats took 468 us
+#: with it against 546 with libmvec's at AVX2, 366 against 481 at AVX-512 (one loop each; 372 and
+#: 335 with the exp calls over a block first), and even at SSE2, without a fused multiply-add
+#: (where the general own exp was 1.5x slower than libmvec's), 1325 against 1515 (1085 over a block
+#: first).
 OWN_EXP_NONPOSITIVE = {
     "avx512": True,
     "avx2": True,

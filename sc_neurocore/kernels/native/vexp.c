@@ -141,8 +141,9 @@ static inline __attribute__((always_inline)) float sc_exp_nonpositive_f32(const 
  * AVX2 (or AVX-512) the table sits in a register and is read by a permute, and a vector whose
  * arguments all give normal results is scaled by an integer add to the exponent field (exact,
  * as the multiplies are there) instead of two multiplies; elsewhere, and for the last few
- * values, the function above. */
-#if defined(__AVX512F__) && defined(__FMA__)
+ * values, the function above.  The vector code is compiled where SC_EXP_BLOCKS is defined
+ * (build.fill_template defines it in the sources that call the routine). */
+#if defined(SC_EXP_BLOCKS) && defined(__AVX512F__) && defined(__FMA__)
 #include <immintrin.h>
 static inline __attribute__((always_inline)) __m512 sc_exp8_v16(const __m512 x, const __m512 table) {
   const __m512 shifter = _mm512_set1_ps(SC_EXP8_SHIFTER);
@@ -163,7 +164,7 @@ static inline __attribute__((always_inline)) __m512 sc_exp8_v16(const __m512 x, 
   const __m512 e = _mm512_mul_ps(_mm512_mul_ps(p, scale), _mm512_set1_ps(0x1p-64f));
   return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-104.0f), _CMP_NLT_UQ), e);
 }
-#elif defined(__AVX2__) && defined(__FMA__)
+#elif defined(SC_EXP_BLOCKS) && defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 static inline __attribute__((always_inline)) __m256 sc_exp8_v8(const __m256 x, const __m256 table) {
   const __m256 shifter = _mm256_set1_ps(SC_EXP8_SHIFTER);
@@ -190,7 +191,7 @@ static inline __attribute__((always_inline)) __m256 sc_exp8_v8(const __m256 x, c
 static inline __attribute__((always_inline)) void sc_exp_nonpositive_block_f32(float *values,
                                                                               int64_t count) {
   int64_t i = 0;
-#if defined(__AVX512F__) && defined(__FMA__)
+#if defined(SC_EXP_BLOCKS) && defined(__AVX512F__) && defined(__FMA__)
   const __m512 table = _mm512_loadu_ps((const float[16]){
       sc_exp8_table[0], sc_exp8_table[1], sc_exp8_table[2], sc_exp8_table[3], sc_exp8_table[4],
       sc_exp8_table[5], sc_exp8_table[6], sc_exp8_table[7], sc_exp8_table[0], sc_exp8_table[1],
@@ -198,7 +199,7 @@ static inline __attribute__((always_inline)) void sc_exp_nonpositive_block_f32(f
       sc_exp8_table[7]});
   for (; i + 16 <= count; i += 16)
     _mm512_storeu_ps(values + i, sc_exp8_v16(_mm512_loadu_ps(values + i), table));
-#elif defined(__AVX2__) && defined(__FMA__)
+#elif defined(SC_EXP_BLOCKS) && defined(__AVX2__) && defined(__FMA__)
   const __m256 table = _mm256_loadu_ps(sc_exp8_table);
   for (; i + 8 <= count; i += 8)
     _mm256_storeu_ps(values + i, sc_exp8_v8(_mm256_loadu_ps(values + i), table));

@@ -162,7 +162,8 @@ def fill_template(
     ``storage_t``), with ``scalar_t`` and ``DTYPE`` replaced; ``SURROGATE_PARAMS``
     declares the parameters as ``scalar_t`` locals read from ``sc_params`` and
     ``SURROGATE_GRAD`` becomes ``expression`` (in a template with ``SURROGATE_CALLS_BLOCK``,
-    its exp calls go there and to ``SURROGATE_CALLS_READ``: :func:`exp_calls`); each of
+    its exp calls go there and to ``SURROGATE_CALLS_READ``; in one with
+    ``SURROGATE_CALL_COUNT``, to the rows of :func:`_calls_rows`: :func:`exp_calls`); each of
     ``placeholders`` (a generated
     template's own names) is replaced by its text everywhere first.  ``dtypes`` (torch
     dtype names) keeps only those instances: a library per dtype compiles in a fraction
@@ -181,9 +182,10 @@ def fill_template(
         for name, value in _calls_block(expression).items():
             body = body.replace(name, value)
     if "SURROGATE_CALL_COUNT" in text:
-        for name, value in _calls_rows(expression).items():
+        rows = _calls_rows(expression)
+        for name, value in rows.items():
             body = body.replace(name, value)
-        head = head.replace("SURROGATE_CALL_COUNT", _calls_rows(expression)["SURROGATE_CALL_COUNT"])
+        head = head.replace("SURROGATE_CALL_COUNT", rows["SURROGATE_CALL_COUNT"])
     body = body.replace("SURROGATE_PARAMS", params).replace("SURROGATE_GRAD", expression)
     # the block exp's vector code needs <immintrin.h>, whose parsing costs a build 0.3-0.4 s:
     # only a source that calls it gets it (the scalar fallback has the same bits)

@@ -244,7 +244,7 @@ def exp_calls(expression: str) -> tuple[tuple[str, ...], str]:
     return tuple(calls), rest
 
 
-def nonpositive_argument(call: str) -> str | None:
+def _nonpositive_argument(call: str) -> str | None:
     """The argument of a whole ``sc_exp_nonpositive(...)`` call (one of :func:`exp_calls`),
     else None: a template writes such arguments over a block and calls
     ``sc_exp_nonpositive_block`` on them (vexp.c), which has the same bits per element."""
@@ -255,7 +255,7 @@ def nonpositive_argument(call: str) -> str | None:
 def _block_call(call: str, destination: str, block: str) -> tuple[str, str]:
     """(the statement storing ``call``'s value, or its argument, at ``destination``; the
     statement applying the block exp to ``block`` afterwards, or "")."""
-    argument = nonpositive_argument(call)
+    argument = _nonpositive_argument(call)
     if argument is None:
         return f"{destination} = (scalar_t)({call});", ""
     return f"{destination} = (scalar_t)({argument});", f"sc_exp_nonpositive_block({block});"

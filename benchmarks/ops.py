@@ -10,19 +10,29 @@ path's ``seconds`` and ``x_mul`` come from a group of its own with ``torch.mul``
 another path's temporaries change the allocator and cache state the next candidate meets
 (custom_op at 1e6 measured 1.9x torch.mul alone and 2.25x interleaved with
 legacy_autograd).  A further group adds the peers' counterparts (section ``peers``, whose
-``vs`` gives each peer's time over each path's).  Every ratio is taken between candidates
-of the same round.
+``vs`` gives each peer's time over each path's).  At the largest size each surrogate whose
+formula calls ``exp`` is also timed in a group with :data:`RATIONAL` alone (its
+``vs_rational``): issue 27 compares the two "in the same group", and two x_mul figures from
+groups measured seconds apart carry whatever the shared machine did in between.  Every ratio
+is taken between candidates of the same round.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from sc_neurocore.core.registry import coverage, get_surrogate, list_paths, list_surrogates
+from sc_neurocore.core.registry import (
+    coverage,
+    get_spec,
+    get_surrogate,
+    list_paths,
+    list_surrogates,
+)
 
 from .common import MUL, fwd_bwd, mul
 from .config import BenchConfig, is_cuda
@@ -32,6 +42,10 @@ from .progress import Progress
 from .timing import Samples, interleaved, median_ratio
 
 BASELINE = MUL
+#: The rational surrogate each exp-based one is timed against, both on :data:`PAIR_PATH`.
+RATIONAL = "atan"
+PAIR_PATH = "custom_op"
+Candidates = tuple[dict[str, Callable[[], object]], dict[str, dict[str, Any]]]
 
 
 def _group(
@@ -62,6 +76,34 @@ def _group(
             "note": peer.note,
         }
     return runs, about
+
+
+def exp_based(surrogate: str) -> bool:
+    """Whether ``surrogate``'s formula calls ``exp`` (its own parse says so)."""
+    formula = get_spec(surrogate).parsed_formula()
+    return formula is not None and "exp" in formula.uses()
+
+
+def exp_pairs() -> list[str]:
+    """The surrogates timed against :data:`RATIONAL` in a group of the two."""
+    if RATIONAL not in list_surrogates() or not coverage(RATIONAL, PAIR_PATH)[0]:
+        return []
+    return [
+        name
+        for name in list_surrogates()
+        if name != RATIONAL and exp_based(name) and coverage(name, PAIR_PATH)[0]
+    ]
+
+
+def _pair_group(surrogate: str, numel: int, device: str) -> Candidates:
+    """torch.mul, ``surrogate`` and :data:`RATIONAL` on :data:`PAIR_PATH`, on shared tensors."""
+    generator = torch.Generator(device=device).manual_seed(numel)
+    x = torch.randn(numel, generator=generator, device=device).requires_grad_(True)
+    g, a, b = (torch.randn(numel, generator=generator, device=device) for _ in range(3))
+    runs: dict[str, Callable[[], object]] = {BASELINE: mul(a, b, torch.empty_like(a))}
+    for name in (surrogate, RATIONAL):
+        runs[name] = fwd_bwd(get_surrogate(name, PAIR_PATH), x, g)
+    return runs, {}
 
 
 def _row(name: str, info: dict[str, Any], samples: dict[str, Samples], surrogate: str, numel: int):
@@ -99,6 +141,15 @@ def _measure(
     installed: dict[str, str | None],
     config: BenchConfig,
 ) -> tuple[dict[str, Samples], dict[str, dict[str, Any]]]:
+    """Interleaved samples of one group of ``surrogate``'s paths (and peers)."""
+    return _pooled(
+        lambda: _group(surrogate, numel, paths, peers, installed, config.device), numel, config
+    )
+
+
+def _pooled(
+    candidates: Callable[[], Candidates], numel: int, config: BenchConfig
+) -> tuple[dict[str, Samples], dict[str, dict[str, Any]]]:
     """Interleaved samples of one group; large sizes pool rounds over fresh tensors.
 
     With megabyte buffers a candidate keeps the same addresses for a whole run (the
@@ -112,7 +163,7 @@ def _measure(
     pooled: dict[str, list[Samples]] = {}
     about: dict[str, dict[str, Any]] = {}
     for _ in range(layouts):
-        runs, about = _group(surrogate, numel, paths, peers, installed, config.device)
+        runs, about = candidates()
         for name, samples in interleaved(runs, per_layout, config.device).items():
             pooled.setdefault(name, []).append(samples)
         del runs
@@ -138,7 +189,8 @@ def run_ops(
             if version is None:
                 notes["peers"].append(f"{library} not installed (the 'bench' extra): skipped")
     groups = [(s, n) for s in list_surrogates() for n in config.sizes]
-    progress.start("surrogates", len(groups))
+    pairs = exp_pairs()
+    progress.start("surrogates", len(groups) + len(pairs))
     rows: dict[str, list[dict[str, Any]]] = {"surrogates": [], "peers": []}
     for surrogate, numel in groups:
         progress.step(f"{surrogate} at {numel:.0e} elements")
@@ -171,6 +223,14 @@ def run_ops(
                 for n, i in about.items()
                 if i["kind"] == "peer"
             ]
+    largest = max(config.sizes)
+    for surrogate in pairs:
+        progress.step(f"{surrogate} against {RATIONAL} at {largest:.0e} elements")
+        pair = functools.partial(_pair_group, surrogate, largest, config.device)
+        samples, _ = _pooled(pair, largest, config)
+        for row in rows["surrogates"]:
+            if (row["surrogate"], row["path"], row["numel"]) == (surrogate, PAIR_PATH, largest):
+                row["vs_rational"] = {RATIONAL: median_ratio(samples[surrogate], samples[RATIONAL])}
     return {
         "surrogates": {
             "title": "Surrogate spike fwd+bwd per registered path (fp32)",

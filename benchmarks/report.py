@@ -56,11 +56,19 @@ def _surrogate_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]
             f"{row['numel']:.0e}",
             seconds(row["seconds"]),
             ratio(row["x_mul"]),
-            ", ".join(f"{key} {value:.2f}" for key, value in row["vs"].items()),
+            ", ".join(
+                [f"{key} {value:.2f}" for key, value in row["vs"].items()]
+                + [f"{key} {value:.2f} (own group)" for key, value in _pairs(row)]
+            ),
         ]
         for row in section["rows"]
     ]
     return _with_peaks(section["rows"], headers, rows)
+
+
+def _pairs(row: dict[str, Any]) -> list[tuple[str, float]]:
+    """A row's time over a rational surrogate's, the two alone in a group (exp-based ones)."""
+    return list(row.get("vs_rational", {}).items())
 
 
 def _peer_rows(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:

@@ -18,7 +18,7 @@ from benchmarks.config import SECTIONS, BenchConfig
 from benchmarks.lif import lif_inputs
 from benchmarks.memory import measure, saved_bytes
 from benchmarks.neurons import build_layer, candidates
-from benchmarks.ops import LARGE
+from benchmarks.ops import LARGE, PAIR_PATH, RATIONAL, exp_based
 from benchmarks.peers import COUNTERPARTS, PEERS, peer_version
 from benchmarks.progress import Progress
 from benchmarks.report import render
@@ -70,6 +70,38 @@ def test_every_registered_pair_is_measured_at_every_size(
         assert row["seconds"] > 0 and row["x_mul"] > 0
         others = {p for s, p in registered_pairs() if s == surrogate and p != path}
         assert set(row["vs"]) == others
+
+
+def test_each_exp_based_surrogate_is_timed_against_the_rational_one_in_a_group_of_two(
+    results: dict,
+) -> None:
+    rows = results["sections"]["surrogates"]["rows"]
+    paired = {row["surrogate"]: row["vs_rational"] for row in rows if "vs_rational" in row}
+    expected = {
+        name for name in sc_neurocore.list_surrogates() if name != RATIONAL and exp_based(name)
+    }
+    assert "sigmoid" in expected and not {"atan", "fast_sigmoid"} & expected
+    assert set(paired) == expected
+    for name, ratios in paired.items():
+        assert list(ratios) == [RATIONAL] and ratios[RATIONAL] > 0
+        (row,) = [r for r in rows if "vs_rational" in r and r["surrogate"] == name]
+        assert (row["path"], row["numel"]) == (PAIR_PATH, max(TINY.sizes))
+    verdicts = {t["target"]: t["passed"] for t in results["targets"]}
+    assert (
+        f"custom_op sigmoid fwd+bwd / custom_op {RATIONAL} fwd+bwd, the two in one group "
+        "(largest size)" in verdicts
+    )
+
+
+def test_the_exp_based_target_follows_its_limit() -> None:
+    def verdict(ratio: float) -> bool | None:
+        row = {"surrogate": "sigmoid", "path": PAIR_PATH, "numel": 10, "x_mul": 1.0, "vs": {}}
+        sections = {"surrogates": {"rows": [row | {"vs_rational": {RATIONAL: ratio}}]}}
+        chosen = [t for t in evaluate({"sections": sections}) if "in one group" in t["target"]]
+        assert len(chosen) == 1
+        return chosen[0]["passed"]
+
+    assert (verdict(1.2), verdict(1.4)) == (True, False)
 
 
 def test_peers_section_lists_installed_counterparts(results: dict) -> None:

@@ -15,9 +15,17 @@ import torch
 # The suite must not depend on the developer's shell: clear every knob first.
 for _variable in [v for v in os.environ if v.startswith("SC_NEUROCORE_")]:
     del os.environ[_variable]
-# Compiled fused-LIF kernels are built afresh for the session (child processes inherit it).
-os.environ["SC_NEUROCORE_CACHE_DIR"] = tempfile.mkdtemp(prefix="sc-neurocore-kernels-")
-atexit.register(shutil.rmtree, os.environ["SC_NEUROCORE_CACHE_DIR"], ignore_errors=True)
+# Compiled kernels are built afresh for the run (child processes inherit the folder).  Under
+# pytest-xdist the workers take the controller's folder, so each distinct kernel is compiled
+# once per run, not once per worker (the cache's own file locks make sharing it safe).
+_RUN_CACHE = "SCN_TESTS_KERNEL_CACHE"
+_inherited = os.environ.get(_RUN_CACHE) if os.environ.get("PYTEST_XDIST_WORKER") else None
+if _inherited and os.path.isdir(_inherited):
+    os.environ["SC_NEUROCORE_CACHE_DIR"] = _inherited
+else:
+    os.environ["SC_NEUROCORE_CACHE_DIR"] = tempfile.mkdtemp(prefix="sc-neurocore-kernels-")
+    os.environ[_RUN_CACHE] = os.environ["SC_NEUROCORE_CACHE_DIR"]
+    atexit.register(shutil.rmtree, os.environ["SC_NEUROCORE_CACHE_DIR"], ignore_errors=True)
 # Triton fixes at import whether @triton.jit kernels run compiled or in its CPU interpreter;
 # without CUDA the Triton tests use the interpreter, so it is on before anything (such as
 # torch.compile) imports triton.  CPU tensors still reach Triton only when a test forces it.

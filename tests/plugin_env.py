@@ -27,6 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # Windows: one process builds it (no pytest-xdist there)
+    fcntl = None  # type: ignore[assignment]
+
 import pytest
 
 from .plugin_fixtures import TWICE_PROJECT, write_fixture_projects
@@ -238,17 +243,24 @@ def _link_reused(folder: Path, distributions: tuple[str, ...]) -> None:
                 link.symlink_to(entry, target_is_directory=entry.is_dir())
 
 
+def _env_at(root: Path) -> PluginEnv:
+    python = root / "venv" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    return PluginEnv(root, python, root / "src", ("--no-build-isolation",))
+
+
 def build_env(root: Path) -> PluginEnv:
-    venv = root / "venv"
-    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], timeout=PIP_TIMEOUT_S)
-    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    env = _env_at(root)
+    python = env.python
+    _run(
+        [sys.executable, "-m", "venv", "--without-pip", str(root / "venv")],
+        timeout=PIP_TIMEOUT_S,
+    )
     purelib = _run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
     ).stdout.strip()
     reused = _runtime_closure(REUSED + tuple(n for n in OPTIONAL_REUSED if _installed(n)))
     _link_reused(root / "reused", reused)
     (Path(purelib) / "_sc_neurocore_reused.pth").write_text(f"{root / 'reused'}\n")
-    env = PluginEnv(root, python, root / "src", ("--no-build-isolation",))
     constraints = REPO / "constraints.txt"
     env.pip("install", "-q", "-c", str(constraints), *FROM_INDEX)
     projects = [_copy_core(env.sources / "sc-neurocore")]
@@ -271,9 +283,25 @@ def _install_second_copy(env: PluginEnv, purelib: Path) -> None:
 
 @functools.cache
 def _cached_env(root: str) -> PluginEnv:
-    return build_env(Path(root))
+    """The venv at ``root``: the first process to ask builds it, under a lock that the
+    others wait on before they reuse it (pytest-xdist's workers share one)."""
+    folder = Path(root)
+    with open(f"{root}.lock", "w") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        ready = folder / "ready"
+        if ready.exists():
+            return _env_at(folder)
+        shutil.rmtree(folder, ignore_errors=True)  # what a failed build left
+        env = build_env(folder)
+        ready.write_text("")
+        return env
 
 
 def shared_plugin_env(tmp_path_factory: pytest.TempPathFactory) -> PluginEnv:
-    """The session's plugin venv: built on first use, then shared by every module."""
-    return _cached_env(str(tmp_path_factory.getbasetemp() / "plugin-env"))
+    """The run's plugin venv: built on first use, then shared by every module and, under
+    pytest-xdist, by every worker (it lives in the run's folder, above each worker's own)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    return _cached_env(str(base / "plugin-env"))

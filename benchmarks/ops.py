@@ -55,7 +55,7 @@ def _group(
     peers: bool,
     installed: dict[str, str | None],
     device: str = "cpu",
-) -> tuple[dict[str, Callable[[], object]], dict[str, dict[str, Any]]]:
+) -> Candidates:
     """The candidates of one group, and what each one is."""
     generator = torch.Generator(device=device).manual_seed(numel)
     x = torch.randn(numel, generator=generator, device=device).requires_grad_(True)

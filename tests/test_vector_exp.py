@@ -33,13 +33,18 @@ F64_ULPS = 1.1
 #: docs/paths.md: the largest error of the exp of a non-positive argument (float).
 NONPOSITIVE_ULPS = 1.25
 X86 = platform.machine().lower() in ("x86_64", "amd64")
-#: Flags and the share of all floats checked: every one with the fused multiply-add (the
-#: AVX2 and aarch64 builds), every 8th block of 2^16 without it (SSE2, the rarer fallback).
-#: AVX-512 (every 8th block) checks that build's block routine against the same function.
+#: The target's (compiler flags, CPU flags it needs) from the kernels' own table, and the share
+#: of all floats checked: every one with the fused multiply-add (the AVX2 and aarch64 builds),
+#: every 8th block of 2^16 without it (SSE2, the rarer fallback) and at AVX-512 (which checks
+#: that build's block routine against the same function).
 VARIANTS = (
-    {"fma": (["-mavx2", "-mfma"], 1), "no-fma": ([], 8), "avx512": (["AVX512"], 8)}
+    {
+        "fma": (isa.ISA_FLAGS["avx2"], 1),
+        "no-fma": (isa.ISA_FLAGS["generic"], 8),
+        "avx512": (isa.ISA_FLAGS["avx512"], 8),
+    }
     if X86
-    else {"native": ([], 1)}
+    else {"native": (((), frozenset()), 1)}
 )
 
 
@@ -54,16 +59,13 @@ def _compiler() -> list[str]:
 
 @pytest.fixture(scope="module", params=list(VARIANTS))
 def report(request, tmp_path_factory) -> dict[str, str]:
-    flags, stride = VARIANTS[request.param]
-    needed = frozenset({"avx2", "fma"})
-    if flags == ["AVX512"]:
-        flags, needed = list(isa.ISA_FLAGS["avx512"][0]), isa.ISA_FLAGS["avx512"][1]
-    if flags and not needed <= isa.host_cpu_flags():
+    (target_flags, needed), stride = VARIANTS[request.param]
+    if not needed <= isa.host_cpu_flags():
         pytest.skip(f"this CPU lacks {sorted(needed)}: the {request.param} variant does not apply")
     binary = tmp_path_factory.mktemp("exp") / "exp_accuracy"
     # the project's floating-point flags, so the driver's exp is the kernels' exp; both cores
     # where the compiler has OpenMP (clang without its runtime: one)
-    flags = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off", *flags]
+    flags = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off", *target_flags]
     flags.append("-DSC_EXP_BLOCKS=1")  # the block routine's vector code, as the kernels get it
     c_program(_compiler(), binary, (native_build.VECTOR_EXP, DRIVER), flags, ["-fopenmp"])
     run = [str(binary), str(stride)]
